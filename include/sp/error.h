@@ -1,0 +1,39 @@
+// Error reporting shared by every tool: one exception type whose message is
+// already in the form the user sees ("file:line: reason" or a plain sentence).
+#pragma once
+
+#include <cstdint>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace sp {
+
+// A failure the user can act on: bad input, missing file, bad flag value.
+// Tools print what() after "<tool>: error: " and exit non-zero.
+struct Error : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Bad content at a known place in an input file. line is 1-based; 0 = unknown.
+struct InputError : Error {
+  InputError(std::string file, uint64_t line, std::string reason);
+  std::string file;
+  uint64_t line;
+  std::string reason;
+};
+
+// Wrong command-line usage; tools exit 2 and point at --help.
+struct UsageError : Error {
+  using Error::Error;
+};
+
+// "strerror(errno)" for the current errno, prefixed with what was being done:
+// errno_message("cannot open", path) -> "cannot open 'path': No such file or directory".
+std::string errno_message(std::string_view what, std::string_view path);
+
+// Runs a tool's body, turning exceptions into one clear line on stderr and an
+// exit status: 0 on success, 1 on Error, 2 on UsageError, 3 on anything else.
+int run_tool(std::string_view tool, int (*body)(int argc, char** argv), int argc, char** argv);
+
+}  // namespace sp

@@ -1,0 +1,78 @@
+// File-system helpers shared by the tools: atomic output files (nothing
+// half-written ever sits at a final name) and deterministic directory listing.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sp {
+
+// An output file written under a temporary name beside its final path and
+// renamed into place by commit() after flush + fsync. Destroyed (or
+// discard()ed) without commit, the temporary is removed, so a failed run never
+// leaves a file that looks complete. A kill -9 can leave the temporary
+// ("<final>.tmp-<host>-<pid>"), never a truncated final file.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::string final_path, size_t buffer_bytes = size_t{1} << 20);
+  ~AtomicFile();
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+
+  void write(const void* data, size_t n);
+  void write(std::string_view s) { write(s.data(), s.size()); }
+  void flush();  // empties the buffer into the file
+  int fd() const { return fd_; }  // for copy_file_range; flush() first
+  uint64_t size() const { return written_ + used_; }
+  void note_external_write(uint64_t n) { written_ += n; }  // bytes written via fd()
+  void commit();
+  void discard();
+  const std::string& path() const { return final_; }
+  const std::string& temp_path() const { return temp_; }
+
+ private:
+  std::string final_, temp_;
+  int fd_ = -1;
+  std::vector<char> buf_;
+  size_t used_ = 0;
+  uint64_t written_ = 0;
+  bool done_ = false;
+};
+
+// "<final>.tmp-<host>-<pid>": unique per process even on a shared file system.
+std::string temp_path_for(const std::string& final_path);
+
+// fsync(fd) then rename(from, to), then fsync the directory; throws Error.
+void durable_rename(int fd, const std::string& from, const std::string& to);
+
+struct FileEntry {
+  std::string path;      // as openable: root + "/" + relative
+  std::string relative;  // relative to the listing root, '/'-separated
+  uint64_t size = 0;
+};
+
+// All regular files under root (recursively, following symlinks to files),
+// for which keep(relative) is true, sorted by relative path byte-wise
+// (strcmp order, the same on every machine and rank). Throws Error when root
+// is missing or unreadable.
+std::vector<FileEntry> list_files(const std::string& root,
+                                  const std::function<bool(std::string_view relative)>& keep);
+
+// mkdir -p; throws Error.
+void make_dirs(const std::string& dir);
+// Parent directory of a path ("." for a bare name).
+std::string parent_dir(const std::string& path);
+// Last path component.
+std::string base_name(const std::string& path);
+bool path_exists(const std::string& path);
+// Size of a regular file; throws Error when missing.
+uint64_t file_size(const std::string& path);
+
+inline bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+}  // namespace sp

@@ -1,0 +1,50 @@
+#include "sp/error.h"
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <new>
+
+namespace sp {
+
+static std::string format_input_error(const std::string& file, uint64_t line,
+                                      const std::string& reason) {
+  if (line == 0) return file + ": " + reason;
+  return file + ":" + std::to_string(line) + ": " + reason;
+}
+
+InputError::InputError(std::string f, uint64_t l, std::string r)
+    : Error(format_input_error(f, l, r)), file(std::move(f)), line(l), reason(std::move(r)) {}
+
+std::string errno_message(std::string_view what, std::string_view path) {
+  int e = errno;
+  std::string s(what);
+  s += " '";
+  s += path;
+  s += "': ";
+  s += std::strerror(e);
+  return s;
+}
+
+int run_tool(std::string_view tool, int (*body)(int, char**), int argc, char** argv) {
+  const std::string name(tool);
+  try {
+    return body(argc, argv);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "%s: error: %s\nTry '%s --help' for more information.\n", name.c_str(),
+                 e.what(), name.c_str());
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "%s: error: out of memory\n", name.c_str());
+    return 3;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: internal error: %s\n", name.c_str(), e.what());
+    return 3;
+  }
+}
+
+}  // namespace sp

@@ -1,0 +1,160 @@
+#include "sp/fs.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "sp/error.h"
+
+namespace sp {
+
+std::string temp_path_for(const std::string& final_path) {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) std::strcpy(host, "host");
+  return final_path + ".tmp-" + host + "-" + std::to_string(getpid());
+}
+
+AtomicFile::AtomicFile(std::string final_path, size_t buffer_bytes)
+    : final_(std::move(final_path)), temp_(temp_path_for(final_)), buf_(buffer_bytes) {
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(errno_message("cannot create", temp_));
+}
+
+AtomicFile::~AtomicFile() { discard(); }
+
+void AtomicFile::write(const void* data, size_t n) {
+  const char* p = static_cast<const char*>(data);
+  if (used_ + n > buf_.size()) {
+    flush();
+    if (n >= buf_.size()) {  // large writes go straight through
+      while (n) {
+        ssize_t w = ::write(fd_, p, n);
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          throw Error(errno_message("cannot write", temp_));
+        }
+        p += w, n -= static_cast<size_t>(w), written_ += static_cast<uint64_t>(w);
+      }
+      return;
+    }
+  }
+  std::memcpy(buf_.data() + used_, p, n);
+  used_ += n;
+}
+
+void AtomicFile::flush() {
+  const char* p = buf_.data();
+  size_t n = used_;
+  while (n) {
+    ssize_t w = ::write(fd_, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw Error(errno_message("cannot write", temp_));
+    }
+    p += w, n -= static_cast<size_t>(w), written_ += static_cast<uint64_t>(w);
+  }
+  used_ = 0;
+}
+
+void AtomicFile::commit() {
+  if (done_) throw Error("internal: commit of a closed file " + final_);
+  flush();
+  durable_rename(fd_, temp_, final_);
+  ::close(fd_);
+  fd_ = -1;
+  done_ = true;
+}
+
+void AtomicFile::discard() {
+  if (done_) return;
+  done_ = true;
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+  ::unlink(temp_.c_str());
+}
+
+void durable_rename(int fd, const std::string& from, const std::string& to) {
+  if (fd >= 0 && ::fsync(fd) != 0 && errno != EINVAL) throw Error(errno_message("cannot sync", from));
+  if (::rename(from.c_str(), to.c_str()) != 0) throw Error(errno_message("cannot rename to " + to + " from", from));
+  // Persist the directory entry too; failure here is not worth failing the run.
+  int dfd = ::open(parent_dir(to).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    (void)::fsync(dfd);
+    ::close(dfd);
+  }
+}
+
+static void walk(const std::string& root, const std::string& rel,
+                 const std::function<bool(std::string_view)>& keep, std::vector<FileEntry>& out, int depth) {
+  if (depth > 64) throw Error("directory nesting too deep (symlink loop?) at '" + root + "/" + rel + "'");
+  const std::string dir = rel.empty() ? root : root + "/" + rel;
+  DIR* d = ::opendir(dir.c_str());
+  if (!d) throw Error(errno_message("cannot read directory", dir));
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    if (!std::strcmp(e->d_name, ".") || !std::strcmp(e->d_name, "..")) continue;
+    names.emplace_back(e->d_name);
+  }
+  ::closedir(d);
+  for (const auto& name : names) {
+    const std::string r = rel.empty() ? name : rel + "/" + name;
+    const std::string full = root + "/" + r;
+    struct stat st;
+    if (::stat(full.c_str(), &st) != 0) continue;  // dangling symlink or raced removal
+    if (S_ISDIR(st.st_mode)) walk(root, r, keep, out, depth + 1);
+    else if (S_ISREG(st.st_mode) && keep(r)) out.push_back({full, r, static_cast<uint64_t>(st.st_size)});
+  }
+}
+
+std::vector<FileEntry> list_files(const std::string& root, const std::function<bool(std::string_view)>& keep) {
+  struct stat st;
+  if (::stat(root.c_str(), &st) != 0) throw Error(errno_message("cannot open directory", root));
+  if (!S_ISDIR(st.st_mode)) throw Error("'" + root + "' is not a directory");
+  std::string r = root;
+  while (r.size() > 1 && r.back() == '/') r.pop_back();
+  std::vector<FileEntry> out;
+  walk(r, "", keep, out, 0);
+  std::sort(out.begin(), out.end(), [](const FileEntry& a, const FileEntry& b) { return a.relative < b.relative; });
+  return out;
+}
+
+void make_dirs(const std::string& dir) {
+  if (dir.empty() || dir == "." || dir == "/") return;
+  struct stat st;
+  if (::stat(dir.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode)) throw Error("'" + dir + "' exists and is not a directory");
+    return;
+  }
+  make_dirs(parent_dir(dir));
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) throw Error(errno_message("cannot create directory", dir));
+}
+
+std::string parent_dir(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  if (pos == std::string::npos) return ".";
+  if (pos == 0) return "/";
+  return path.substr(0, pos);
+}
+
+std::string base_name(const std::string& path) {
+  auto pos = path.find_last_of('/');
+  return pos == std::string::npos ? path : path.substr(pos + 1);
+}
+
+bool path_exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+uint64_t file_size(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) throw Error(errno_message("cannot open", path));
+  return static_cast<uint64_t>(st.st_size);
+}
+
+}  // namespace sp

@@ -1,0 +1,51 @@
+// Helpers shared by the test binaries: scratch directories, running the built
+// tools, reading and writing files, locating the GPT-2 vocabulary.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sp::test {
+
+// A fresh directory under $TMPDIR, removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;       // exit status, or 128+signal
+  std::string out;          // stdout
+  std::string err;          // stderr
+};
+
+// Runs a shell command line (via /bin/sh -c), capturing stdout and stderr.
+CommandResult run_command(const std::string& command_line);
+
+// Absolute path of a built tool: SP_BIN_DIR "/" name.
+std::string tool_path(const std::string& name);
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& data);
+bool file_exists(const std::string& path);
+// Names of the entries of a directory (not recursive), sorted.
+std::vector<std::string> list_dir(const std::string& dir);
+
+// Directory holding the verified GPT-2 vocab.json and merges.txt:
+// $SP_GPT2_DIR, else ~/.cache/sp_toolkit/gpt2 (what
+// third_party/gpt2/fetch_vocab.sh fills). Empty string when absent.
+std::string gpt2_dir();
+
+// Single-quotes a string for /bin/sh.
+std::string shell_quote(const std::string& s);
+
+}  // namespace sp::test
