@@ -8,7 +8,7 @@ PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl python3 zstd
   libzstd-dev libsimdjson-dev libtbb-dev libabsl-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  libopenmpi-dev openmpi-bin libsentencepiece-dev libcurl4-openssl-dev
+  libopenmpi-dev openmpi-bin libsentencepiece-dev libcurl4-openssl-dev libssl-dev nginx-light
   unicode-data
 )
 # Node.js is only needed to regenerate golden data and for the vocab fallback;
