@@ -1,0 +1,103 @@
+// Megatron-LM's indexed dataset ("MMIDIDX" v1): a .bin of raw token ids and an
+// .idx describing sequences and documents, byte-identical to what
+// Megatron-LM's IndexedDatasetBuilder writes and what NeMo/Megatron read.
+//
+// .idx layout (little-endian):
+//   "MMIDIDX\0\0"                 9-byte magic
+//   uint64 version = 1
+//   uint8  dtype code             (8 = uint16, 4 = int32, ...)
+//   uint64 sequence count S
+//   uint64 document-index count D (= documents + 1)
+//   int32  sequence lengths [S]   (tokens per sequence)
+//   int64  sequence pointers [S]  (byte offset of each sequence in .bin)
+//   int64  document indices [D]   (0, then the sequence count after each document)
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sp/fs.h"
+
+namespace sp {
+
+// Megatron's DType codes.
+enum class TokenDtype : uint8_t { kUint8 = 1, kInt8 = 2, kInt16 = 3, kInt32 = 4, kInt64 = 5, kFloat64 = 6, kFloat32 = 7, kUint16 = 8 };
+
+size_t dtype_size(TokenDtype d);
+// Megatron's rule: uint16 when the vocabulary has fewer than 65500 entries, else int32.
+TokenDtype dtype_for_vocab_size(uint64_t vocab_size);
+
+inline std::string bin_path(const std::string& prefix) { return prefix + ".bin"; }
+inline std::string idx_path(const std::string& prefix) { return prefix + ".idx"; }
+
+// A batch of whole documents, already in the output dtype, as produced by one
+// parallel tokenization task and appended by the single writer thread.
+struct DocumentBatch {
+  std::vector<char> token_bytes;            // all tokens, little-endian, in dtype
+  std::vector<int32_t> sequence_lengths;    // tokens per sequence
+  std::vector<uint32_t> sequences_per_document;  // 0 for a document that produced no tokens
+  void clear() {
+    token_bytes.clear();
+    sequence_lengths.clear();
+    sequences_per_document.clear();
+  }
+};
+
+// Streams a dataset to <prefix>.bin/.idx with memory bounded whatever the
+// corpus size: tokens go straight to the .bin, sequence lengths and document
+// indices to scratch files, and the .idx is assembled by finish(). Both files
+// are written under temporary names; finish() renames the .bin and then the
+// .idx, so a pair with an .idx is always complete. Destroyed without finish(),
+// nothing is left behind.
+class IndexedDatasetWriter {
+ public:
+  IndexedDatasetWriter(std::string prefix, TokenDtype dtype);
+  ~IndexedDatasetWriter();
+  IndexedDatasetWriter(const IndexedDatasetWriter&) = delete;
+  IndexedDatasetWriter& operator=(const IndexedDatasetWriter&) = delete;
+
+  void append(const DocumentBatch& batch);
+  // Convenience for tests and small tools: one document of several sequences.
+  void add_document(std::span<const uint32_t> tokens, std::span<const int32_t> sequence_lengths);
+  void finish();
+
+  TokenDtype dtype() const { return dtype_; }
+  uint64_t documents() const { return documents_; }
+  uint64_t sequences() const { return sequences_; }
+  uint64_t tokens() const { return token_bytes_ / dtype_size(dtype_); }
+
+ private:
+  std::string prefix_;
+  TokenDtype dtype_;
+  std::unique_ptr<AtomicFile> bin_, lengths_, doc_index_;
+  uint64_t documents_ = 0, sequences_ = 0, token_bytes_ = 0;
+  bool finished_ = false;
+};
+
+// Appends token ids to `bytes` in `dtype` (little-endian). Ids must fit.
+void append_tokens(TokenDtype dtype, std::span<const uint32_t> ids, std::vector<char>& bytes);
+
+// A dataset read back into memory, for tests, inspection and round trips.
+struct IndexedDataset {
+  TokenDtype dtype = TokenDtype::kUint16;
+  std::vector<int32_t> sequence_lengths;
+  std::vector<int64_t> sequence_pointers;
+  std::vector<int64_t> document_indices;
+  std::string bin;  // the whole .bin
+
+  size_t sequence_count() const { return sequence_lengths.size(); }
+  size_t document_count() const { return document_indices.empty() ? 0 : document_indices.size() - 1; }
+  // Token ids of sequence i.
+  std::vector<uint32_t> sequence(size_t i) const;
+  // Token ids of document d (all its sequences, concatenated).
+  std::vector<uint32_t> document(size_t d) const;
+};
+
+// Reads and checks <prefix>.idx/.bin (magic, version, counts, pointers
+// consistent with lengths, .bin size); throws Error naming the file.
+IndexedDataset read_indexed_dataset(const std::string& prefix);
+
+}  // namespace sp

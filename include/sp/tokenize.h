@@ -1,0 +1,80 @@
+// The tokenization job: JSONL (or .jsonl.zst) in, one Megatron indexed
+// dataset per JSON key out. Composes the library's stages
+//   ByteSource -> LineReader -> parse_document -> tokenizer -> IndexedDatasetWriter
+// in a oneTBB pipeline: blocks of lines are read and written in file order by
+// one thread each while all workers parse and tokenize blocks in parallel, so
+// the output is byte-identical whatever the thread count and memory is bounded
+// by the blocks in flight, not by the input size.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sp {
+
+class Progress;
+
+// What the pipeline needs from a tokenizer: a vocabulary size (for the output
+// dtype), the end-of-document id, and a factory of per-thread encoders (each
+// owns its caches, so encoding needs no locks).
+struct TextTokenizer {
+  std::string name;  // "GPT2BPETokenizer"
+  uint64_t vocab_size = 0;
+  uint32_t eod_id = 0;
+  using Encode = std::function<void(std::string_view text, std::vector<uint32_t>& ids)>;
+  std::function<Encode()> make_encoder;
+};
+
+// Loads GPT-2 byte-level BPE from vocab.json + merges.txt; throws Error.
+TextTokenizer load_gpt2_tokenizer(const std::string& vocab_json, const std::string& merges_txt);
+
+enum class OnError { kStop, kSkip };
+
+struct TokenizeOptions {
+  std::vector<std::string> json_keys{"text"};
+  bool append_eod = false;
+  // NeMo's behaviour: documents that produce no tokens are left out of the
+  // document index (Megatron keeps them as empty documents).
+  bool skip_empty = false;
+  OnError on_error = OnError::kStop;
+  size_t max_reported_errors = 10;
+  size_t block_bytes = size_t{1} << 20;  // lines handed to one task
+  size_t blocks_in_flight = 0;           // 0: 4 per worker thread
+};
+
+struct TokenizeStats {
+  uint64_t files = 0;
+  uint64_t input_bytes = 0;  // bytes read from the files (compressed for .zst)
+  uint64_t jsonl_bytes = 0;  // bytes of JSONL after decompression
+  uint64_t lines = 0;
+  uint64_t blank_lines = 0;
+  uint64_t documents = 0;          // per key, summed over keys
+  uint64_t empty_documents = 0;    // documents that produced no tokens
+  uint64_t sequences = 0;
+  uint64_t tokens = 0;             // including appended EOD tokens
+  uint64_t skipped_lines = 0;      // bad lines skipped with --on-error skip
+  std::vector<std::string> first_errors;  // "file:line: reason", at most max_reported_errors
+  double seconds = 0;
+
+  void merge(const TokenizeStats& other);
+};
+
+// Tokenizes `input` into one dataset per key: output_prefixes[k] receives
+// key k as <prefix>.bin/.idx. Throws InputError (file:line: reason) on the
+// first bad line when on_error is kStop; nothing is left at a final name then.
+TokenizeStats tokenize_file(const TextTokenizer& tokenizer, const std::string& input,
+                            const std::vector<std::string>& output_prefixes, const TokenizeOptions& options,
+                            Progress* progress);
+
+// "<prefix>_<key>_document", Megatron's naming for the outputs of one key.
+std::string output_prefix_for(const std::string& prefix, const std::string& key);
+
+// The stats as a JSON object (the --stats-json file).
+std::string stats_json(const TokenizeStats& stats, const std::string& tokenizer_name);
+// The human summary printed at the end.
+std::string stats_summary(const TokenizeStats& stats);
+
+}  // namespace sp

@@ -1,0 +1,220 @@
+#include "sp/indexed_dataset.h"
+
+#include <unistd.h>
+
+#include <bit>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "sp/error.h"
+
+namespace sp {
+
+static_assert(std::endian::native == std::endian::little, "the MMIDIDX format is little-endian; add byte swapping");
+
+namespace {
+
+constexpr char kMagic[9] = {'M', 'M', 'I', 'D', 'I', 'D', 'X', '\0', '\0'};
+constexpr uint64_t kVersion = 1;
+constexpr size_t kHeaderSize = 9 + 8 + 1 + 8 + 8;
+
+template <class T>
+void put(AtomicFile& f, T v) {
+  f.write(&v, sizeof v);
+}
+
+std::string read_whole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(errno_message("cannot open", path));
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Copies a scratch file's bytes into `out` in blocks.
+void copy_into(const std::string& path, AtomicFile& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(errno_message("cannot reopen scratch file", path));
+  std::vector<char> buf(size_t{1} << 20);
+  while (in) {
+    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    out.write(buf.data(), static_cast<size_t>(in.gcount()));
+  }
+}
+
+}  // namespace
+
+size_t dtype_size(TokenDtype d) {
+  switch (d) {
+    case TokenDtype::kUint8:
+    case TokenDtype::kInt8: return 1;
+    case TokenDtype::kInt16:
+    case TokenDtype::kUint16: return 2;
+    case TokenDtype::kInt32:
+    case TokenDtype::kFloat32: return 4;
+    case TokenDtype::kInt64:
+    case TokenDtype::kFloat64: return 8;
+  }
+  throw Error("unknown token dtype code " + std::to_string(static_cast<int>(d)));
+}
+
+TokenDtype dtype_for_vocab_size(uint64_t vocab_size) {
+  return vocab_size < 65500 ? TokenDtype::kUint16 : TokenDtype::kInt32;
+}
+
+void append_tokens(TokenDtype dtype, std::span<const uint32_t> ids, std::vector<char>& bytes) {
+  const size_t at = bytes.size();
+  if (dtype == TokenDtype::kUint16) {
+    bytes.resize(at + ids.size() * 2);
+    auto* p = reinterpret_cast<uint16_t*>(bytes.data() + at);  // vector<char> storage is suitably aligned
+    for (size_t i = 0; i < ids.size(); ++i) p[i] = static_cast<uint16_t>(ids[i]);
+  } else if (dtype == TokenDtype::kInt32) {
+    bytes.resize(at + ids.size() * 4);
+    std::memcpy(bytes.data() + at, ids.data(), ids.size() * 4);
+  } else {
+    throw Error("token dtype code " + std::to_string(static_cast<int>(dtype)) + " is not used for token ids");
+  }
+}
+
+IndexedDatasetWriter::IndexedDatasetWriter(std::string prefix, TokenDtype dtype)
+    : prefix_(std::move(prefix)), dtype_(dtype) {
+  bin_ = std::make_unique<AtomicFile>(bin_path(prefix_), size_t{4} << 20);
+  // Scratch files sit beside the outputs (same file system) and never get a final name.
+  lengths_ = std::make_unique<AtomicFile>(idx_path(prefix_) + ".lengths");
+  doc_index_ = std::make_unique<AtomicFile>(idx_path(prefix_) + ".docs");
+  put<int64_t>(*doc_index_, 0);
+}
+
+IndexedDatasetWriter::~IndexedDatasetWriter() = default;  // AtomicFile destructors remove temporaries
+
+void IndexedDatasetWriter::append(const DocumentBatch& b) {
+  if (finished_) throw Error("internal: append after finish on " + prefix_);
+  bin_->write(b.token_bytes.data(), b.token_bytes.size());
+  lengths_->write(b.sequence_lengths.data(), b.sequence_lengths.size() * sizeof(int32_t));
+  token_bytes_ += b.token_bytes.size();
+  for (uint32_t n : b.sequences_per_document) {
+    sequences_ += n;
+    put<int64_t>(*doc_index_, static_cast<int64_t>(sequences_));
+  }
+  documents_ += b.sequences_per_document.size();
+}
+
+void IndexedDatasetWriter::add_document(std::span<const uint32_t> tokens, std::span<const int32_t> lengths) {
+  DocumentBatch b;
+  append_tokens(dtype_, tokens, b.token_bytes);
+  b.sequence_lengths.assign(lengths.begin(), lengths.end());
+  b.sequences_per_document.push_back(static_cast<uint32_t>(lengths.size()));
+  append(b);
+}
+
+void IndexedDatasetWriter::finish() {
+  if (finished_) return;
+  lengths_->flush();
+  doc_index_->flush();
+  AtomicFile idx(idx_path(prefix_));
+  idx.write(kMagic, sizeof kMagic);
+  put<uint64_t>(idx, kVersion);
+  put<uint8_t>(idx, static_cast<uint8_t>(dtype_));
+  put<uint64_t>(idx, sequences_);
+  put<uint64_t>(idx, documents_ + 1);
+  copy_into(lengths_->temp_path(), idx);
+  {
+    // Pointers are the running byte offsets of the sequences in the .bin.
+    std::ifstream in(lengths_->temp_path(), std::ios::binary);
+    std::vector<int32_t> lens(size_t{1} << 18);
+    std::vector<int64_t> ptrs(lens.size());
+    int64_t offset = 0;
+    const auto item = static_cast<int64_t>(dtype_size(dtype_));
+    while (in) {
+      in.read(reinterpret_cast<char*>(lens.data()), static_cast<std::streamsize>(lens.size() * 4));
+      const size_t n = static_cast<size_t>(in.gcount()) / 4;
+      for (size_t i = 0; i < n; ++i) {
+        ptrs[i] = offset;
+        offset += lens[i] * item;
+      }
+      idx.write(ptrs.data(), n * 8);
+    }
+    if (static_cast<uint64_t>(offset) != token_bytes_) throw Error("internal: sequence lengths do not add up for " + prefix_);
+  }
+  copy_into(doc_index_->temp_path(), idx);
+  // The .bin first, the .idx last: an .idx at its final name means the pair is
+  // complete. An older pair being replaced loses its .idx first, so it never
+  // describes the new .bin.
+  if (path_exists(idx_path(prefix_)) && ::unlink(idx_path(prefix_).c_str()) != 0)
+    throw Error(errno_message("cannot replace", idx_path(prefix_)));
+  bin_->commit();
+  idx.commit();
+  lengths_->discard();
+  doc_index_->discard();
+  finished_ = true;
+}
+
+std::vector<uint32_t> IndexedDataset::sequence(size_t i) const {
+  const size_t item = dtype_size(dtype);
+  const size_t n = static_cast<size_t>(sequence_lengths.at(i));
+  const char* p = bin.data() + sequence_pointers.at(i);
+  std::vector<uint32_t> ids(n);
+  for (size_t k = 0; k < n; ++k) {
+    if (item == 2) {
+      uint16_t v;
+      std::memcpy(&v, p + 2 * k, 2);
+      ids[k] = v;
+    } else {
+      int32_t v;
+      std::memcpy(&v, p + 4 * k, 4);
+      ids[k] = static_cast<uint32_t>(v);
+    }
+  }
+  return ids;
+}
+
+std::vector<uint32_t> IndexedDataset::document(size_t d) const {
+  std::vector<uint32_t> ids;
+  for (auto s = document_indices.at(d); s < document_indices.at(d + 1); ++s) {
+    auto seq = sequence(static_cast<size_t>(s));
+    ids.insert(ids.end(), seq.begin(), seq.end());
+  }
+  return ids;
+}
+
+IndexedDataset read_indexed_dataset(const std::string& prefix) {
+  const std::string ip = idx_path(prefix);
+  const std::string idx = read_whole(ip);
+  auto bad = [&](const std::string& why) { return Error(ip + ": " + why); };
+  if (idx.size() < kHeaderSize || std::memcmp(idx.data(), kMagic, 9) != 0) throw bad("not an MMIDIDX index (bad magic)");
+  uint64_t version, seqs, docs;
+  uint8_t code;
+  std::memcpy(&version, idx.data() + 9, 8);
+  std::memcpy(&code, idx.data() + 17, 1);
+  std::memcpy(&seqs, idx.data() + 18, 8);
+  std::memcpy(&docs, idx.data() + 26, 8);
+  if (version != kVersion) throw bad("unsupported version " + std::to_string(version));
+  IndexedDataset ds;
+  ds.dtype = static_cast<TokenDtype>(code);
+  const size_t item = dtype_size(ds.dtype);
+  if (idx.size() != kHeaderSize + seqs * 4 + seqs * 8 + docs * 8)
+    throw bad("size " + std::to_string(idx.size()) + " does not match its counts");
+  const char* p = idx.data() + kHeaderSize;
+  ds.sequence_lengths.resize(seqs);
+  ds.sequence_pointers.resize(seqs);
+  ds.document_indices.resize(docs);
+  std::memcpy(ds.sequence_lengths.data(), p, seqs * 4);
+  std::memcpy(ds.sequence_pointers.data(), p + seqs * 4, seqs * 8);
+  std::memcpy(ds.document_indices.data(), p + seqs * 12, docs * 8);
+  ds.bin = read_whole(bin_path(prefix));
+  int64_t offset = 0;
+  for (size_t i = 0; i < seqs; ++i) {
+    if (ds.sequence_lengths[i] < 0 || ds.sequence_pointers[i] != offset) throw bad("sequence " + std::to_string(i) + " has an inconsistent pointer");
+    offset += ds.sequence_lengths[i] * static_cast<int64_t>(item);
+  }
+  if (static_cast<uint64_t>(offset) != ds.bin.size())
+    throw Error(bin_path(prefix) + ": size " + std::to_string(ds.bin.size()) + " does not match the index (" + std::to_string(offset) + ")");
+  if (docs == 0 || ds.document_indices.front() != 0 || static_cast<uint64_t>(ds.document_indices.back()) != seqs)
+    throw bad("document indices must start at 0 and end at the sequence count");
+  for (size_t d = 1; d < docs; ++d)
+    if (ds.document_indices[d] < ds.document_indices[d - 1]) throw bad("document indices decrease at " + std::to_string(d));
+  return ds;
+}
+
+}  // namespace sp

@@ -1,0 +1,253 @@
+#include "sp/tokenize.h"
+
+#include <simdjson.h>
+#include <tbb/enumerable_thread_specific.h>
+#include <tbb/parallel_pipeline.h>
+#include <tbb/task_arena.h>
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+
+#include "sp/bpe.h"
+#include "sp/byte_source.h"
+#include "sp/error.h"
+#include "sp/indexed_dataset.h"
+#include "sp/json_out.h"
+#include "sp/jsonl.h"
+#include "sp/progress.h"
+
+namespace sp {
+
+TextTokenizer load_gpt2_tokenizer(const std::string& vocab_json, const std::string& merges_txt) {
+  auto model = std::make_shared<const BpeModel>(BpeModel::load_gpt2(vocab_json, merges_txt));
+  TextTokenizer t;
+  t.name = "GPT2BPETokenizer";
+  t.vocab_size = model->vocab_size();
+  t.eod_id = model->eod_id();
+  t.make_encoder = [model]() -> TextTokenizer::Encode {
+    auto cache = std::make_shared<BpeCache>();
+    return [model, cache](std::string_view text, std::vector<uint32_t>& ids) { model->encode(text, ids, *cache); };
+  };
+  return t;
+}
+
+std::string output_prefix_for(const std::string& prefix, const std::string& key) {
+  return prefix + "_" + key + "_document";
+}
+
+void TokenizeStats::merge(const TokenizeStats& o) {
+  files += o.files;
+  input_bytes += o.input_bytes;
+  jsonl_bytes += o.jsonl_bytes;
+  lines += o.lines;
+  blank_lines += o.blank_lines;
+  documents += o.documents;
+  empty_documents += o.empty_documents;
+  sequences += o.sequences;
+  tokens += o.tokens;
+  skipped_lines += o.skipped_lines;
+  for (const auto& e : o.first_errors) first_errors.push_back(e);
+  seconds += o.seconds;
+}
+
+namespace {
+
+// One block of lines travelling through the pipeline with everything its
+// tokenization produced; recycled so steady state allocates nothing.
+struct Work {
+  LineBlock block;
+  std::vector<DocumentBatch> out;  // one per key
+  uint64_t lines = 0, blank = 0, documents = 0, empty = 0, sequences = 0, tokens = 0;
+  std::vector<std::pair<uint64_t, std::string>> errors;  // (line, reason), in line order
+  uint64_t raw_offset = 0;
+};
+
+struct WorkerState {
+  simdjson::dom::parser parser;
+  TextTokenizer::Encode encode;
+  DocumentTexts texts;
+  std::vector<uint32_t> ids;
+};
+
+void tokenize_block(Work& w, WorkerState& st, const TextTokenizer& tok, const TokenizeOptions& opt, TokenDtype dtype) {
+  const uint32_t eod = tok.eod_id;
+  for (auto& b : w.out) b.clear();
+  w.lines = w.blank = w.documents = w.empty = w.sequences = w.tokens = 0;
+  w.errors.clear();
+  for_each_line(w.block, [&](std::string_view line, uint64_t line_no) {
+    ++w.lines;
+    if (is_blank_line(line)) {
+      ++w.blank;
+      return;
+    }
+    std::string err = parse_document(st.parser, line, opt.json_keys, st.texts);
+    if (!err.empty()) {
+      w.errors.emplace_back(line_no, std::move(err));
+      return;
+    }
+    for (size_t k = 0; k < opt.json_keys.size(); ++k) {
+      DocumentBatch& b = w.out[k];
+      uint32_t nseq = 0;
+      for (std::string_view text : st.texts[k]) {
+        st.ids.clear();
+        st.encode(text, st.ids);
+        if (st.ids.empty()) continue;  // Megatron drops sequences with no tokens
+        append_tokens(dtype, st.ids, b.token_bytes);
+        b.sequence_lengths.push_back(static_cast<int32_t>(st.ids.size()));
+        w.tokens += st.ids.size();
+        ++nseq;
+      }
+      if (nseq > 0 && opt.append_eod) {
+        append_tokens(dtype, std::span<const uint32_t>(&eod, 1), b.token_bytes);
+        ++b.sequence_lengths.back();
+        ++w.tokens;
+      }
+      if (nseq == 0) ++w.empty;
+      if (nseq == 0 && opt.skip_empty) continue;
+      b.sequences_per_document.push_back(nseq);
+      w.sequences += nseq;
+      ++w.documents;
+    }
+  });
+}
+
+}  // namespace
+
+TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
+                            const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress) {
+  if (prefixes.size() != opt.json_keys.size()) throw Error("internal: one output prefix per JSON key is needed");
+  const auto start = std::chrono::steady_clock::now();
+  const TokenDtype dtype = dtype_for_vocab_size(tok.vocab_size);
+  auto source = open_byte_source(input);
+  LineReader reader(*source, opt.block_bytes);
+
+  std::vector<std::unique_ptr<IndexedDatasetWriter>> writers;
+  for (const auto& p : prefixes) writers.push_back(std::make_unique<IndexedDatasetWriter>(p, dtype));
+
+  tbb::enumerable_thread_specific<WorkerState> states([&] {
+    WorkerState s;
+    s.encode = tok.make_encoder();
+    return s;
+  });
+
+  const size_t threads = static_cast<size_t>(tbb::this_task_arena::max_concurrency());
+  const size_t in_flight = opt.blocks_in_flight ? opt.blocks_in_flight : 4 * threads;
+  std::vector<std::unique_ptr<Work>> pool;
+  std::vector<Work*> free_list;
+  std::mutex pool_mu;
+  auto take = [&]() -> Work* {
+    std::lock_guard<std::mutex> lk(pool_mu);
+    if (free_list.empty()) {
+      pool.push_back(std::make_unique<Work>());
+      pool.back()->out.resize(prefixes.size());
+      return pool.back().get();
+    }
+    Work* w = free_list.back();
+    free_list.pop_back();
+    return w;
+  };
+  auto give = [&](Work* w) {
+    std::lock_guard<std::mutex> lk(pool_mu);
+    free_list.push_back(w);
+  };
+
+  TokenizeStats st;
+  st.files = 1;
+  uint64_t reported_raw = 0;
+  bool done = false;
+
+  tbb::parallel_pipeline(
+      in_flight,
+      tbb::make_filter<void, Work*>(tbb::filter_mode::serial_in_order,
+                                    [&](tbb::flow_control& fc) -> Work* {
+                                      if (done) {
+                                        fc.stop();
+                                        return nullptr;
+                                      }
+                                      Work* w = take();
+                                      if (!reader.next(w->block)) {
+                                        give(w);
+                                        done = true;
+                                        fc.stop();
+                                        return nullptr;
+                                      }
+                                      w->raw_offset = w->block.raw_offset;
+                                      return w;
+                                    }) &
+          tbb::make_filter<Work*, Work*>(tbb::filter_mode::parallel,
+                                         [&](Work* w) {
+                                           tokenize_block(*w, states.local(), tok, opt, dtype);
+                                           return w;
+                                         }) &
+          tbb::make_filter<Work*, void>(tbb::filter_mode::serial_in_order, [&](Work* w) {
+            // Errors surface here, in file order, so the first bad line of the
+            // file is the one reported whatever the scheduling.
+            if (!w->errors.empty()) {
+              if (opt.on_error == OnError::kStop) {
+                auto [line, reason] = w->errors.front();
+                give(w);
+                throw InputError(input, line, reason);
+              }
+              st.skipped_lines += w->errors.size();
+              for (auto& [line, reason] : w->errors)
+                if (st.first_errors.size() < opt.max_reported_errors)
+                  st.first_errors.push_back(input + ":" + std::to_string(line) + ": " + reason);
+            }
+            for (size_t k = 0; k < writers.size(); ++k) writers[k]->append(w->out[k]);
+            st.lines += w->lines;
+            st.blank_lines += w->blank;
+            st.documents += w->documents;
+            st.empty_documents += w->empty;
+            st.sequences += w->sequences;
+            st.tokens += w->tokens;
+            st.jsonl_bytes += w->block.size;
+            if (progress) progress->add(w->raw_offset - reported_raw, w->documents);
+            reported_raw = w->raw_offset;
+            give(w);
+          }));
+
+  for (auto& w : writers) w->finish();
+  st.input_bytes = source->raw_bytes_read();
+  st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return st;
+}
+
+std::string stats_json(const TokenizeStats& s, const std::string& tokenizer_name) {
+  char buf[1024];
+  std::snprintf(buf, sizeof buf,
+                "{\n  \"tokenizer\": %s,\n  \"files\": %llu,\n  \"input_bytes\": %llu,\n  \"jsonl_bytes\": %llu,\n"
+                "  \"lines\": %llu,\n  \"blank_lines\": %llu,\n  \"documents\": %llu,\n  \"empty_documents\": %llu,\n"
+                "  \"sequences\": %llu,\n  \"tokens\": %llu,\n  \"skipped_lines\": %llu,\n  \"seconds\": %.3f,\n"
+                "  \"mb_per_s\": %.2f,\n  \"tokens_per_s\": %.0f,\n  \"first_errors\": [",
+                json_quote(tokenizer_name).c_str(), (unsigned long long)s.files, (unsigned long long)s.input_bytes,
+                (unsigned long long)s.jsonl_bytes, (unsigned long long)s.lines, (unsigned long long)s.blank_lines,
+                (unsigned long long)s.documents, (unsigned long long)s.empty_documents,
+                (unsigned long long)s.sequences, (unsigned long long)s.tokens, (unsigned long long)s.skipped_lines,
+                s.seconds, mb_per_s(s.jsonl_bytes, s.seconds), s.seconds > 0 ? s.tokens / s.seconds : 0.0);
+  std::string out = buf;
+  for (size_t i = 0; i < s.first_errors.size(); ++i)
+    out += (i ? ", " : "") + json_quote(s.first_errors[i]);
+  out += "]\n}\n";
+  return out;
+}
+
+std::string stats_summary(const TokenizeStats& s) {
+  char buf[1024];
+  std::snprintf(buf, sizeof buf,
+                "%llu file(s), %llu documents (%llu empty), %llu sequences, %llu tokens\n"
+                "%.1f MB JSONL (%.1f MB read) in %.2f s: %.1f MB/s, %.2f M tokens/s\n",
+                (unsigned long long)s.files, (unsigned long long)s.documents, (unsigned long long)s.empty_documents,
+                (unsigned long long)s.sequences, (unsigned long long)s.tokens, s.jsonl_bytes / 1e6, s.input_bytes / 1e6,
+                s.seconds, mb_per_s(s.jsonl_bytes, s.seconds), s.seconds > 0 ? s.tokens / s.seconds / 1e6 : 0.0);
+  std::string out = buf;
+  if (s.skipped_lines) {
+    out += "skipped " + std::to_string(s.skipped_lines) + " bad line(s)";
+    out += s.first_errors.empty() ? "\n" : "; first:\n";
+    for (const auto& e : s.first_errors) out += "  " + e + "\n";
+  }
+  return out;
+}
+
+}  // namespace sp

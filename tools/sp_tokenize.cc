@@ -1,0 +1,228 @@
+// sp_tokenize: JSONL -> Megatron indexed dataset (.bin/.idx) with GPT-2 BPE.
+// A drop-in for Megatron-LM's tools/preprocess_data.py (same flags, same
+// output bytes), plus a batch mode that shards files across ranks.
+#include <tbb/global_control.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <set>
+
+#include "sp/cli.h"
+#include "sp/error.h"
+#include "sp/fs.h"
+#include "sp/indexed_dataset.h"
+#include "sp/progress.h"
+#include "sp/rank.h"
+#include "sp/stale_temps.h"
+#include "sp/threads.h"
+#include "sp/tokenize.h"
+
+namespace {
+
+const sp::cli::Program kProgram{
+    "sp_tokenize",
+    "tokenize JSONL documents with GPT-2 BPE into Megatron .bin/.idx files",
+    "sp_tokenize --input FILE --output-prefix PREFIX [options]\n"
+    "       sp_tokenize (--input FILE...|--input-dir DIR) --output-dir DIR [options]",
+    {
+        {"input", "FILE", "JSONL input (.jsonl, or .jsonl.zst decompressed on the fly). Repeat or list several for batch mode.", "", true},
+        {"input-dir", "DIR", "Batch mode: every *.jsonl, *.json, *.jsonl.zst, *.json.zst under DIR (recursively)."},
+        {"output-prefix", "PREFIX", "Single-input mode: write PREFIX_<key>_document.bin/.idx (Megatron's naming)."},
+        {"output-dir", "DIR", "Batch mode: write DIR/<input path without .zst>_<key>_document.bin/.idx."},
+        {"json-keys", "KEY", "JSON keys to tokenize; one output pair per key.", "text", true},
+        {"append-eod", "", "Append the end-of-document token (<|endoftext|>, id 50256) to each document."},
+        {"skip-empty", "", "Leave documents that produce no tokens out of the index (NeMo's behaviour; Megatron keeps them)."},
+        {"tokenizer-type", "NAME", "Tokenizer; GPT2BPETokenizer is supported.", "GPT2BPETokenizer"},
+        {"vocab-file", "FILE", "GPT-2 vocab.json (default: $SP_GPT2_DIR/vocab.json or ~/.cache/sp_toolkit/gpt2/vocab.json).", "", false, {"vocab"}},
+        {"merge-file", "FILE", "GPT-2 merges.txt (default: beside the vocab file).", "", false, {"merges"}},
+        {"workers", "N", "Worker threads (default: the CPUs available to this process, divided among the ranks of a node)."},
+        {"on-error", "MODE", "stop: a bad line ends the run with file:line: reason; skip: skip bad lines, count and report them.", "stop"},
+        {"overwrite", "", "Rebuild outputs that already exist (by default complete outputs are kept and skipped)."},
+        {"stats-json", "FILE", "Also write the final statistics as JSON (per rank: FILE.rank<R> under several ranks)."},
+        {"progress", "MODE", "auto (redraw on a terminal, lines in logs), tty, lines, none.", "auto"},
+        {"progress-interval", "SEC", "Seconds between progress lines in logs (default 30; 0.25 on a terminal)."},
+        {"quiet", "", "No progress and no summary; errors only."},
+        {"block-size", "BYTES", "Bytes of lines per parallel task (advanced).", "1M"},
+        {"dataset-impl", "IMPL", "Accepted for Megatron compatibility; only mmap exists.", "mmap"},
+        {"log-interval", "N", "Accepted for Megatron compatibility; ignored (see --progress-interval)."},
+    },
+    "Examples:\n"
+    "  sp_tokenize --input train_chunk_0.jsonl --output-prefix out/train_chunk_0.jsonl \\\n"
+    "      --vocab-file vocab.json --merge-file merges.txt --append-eod --json-keys text\n"
+    "  mpirun -np 8 sp_tokenize --input-dir chunks/ --output-dir tokenized/ --append-eod\n"
+    "\n"
+    "Under mpirun, bcprun or torchrun (RANK/WORLD_SIZE) batch mode gives each rank a\n"
+    "size-balanced share of the files. Outputs are written under temporary names and\n"
+    "renamed when complete (.idx last). Exit status: 0 success, 1 bad input or I/O\n"
+    "error, 2 bad usage."};
+
+struct Job {
+  std::string input;
+  std::vector<std::string> prefixes;  // one per key
+};
+
+bool is_jsonl_name(std::string_view rel) {
+  for (const char* s : {".jsonl", ".json", ".jsonl.zst", ".json.zst", ".jsonl.zstd", ".json.zstd"})
+    if (sp::ends_with(rel, s)) return true;
+  return false;
+}
+
+std::string strip_zst(const std::string& name) {
+  if (sp::ends_with(name, ".zst")) return name.substr(0, name.size() - 4);
+  if (sp::ends_with(name, ".zstd")) return name.substr(0, name.size() - 5);
+  return name;
+}
+
+bool outputs_complete(const Job& j) {
+  for (const auto& p : j.prefixes)
+    if (!sp::path_exists(sp::idx_path(p)) || !sp::path_exists(sp::bin_path(p))) return false;
+  return true;
+}
+
+std::string default_vocab_dir() {
+  if (const char* d = std::getenv("SP_GPT2_DIR"); d && *d) return d;
+  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/sp_toolkit/gpt2";
+  return "";
+}
+
+int run(int argc, char** argv) {
+  const auto args = sp::cli::parse(kProgram, argc, argv);
+  const sp::RankInfo rank = sp::detect_rank();
+  const std::string who = sp::rank_prefix(rank) + "sp_tokenize";
+
+  if (args.get("tokenizer-type") != "GPT2BPETokenizer")
+    throw sp::UsageError("--tokenizer-type " + args.get("tokenizer-type") + " is not supported (supported: GPT2BPETokenizer)");
+  if (args.get("dataset-impl") != "mmap") throw sp::UsageError("--dataset-impl: only mmap is supported");
+
+  sp::TokenizeOptions opt;
+  opt.json_keys = args.all("json-keys");
+  {
+    std::set<std::string> seen;
+    for (const auto& k : opt.json_keys)
+      if (!seen.insert(k).second) throw sp::UsageError("--json-keys: key '" + k + "' given twice");
+  }
+  opt.append_eod = args.flag("append-eod");
+  opt.skip_empty = args.flag("skip-empty");
+  const std::string on_error = args.get("on-error");
+  if (on_error == "stop") opt.on_error = sp::OnError::kStop;
+  else if (on_error == "skip") opt.on_error = sp::OnError::kSkip;
+  else throw sp::UsageError("--on-error: expected stop or skip, got '" + on_error + "'");
+  opt.block_bytes = args.get_size("block-size", opt.block_bytes);
+  if (opt.block_bytes < 4096) throw sp::UsageError("--block-size must be at least 4K");
+  const long workers = args.get_int("workers", 0);
+  if (workers < 0) throw sp::UsageError("--workers: expected a positive number");
+  const int threads = workers > 0 ? static_cast<int>(workers) : sp::default_threads();
+
+  // Work out the jobs: (input file, output prefixes).
+  const auto inputs = args.all("input");
+  const bool batch = args.has("output-dir");
+  if (args.has("input-dir") && !inputs.empty()) throw sp::UsageError("give either --input or --input-dir, not both");
+  if (!args.has("input-dir") && inputs.empty()) throw sp::UsageError("no input: give --input FILE or --input-dir DIR");
+  if (batch == args.has("output-prefix")) throw sp::UsageError("give exactly one of --output-prefix (one input) or --output-dir (batch)");
+  if (args.has("input-dir") && !batch) throw sp::UsageError("--input-dir needs --output-dir");
+  if (!batch && inputs.size() != 1) throw sp::UsageError("--output-prefix takes one --input; use --output-dir for several");
+
+  std::vector<Job> jobs;
+  std::vector<uint64_t> sizes;
+  auto add_job = [&](const std::string& input, const std::string& out_base, uint64_t size) {
+    Job j{input, {}};
+    for (const auto& k : opt.json_keys) j.prefixes.push_back(sp::output_prefix_for(out_base, k));
+    jobs.push_back(std::move(j));
+    sizes.push_back(size);
+  };
+  if (!batch) {
+    add_job(inputs[0], args.get("output-prefix"), 0);
+  } else {
+    const std::string out_dir = args.get("output-dir");
+    if (args.has("input-dir")) {
+      for (const auto& f : sp::list_files(args.get("input-dir"), is_jsonl_name))
+        add_job(f.path, out_dir + "/" + strip_zst(f.relative), f.size);
+      if (jobs.empty()) throw sp::Error("no *.jsonl / *.json / *.jsonl.zst files under '" + args.get("input-dir") + "'");
+    } else {
+      for (const auto& in : inputs) add_job(in, out_dir + "/" + strip_zst(sp::base_name(in)), sp::file_size(in));
+    }
+    std::map<std::string, std::string> owner;
+    for (const auto& j : jobs)
+      if (auto [it, fresh] = owner.emplace(j.prefixes[0], j.input); !fresh)
+        throw sp::UsageError("inputs '" + it->second + "' and '" + j.input + "' would both write " + j.prefixes[0]);
+  }
+  for (const auto& j : jobs)
+    if (j.input != "-" && !sp::path_exists(j.input)) throw sp::Error(sp::errno_message("cannot open", j.input));
+
+  // This rank's share: whole files, balanced by size. A single output is
+  // written by rank 0 alone.
+  std::vector<size_t> mine;
+  if (batch) mine = sp::shard_by_size(sizes, rank.rank, rank.world);
+  else if (rank.rank == 0) mine = {0};
+
+  const bool quiet = args.flag("quiet");
+  std::vector<Job> todo;
+  size_t kept = 0;
+  uint64_t total_bytes = 0;
+  for (size_t i : mine) {
+    if (!args.flag("overwrite") && outputs_complete(jobs[i])) {
+      ++kept;
+      continue;
+    }
+    todo.push_back(jobs[i]);
+    if (jobs[i].input != "-") total_bytes += sp::file_size(jobs[i].input);
+  }
+  if (!quiet && rank.world > 1)
+    std::fprintf(stderr, "%s: %zu of %zu input file(s) for this rank (%s)\n", who.c_str(), mine.size(), jobs.size(), rank.source.c_str());
+  if (!quiet && kept)
+    std::fprintf(stderr, "%s: %zu input(s) already have complete outputs; skipped (use --overwrite to rebuild)\n", who.c_str(), kept);
+  if (todo.empty()) return 0;
+
+  std::string vocab = args.get("vocab-file"), merges = args.get("merge-file");
+  if (vocab.empty()) {
+    vocab = default_vocab_dir() + "/vocab.json";
+    if (!sp::path_exists(vocab))
+      throw sp::UsageError("no --vocab-file given and no GPT-2 vocab in the cache (run third_party/gpt2/fetch_vocab.sh)");
+  }
+  if (merges.empty()) merges = sp::parent_dir(vocab) + "/merges.txt";
+  const sp::TextTokenizer tokenizer = sp::load_gpt2_tokenizer(vocab, merges);
+
+  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+  sp::ProgressOptions po;
+  po.label = who;
+  po.item_name = "documents";
+  po.total_bytes = total_bytes;
+  po.mode = quiet ? sp::ProgressMode::kOff : sp::parse_progress_mode(args.get("progress"));
+  po.interval_s = args.get_double("progress-interval", 0);
+  sp::Progress progress(po);
+
+  sp::TokenizeStats total;
+  for (const auto& j : todo) {
+    for (const auto& p : j.prefixes) sp::make_dirs(sp::parent_dir(p));
+    std::vector<std::string> finals;
+    for (const auto& p : j.prefixes) finals.insert(finals.end(), {sp::bin_path(p), sp::idx_path(p)});
+    sp::remove_stale_temps(finals);
+    total.merge(sp::tokenize_file(tokenizer, j.input, j.prefixes, opt, &progress));
+  }
+  progress.finish();
+  total.seconds = progress.elapsed_seconds();
+
+  if (args.has("stats-json")) {
+    std::string path = args.get("stats-json");
+    if (rank.world > 1) path += ".rank" + std::to_string(rank.rank);
+    sp::AtomicFile f(path);
+    f.write(sp::stats_json(total, tokenizer.name));
+    f.commit();
+  }
+  if (!quiet) {
+    std::string s = sp::stats_summary(total);
+    std::fprintf(stderr, "%s: done (%d worker thread%s)\n", who.c_str(), threads, threads == 1 ? "" : "s");
+    size_t pos = 0;
+    while (pos < s.size()) {
+      size_t nl = s.find('\n', pos);
+      std::fprintf(stderr, "%s: %s\n", who.c_str(), s.substr(pos, nl - pos).c_str());
+      pos = nl + 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return sp::run_tool("sp_tokenize", run, argc, argv); }
