@@ -1,0 +1,127 @@
+// The MMIDIDX writer against bytes computed by hand from the format that
+// Megatron-LM's IndexedDatasetBuilder writes (see include/sp/indexed_dataset.h).
+#include "sp/indexed_dataset.h"
+
+#include <gtest/gtest.h>
+
+#include "sp/error.h"
+#include "test_support.h"
+
+namespace sp {
+namespace {
+
+using test::read_file;
+using test::TempDir;
+
+std::string le64(uint64_t v) {
+  std::string s(8, '\0');
+  for (int i = 0; i < 8; ++i) s[i] = static_cast<char>((v >> (8 * i)) & 0xFF);
+  return s;
+}
+std::string le32(uint32_t v) { return le64(v).substr(0, 4); }
+std::string le16(uint16_t v) { return le64(v).substr(0, 2); }
+
+TEST(IndexedDataset, IdxBytesMatchHandComputedLayout) {
+  TempDir d;
+  const std::string prefix = d / "ds";
+  {
+    IndexedDatasetWriter w(prefix, TokenDtype::kUint16);
+    const uint32_t doc1[] = {15496, 995, 50256};
+    const int32_t len1[] = {3};
+    w.add_document(doc1, len1);
+    w.add_document({}, {});  // a document that produced no tokens
+    const uint32_t doc3[] = {64, 275, 66, 50256};
+    const int32_t len3[] = {2, 2};
+    w.add_document(doc3, len3);
+    w.finish();
+  }
+  std::string expected_idx = std::string("MMIDIDX\0\0", 9) + le64(1) + std::string(1, '\x08') + le64(3) + le64(4) +
+                             le32(3) + le32(2) + le32(2) +   // sequence lengths
+                             le64(0) + le64(6) + le64(10) +  // byte pointers (uint16 => 2 bytes a token)
+                             le64(0) + le64(1) + le64(1) + le64(3);  // document indices
+  EXPECT_EQ(read_file(prefix + ".idx"), expected_idx);
+  std::string expected_bin = le16(15496) + le16(995) + le16(50256) + le16(64) + le16(275) + le16(66) + le16(50256);
+  EXPECT_EQ(read_file(prefix + ".bin"), expected_bin);
+  // Only the two outputs remain: scratch files and temporaries are gone.
+  EXPECT_EQ(test::list_dir(d.path()), (std::vector<std::string>{"ds.bin", "ds.idx"}));
+}
+
+TEST(IndexedDataset, EmptyDatasetHasOneDocumentIndex) {
+  TempDir d;
+  IndexedDatasetWriter w(d / "empty", TokenDtype::kUint16);
+  w.finish();
+  std::string expected = std::string("MMIDIDX\0\0", 9) + le64(1) + std::string(1, '\x08') + le64(0) + le64(1) + le64(0);
+  EXPECT_EQ(read_file(d / "empty.idx"), expected);
+  EXPECT_EQ(read_file(d / "empty.bin"), "");
+}
+
+TEST(IndexedDataset, Int32DtypeForLargeVocabularies) {
+  EXPECT_EQ(dtype_for_vocab_size(50257), TokenDtype::kUint16);
+  EXPECT_EQ(dtype_for_vocab_size(65499), TokenDtype::kUint16);
+  EXPECT_EQ(dtype_for_vocab_size(65500), TokenDtype::kInt32);
+  EXPECT_EQ(dtype_for_vocab_size(256000), TokenDtype::kInt32);
+  TempDir d;
+  {
+    IndexedDatasetWriter w(d / "big", TokenDtype::kInt32);
+    const uint32_t doc[] = {70000, 1};
+    const int32_t len[] = {2};
+    w.add_document(doc, len);
+    w.finish();
+  }
+  std::string idx = read_file(d / "big.idx");
+  EXPECT_EQ(idx[17], '\x04');
+  EXPECT_EQ(idx.substr(18 + 16, 4), le32(2));
+  EXPECT_EQ(read_file(d / "big.bin"), le32(70000) + le32(1));
+}
+
+TEST(IndexedDataset, ReaderRoundTrip) {
+  TempDir d;
+  std::vector<std::vector<uint32_t>> docs;
+  {
+    IndexedDatasetWriter w(d / "rt", TokenDtype::kUint16);
+    for (uint32_t i = 0; i < 500; ++i) {
+      std::vector<uint32_t> toks;
+      for (uint32_t k = 0; k < i % 37; ++k) toks.push_back((i * 131 + k * 7) % 50257);
+      std::vector<int32_t> lens;
+      if (!toks.empty()) lens = {static_cast<int32_t>(toks.size())};
+      w.add_document(toks, lens);
+      docs.push_back(toks);
+    }
+    w.finish();
+    EXPECT_EQ(w.documents(), 500u);
+  }
+  IndexedDataset ds = read_indexed_dataset(d / "rt");
+  ASSERT_EQ(ds.document_count(), 500u);
+  for (size_t i = 0; i < docs.size(); ++i) EXPECT_EQ(ds.document(i), docs[i]) << i;
+}
+
+TEST(IndexedDataset, UnfinishedWriterLeavesNothing) {
+  TempDir d;
+  {
+    IndexedDatasetWriter w(d / "gone", TokenDtype::kUint16);
+    const uint32_t doc[] = {1, 2, 3};
+    const int32_t len[] = {3};
+    w.add_document(doc, len);
+  }  // destroyed without finish(), as when a run fails
+  EXPECT_TRUE(test::list_dir(d.path()).empty());
+}
+
+TEST(IndexedDataset, ReaderRejectsDamagedFiles) {
+  TempDir d;
+  {
+    IndexedDatasetWriter w(d / "x", TokenDtype::kUint16);
+    const uint32_t doc[] = {1, 2, 3};
+    const int32_t len[] = {3};
+    w.add_document(doc, len);
+    w.finish();
+  }
+  std::string bin = read_file(d / "x.bin");
+  test::write_file(d / "x.bin", bin.substr(0, 4));
+  EXPECT_THROW(read_indexed_dataset(d / "x"), Error);
+  std::string idx = read_file(d / "x.idx");
+  test::write_file(d / "x.idx", "NOTANIDX" + idx.substr(8));
+  EXPECT_THROW(read_indexed_dataset(d / "x"), Error);
+}
+
+}  // namespace
+}  // namespace sp

@@ -1,0 +1,337 @@
+// End-to-end runs of the sp_tokenize executable: Megatron's document
+// semantics, thread-count invariance, zstd input, batch mode and ranks, every
+// kind of bad input, and what is (not) left on disk afterwards.
+#include <gtest/gtest.h>
+#include <zstd.h>
+
+#include <random>
+
+#include "sp/bpe.h"
+#include "sp/indexed_dataset.h"
+#include "test_support.h"
+
+namespace sp {
+namespace {
+
+using test::CommandResult;
+using test::read_file;
+using test::run_command;
+using test::shell_quote;
+using test::TempDir;
+using test::write_file;
+
+class SpTokenize : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (test::gpt2_dir().empty()) GTEST_SKIP() << "GPT-2 vocab not fetched (third_party/gpt2/fetch_vocab.sh)";
+    static BpeModel* m = new BpeModel(
+        BpeModel::load_gpt2(test::gpt2_dir() + "/vocab.json", test::gpt2_dir() + "/merges.txt"));
+    model = m;
+  }
+  CommandResult tokenize(const std::string& args) {
+    return run_command(shell_quote(test::tool_path("sp_tokenize")) + " --vocab-file " +
+                       shell_quote(test::gpt2_dir() + "/vocab.json") + " --merge-file " +
+                       shell_quote(test::gpt2_dir() + "/merges.txt") + " --progress none " + args);
+  }
+  std::vector<uint32_t> encode(const std::string& text) {
+    std::vector<uint32_t> ids;
+    model->encode(text, ids, cache);
+    return ids;
+  }
+  const BpeModel* model = nullptr;
+  BpeCache cache;
+  TempDir dir;
+};
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (unsigned char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
+    else if (c == '\n') out += "\\n";
+    else if (c < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else out += static_cast<char>(c);
+  }
+  return out + "\"";
+}
+
+// A corpus of mixed documents: prose, code, multilingual text, empty texts.
+std::string make_corpus(size_t docs, uint32_t seed) {
+  const char* parts[] = {"The quick brown fox jumps over the lazy dog. ", "It's   spaced\tout\n\n",
+                         "def f(x):\n    return x ** 2  # square\n", "日本語のテキストと中文文本。", "Привет, мир! ",
+                         "1234567890 3.14159 ", "émigré naïve café ", "🙂👍🏽 emoji ", "<|endoftext|>", "'s 've 'LL ",
+                         "\u00a0\u3000 spaces ", ""};
+  std::mt19937 rng(seed);
+  std::string out;
+  for (size_t i = 0; i < docs; ++i) {
+    std::string text;
+    size_t n = rng() % 12;
+    for (size_t k = 0; k < n; ++k) text += parts[rng() % std::size(parts)];
+    out += "{\"id\":" + std::to_string(i) + ",\"text\":" + json_string(text) + "}\n";
+  }
+  return out;
+}
+
+TEST_F(SpTokenize, MegatronDocumentSemantics) {
+  write_file(dir / "in.jsonl",
+             "{\"text\":\"Hello world\"}\n"
+             "{\"text\":\"\"}\n"
+             "{\"text\":[\"a b\",\"\",\"c\"]}\n"
+             "\n"
+             "{\"text\":[]}\n"
+             "{\"text\":\"It's <|endoftext|> ok\"}\n");
+  auto r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "out" + " --append-eod --workers 2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  IndexedDataset ds = read_indexed_dataset(dir / "out_text_document");
+  const uint32_t eod = 50256;
+  // Five documents (the blank line is not one); two produced no tokens and
+  // repeat the previous document index, as Megatron's builder does.
+  EXPECT_EQ(ds.document_indices, (std::vector<int64_t>{0, 1, 1, 3, 3, 4}));
+  ASSERT_EQ(ds.sequence_count(), 4u);
+  EXPECT_EQ(ds.sequence(0), (std::vector<uint32_t>{15496, 995, eod}));
+  EXPECT_EQ(ds.sequence(1), encode("a b"));  // EOD only after the document's last sequence
+  auto c = encode("c");
+  c.push_back(eod);
+  EXPECT_EQ(ds.sequence(2), c);
+  auto last = encode("It's <|endoftext|> ok");
+  EXPECT_EQ(std::count(last.begin(), last.end(), eod), 0) << "<|endoftext|> in text is ordinary text";
+  last.push_back(eod);
+  EXPECT_EQ(ds.sequence(3), last);
+  EXPECT_EQ(ds.dtype, TokenDtype::kUint16);
+}
+
+TEST_F(SpTokenize, WithoutAppendEodAndWithSkipEmpty) {
+  write_file(dir / "in.jsonl", "{\"text\":\"x\"}\n{\"text\":\"\"}\n{\"text\":\"y\"}\n");
+  ASSERT_EQ(tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "m").exit_code, 0);
+  ASSERT_EQ(tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "n --skip-empty").exit_code, 0);
+  IndexedDataset m = read_indexed_dataset(dir / "m_text_document");
+  IndexedDataset n = read_indexed_dataset(dir / "n_text_document");
+  EXPECT_EQ(m.document_indices, (std::vector<int64_t>{0, 1, 1, 2}));
+  EXPECT_EQ(n.document_indices, (std::vector<int64_t>{0, 1, 2}));
+  EXPECT_EQ(m.bin, n.bin);
+  EXPECT_EQ(m.sequence(0), encode("x"));
+}
+
+TEST_F(SpTokenize, SeveralJsonKeysGiveOnePairEach) {
+  write_file(dir / "in.jsonl", "{\"text\":\"alpha\",\"title\":\"Beta\"}\n{\"title\":\"Gamma\",\"text\":\"delta\"}\n");
+  auto r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "p --json-keys text title");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  IndexedDataset text = read_indexed_dataset(dir / "p_text_document");
+  IndexedDataset title = read_indexed_dataset(dir / "p_title_document");
+  EXPECT_EQ(text.document(1), encode("delta"));
+  EXPECT_EQ(title.document(0), encode("Beta"));
+  EXPECT_EQ(title.document(1), encode("Gamma"));
+}
+
+TEST_F(SpTokenize, OutputIsIdenticalWhateverTheThreadCount) {
+  write_file(dir / "in.jsonl", make_corpus(4000, 7));
+  std::string first_bin, first_idx;
+  for (int workers : {1, 2, 3, 8}) {
+    const std::string prefix = dir / ("w" + std::to_string(workers));
+    auto r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + prefix + " --append-eod --block-size 4K --workers " +
+                      std::to_string(workers));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::string bin = read_file(prefix + "_text_document.bin"), idx = read_file(prefix + "_text_document.idx");
+    if (first_bin.empty()) {
+      first_bin = bin, first_idx = idx;
+      IndexedDataset ds = read_indexed_dataset(prefix + "_text_document");
+      EXPECT_EQ(ds.document_count(), 4000u);
+    } else {
+      EXPECT_EQ(bin, first_bin) << workers << " workers";
+      EXPECT_EQ(idx, first_idx) << workers << " workers";
+    }
+  }
+}
+
+TEST_F(SpTokenize, ZstdInputEqualsPlainInput) {
+  const std::string corpus = make_corpus(1500, 11);
+  write_file(dir / "in.jsonl", corpus);
+  // Two frames with a skippable frame between them, as concatenated shards have.
+  std::string z(ZSTD_compressBound(corpus.size()) + 64, '\0');
+  size_t half = corpus.size() / 2;
+  size_t a = ZSTD_compress(z.data(), z.size(), corpus.data(), half, 3);
+  ASSERT_FALSE(ZSTD_isError(a));
+  const char skippable[] = {'\x50', '\x2A', '\x4D', '\x18', 4, 0, 0, 0, 'm', 'e', 't', 'a'};
+  std::string out = z.substr(0, a) + std::string(skippable, sizeof skippable);
+  size_t b = ZSTD_compress(z.data(), z.size(), corpus.data() + half, corpus.size() - half, 3);
+  out += z.substr(0, b);
+  write_file(dir / "in.jsonl.zst", out);
+  ASSERT_EQ(tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "plain --append-eod").exit_code, 0);
+  auto r = tokenize("--input " + dir / "in.jsonl.zst" + " --output-prefix " + dir / "zst --append-eod");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dir / "plain_text_document.bin"), read_file(dir / "zst_text_document.bin"));
+  EXPECT_EQ(read_file(dir / "plain_text_document.idx"), read_file(dir / "zst_text_document.idx"));
+  // A truncated .zst is an error naming the file, and leaves nothing.
+  write_file(dir / "cut.jsonl.zst", out.substr(0, out.size() - 10));
+  r = tokenize("--input " + dir / "cut.jsonl.zst" + " --output-prefix " + dir / "cut");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("cut.jsonl.zst"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("truncated"), std::string::npos) << r.err;
+  EXPECT_FALSE(test::file_exists(dir / "cut_text_document.idx"));
+  EXPECT_FALSE(test::file_exists(dir / "cut_text_document.bin"));
+}
+
+struct BadCase {
+  std::string name, line, reason;
+};
+
+TEST_F(SpTokenize, EveryKindOfBadLineStopsWithFileLineReason) {
+  const std::vector<BadCase> cases = {
+      {"array", "[\"text\"]", "not a JSON object"},
+      {"missing_key", "{\"body\":\"x\"}", "missing key \"text\""},
+      {"number", "{\"text\":42}", "is a number"},
+      {"list_of_numbers", "{\"text\":[\"a\",1]}", "list holding a number"},
+      {"truncated", "{\"text\":\"abc", "not valid JSON"},
+      {"trailing", "{\"text\":\"abc\"} x", "not valid JSON"},
+      {"bad_escape", "{\"text\":\"a\\xb\"}", "invalid escape"},
+      {"raw_control", "{\"text\":\"a\x01" "b\"}", "raw control character"},
+      {"invalid_utf8", "{\"text\":\"caf\xE9\"}", "invalid UTF-8"},
+      {"lone_surrogate", "{\"text\":\"\\ud83d\"}", "surrogate"},
+      {"not_json", "hello", "not valid JSON"},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    const std::string in = dir / (c.name + ".jsonl");
+    write_file(in, "\xEF\xBB\xBF{\"text\":\"ok\"}\n   \n{\"text\":\"fine\"}\n" + c.line + "\n{\"text\":\"after\"}\n");
+    auto r = tokenize("--input " + in + " --output-prefix " + dir / ("o_" + c.name) + " --workers 2");
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find(in + ":4: "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(c.reason), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "one clear line: " << r.err;
+  }
+  // Nothing that looks like an output, and no temporaries, are left behind.
+  for (const auto& f : test::list_dir(dir.path())) EXPECT_NE(f.rfind("o_", 0), 0u) << f;
+}
+
+TEST_F(SpTokenize, FirstBadLineIsReportedWhateverTheScheduling) {
+  std::string corpus = make_corpus(3000, 3);
+  std::vector<std::string> lines;
+  size_t pos = 0;
+  while (pos < corpus.size()) {
+    size_t nl = corpus.find('\n', pos);
+    lines.push_back(corpus.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  lines[1999] = "{\"text\": 1}";
+  lines[2499] = "not json";
+  std::string data;
+  for (auto& l : lines) data += l + "\n";
+  write_file(dir / "in.jsonl", data);
+  for (int w : {1, 4}) {
+    auto r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "o --block-size 4K --workers " + std::to_string(w));
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("in.jsonl:2000: "), std::string::npos) << r.err;
+  }
+}
+
+TEST_F(SpTokenize, OnErrorSkipSkipsCountsAndReports) {
+  const std::string good1 = "{\"text\":\"one\"}", good2 = "{\"text\":\"two\"}";
+  write_file(dir / "bad.jsonl", good1 + "\n{\"text\":5}\n\n" + "{oops\n" + good2 + "\n");
+  write_file(dir / "good.jsonl", good1 + "\n" + good2 + "\n");
+  auto r = tokenize("--input " + dir / "bad.jsonl" + " --output-prefix " + dir / "b --on-error skip --stats-json " +
+                    dir / "stats.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(tokenize("--input " + dir / "good.jsonl" + " --output-prefix " + dir / "g").exit_code, 0);
+  EXPECT_EQ(read_file(dir / "b_text_document.bin"), read_file(dir / "g_text_document.bin"));
+  EXPECT_EQ(read_file(dir / "b_text_document.idx"), read_file(dir / "g_text_document.idx"));
+  EXPECT_NE(r.err.find("skipped 2 bad line(s)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.jsonl:2: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad.jsonl:4: "), std::string::npos) << r.err;
+  std::string stats = read_file(dir / "stats.json");
+  EXPECT_NE(stats.find("\"skipped_lines\": 2"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"documents\": 2"), std::string::npos) << stats;
+  EXPECT_NE(stats.find("\"blank_lines\": 1"), std::string::npos) << stats;
+}
+
+TEST_F(SpTokenize, PathologicalRunsTokenizeLikeTheModel) {
+  const std::vector<std::string> runs = {std::string(1 << 20, 'a'), std::string(1 << 20, '7'),
+                                         std::string(1 << 20, '!'), std::string(1 << 20, ' '),
+                                         std::string(1 << 19, '\n')};
+  std::string data;
+  for (const auto& r : runs) data += "{\"text\":" + json_string(r) + "}\n";
+  write_file(dir / "in.jsonl", data);
+  auto r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "p");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  IndexedDataset ds = read_indexed_dataset(dir / "p_text_document");
+  ASSERT_EQ(ds.document_count(), runs.size());
+  for (size_t i = 0; i < runs.size(); ++i) {
+    auto ids = ds.document(i);
+    EXPECT_EQ(ids, encode(runs[i])) << i;
+    EXPECT_EQ(model->decode(ids), runs[i]) << i;
+  }
+}
+
+TEST_F(SpTokenize, BatchModeNamesOutputsAfterInputs) {
+  test::run_command("mkdir -p " + dir / "in/chunk1" + " " + dir / "in/chunk2");
+  write_file(dir / "in/chunk1/example_train_0.jsonl", make_corpus(50, 1));
+  write_file(dir / "in/chunk2/example_train_0.jsonl", make_corpus(60, 2));
+  write_file(dir / "in/notes.txt", "not an input");
+  auto r = tokenize("--input-dir " + dir / "in" + " --output-dir " + dir / "out --append-eod");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::list_dir(dir / "out/chunk1"),
+            (std::vector<std::string>{"example_train_0.jsonl_text_document.bin", "example_train_0.jsonl_text_document.idx"}));
+  EXPECT_EQ(read_indexed_dataset(dir / "out/chunk2/example_train_0.jsonl_text_document").document_count(), 60u);
+  // A rerun keeps complete outputs and does no work.
+  auto again = tokenize("--input-dir " + dir / "in" + " --output-dir " + dir / "out --append-eod");
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_NE(again.err.find("already have complete outputs"), std::string::npos) << again.err;
+}
+
+TEST_F(SpTokenize, RanksSplitFilesWithoutOverlap) {
+  test::run_command("mkdir -p " + dir / "in");
+  for (int i = 0; i < 7; ++i) write_file(dir / ("in/part_" + std::to_string(i) + ".jsonl"), make_corpus(20 + i * 30, i));
+  ASSERT_EQ(tokenize("--input-dir " + dir / "in" + " --output-dir " + dir / "single").exit_code, 0);
+  for (int rank = 0; rank < 3; ++rank) {
+    auto r = run_command("RANK=" + std::to_string(rank) + " WORLD_SIZE=3 " + shell_quote(test::tool_path("sp_tokenize")) +
+                         " --progress none --vocab-file " + shell_quote(test::gpt2_dir() + "/vocab.json") +
+                         " --input-dir " + dir / "in" + " --output-dir " + dir / ("rank" + std::to_string(rank)));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  size_t total = 0;
+  for (const auto& name : test::list_dir(dir / "single")) {
+    int holders = 0;
+    for (int rank = 0; rank < 3; ++rank) {
+      const std::string p = dir / ("rank" + std::to_string(rank) + "/" + name);
+      if (test::file_exists(p)) {
+        ++holders;
+        EXPECT_EQ(read_file(p), read_file(dir / ("single/" + name))) << name;
+      }
+    }
+    EXPECT_EQ(holders, 1) << name;
+    ++total;
+  }
+  EXPECT_EQ(total, 14u);
+}
+
+TEST_F(SpTokenize, UsageAndEnvironmentErrorsAreOneClearLine) {
+  struct Case {
+    std::string args;
+    int code;
+    std::string text;
+  };
+  write_file(dir / "in.jsonl", "{\"text\":\"x\"}\n");
+  const std::vector<Case> cases = {
+      {"--input " + dir / "missing.jsonl" + " --output-prefix " + dir / "o", 1, "missing.jsonl"},
+      {"--input " + dir / "in.jsonl", 2, "--output-prefix"},
+      {"--output-prefix " + dir / "o", 2, "no input"},
+      {"--input " + dir / "in.jsonl" + " --output-prefix o --bogus", 2, "unknown option '--bogus'"},
+      {"--input " + dir / "in.jsonl" + " --output-prefix o --workers", 2, "needs a value"},
+      {"--input " + dir / "in.jsonl" + " --output-prefix o --on-error maybe", 2, "--on-error"},
+      {"--input " + dir / "in.jsonl" + " --output-prefix o --tokenizer-type BertWordPieceLowerCase", 2, "not supported"},
+      {"--input " + dir / "in.jsonl" + " --output-prefix " + dir / "o --vocab-file " + dir / "nope.json", 1, "nope.json"},
+  };
+  for (const auto& c : cases) {
+    auto r = tokenize(c.args);
+    EXPECT_EQ(r.exit_code, c.code) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.text), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_FALSE(test::file_exists(dir / "o_text_document.idx"));
+  }
+  auto help = run_command(shell_quote(test::tool_path("sp_tokenize")) + " --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("--append-eod"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sp
