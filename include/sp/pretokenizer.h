@@ -19,4 +19,8 @@ size_t gpt2_pretoken_end(std::string_view text, size_t pos);
 // All pre-tokens of `text`, in order (convenience for tests and tools).
 std::vector<std::string_view> gpt2_pretokenize(std::string_view text);
 
+// Batch form for hot loops: replaces the contents of `pieces` with the
+// pre-tokens of `text`, reusing the vector's capacity across calls.
+void gpt2_pretokenize(std::string_view text, std::vector<std::string_view>& pieces);
+
 }  // namespace sp

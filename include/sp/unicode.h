@@ -1,0 +1,79 @@
+// UTF-8 and the few Unicode character properties GPT-2's pre-tokenizer needs:
+// letters (\p{L}), numbers (\p{N}) and White_Space (\s). The property tables
+// are generated from the Unicode Character Database into
+// src/unicode_tables.inc by scripts/gen_unicode_tables.py.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace sp {
+
+// The class of a code point as the GPT-2 regex sees it. The values are the
+// generator's class numbers.
+enum class CharClass : uint8_t {
+  kOther = 0,   // everything else: punctuation, symbols, marks, controls, unassigned
+  kLetter = 1,  // general category L* (Lu, Ll, Lt, Lm, Lo)
+  kNumber = 2,  // general category N* (Nd, Nl, No)
+  kSpace = 3,   // the 25 code points of the White_Space property
+};
+
+// "15.0.0": the UCD version the tables were generated from.
+std::string_view unicode_version();
+
+// True when `text` is well-formed UTF-8 (Unicode Table 3-7): no overlong
+// forms, no surrogates (U+D800..U+DFFF), nothing above U+10FFFF, no stray
+// continuation bytes and no truncated sequence at the end.
+bool is_valid_utf8(std::string_view text);
+
+// Length in bytes of the UTF-8 sequence that starts with lead byte b
+// (1..4), for valid input only.
+inline size_t utf8_length(uint8_t b) {
+  // The top nibble decides: 0xxx -> 1, 110x -> 2, 1110 -> 3, 1111 -> 4.
+  return b < 0x80 ? 1 : b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+}
+
+// Decodes the code point starting at p and stores its byte length in *len.
+// The input must be valid UTF-8 with the whole sequence readable: no checks.
+inline char32_t decode_utf8(const char* p, size_t* len) {
+  const auto* s = reinterpret_cast<const unsigned char*>(p);
+  const unsigned char b = s[0];
+  if (b < 0x80) {
+    *len = 1;
+    return b;
+  }
+  if (b < 0xE0) {
+    *len = 2;
+    return (char32_t(b & 0x1F) << 6) | (s[1] & 0x3F);
+  }
+  if (b < 0xF0) {
+    *len = 3;
+    return (char32_t(b & 0x0F) << 12) | (char32_t(s[1] & 0x3F) << 6) | (s[2] & 0x3F);
+  }
+  *len = 4;
+  return (char32_t(b & 0x07) << 18) | (char32_t(s[1] & 0x3F) << 12) |
+         (char32_t(s[2] & 0x3F) << 6) | (s[3] & 0x3F);
+}
+
+namespace detail {
+// The generated tables (defined in src/unicode.cc from unicode_tables.inc);
+// declared here so char_class() inlines into the pre-tokenizer's loops.
+inline constexpr unsigned kClassBlockBits = 8;
+// kByteClass[b]: the class of ASCII byte b, or 4 for bytes 0x80..0xFF.
+extern const uint8_t kByteClass[256];
+extern const uint8_t kClassStage1[];  // block number per 256 code points
+extern const uint8_t kClassStage2[];  // the distinct blocks, 256 classes each
+}  // namespace detail
+
+// Byte-table value for a byte that is part of a multi-byte character.
+inline constexpr uint8_t kMultiByteClass = 4;
+
+inline CharClass char_class(char32_t cp) {
+  if (cp > 0x10FFFF) return CharClass::kOther;
+  const unsigned block = detail::kClassStage1[cp >> detail::kClassBlockBits];
+  const unsigned low = cp & ((1u << detail::kClassBlockBits) - 1);
+  return static_cast<CharClass>(detail::kClassStage2[(block << detail::kClassBlockBits) | low]);
+}
+
+}  // namespace sp
