@@ -1,0 +1,90 @@
+// sp_concat's core: a deterministic plan grouping JSONL files into chunks,
+// a plan file that pins it across reruns, and writing one chunk (atomic,
+// newline-safe, copy_file_range where possible).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sp {
+
+class Progress;
+
+struct ChunkInput {
+  std::string path;      // openable path
+  std::string relative;  // relative to the input directory (plan order key)
+  uint64_t size = 0;     // bytes when planned
+};
+
+struct Chunk {
+  size_t index = 0;
+  std::string output;  // <output_dir>/<prefix><index>.jsonl
+  std::vector<ChunkInput> inputs;
+  uint64_t bytes = 0;  // sum of input sizes (the chunk adds at most one '\n' per input)
+};
+
+struct ConcatPlanOptions {
+  uint64_t target_size = 0;    // bytes per chunk; used when files_per_chunk == 0
+  uint64_t files_per_chunk = 0;
+  std::string prefix = "train_chunk_";
+  std::string input_dir;   // inputs' paths are input_dir + "/" + relative
+  std::string output_dir;
+};
+
+// Groups inputs (already in the order they are to appear) into consecutive
+// chunks: with files_per_chunk, that many per chunk; else each chunk takes
+// files until the next one would push it past target_size (a file larger than
+// the target gets a chunk of its own). Pure function of its arguments, so every
+// rank computes the same plan. Throws UsageError when neither limit is set.
+std::vector<Chunk> plan_chunks(const std::vector<ChunkInput>& inputs, const ConcatPlanOptions& options);
+
+// The "*.jsonl" files under input_dir in byte-wise order of relative path,
+// leaving out anything inside output_dir (so chunks written into a
+// subdirectory of the input are never taken as inputs by a rerun).
+std::vector<ChunkInput> list_concat_inputs(const std::string& input_dir, const std::string& output_dir);
+
+// A plan pinned in <output_dir>/sp_concat_plan.tsv: the first process to get
+// there writes it (atomically, never overwriting), every process and every
+// rerun then uses that file. This keeps chunk contents fixed even when
+// --remove-source has already deleted some inputs, or another rank listed the
+// directory later than this one.
+std::string plan_file_path(const std::string& output_dir);
+std::string serialize_plan(const std::vector<Chunk>& chunks, const ConcatPlanOptions& options);
+// Parses a plan file's text; throws Error (naming `where`) when it is malformed
+// or was made with different options.
+std::vector<Chunk> parse_plan(const std::string& text, const ConcatPlanOptions& options, const std::string& where);
+// Returns the pinned plan: the existing plan file's, else `planned` after
+// writing it. With create == false (dry runs) nothing is written.
+std::vector<Chunk> pin_plan(const std::vector<Chunk>& planned, const ConcatPlanOptions& options, bool create,
+                            bool* from_file = nullptr);
+// Checks a pinned plan against the current listing: every listed file must be
+// in the plan (else the input set changed since it was made).
+void check_plan_covers(const std::vector<Chunk>& plan, const std::vector<ChunkInput>& listed, const std::string& where);
+
+// Human-readable plan for --dry-run: one block per chunk with its files.
+std::string format_plan(const std::vector<Chunk>& chunks, bool with_files = true);
+
+struct ConcatOptions {
+  bool remove_source = false;  // unlink inputs once their chunk is in place
+  bool parallel_inputs = true; // copy a chunk's inputs concurrently (TBB)
+};
+
+enum class ChunkStatus { kWritten, kSkipped, kFailed };
+
+struct ChunkResult {
+  ChunkStatus status = ChunkStatus::kFailed;
+  uint64_t bytes_out = 0;
+  uint64_t newlines_added = 0;
+  uint64_t sources_removed = 0;
+  std::string error;
+};
+
+// Writes one chunk under a temporary name and renames it into place. Every
+// input's offset is known in advance (its size plus one '\n' when it does not
+// end with one), so inputs are copied concurrently with copy_file_range at
+// their offsets. An existing output is kSkipped (its sources are removed now
+// with remove_source). Problems come back as kFailed naming the file.
+ChunkResult write_chunk(const Chunk& chunk, const ConcatOptions& options, Progress* progress = nullptr);
+
+}  // namespace sp

@@ -1,0 +1,50 @@
+// sp_extract's core: which .zst files become which outputs, and decompressing
+// one file safely (temporary name, renamed only when the whole file decoded
+// cleanly, optional JSONL validation on the way through).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace sp {
+
+class Progress;
+
+struct ExtractTask {
+  std::string source;    // the .zst file
+  std::string relative;  // source relative to the input directory
+  std::string output;    // where the decompressed bytes go (".zst" dropped)
+  uint64_t source_bytes = 0;
+};
+
+// Every "*.zst" file under input_dir (recursively, byte-wise sorted by
+// relative path), mapped to output_dir/<relative without .zst>, or to the
+// path beside the source when output_dir is empty.
+std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir);
+
+struct ExtractOptions {
+  bool validate = false;       // check each line is a JSON object with valid UTF-8
+  bool remove_source = false;  // unlink the .zst once its output is in place
+  size_t buffer_bytes = size_t{1} << 21;  // decompressed bytes per write
+};
+
+enum class ExtractStatus { kExtracted, kSkipped, kFailed };
+
+struct ExtractResult {
+  ExtractStatus status = ExtractStatus::kFailed;
+  uint64_t bytes_in = 0;   // compressed bytes read
+  uint64_t bytes_out = 0;  // decompressed bytes written
+  uint64_t lines = 0;      // lines checked (validate only)
+  bool source_removed = false;
+  std::string error;       // "file[:line]: reason" when kFailed
+};
+
+// Decompresses one file. Never throws for problems with this file: they come
+// back as kFailed with a message naming it, and no output is left behind. An
+// existing output means a previous run finished this file: kSkipped (and, with
+// remove_source, the source is removed now). progress, when given, receives
+// compressed bytes as they are consumed and one item per finished file.
+ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& options, Progress* progress = nullptr);
+
+}  // namespace sp

@@ -1,0 +1,41 @@
+#include "sp/threads.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <string>
+
+#include "sp/error.h"
+
+namespace sp {
+
+static long env_positive(const char* name) {
+  const char* v = std::getenv(name);
+  if (!v || !*v) return 0;
+  char* end = nullptr;
+  long x = std::strtol(v, &end, 10);
+  return (*end == '\0' && x > 0) ? x : 0;
+}
+
+int default_threads() {
+  long cpus = 0;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) cpus = CPU_COUNT(&set);
+  if (cpus <= 0) cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cpus <= 0) cpus = 1;
+  long local = 0;
+  for (const char* name : {"OMPI_COMM_WORLD_LOCAL_SIZE", "LOCAL_WORLD_SIZE", "SLURM_NTASKS_PER_NODE"})
+    if ((local = env_positive(name)) > 0) break;
+  // An affinity mask already narrowed to this rank's share needs no division.
+  if (local > 1 && cpus >= local) cpus /= local;
+  return static_cast<int>(cpus < 1 ? 1 : cpus);
+}
+
+int resolve_threads(long requested) {
+  if (requested < 0) throw UsageError("--threads: expected a number >= 0, got " + std::to_string(requested));
+  return requested > 0 ? static_cast<int>(requested) : default_threads();
+}
+
+}  // namespace sp

@@ -1,0 +1,368 @@
+// sp_concat: plans (target size / files per chunk), the pinned plan file,
+// chunk writing (newline safety, unchanged bytes), and the tool (threads,
+// ranks, --remove-source reruns, kills).
+#include "sp/concat.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <map>
+
+#include "sp/error.h"
+#include "sp/fs.h"
+#include "sp/stale_temps.h"
+#include "test_support.h"
+
+namespace sp {
+namespace {
+
+using test::read_file;
+using test::run_command;
+using test::shell_quote;
+using test::TempDir;
+using test::tool_path;
+using test::write_file;
+
+std::vector<ChunkInput> inputs_of_sizes(const std::vector<uint64_t>& sizes) {
+  std::vector<ChunkInput> v;
+  for (size_t i = 0; i < sizes.size(); ++i) v.push_back({"/in/f" + std::to_string(i), "f" + std::to_string(i), sizes[i]});
+  return v;
+}
+
+std::vector<std::vector<std::string>> shape(const std::vector<Chunk>& chunks) {
+  std::vector<std::vector<std::string>> s;
+  for (const auto& c : chunks) {
+    s.emplace_back();
+    for (const auto& in : c.inputs) s.back().push_back(in.relative);
+  }
+  return s;
+}
+
+TEST(PlanChunks, TargetSizeFillsUntilTheNextFileWouldPassIt) {
+  ConcatPlanOptions o;
+  o.target_size = 6;
+  o.output_dir = "/out";
+  auto c = plan_chunks(inputs_of_sizes({3, 3, 3, 10, 1, 1, 0, 4, 7}), o);
+  using V = std::vector<std::vector<std::string>>;
+  // 3+3 = 6 fits exactly; 10 alone (larger than the target); 1+1+0+4 = 6; 7 alone.
+  EXPECT_EQ(shape(c), (V{{"f0", "f1"}, {"f2"}, {"f3"}, {"f4", "f5", "f6", "f7"}, {"f8"}}));
+  EXPECT_EQ(c[0].output, "/out/train_chunk_0.jsonl");
+  EXPECT_EQ(c[4].output, "/out/train_chunk_4.jsonl");
+  EXPECT_EQ(c[3].bytes, 6u);
+  EXPECT_EQ(c[3].index, 3u);
+}
+
+TEST(PlanChunks, FilesPerChunk) {
+  ConcatPlanOptions o;
+  o.files_per_chunk = 2;
+  o.target_size = 1;  // ignored when files_per_chunk is set
+  o.prefix = "p_";
+  o.output_dir = "/o/";
+  auto c = plan_chunks(inputs_of_sizes({100, 0, 5, 7, 9}), o);
+  using V = std::vector<std::vector<std::string>>;
+  EXPECT_EQ(shape(c), (V{{"f0", "f1"}, {"f2", "f3"}, {"f4"}}));
+  EXPECT_EQ(c[2].output, "/o/p_2.jsonl");
+}
+
+TEST(PlanChunks, EmptyInputsAndMissingLimit) {
+  ConcatPlanOptions o;
+  o.target_size = 10;
+  EXPECT_TRUE(plan_chunks({}, o).empty());
+  o.target_size = 0;
+  EXPECT_THROW(plan_chunks(inputs_of_sizes({1}), o), UsageError);
+}
+
+TEST(ListConcatInputs, ByteWiseOrderAndOutputDirExcluded) {
+  TempDir d;
+  for (const char* rel : {"in/b.jsonl", "in/B.jsonl", "in/a/z.jsonl", "in/a.b.jsonl", "in/x.txt", "in/a/y.jsonl.zst",
+                          "in/chunks/train_chunk_0.jsonl"}) {
+    make_dirs(parent_dir(d / rel));
+    write_file(d / rel, "{}\n");
+  }
+  auto v = list_concat_inputs(d / "in", d / "in/chunks");
+  std::vector<std::string> rel;
+  for (auto& f : v) rel.push_back(f.relative);
+  // '.' (0x2e) < '/' (0x2f): "a.b.jsonl" sorts before "a/z.jsonl".
+  EXPECT_EQ(rel, (std::vector<std::string>{"B.jsonl", "a.b.jsonl", "a/z.jsonl", "b.jsonl"}));
+  EXPECT_EQ(v[0].size, 3u);
+  EXPECT_THROW(list_concat_inputs(d / "in", d / "in/"), UsageError);
+}
+
+TEST(PlanFile, RoundTripsAndRejectsOtherOptions) {
+  ConcatPlanOptions o;
+  o.target_size = 6;
+  o.input_dir = "/in";
+  o.output_dir = "/out";
+  auto plan = plan_chunks(inputs_of_sizes({3, 3, 3, 0}), o);
+  const std::string text = serialize_plan(plan, o);
+  auto back = parse_plan(text, o, "plan.tsv");
+  ASSERT_EQ(shape(back), shape(plan));
+  EXPECT_EQ(back[1].inputs[1].path, "/in/f3");
+  EXPECT_EQ(back[1].bytes, 3u);
+  EXPECT_EQ(back[1].output, "/out/train_chunk_1.jsonl");
+
+  ConcatPlanOptions other = o;
+  other.target_size = 7;
+  EXPECT_THROW(parse_plan(text, other, "plan.tsv"), InputError);
+  other = o;
+  other.prefix = "x_";
+  EXPECT_THROW(parse_plan(text, other, "plan.tsv"), InputError);
+  EXPECT_THROW(parse_plan(text.substr(0, text.size() - 4), o, "plan.tsv"), InputError);  // cut short
+}
+
+TEST(PlanFile, FirstWriterWins) {
+  TempDir d;
+  ConcatPlanOptions o;
+  o.target_size = 6;
+  o.input_dir = "/in";
+  o.output_dir = d / "out";
+  auto first = plan_chunks(inputs_of_sizes({3, 3, 3}), o);
+  auto later = plan_chunks(inputs_of_sizes({3}), o);  // e.g. listed after --remove-source ran
+  bool from_file = false;
+  EXPECT_EQ(shape(pin_plan(first, o, false, &from_file)), shape(first));
+  EXPECT_FALSE(from_file);
+  EXPECT_FALSE(path_exists(plan_file_path(o.output_dir))) << "create=false writes nothing";
+  EXPECT_EQ(shape(pin_plan(first, o, true, &from_file)), shape(first));
+  EXPECT_TRUE(from_file);
+  EXPECT_EQ(shape(pin_plan(later, o, true)), shape(first));
+  EXPECT_EQ(test::list_dir(o.output_dir), std::vector<std::string>{"sp_concat_plan.tsv"});  // no temporaries left
+  EXPECT_NO_THROW(check_plan_covers(first, inputs_of_sizes({3, 3}), "p"));
+  EXPECT_THROW(check_plan_covers(first, inputs_of_sizes({3, 3, 3, 3}), "p"), Error);
+}
+
+Chunk chunk_of(const TempDir& d, const std::vector<std::pair<std::string, std::string>>& files) {
+  Chunk c;
+  c.output = d / "out/c0.jsonl";
+  for (auto& [name, data] : files) {
+    write_file(d / name, data);
+    c.inputs.push_back({d / name, name, data.size()});
+    c.bytes += data.size();
+  }
+  return c;
+}
+
+TEST(WriteChunk, AddsMissingNewlinesOnlyAndCopiesBytesUnchanged) {
+  for (bool parallel : {false, true}) {
+    TempDir d;
+    const std::string big(3 << 20, 'x');  // larger than one copy piece of the fallback buffer
+    auto c = chunk_of(d, {{"a", "{\"a\":1}\n"},
+                          {"empty", ""},
+                          {"nonl", "{\"b\":2}"},
+                          {"crlf", "{\"c\":3}\r\n\xff\xfe raw bytes\r"},
+                          {"nl_only", "\n"},
+                          {"big", big + "\n"},
+                          {"last_nonl", "{\"z\":0}"}});
+    ConcatOptions opt;
+    opt.parallel_inputs = parallel;
+    auto r = write_chunk(c, opt);
+    ASSERT_EQ(r.status, ChunkStatus::kWritten) << r.error;
+    const std::string want = "{\"a\":1}\n{\"b\":2}\n{\"c\":3}\r\n\xff\xfe raw bytes\r\n\n" + big + "\n{\"z\":0}\n";
+    EXPECT_EQ(read_file(c.output), want);
+    EXPECT_EQ(r.bytes_out, want.size());
+    EXPECT_EQ(r.newlines_added, 3u);
+    EXPECT_EQ(test::list_dir(d / "out"), std::vector<std::string>{"c0.jsonl"});
+  }
+}
+
+TEST(WriteChunk, OnlyEmptyInputsMakeAnEmptyChunk) {
+  TempDir d;
+  auto c = chunk_of(d, {{"e1", ""}, {"e2", ""}});
+  auto r = write_chunk(c, {});
+  ASSERT_EQ(r.status, ChunkStatus::kWritten) << r.error;
+  EXPECT_EQ(read_file(c.output), "");
+}
+
+TEST(WriteChunk, ChangedOrMissingInputFailsWithoutOutput) {
+  TempDir d;
+  auto c = chunk_of(d, {{"a", "{}\n"}, {"b", "{}\n"}});
+  write_file(d / "b", "{\"grown\":1}\n");
+  auto r = write_chunk(c, {});
+  EXPECT_EQ(r.status, ChunkStatus::kFailed);
+  EXPECT_NE(r.error.find(d / "b"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("when the plan was made"), std::string::npos) << r.error;
+  ::unlink((d / "b").c_str());
+  ConcatOptions opt;
+  opt.remove_source = true;
+  r = write_chunk(c, opt);
+  EXPECT_EQ(r.status, ChunkStatus::kFailed);
+  EXPECT_NE(r.error.find(d / "b"), std::string::npos) << r.error;
+  EXPECT_FALSE(path_exists(c.output));
+  EXPECT_TRUE(path_exists(d / "a")) << "sources stay when their chunk failed";
+  EXPECT_TRUE(test::list_dir(d / "out").empty());
+}
+
+TEST(WriteChunk, RemoveSourceAfterCompletionAndSkipExisting) {
+  TempDir d;
+  auto c = chunk_of(d, {{"a", "1\n"}, {"b", "2"}});
+  ConcatOptions opt;
+  opt.remove_source = true;
+  auto r = write_chunk(c, opt);
+  ASSERT_EQ(r.status, ChunkStatus::kWritten) << r.error;
+  EXPECT_EQ(r.sources_removed, 2u);
+  EXPECT_FALSE(path_exists(d / "a"));
+  EXPECT_EQ(read_file(c.output), "1\n2\n");
+  r = write_chunk(c, opt);  // rerun: the chunk exists
+  EXPECT_EQ(r.status, ChunkStatus::kSkipped) << r.error;
+  EXPECT_EQ(read_file(c.output), "1\n2\n");
+}
+
+// ---- the tool ----
+
+std::map<std::string, std::string> snapshot(const std::string& root, bool chunks_only = true) {
+  std::map<std::string, std::string> m;
+  for (const auto& f : list_files(root, [&](std::string_view rel) { return !chunks_only || ends_with(rel, ".jsonl"); }))
+    m[f.relative] = read_file(f.path);
+  return m;
+}
+
+std::string env_cmd(const std::string& env, const std::string& args) {
+  return "env -u OMPI_COMM_WORLD_RANK -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u RANK -u WORLD_SIZE "
+         "-u SLURM_PROCID -u SLURM_NTASKS " + env + " " + shell_quote(tool_path("sp_concat")) + " " + args;
+}
+
+// n JSONL files of assorted sizes in nested folders, some without a final
+// newline, some empty; expected() is the plain `cat` of a group + fixes.
+struct Inputs {
+  TempDir dir;
+  std::vector<std::pair<std::string, std::string>> files;  // relative, bytes; in plan order
+  explicit Inputs(int n, int line_scale = 1) {
+    for (int i = 0; i < n; ++i) {
+      const std::string rel = (i % 2 ? "b/" : "a/") + std::string(i < 10 ? "s0" : "s") + std::to_string(i) + ".jsonl";
+      std::string data;
+      if (i % 7 != 3)
+        for (int k = 0; k < (i * 37) % 50 * line_scale + 1; ++k) data += "{\"text\":\"file " + std::to_string(i) + " doc " + std::to_string(k) + "\"}\n";
+      if (i % 5 == 1 && !data.empty()) data.pop_back();  // no final newline
+      files.emplace_back(rel, data);
+    }
+    std::sort(files.begin(), files.end());
+    for (auto& [rel, data] : files) {
+      make_dirs(parent_dir(dir / ("in/" + rel)));
+      write_file(dir / ("in/" + rel), data);
+    }
+  }
+  std::string in() const { return dir / "in"; }
+  std::string args(const std::string& out, const std::string& extra) const {
+    return "--input-dir " + shell_quote(in()) + " --output-dir " + shell_quote(out) + " --progress none " + extra;
+  }
+};
+
+TEST(SpConcatTool, ChunksMatchPlainCatWithNewlineFixes) {
+  Inputs in(9);
+  const std::string out = in.dir / "out";
+  auto r = run_command(env_cmd("", in.args(out, "--files-per-chunk 4 --prefix part-")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, std::string> want;
+  for (size_t i = 0; i < in.files.size(); ++i) {
+    std::string& c = want["part-" + std::to_string(i / 4) + ".jsonl"];
+    c += in.files[i].second;
+    if (!in.files[i].second.empty() && in.files[i].second.back() != '\n') c += '\n';
+  }
+  EXPECT_EQ(snapshot(out), want);
+  EXPECT_TRUE(test::file_exists(out + "/sp_concat_plan.tsv"));
+}
+
+TEST(SpConcatTool, DryRunPrintsThePlanAndWritesNothing) {
+  Inputs in(5);
+  const std::string out = in.dir / "out";
+  auto r = run_command(env_cmd("", in.args(out, "--target-size 1K --dry-run")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(out + "/train_chunk_0.jsonl"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("a/s00.jsonl"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("5 files"), std::string::npos) << r.out;
+  EXPECT_FALSE(test::file_exists(out));
+}
+
+TEST(SpConcatTool, SameChunksWhateverTheThreadsAndRanks) {
+  Inputs in(40);
+  const std::string args = "--target-size 3K";
+  auto r = run_command(env_cmd("", in.args(in.dir / "ref", args + " --threads 1")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ref = snapshot(in.dir / "ref");
+  ASSERT_GT(ref.size(), 4u);
+
+  r = run_command(env_cmd("", in.args(in.dir / "t4", args + " --threads 4")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(snapshot(in.dir / "t4"), ref);
+
+  // Each rank into its own directory: the shares are disjoint, their union the reference.
+  std::map<std::string, std::string> merged;
+  for (int rank = 0; rank < 3; ++rank) {
+    const std::string out = in.dir / ("r" + std::to_string(rank));
+    r = run_command(env_cmd("RANK=" + std::to_string(rank) + " WORLD_SIZE=3", in.args(out, args + " --threads 2")));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto part = snapshot(out);
+    EXPECT_FALSE(part.empty());
+    for (auto& [k, v] : part) EXPECT_TRUE(merged.emplace(k, v).second) << k << " written by two ranks";
+  }
+  EXPECT_EQ(merged, ref);
+
+  if (std::system("command -v mpirun >/dev/null 2>&1") == 0) {
+    r = run_command("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
+                    shell_quote(tool_path("sp_concat")) + " " + in.args(in.dir / "mpi", args));
+    if (r.err.find("[rank 0/2]") != std::string::npos || r.exit_code == 0) {
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      EXPECT_NE(r.err.find("[rank 1/2]"), std::string::npos) << r.err;
+      EXPECT_EQ(snapshot(in.dir / "mpi"), ref);
+    }
+  }
+}
+
+TEST(SpConcatTool, RemoveSourceRerunsFollowThePinnedPlan) {
+  Inputs in(30);
+  const std::string args = "--target-size 2K";
+  run_command("cp -r " + shell_quote(in.in()) + " " + shell_quote(in.dir / "copy"));
+  auto r = run_command(env_cmd("", "--input-dir " + shell_quote(in.dir / "copy") + " --output-dir " +
+                                       shell_quote(in.dir / "ref") + " --progress none " + args));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ref = snapshot(in.dir / "ref");
+
+  // Rank 0 of 2 builds its chunks and deletes their inputs, then the job dies.
+  // A later single-process rerun sees fewer inputs; without the pinned plan it
+  // would regroup them and skip chunk names that already exist (losing data).
+  const std::string out = in.dir / "out";
+  r = run_command(env_cmd("RANK=0 WORLD_SIZE=2", in.args(out, args + " --remove-source")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run_command(env_cmd("", in.args(out, args + " --remove-source")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(snapshot(out), ref);
+  EXPECT_TRUE(snapshot(in.in()).empty()) << "every input removed once its chunk was complete";
+
+  // Different options against the same output directory are refused.
+  write_file(in.in() + "/new.jsonl", "{}\n");
+  r = run_command(env_cmd("", in.args(out, "--target-size 4K")));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("sp_concat_plan.tsv"), std::string::npos) << r.err;
+  r = run_command(env_cmd("", in.args(out, args)));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("new.jsonl' is not in the plan"), std::string::npos) << r.err;
+}
+
+TEST(SpConcatTool, RerunAfterKillCompletesAndCleansTemporaries) {
+  Inputs in(24, 400);
+  const std::string out = in.dir / "out";
+  const std::string cmd = env_cmd("", in.args(out, "--target-size 256K --threads 1"));
+  auto r = run_command(env_cmd("", in.args(in.dir / "ref", "--target-size 256K")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ref = snapshot(in.dir / "ref");
+  run_command("timeout -s KILL 0.1 " + cmd);  // killed wherever it happens to be
+  make_dirs(out);
+  write_file(out + "/train_chunk_1.jsonl.tmp-deadhost-4242", "{\"half");  // what a kill mid-write leaves
+  r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(snapshot(out), ref);
+  for (const auto& name : test::list_dir(out)) EXPECT_FALSE(is_temp_name(name)) << name;
+}
+
+TEST(SpConcatTool, UsageErrors) {
+  auto r = run_command(env_cmd("", "--input-dir /tmp --output-dir /tmp/x --target-size 1G --files-per-chunk 3"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("not both"), std::string::npos) << r.err;
+  r = run_command(env_cmd("", "--input-dir /tmp --output-dir /tmp/x --target-size 12Q"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--target-size"), std::string::npos) << r.err;
+  r = run_command(env_cmd("", "--input-dir /tmp"));
+  EXPECT_EQ(r.exit_code, 2);
+}
+
+}  // namespace
+}  // namespace sp

@@ -1,0 +1,346 @@
+// sp_extract: the library core (plan_extract / extract_file) and the tool
+// (threads, ranks, failures, reruns after a kill).
+#include "sp/extract.h"
+
+#include <gtest/gtest.h>
+#include <zstd.h>
+
+#include <cstdlib>
+#include <map>
+
+#include "sp/fs.h"
+#include "sp/stale_temps.h"
+#include "test_support.h"
+
+namespace sp {
+namespace {
+
+using test::read_file;
+using test::run_command;
+using test::shell_quote;
+using test::TempDir;
+using test::tool_path;
+using test::write_file;
+
+std::string compress(const std::string& data, int level = 3, bool checksum = true) {
+  ZSTD_CCtx* c = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, checksum ? 1 : 0);
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  size_t n = ZSTD_compress2(c, out.data(), out.size(), data.data(), data.size());
+  ZSTD_freeCCtx(c);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+// A skippable frame: magic 0x184D2A5? (little-endian), 4-byte size, payload.
+std::string skippable(const std::string& payload) {
+  std::string f = "\x50\x2A\x4D\x18";
+  uint32_t n = static_cast<uint32_t>(payload.size());
+  for (int i = 0; i < 4; ++i) f += static_cast<char>((n >> (8 * i)) & 0xff);
+  return f + payload;
+}
+
+// Deterministic JSONL with varied line lengths.
+std::string jsonl(int docs, int seed) {
+  std::string s;
+  uint32_t x = static_cast<uint32_t>(seed) * 2654435761u + 1;
+  for (int i = 0; i < docs; ++i) {
+    x = x * 1664525u + 1013904223u;
+    s += "{\"text\":\"doc " + std::to_string(seed) + "-" + std::to_string(i) + " ";
+    for (uint32_t k = 0; k < (x >> 24) % 40; ++k) s += "lorem ipsum \\u00e9 ";
+    s += "\",\"meta\":{\"i\":" + std::to_string(i) + "}}\n";
+  }
+  return s;
+}
+
+// Relative path -> content of every file under root.
+std::map<std::string, std::string> snapshot(const std::string& root) {
+  std::map<std::string, std::string> m;
+  for (const auto& f : list_files(root, [](std::string_view) { return true; })) m[f.relative] = read_file(f.path);
+  return m;
+}
+
+size_t count_temps(const std::string& root) {
+  size_t n = 0;
+  for (const auto& f : list_files(root, [](std::string_view) { return true; })) n += is_temp_name(base_name(f.path));
+  return n;
+}
+
+ExtractTask task_for(const TempDir& d, const std::string& name) {
+  return ExtractTask{d / (name + ".zst"), name + ".zst", d / name, file_size(d / (name + ".zst"))};
+}
+
+TEST(ExtractFile, MultiFrameWithSkippableFramesEverywhere) {
+  TempDir d;
+  const std::string a = jsonl(500, 1), b = jsonl(300, 2), c = jsonl(1, 3);
+  write_file(d / "x.jsonl.zst", skippable("lead") + compress(a) + skippable("") + compress(b, 19, false) +
+                                    skippable(std::string(1000, 'z')) + compress(c) + skippable("tail"));
+  ExtractOptions opt;
+  opt.buffer_bytes = 4096;  // many small reads: exercises the buffer loop
+  auto r = extract_file(task_for(d, "x.jsonl"), opt);
+  ASSERT_EQ(r.status, ExtractStatus::kExtracted) << r.error;
+  EXPECT_EQ(read_file(d / "x.jsonl"), a + b + c);
+  EXPECT_EQ(r.bytes_out, a.size() + b.size() + c.size());
+  EXPECT_EQ(r.bytes_in, file_size(d / "x.jsonl.zst"));
+  EXPECT_EQ(count_temps(d.path()), 0u);
+}
+
+TEST(ExtractFile, OnlySkippableFramesGiveAnEmptyOutput) {
+  TempDir d;
+  write_file(d / "x.zst", skippable("meta"));
+  auto r = extract_file(task_for(d, "x"), {});
+  ASSERT_EQ(r.status, ExtractStatus::kExtracted) << r.error;
+  EXPECT_EQ(read_file(d / "x"), "");
+}
+
+TEST(ExtractFile, CompressedEmptyInputGivesAnEmptyOutput) {
+  TempDir d;
+  write_file(d / "x.zst", compress(""));
+  auto r = extract_file(task_for(d, "x"), {});
+  ASSERT_EQ(r.status, ExtractStatus::kExtracted) << r.error;
+  EXPECT_TRUE(test::file_exists(d / "x"));
+  EXPECT_EQ(read_file(d / "x"), "");
+}
+
+void expect_failure(const TempDir& d, const std::string& name, const std::string& reason) {
+  auto r = extract_file(task_for(d, name), {});
+  EXPECT_EQ(r.status, ExtractStatus::kFailed);
+  EXPECT_NE(r.error.find(d / (name + ".zst")), std::string::npos) << r.error;  // names the file
+  EXPECT_NE(r.error.find(reason), std::string::npos) << r.error;
+  EXPECT_FALSE(test::file_exists(d / name)) << "a failed file must leave no output";
+  EXPECT_EQ(count_temps(d.path()), 0u);
+  EXPECT_TRUE(test::file_exists(d / (name + ".zst")));
+}
+
+TEST(ExtractFile, TruncatedInputFailsWithoutOutput) {
+  TempDir d;
+  const std::string z = compress(jsonl(2000, 4));
+  write_file(d / "cut.jsonl.zst", z.substr(0, z.size() / 2));
+  expect_failure(d, "cut.jsonl", "truncated");
+  // Cut inside the second frame, after a complete first one.
+  write_file(d / "cut2.jsonl.zst", z + z.substr(0, 20));
+  expect_failure(d, "cut2.jsonl", "truncated");
+  // Cut inside the 4-byte checksum at the very end.
+  write_file(d / "cut3.jsonl.zst", z.substr(0, z.size() - 2));
+  expect_failure(d, "cut3.jsonl", "truncated");
+}
+
+TEST(ExtractFile, CorruptInputFailsWithoutOutput) {
+  TempDir d;
+  std::string z = compress(jsonl(2000, 5));
+  z[z.size() / 2] = static_cast<char>(z[z.size() / 2] ^ 0x5a);
+  write_file(d / "bad.jsonl.zst", z);
+  expect_failure(d, "bad.jsonl", "corrupt");
+  write_file(d / "notzstd.jsonl.zst", "{\"text\":\"plain json, not zstd\"}\n");
+  expect_failure(d, "notzstd.jsonl", "corrupt");
+  write_file(d / "empty.jsonl.zst", "");  // as `zstd -d`: an empty file is not a zstd stream
+  expect_failure(d, "empty.jsonl", "empty");
+}
+
+TEST(ExtractFile, ValidateReportsFirstBadLineAndKeepsNoOutput) {
+  TempDir d;
+  write_file(d / "ok.jsonl.zst", compress("{\"a\":1}\n\n  \n{\"b\":[1,2]}\r\n{\"c\":\"\xc3\xa9\"}"));
+  ExtractOptions opt;
+  opt.validate = true;
+  auto r = extract_file(task_for(d, "ok.jsonl"), opt);
+  ASSERT_EQ(r.status, ExtractStatus::kExtracted) << r.error;
+  EXPECT_EQ(r.lines, 5u);
+  EXPECT_EQ(read_file(d / "ok.jsonl"), "{\"a\":1}\n\n  \n{\"b\":[1,2]}\r\n{\"c\":\"\xc3\xa9\"}");
+
+  const std::string big = jsonl(3000, 6);  // several validation blocks before the bad line
+  write_file(d / "arr.jsonl.zst", compress(big + "[1,2]\n{\"x\":1}\n{oops\n"));
+  opt.buffer_bytes = 4096;
+  r = extract_file(task_for(d, "arr.jsonl"), opt);
+  EXPECT_EQ(r.status, ExtractStatus::kFailed);
+  EXPECT_NE(r.error.find(d / "arr.jsonl.zst" + ":3001:"), std::string::npos) << r.error;
+  EXPECT_FALSE(test::file_exists(d / "arr.jsonl"));
+
+  write_file(d / "utf8.jsonl.zst", compress("{\"a\":1}\n{\"t\":\"bad \xff byte\"}\n"));
+  r = extract_file(task_for(d, "utf8.jsonl"), opt);
+  EXPECT_EQ(r.status, ExtractStatus::kFailed);
+  EXPECT_NE(r.error.find(d / "utf8.jsonl.zst" + ":2:"), std::string::npos) << r.error;
+  EXPECT_FALSE(test::file_exists(d / "utf8.jsonl"));
+
+  // Without --validate the same bytes are simply decompressed.
+  r = extract_file(task_for(d, "utf8.jsonl"), {});
+  EXPECT_EQ(r.status, ExtractStatus::kExtracted) << r.error;
+}
+
+TEST(ExtractFile, SkipsExistingOutputAndRemovesSourceOnlyWhenDone) {
+  TempDir d;
+  write_file(d / "a.zst", compress("new\n"));
+  write_file(d / "a", "old\n");
+  ExtractOptions opt;
+  opt.remove_source = true;
+  auto r = extract_file(task_for(d, "a"), opt);
+  EXPECT_EQ(r.status, ExtractStatus::kSkipped);
+  EXPECT_EQ(read_file(d / "a"), "old\n");
+  EXPECT_TRUE(r.source_removed);  // the output was already in place
+  EXPECT_FALSE(test::file_exists(d / "a.zst"));
+
+  write_file(d / "b.zst", compress("b\n"));
+  r = extract_file(task_for(d, "b"), opt);
+  EXPECT_EQ(r.status, ExtractStatus::kExtracted);
+  EXPECT_EQ(read_file(d / "b"), "b\n");
+  EXPECT_FALSE(test::file_exists(d / "b.zst"));
+
+  const std::string z = compress("c\n");
+  write_file(d / "c.zst", z.substr(0, z.size() - 1));
+  r = extract_file(task_for(d, "c"), opt);
+  EXPECT_EQ(r.status, ExtractStatus::kFailed);
+  EXPECT_TRUE(test::file_exists(d / "c.zst")) << "a failed file keeps its source";
+}
+
+TEST(PlanExtract, RecursiveSortedAndMapped) {
+  TempDir d;
+  make_dirs(d / "in/b/c");
+  make_dirs(d / "in/a");
+  write_file(d / "in/b/c/z.jsonl.zst", "x");
+  write_file(d / "in/a/y.jsonl.zst", "x");
+  write_file(d / "in/B.zst", "x");
+  write_file(d / "in/a/notes.txt", "x");
+  write_file(d / "in/a/y.jsonl", "x");  // an earlier output: not a source
+  auto t = plan_extract(d / "in", d / "out/");
+  ASSERT_EQ(t.size(), 3u);
+  EXPECT_EQ(t[0].relative, "B.zst");  // byte-wise: upper case first
+  EXPECT_EQ(t[0].output, d / "out/B");
+  EXPECT_EQ(t[1].relative, "a/y.jsonl.zst");
+  EXPECT_EQ(t[1].output, d / "out/a/y.jsonl");
+  EXPECT_EQ(t[2].output, d / "out/b/c/z.jsonl");
+  auto beside = plan_extract(d / "in", "");
+  EXPECT_EQ(beside[2].output, d / "in/b/c/z.jsonl");
+  EXPECT_EQ(beside[2].source_bytes, 1u);
+}
+
+// ---- the tool ----
+
+// A tree of .zst files (nested, some multi-frame, one empty document set)
+// plus the expected decompressed tree.
+struct Corpus {
+  TempDir dir;
+  std::map<std::string, std::string> expected;  // relative output -> bytes
+  explicit Corpus(int files, int docs = 200) {
+    make_dirs(dir / "in/chunk1");
+    make_dirs(dir / "in/chunk2/deep");
+    for (int i = 0; i < files; ++i) {
+      const std::string rel = (i % 3 == 0 ? "chunk1/" : i % 3 == 1 ? "chunk2/" : "chunk2/deep/") + std::string("ex") +
+                              std::to_string(i) + ".jsonl";
+      std::string a = jsonl(docs + i * 7, i), b = i % 2 ? jsonl(docs / 2, 1000 + i) : "";
+      write_file(dir / ("in/" + rel + ".zst"), compress(a) + (b.empty() ? "" : compress(b)));
+      expected[rel] = a + b;
+    }
+  }
+  std::string in() const { return dir / "in"; }
+};
+
+std::string env_cmd(const std::string& env, const std::string& tool, const std::string& args) {
+  // Clear every launcher variable so the test's own environment cannot leak in.
+  return "env -u OMPI_COMM_WORLD_RANK -u OMPI_COMM_WORLD_SIZE -u PMIX_RANK -u PMI_RANK -u RANK -u WORLD_SIZE "
+         "-u SLURM_PROCID -u SLURM_NTASKS " + env + " " + shell_quote(tool_path(tool)) + " " + args;
+}
+
+TEST(SpExtractTool, OneAndManyThreadsGiveTheSameTree) {
+  Corpus c(12);
+  for (int threads : {1, 4}) {
+    const std::string out = c.dir / ("out" + std::to_string(threads));
+    auto r = run_command(env_cmd("", "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " +
+                                                       shell_quote(out) + " --threads " + std::to_string(threads) +
+                                                       " --progress lines --validate"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(snapshot(out), c.expected) << "threads=" << threads;
+    EXPECT_NE(r.err.find("12 extracted"), std::string::npos) << r.err;
+  }
+}
+
+TEST(SpExtractTool, RanksSplitTheFilesDisjointly) {
+  Corpus c(13);
+  std::map<std::string, std::string> merged;
+  for (int rank = 0; rank < 3; ++rank) {
+    const std::string out = c.dir / ("out_r" + std::to_string(rank));
+    auto r = run_command(env_cmd("RANK=" + std::to_string(rank) + " WORLD_SIZE=3", "sp_extract",
+                                 "--input-dir " + shell_quote(c.in()) + " --output-dir " + shell_quote(out) +
+                                     " --progress none"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("[rank " + std::to_string(rank) + "/3]"), std::string::npos) << r.err;
+    auto part = snapshot(out);
+    EXPECT_FALSE(part.empty()) << "rank " << rank << " got no files";
+    for (auto& [k, v] : part) EXPECT_TRUE(merged.emplace(k, v).second) << k << " extracted by two ranks";
+  }
+  EXPECT_EQ(merged, c.expected);
+}
+
+TEST(SpExtractTool, MpirunTwoRanks) {
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed";
+  Corpus c(9);
+  const std::string out = c.dir / "out";
+  // mpirun's OMPI_COMM_WORLD_* variables take precedence over anything inherited.
+  auto r = run_command("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
+                       shell_quote(tool_path("sp_extract")) + " --input-dir " + shell_quote(c.in()) +
+                       " --output-dir " + shell_quote(out) + " --progress none");
+  if (r.err.find("[rank 0/2]") == std::string::npos && r.exit_code != 0)
+    GTEST_SKIP() << "mpirun cannot start processes here: " << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("[rank 0/2]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[rank 1/2]"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(out), c.expected);
+}
+
+TEST(SpExtractTool, BadFilesFailAloneAndSetTheExitCode) {
+  Corpus c(6);
+  write_file(c.in() + "/chunk1/trunc.jsonl.zst", compress(jsonl(100, 9)).substr(0, 50));
+  write_file(c.in() + "/chunk2/garbage.jsonl.zst", "not zstd at all");
+  const std::string out = c.dir / "out";
+  auto r = run_command(env_cmd("", "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " +
+                                                     shell_quote(out) + " --threads 2 --progress none"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(c.in() + "/chunk1/trunc.jsonl.zst: truncated"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(c.in() + "/chunk2/garbage.jsonl.zst: corrupt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("2 failed"), std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(out), c.expected) << "the good files are all extracted, the bad ones leave nothing";
+}
+
+TEST(SpExtractTool, RemoveSourceInPlace) {
+  Corpus c(5);
+  auto r = run_command(env_cmd("", "sp_extract", "--input-dir " + shell_quote(c.in()) + " --remove-source --quiet"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err, "");  // --quiet
+  EXPECT_EQ(snapshot(c.in()), c.expected);  // outputs beside, sources gone
+}
+
+TEST(SpExtractTool, RerunAfterKillCompletesAndCleansTemporaries) {
+  Corpus c(8, 4000);
+  const std::string out = c.dir / "out";
+  const std::string cmd = env_cmd("", "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " +
+                                                        shell_quote(out) + " --threads 1 --progress none");
+  // Killed at an arbitrary point (maybe before, maybe during, maybe after the
+  // work): whatever it left, the rerun must produce the full, correct tree.
+  run_command("timeout -s KILL 0.15 " + cmd);
+  // Plus the temporary that a kill -9 in the middle of a write leaves behind.
+  make_dirs(out + "/chunk1");
+  write_file(out + "/chunk1/ex0.jsonl.tmp-otherhost-12345", "{\"partial\":");
+  auto r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(snapshot(out), c.expected);
+  EXPECT_EQ(count_temps(out), 0u);
+  // A second rerun has nothing left to do.
+  r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("0 extracted, 8 skipped"), std::string::npos) << r.err;
+}
+
+TEST(SpExtractTool, UsageErrors) {
+  auto r = run_command(env_cmd("", "sp_extract", "--output-dir /tmp/x"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--input-dir is required"), std::string::npos) << r.err;
+  r = run_command(env_cmd("", "sp_extract", "--input-dir /nonexistent/dir/for/sp_extract"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/dir/for/sp_extract"), std::string::npos) << r.err;
+  r = run_command(env_cmd("", "sp_extract", "--help"));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--remove-source"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sp

@@ -1,0 +1,151 @@
+// sp_extract: decompress every *.zst under a directory, in parallel across
+// ranks and threads, safely (atomic outputs, resumable, failures isolated).
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <mutex>
+#include <numeric>
+
+#include "sp/cli.h"
+#include "sp/error.h"
+#include "sp/extract.h"
+#include "sp/progress.h"
+#include "sp/rank.h"
+#include "sp/stale_temps.h"
+#include "sp/threads.h"
+
+namespace {
+
+const sp::cli::Program kProgram{
+    "sp_extract",
+    "decompress every *.zst file under a directory (zstd, streaming, resumable)",
+    "sp_extract --input-dir DIR [--output-dir OUT] [--threads N] [--remove-source] [--validate]",
+    {
+        {"input-dir", "DIR", "Directory searched recursively for *.zst files."},
+        {"output-dir", "OUT",
+         "Where outputs go, keeping paths relative to DIR and dropping '.zst'. Default: beside each source."},
+        {"threads", "N", "Files decompressed at once in this process; 0 = this rank's share of the CPUs.", "0"},
+        {"remove-source", "", "Delete each .zst once its output is completely written (saves space)."},
+        {"validate", "",
+         "Also check that every line is a JSON object with valid UTF-8; the first bad line of a file is "
+         "reported as FILE:LINE and that file fails."},
+        {"progress", "MODE", "Progress on stderr: auto, tty (redrawn line), lines (for logs) or none.", "auto"},
+        {"progress-interval", "SECONDS", "Seconds between progress lines (0 = 0.25 on a terminal, 30 in logs).", "0"},
+        {"quiet", "", "No progress and no summary; errors are still printed."},
+    },
+    "Files are shared out across the processes of an MPI or RANK/WORLD_SIZE job (by size) and across\n"
+    "threads within each process. Every output is written under a temporary name and renamed only\n"
+    "when the whole file decoded cleanly, so a corrupt, truncated or interrupted file never leaves a\n"
+    "complete-looking output. A failed file does not stop the others; the exit status is 1 if any\n"
+    "file failed. Rerunning skips files whose output exists, so a killed job is resumed by rerunning it.\n"
+    "\n"
+    "Examples:\n"
+    "  sp_extract --input-dir SlimPajama-627B/train --output-dir /data/slimpajama/jsonl\n"
+    "  sp_extract --input-dir SlimPajama-627B --remove-source --validate      # in place\n"
+    "  mpirun -np 16 sp_extract --input-dir SlimPajama-627B/train --output-dir /data/jsonl\n"
+    "  bcprun --nnodes 2 --npernode 48 --cmd 'sp_extract --input-dir /ws/sp/train --output-dir /ws/jsonl'\n"};
+
+std::mutex g_err_mu;
+
+int body(int argc, char** argv) {
+  const auto args = sp::cli::parse(kProgram, argc, argv);
+  if (!args.has("input-dir")) throw sp::UsageError("--input-dir is required");
+  const bool quiet = args.flag("quiet");
+  const sp::ProgressMode mode = quiet ? sp::ProgressMode::kOff : sp::parse_progress_mode(args.get("progress"));
+  const double interval = args.get_double("progress-interval", 0);
+  const int threads = sp::resolve_threads(args.get_int("threads", 0));
+  sp::ExtractOptions opt;
+  opt.validate = args.flag("validate");
+  opt.remove_source = args.flag("remove-source");
+
+  const sp::RankInfo rank = sp::detect_rank();
+  const std::string label = sp::rank_prefix(rank) + "sp_extract";
+  const auto tasks = sp::plan_extract(args.get("input-dir"), args.get("output-dir"));
+  if (tasks.empty()) {
+    if (!quiet && rank.rank == 0) std::fprintf(stderr, "%s: no *.zst files under %s: nothing to do\n", label.c_str(), args.get("input-dir").c_str());
+    return 0;
+  }
+
+  std::vector<uint64_t> sizes;
+  for (const auto& t : tasks) sizes.push_back(t.source_bytes);
+  std::vector<size_t> mine = sp::shard_by_size(sizes, rank.rank, rank.world);
+  // Largest first: the long files start early and the small ones fill the gaps.
+  std::stable_sort(mine.begin(), mine.end(), [&](size_t a, size_t b) { return sizes[a] > sizes[b]; });
+
+  std::vector<std::string> finals;
+  for (size_t i : mine) finals.push_back(tasks[i].output);
+  const size_t stale = sp::remove_stale_temps(finals);
+
+  uint64_t total_in = 0;
+  for (size_t i : mine) total_in += sizes[i];
+  std::atomic<uint64_t> out_bytes{0};
+  sp::ProgressOptions po;
+  po.label = label;
+  po.item_name = "files";
+  po.total_bytes = total_in;
+  po.total_items = mine.size();
+  po.mode = mode;
+  po.interval_s = interval;
+  po.extra = [&] { return "out " + sp::cli::format_size(out_bytes.load(std::memory_order_relaxed)); };
+  sp::Progress progress(po);
+
+  std::vector<sp::ExtractResult> results(mine.size());
+  tbb::task_arena arena(threads);
+  arena.execute([&] {
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, mine.size(), 1), [&](const tbb::blocked_range<size_t>& r) {
+      for (size_t k = r.begin(); k != r.end(); ++k) {
+        results[k] = sp::extract_file(tasks[mine[k]], opt, &progress);
+        out_bytes.fetch_add(results[k].bytes_out, std::memory_order_relaxed);
+        if (results[k].status == sp::ExtractStatus::kFailed) {
+          std::lock_guard<std::mutex> lk(g_err_mu);
+          std::fprintf(stderr, "%s: error: %s\n", label.c_str(), results[k].error.c_str());
+        }
+      }
+    });
+  });
+  progress.finish();
+
+  size_t done = 0, skipped = 0, removed = 0;
+  uint64_t in = 0, out = 0, lines = 0;
+  std::vector<std::string> failed;
+  for (size_t k = 0; k < mine.size(); ++k) {
+    const auto& r = results[k];
+    if (r.status == sp::ExtractStatus::kExtracted) ++done;
+    if (r.status == sp::ExtractStatus::kSkipped) ++skipped;
+    if (r.status == sp::ExtractStatus::kFailed) failed.push_back(tasks[mine[k]].source);
+    removed += r.source_removed;
+    in += r.bytes_in, out += r.bytes_out, lines += r.lines;
+  }
+  const double t = progress.elapsed_seconds();
+  if (!quiet) {
+    std::string s = label + ": " + std::to_string(mine.size()) + " files (" + std::to_string(tasks.size()) +
+                    " in the job, " + std::to_string(threads) + " threads): " + std::to_string(done) +
+                    " extracted, " + std::to_string(skipped) + " skipped (output exists), " +
+                    std::to_string(failed.size()) + " failed";
+    if (opt.validate) s += " | " + std::to_string(lines) + " lines validated";
+    if (opt.remove_source) s += " | " + std::to_string(removed) + " sources removed";
+    if (stale) s += " | " + std::to_string(stale) + " stale temporaries removed";
+    char buf[256];
+    std::snprintf(buf, sizeof buf, " | in %.1f MB, out %.1f MB | %s | %.1f MB/s in, %.1f MB/s out", in / 1e6,
+                  out / 1e6, sp::cli::format_duration(t).c_str(), sp::mb_per_s(in, t), sp::mb_per_s(out, t));
+    std::fprintf(stderr, "%s%s\n", s.c_str(), buf);
+  }
+  if (!failed.empty()) {
+    std::sort(failed.begin(), failed.end());
+    std::string list;
+    for (size_t i = 0; i < failed.size() && i < 20; ++i) list += "\n  " + failed[i];
+    if (failed.size() > 20) list += "\n  ... and " + std::to_string(failed.size() - 20) + " more";
+    std::fprintf(stderr, "%s: error: %zu file(s) failed (errors above); rerun to retry them:%s\n", label.c_str(),
+                 failed.size(), list.c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) { return sp::run_tool("sp_extract", body, argc, argv); }
