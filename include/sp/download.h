@@ -1,0 +1,95 @@
+// Verified, resumable, rate-limit-aware downloading of many files over HTTP(S)
+// with libcurl's multi interface (one thread, many concurrent transfers).
+//
+// Guarantees: bytes go to "<final>.part"; a file reaches its final name only
+// after its size (manifest, X-Linked-Size or Content-Length) and its SHA-256
+// (manifest or the Hub's X-Linked-Etag, when known) match, via fsync+rename.
+// So a final name never holds a partial or unverified file, whatever happens to
+// the process, and a rerun resumes every ".part" with a Range request.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "sp/manifest.h"
+
+namespace sp {
+
+struct DownloadOptions {
+  std::string output_dir = ".";
+  int connections = 16;                // concurrent transfers in this process
+  int retries = 10;                    // failed attempts allowed per file after the first
+  double stall_timeout_s = 60;         // abort a transfer that receives no byte for this long
+  double connect_timeout_s = 30;
+  double retry_base_delay_s = 1.0;     // exponential backoff: base * 2^(n-1), with jitter
+  double max_retry_wait_s = 600;       // cap on any wait, including Retry-After
+  double max_requests_per_second = 0;  // new requests to manifest hosts; 0 = no cap
+  int max_redirects = 10;
+  bool verify_existing = false;        // re-hash files already at their final name
+  bool use_linked_etag = true;         // trust the Hub's X-Linked-Etag/X-Linked-Size
+  std::string bearer_token;            // sent only to the manifest URL's own origin
+  std::string user_agent;              // "sp_download/<version>" when empty
+};
+
+enum class FileOutcome { kDownloaded, kAlreadyPresent, kFailed };
+const char* outcome_name(FileOutcome o);
+
+struct FileResult {
+  FileOutcome outcome = FileOutcome::kFailed;
+  uint64_t size = 0;            // final size (done files)
+  uint64_t bytes_received = 0;  // body bytes received this run
+  uint64_t resumed_from = 0;    // size of the .part the first request resumed from
+  int requests = 0;             // HTTP requests made, redirect hops included
+  int retries = 0;              // attempts that failed and were retried
+  long last_http_status = 0;
+  std::string sha256;           // when computed (hash known or --verify-existing)
+  std::string error;            // why it failed (kFailed only)
+};
+
+// Live counters for progress lines; updated by the download thread.
+struct DownloadCounters {
+  std::atomic<uint64_t> files_done{0}, files_failed{0}, bytes{0}, requests{0}, retries{0},
+      rate_limited{0}, in_flight{0};
+  std::atomic<double> pause_left_s{0};  // seconds left of a whole-process pause after a 429
+};
+
+struct DownloadHooks {
+  // Called with body bytes as they arrive and once per finished file.
+  std::function<void(uint64_t bytes, uint64_t files)> on_progress;
+  // Called when a total size becomes known from a response (unknown in the manifest).
+  std::function<void(uint64_t bytes)> on_total_learned;
+  // Called once per retried or failed attempt, for logs ("url: reason; retry in 2.0 s").
+  std::function<void(const std::string& line)> on_event;
+  // Polled between events; when it returns true the run stops early, leaving
+  // ".part" files for the next run (their entries are reported as failed).
+  std::function<bool()> should_stop;
+};
+
+// Downloads entries (already this rank's share) under options.output_dir and
+// returns one result per entry, in the same order. Never throws for a
+// per-file failure; throws Error only for setup problems (libcurl init).
+std::vector<FileResult> download_all(const std::vector<ManifestEntry>& entries, const DownloadOptions& options,
+                                     DownloadCounters& counters, const DownloadHooks& hooks = {});
+
+// Seconds to wait before retry number `failures` (1-based) with "full jitter"
+// in [d/2, d], d = min(cap, base * 2^(failures-1)); `unit` in [0,1) picks the
+// point (a random draw in production, fixed in tests).
+double backoff_delay(int failures, double base_s, double cap_s, double unit);
+
+// Server-requested wait from the Retry-After (seconds or HTTP date) or
+// RateLimit ("...;t=SECONDS" / "reset=SECONDS") header values; -1 when neither
+// says. now_epoch is the current Unix time, for the HTTP-date form.
+double server_retry_wait(const std::string& retry_after, const std::string& ratelimit, double now_epoch);
+
+// "scheme://host:port" in lower case, the unit of trust for the bearer token;
+// "" when the URL cannot be parsed.
+std::string url_origin(const std::string& url);
+
+// Writes results as JSON: {"rank":..,"world":..,"files":[{url,path,status,...}],...}.
+void write_download_report(const std::string& path, const std::vector<ManifestEntry>& entries,
+                           const std::vector<FileResult>& results, int rank, int world, double seconds);
+
+}  // namespace sp

@@ -1,0 +1,830 @@
+#include "sp/download.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "sp/error.h"
+#include "sp/fs.h"
+#include "sp/sha256.h"
+
+namespace sp {
+
+const char* outcome_name(FileOutcome o) {
+  switch (o) {
+    case FileOutcome::kDownloaded: return "downloaded";
+    case FileOutcome::kAlreadyPresent: return "already_present";
+    case FileOutcome::kFailed: return "failed";
+  }
+  return "?";
+}
+
+double backoff_delay(int failures, double base_s, double cap_s, double unit) {
+  double d = base_s * std::ldexp(1.0, std::clamp(failures - 1, 0, 60));
+  d = std::min(d, cap_s);
+  return d * (0.5 + 0.5 * std::clamp(unit, 0.0, 1.0));
+}
+
+namespace {
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+// Value of `key=` followed by digits anywhere in a structured header; -1 if absent.
+double find_param_seconds(const std::string& v, const std::string& key) {
+  size_t pos = 0;
+  while ((pos = v.find(key, pos)) != std::string::npos) {
+    bool boundary = pos == 0 || v[pos - 1] == ';' || v[pos - 1] == ',' || v[pos - 1] == ' ';
+    size_t p = pos + key.size();
+    if (boundary && p < v.size() && std::isdigit(static_cast<unsigned char>(v[p]))) return std::strtod(v.c_str() + p, nullptr);
+    pos = p;
+  }
+  return -1;
+}
+
+}  // namespace
+
+double server_retry_wait(const std::string& retry_after, const std::string& ratelimit, double now_epoch) {
+  std::string ra = trim(retry_after);
+  if (!ra.empty()) {
+    if (std::all_of(ra.begin(), ra.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+      return std::strtod(ra.c_str(), nullptr);
+    time_t t = curl_getdate(ra.c_str(), nullptr);
+    if (t != -1) return std::max(0.0, static_cast<double>(t) - now_epoch);
+  }
+  std::string rl = lower(ratelimit);
+  if (!rl.empty()) {
+    double t = find_param_seconds(rl, "t=");
+    if (t < 0) t = find_param_seconds(rl, "reset=");
+    if (t >= 0) return t;
+  }
+  return -1;
+}
+
+std::string url_origin(const std::string& url) {
+  CURLU* u = curl_url();
+  if (!u) return "";
+  std::string out;
+  if (curl_url_set(u, CURLUPART_URL, url.c_str(), 0) == CURLUE_OK) {
+    char *scheme = nullptr, *host = nullptr, *port = nullptr;
+    if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK)
+      out = lower(std::string(scheme) + "://" + host + ":" + port);
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double now_s() {
+  static const Clock::time_point t0 = Clock::now();
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+// Resolves a Location value against the URL it came from.
+std::string resolve_url(const std::string& base, const std::string& location) {
+  CURLU* u = curl_url();
+  std::string out;
+  if (u && curl_url_set(u, CURLUPART_URL, base.c_str(), 0) == CURLUE_OK &&
+      curl_url_set(u, CURLUPART_URL, location.c_str(), 0) == CURLUE_OK) {
+    char* s = nullptr;
+    if (curl_url_get(u, CURLUPART_URL, &s, 0) == CURLUE_OK) out = s;
+    curl_free(s);
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+std::string strip_quotes(std::string s) {
+  s = trim(s);
+  if (s.rfind("W/", 0) == 0) s = s.substr(2);
+  if (s.size() >= 2 && s.front() == '"' && s.back() == '"') s = s.substr(1, s.size() - 2);
+  return s;
+}
+
+class Engine;
+
+// Per-file state; one attempt (a request plus its redirect hops) at a time.
+struct Task {
+  size_t index = 0;
+  Engine* engine = nullptr;
+  const ManifestEntry* entry = nullptr;
+  std::string final_path, part_path;
+  int failures = 0;
+  bool total_reported = false;  // size announced to the progress total
+  double last_activity = 0;     // now_s() of the last byte (or request start): stall detection
+  bool stalled = false;
+
+  // Current attempt.
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  std::string url;           // current hop
+  int redirects = 0;
+  int fd = -1;
+  uint64_t offset = 0;       // bytes already in the part file when the response began
+  uint64_t part_before = 0;  // part size when the attempt began (progress check)
+  uint64_t written = 0;      // body bytes written by the current response
+  long status = 0;
+  std::string retry_after, ratelimit, content_range, location, linked_etag, linked_size;
+  int64_t content_length = -1;
+  bool body_begun = false, body_to_file = false;
+  std::string abort_reason;  // set when the write callback refuses data
+  bool abort_permanent = false;
+  std::unique_ptr<Sha256> hash;
+  std::string expected_sha;
+  uint64_t expected_size = 0;
+  bool expected_size_known = false;
+  char curl_error[CURL_ERROR_SIZE] = {0};
+};
+
+class Engine {
+ public:
+  Engine(const std::vector<ManifestEntry>& entries, const DownloadOptions& o, DownloadCounters& c, const DownloadHooks& h)
+      : entries_(entries), opt_(o), ctr_(c), hooks_(h), results_(entries.size()),
+        rng_(std::random_device{}() ^ static_cast<uint64_t>(::getpid())) {}
+  ~Engine() {
+    for (CURL* e : pool_) curl_easy_cleanup(e);
+    if (multi_) curl_multi_cleanup(multi_);
+  }
+
+  std::vector<FileResult> run();
+
+ private:
+  void note(const std::string& s) { if (hooks_.on_event) hooks_.on_event(s); }
+  bool check_existing(Task& t);
+  void schedule(size_t task, double at) { waiting_.emplace(at, task); }
+  bool start_attempt(Task& t);        // opens the part file, then send_request
+  void send_request(Task& t);
+  void on_done(Task& t, CURLcode rc);
+  void end_request(Task& t);           // detaches the easy handle, keeps the fd
+  void close_part(Task& t);
+  void retry_or_fail(Task& t, const std::string& reason, bool counts, double server_wait);
+  void fail(Task& t, const std::string& reason);
+  void finish_ok(Task& t, uint64_t size);
+  bool verify_and_commit(Task& t, uint64_t size, bool hashed_inline);
+  void ensure_dir(const std::string& dir);
+
+  static size_t header_cb(char* p, size_t sz, size_t n, void* ud);
+  static size_t write_cb(char* p, size_t sz, size_t n, void* ud);
+  bool begin_body(Task& t);
+
+  const std::vector<ManifestEntry>& entries_;
+  const DownloadOptions& opt_;
+  DownloadCounters& ctr_;
+  const DownloadHooks& hooks_;
+  std::vector<FileResult> results_;
+  std::vector<Task> tasks_;
+  std::deque<size_t> ready_;
+  std::multimap<double, size_t> waiting_;
+  std::vector<CURL*> pool_;
+  std::set<std::string> dirs_;
+  CURLM* multi_ = nullptr;
+  int active_ = 0;
+  double pause_until_ = 0;      // no new request before this (after a 429)
+  double next_request_at_ = 0;  // rate limit
+  std::mt19937_64 rng_;
+};
+
+void Engine::ensure_dir(const std::string& dir) {
+  if (dirs_.count(dir)) return;
+  make_dirs(dir);
+  dirs_.insert(dir);
+}
+
+// Files already at their final name were verified when they were put there, so
+// they are skipped without a request; only a size that contradicts the
+// manifest (e.g. left by another tool) or --verify-existing looks closer.
+bool Engine::check_existing(Task& t) {
+  struct stat st;
+  if (::stat(t.final_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  const auto& e = *t.entry;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  if (e.size_known && size != e.size) {
+    note(t.final_path + ": existing file is " + std::to_string(size) + " bytes, manifest says " +
+         std::to_string(e.size) + "; downloading again");
+    return false;
+  }
+  auto& r = results_[t.index];
+  if (opt_.verify_existing && !e.sha256.empty()) {
+    std::string got;
+    try {
+      got = sha256_file(t.final_path);
+    } catch (const Error& err) {
+      note(std::string(err.what()) + "; downloading again");
+      return false;
+    }
+    if (got != e.sha256) {
+      note(t.final_path + ": existing file has SHA-256 " + got + ", manifest says " + e.sha256 + "; downloading again");
+      return false;
+    }
+    r.sha256 = got;
+  }
+  r.outcome = FileOutcome::kAlreadyPresent;
+  r.size = size;
+  ctr_.files_done++;
+  if (hooks_.on_progress) hooks_.on_progress(size, 1);
+  return true;
+}
+
+bool Engine::start_attempt(Task& t) {
+  try {
+    ensure_dir(parent_dir(t.final_path));
+  } catch (const Error& e) {
+    fail(t, e.what());
+    return false;
+  }
+  t.fd = ::open(t.part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (t.fd < 0) {
+    fail(t, errno_message("cannot open", t.part_path));
+    return false;
+  }
+  // Two processes appending to one .part would corrupt it: hold a lock.
+  if (::flock(t.fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(t.fd);
+    t.fd = -1;
+    fail(t, t.part_path + " is being written by another process (two runs over the same files?)");
+    return false;
+  }
+  struct stat st;
+  ::fstat(t.fd, &st);
+  t.part_before = static_cast<uint64_t>(st.st_size);
+  const auto& e = *t.entry;
+  if (e.size_known && t.part_before > e.size) {  // cannot be a prefix: start over
+    if (::ftruncate(t.fd, 0) != 0) {}
+    t.part_before = 0;
+  }
+  if (results_[t.index].requests == 0) results_[t.index].resumed_from = t.part_before;
+  t.offset = t.part_before;
+  // A complete .part left by a run killed between download and rename needs no request.
+  if (e.size_known && t.part_before == e.size && e.size > 0) {
+    verify_and_commit(t, e.size, false);  // done, or the part discarded and a retry scheduled
+    return false;
+  }
+  t.url = e.url;
+  t.redirects = 0;
+  t.linked_etag.clear();
+  t.linked_size.clear();
+  send_request(t);
+  return true;
+}
+
+void Engine::send_request(Task& t) {
+  CURL* h;
+  if (pool_.empty()) {
+    h = curl_easy_init();
+    if (!h) throw Error("libcurl: cannot create a transfer handle");
+  } else {
+    h = pool_.back();
+    pool_.pop_back();
+    curl_easy_reset(h);
+  }
+  t.easy = h;
+  t.status = 0;
+  t.retry_after.clear();
+  t.ratelimit.clear();
+  t.content_range.clear();
+  t.location.clear();
+  t.content_length = -1;
+  t.body_begun = t.body_to_file = false;
+  t.abort_reason.clear();
+  t.abort_permanent = false;
+  t.written = 0;
+  t.expected_size = 0;
+  t.expected_size_known = false;
+  t.expected_sha.clear();
+  t.curl_error[0] = 0;
+  if (t.headers) curl_slist_free_all(t.headers);
+  t.headers = nullptr;
+  // Never forward the token off the manifest URL's origin (scheme, host, port):
+  // redirects are followed here, not by libcurl, so this holds on every version.
+  if (!opt_.bearer_token.empty() && url_origin(t.url) == url_origin(t.entry->url))
+    t.headers = curl_slist_append(t.headers, ("Authorization: Bearer " + opt_.bearer_token).c_str());
+  if (t.offset > 0) t.headers = curl_slist_append(t.headers, ("Range: bytes=" + std::to_string(t.offset) + "-").c_str());
+  // Identity bytes only: the SHA-256 and sizes refer to the file as stored.
+  t.headers = curl_slist_append(t.headers, "Accept-Encoding: identity");
+
+  curl_easy_setopt(h, CURLOPT_URL, t.url.c_str());
+  curl_easy_setopt(h, CURLOPT_PRIVATE, &t);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, t.headers);
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, &Engine::header_cb);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &t);
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, &Engine::write_cb);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &t);
+  curl_easy_setopt(h, CURLOPT_ERRORBUFFER, t.curl_error);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(h, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+  curl_easy_setopt(h, CURLOPT_PIPEWAIT, 1L);  // prefer multiplexing on an HTTP/2 connection
+  curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opt_.connect_timeout_s * 1000));
+  // Stalls are detected in run() (libcurl's low-speed check averages over a
+  // window, so it would fire seconds late after a burst of bytes).
+  t.last_activity = now_s();
+  t.stalled = false;
+  curl_easy_setopt(h, CURLOPT_USERAGENT, (opt_.user_agent.empty() ? std::string("sp_download/") + SP_VERSION : opt_.user_agent).c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  results_[t.index].requests++;
+  ctr_.requests++;
+  curl_multi_add_handle(multi_, h);
+}
+
+size_t Engine::header_cb(char* p, size_t sz, size_t n, void* ud) {
+  Task& t = *static_cast<Task*>(ud);
+  const size_t len = sz * n;
+  t.last_activity = now_s();
+  std::string line(p, len);
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (e.g. after 100 Continue)
+    size_t sp = line.find(' ');
+    t.status = sp == std::string::npos ? 0 : std::strtol(line.c_str() + sp + 1, nullptr, 10);
+    t.retry_after.clear(), t.ratelimit.clear(), t.content_range.clear(), t.location.clear();
+    t.content_length = -1;
+    return len;
+  }
+  size_t colon = line.find(':');
+  if (colon == std::string::npos) return len;
+  std::string name = lower(trim(line.substr(0, colon)));
+  std::string value = trim(line.substr(colon + 1));
+  if (name == "retry-after") t.retry_after = value;
+  else if (name == "ratelimit" || name == "ratelimit-reset") t.ratelimit = name == "ratelimit" ? value : "reset=" + value;
+  else if (name == "content-range") t.content_range = value;
+  else if (name == "location") t.location = value;
+  else if (name == "content-length") t.content_length = std::strtoll(value.c_str(), nullptr, 10);
+  else if (name == "x-linked-etag") t.linked_etag = strip_quotes(value);
+  else if (name == "x-linked-size") t.linked_size = value;
+  return len;
+}
+
+// Decides, at the first body byte, where the bytes go and what they must match.
+bool Engine::begin_body(Task& t) {
+  t.body_begun = true;
+  const auto& e = *t.entry;
+  if (t.status == 206) {
+    // "bytes START-END/TOTAL": START must be exactly where the part ends.
+    unsigned long long a = 0, b = 0;
+    char total[32] = {0};
+    if (std::sscanf(t.content_range.c_str(), "bytes %llu-%llu/%31s", &a, &b, total) != 3 || a != t.offset) {
+      t.abort_reason = "bad Content-Range '" + t.content_range + "' for a request from byte " + std::to_string(t.offset);
+      return false;
+    }
+    if (total[0] != '*') {
+      t.expected_size = std::strtoull(total, nullptr, 10);
+      t.expected_size_known = true;
+    }
+  } else if (t.status == 200) {
+    if (t.offset > 0) {  // the server ignored Range: start the part over
+      if (::ftruncate(t.fd, 0) != 0) {
+        t.abort_reason = errno_message("cannot truncate", t.part_path);
+        return false;
+      }
+      t.offset = 0;
+    }
+    if (t.content_length >= 0) {
+      t.expected_size = static_cast<uint64_t>(t.content_length);
+      t.expected_size_known = true;
+    }
+  } else {
+    return true;  // an error page: kept out of the file
+  }
+  t.body_to_file = true;
+  if (opt_.use_linked_etag && !t.linked_size.empty() && !t.expected_size_known) {
+    t.expected_size = std::strtoull(t.linked_size.c_str(), nullptr, 10);
+    t.expected_size_known = true;
+  }
+  if (e.size_known) {
+    if (t.expected_size_known && t.expected_size != e.size) {
+      t.abort_reason = "server reports " + std::to_string(t.expected_size) + " bytes, manifest says " + std::to_string(e.size);
+      return false;
+    }
+    t.expected_size = e.size;
+    t.expected_size_known = true;
+  }
+  if (t.expected_size_known && !e.size_known && hooks_.on_total_learned && !t.total_reported) {
+    t.total_reported = true;
+    hooks_.on_total_learned(t.expected_size);
+  }
+  t.expected_sha = e.sha256;
+  if (t.expected_sha.empty() && opt_.use_linked_etag && is_sha256_hex(t.linked_etag)) t.expected_sha = lower(t.linked_etag);
+  t.hash.reset();
+  if (!t.expected_sha.empty()) {
+    t.hash = std::make_unique<Sha256>();
+    try {
+      if (t.offset) sha256_update_from_file(*t.hash, t.part_path, t.offset);
+    } catch (const Error& err) {
+      t.abort_reason = err.what();
+      return false;
+    }
+  }
+  return true;
+}
+
+size_t Engine::write_cb(char* p, size_t sz, size_t n, void* ud) {
+  Task& t = *static_cast<Task*>(ud);
+  Engine& eng = *t.engine;
+  const size_t len = sz * n;
+  t.last_activity = now_s();
+  if (!t.body_begun && !eng.begin_body(t)) return 0;
+  if (!t.body_to_file) return len;  // error body: discarded
+  if (t.expected_size_known && t.offset + t.written + len > t.expected_size) {
+    t.abort_reason = "server sent more than the expected " + std::to_string(t.expected_size) + " bytes";
+    return 0;
+  }
+  size_t done = 0;
+  while (done < len) {
+    ssize_t w = ::pwrite(t.fd, p + done, len - done, static_cast<off_t>(t.offset + t.written + done));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      t.abort_reason = errno_message("cannot write", t.part_path);
+      t.abort_permanent = errno == ENOSPC || errno == EDQUOT || errno == EROFS;
+      return 0;
+    }
+    done += static_cast<size_t>(w);
+  }
+  if (t.hash) t.hash->update(p, len);
+  t.written += len;
+  eng.results_[t.index].bytes_received += len;
+  eng.ctr_.bytes += len;
+  if (eng.hooks_.on_progress) eng.hooks_.on_progress(len, 0);
+  return len;
+}
+
+void Engine::end_request(Task& t) {
+  if (t.easy) {
+    curl_multi_remove_handle(multi_, t.easy);
+    pool_.push_back(t.easy);
+    t.easy = nullptr;
+  }
+  if (t.headers) curl_slist_free_all(t.headers);
+  t.headers = nullptr;
+}
+
+void Engine::close_part(Task& t) {
+  if (t.fd >= 0) ::close(t.fd);  // also releases the flock
+  t.fd = -1;
+  t.hash.reset();
+}
+
+void Engine::fail(Task& t, const std::string& reason) {
+  close_part(t);
+  auto& r = results_[t.index];
+  r.outcome = FileOutcome::kFailed;
+  r.error = reason;
+  ctr_.files_failed++;
+  note(t.entry->url + ": FAILED: " + reason);
+}
+
+void Engine::finish_ok(Task& t, uint64_t size) {
+  auto& r = results_[t.index];
+  r.outcome = FileOutcome::kDownloaded;
+  r.size = size;
+  ctr_.files_done++;
+  if (hooks_.on_progress) hooks_.on_progress(0, 1);
+}
+
+// Checks the complete part against the expected size and SHA-256 and renames it
+// into place. Returns true when the file is done; otherwise the part has been
+// removed and the task scheduled for a retry (or failed).
+bool Engine::verify_and_commit(Task& t, uint64_t size, bool hashed_inline) {
+  auto& r = results_[t.index];
+  std::string expected = t.entry->sha256;
+  if (hashed_inline) expected = t.expected_sha;
+  if (!expected.empty()) {
+    std::string got;
+    try {
+      if (hashed_inline && t.hash) got = t.hash->hex_digest();
+      else got = sha256_file(t.part_path);
+    } catch (const Error& e) {
+      retry_or_fail(t, e.what(), true, -1);
+      return false;
+    }
+    r.sha256 = got;
+    if (got != expected) {
+      ::unlink(t.part_path.c_str());  // wrong bytes: resuming from them would never succeed
+      retry_or_fail(t, "SHA-256 mismatch: expected " + expected + ", got " + got, true, -1);
+      return false;
+    }
+  }
+  try {
+    durable_rename(t.fd, t.part_path, t.final_path);
+  } catch (const Error& e) {
+    fail(t, e.what());
+    return false;
+  }
+  close_part(t);
+  finish_ok(t, size);
+  return true;
+}
+
+void Engine::retry_or_fail(Task& t, const std::string& reason, bool counts, double server_wait) {
+  close_part(t);
+  auto& r = results_[t.index];
+  if (counts) t.failures++;
+  if (t.failures > opt_.retries) {
+    fail(t, reason + (opt_.retries > 0 ? " (after " + std::to_string(opt_.retries) + " retries)" : ""));
+    return;
+  }
+  r.retries++;
+  ctr_.retries++;
+  double wait = server_wait >= 0 ? std::min(server_wait, opt_.max_retry_wait_s)
+                                 : backoff_delay(std::max(1, t.failures), opt_.retry_base_delay_s, opt_.max_retry_wait_s,
+                                                 std::uniform_real_distribution<double>(0, 1)(rng_));
+  if (!counts && server_wait < 0) wait = 0;  // progress was made: resume at once
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f s", wait);
+  note(t.entry->url + ": " + reason + "; retry " + std::to_string(r.retries) + " in " + buf);
+  schedule(t.index, now_s() + wait);
+}
+
+void Engine::on_done(Task& t, CURLcode rc) {
+  const long status = t.status;
+  results_[t.index].last_http_status = status;
+  end_request(t);
+  // Redirect: follow it here so the token stays on its origin (see send_request).
+  if (rc == CURLE_OK && status >= 300 && status < 400 && status != 304 && !t.location.empty()) {
+    std::string next = resolve_url(t.url, t.location);
+    if (next.empty() || (next.rfind("http://", 0) != 0 && next.rfind("https://", 0) != 0)) {
+      retry_or_fail(t, "HTTP " + std::to_string(status) + " to an unusable Location '" + t.location + "'", true, -1);
+      return;
+    }
+    if (++t.redirects > opt_.max_redirects) {
+      fail(t, "more than " + std::to_string(opt_.max_redirects) + " redirects");
+      return;
+    }
+    t.url = next;
+    send_request(t);
+    return;
+  }
+  struct stat st;
+  uint64_t part_now = (t.fd >= 0 && ::fstat(t.fd, &st) == 0) ? static_cast<uint64_t>(st.st_size) : 0;
+  const bool progressed = part_now > t.part_before;
+  if (t.abort_permanent) {
+    fail(t, t.abort_reason);
+    return;
+  }
+  if (!t.abort_reason.empty()) {
+    // Inconsistent bytes: drop the part unless the fault was a local one.
+    ::unlink(t.part_path.c_str());
+    retry_or_fail(t, t.abort_reason, true, -1);
+    return;
+  }
+  if (rc != CURLE_OK) {
+    std::string why = t.curl_error[0] ? t.curl_error : curl_easy_strerror(rc);
+    if (t.stalled) {
+      char buf[96];
+      std::snprintf(buf, sizeof buf, "stalled: no data for %.0f s", opt_.stall_timeout_s);
+      why = buf;
+    }
+    if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
+      fail(t, why);
+      return;
+    }
+    // Connection errors, resets, stalls, short bodies: resume from what arrived.
+    retry_or_fail(t, why, !progressed, -1);
+    return;
+  }
+  if (status == 200 || status == 206) {
+    if (!t.body_begun && !begin_body(t)) {  // an empty body never reached write_cb
+      ::unlink(t.part_path.c_str());
+      retry_or_fail(t, t.abort_reason, true, -1);
+      return;
+    }
+    const uint64_t size = t.offset + t.written;
+    if (t.expected_size_known && size < t.expected_size) {
+      retry_or_fail(t, "body cut short at " + std::to_string(size) + " of " + std::to_string(t.expected_size) + " bytes",
+                    !progressed, -1);
+      return;
+    }
+    verify_and_commit(t, size, true);
+    return;
+  }
+  if (status == 416) {
+    // The part already reaches the end (or beyond): "bytes */TOTAL".
+    unsigned long long total = 0;
+    if (std::sscanf(t.content_range.c_str(), "bytes */%llu", &total) == 1 && total == t.offset && t.offset > 0 &&
+        (!t.entry->size_known || t.entry->size == total)) {
+      t.expected_sha = t.entry->sha256;
+      if (t.expected_sha.empty() && opt_.use_linked_etag && is_sha256_hex(t.linked_etag)) t.expected_sha = lower(t.linked_etag);
+      t.hash.reset();
+      verify_and_commit(t, total, true);  // hashes from disk: no inline hash
+      return;
+    }
+    ::unlink(t.part_path.c_str());
+    retry_or_fail(t, "HTTP 416 for a resume from byte " + std::to_string(t.offset) + "; starting over", true, -1);
+    return;
+  }
+  const std::string what = "HTTP " + std::to_string(status);
+  if (status == 429 || status == 408 || status >= 500) {
+    double wait = server_retry_wait(t.retry_after, t.ratelimit, static_cast<double>(std::time(nullptr)));
+    if (status == 429 || (status == 503 && wait >= 0)) {
+      // Rate limited: the whole process backs off, not only this file.
+      ctr_.rate_limited++;
+      double w = wait >= 0 ? std::min(wait, opt_.max_retry_wait_s)
+                           : backoff_delay(std::max(1, t.failures + 1), opt_.retry_base_delay_s, opt_.max_retry_wait_s, 1.0);
+      pause_until_ = std::max(pause_until_, now_s() + w);
+    }
+    retry_or_fail(t, what + (wait >= 0 ? " (server asks to wait " + std::to_string(static_cast<long>(wait)) + " s)" : ""),
+                  true, wait);
+    return;
+  }
+  if (status == 0) {
+    retry_or_fail(t, "no HTTP response", true, -1);
+    return;
+  }
+  fail(t, what + (status == 404 ? " Not Found" : status == 403 ? " Forbidden" : status == 410 ? " Gone"
+                 : status == 401 ? " Unauthorized (set HF_TOKEN?)" : ""));
+}
+
+std::vector<FileResult> Engine::run() {
+  tasks_.resize(entries_.size());
+  for (size_t i = 0; i < entries_.size(); ++i) {
+    Task& t = tasks_[i];
+    t.index = i;
+    t.engine = this;
+    t.entry = &entries_[i];
+    t.final_path = opt_.output_dir + "/" + entries_[i].path;
+    t.part_path = t.final_path + ".part";
+    if (!check_existing(t)) ready_.push_back(i);
+  }
+  if (ready_.empty()) return std::move(results_);
+
+  multi_ = curl_multi_init();
+  if (!multi_) throw Error("libcurl: cannot create a multi handle");
+  curl_multi_setopt(multi_, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
+  curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(opt_.connections));
+  curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(opt_.connections * 2));
+
+  const double min_gap = opt_.max_requests_per_second > 0 ? 1.0 / opt_.max_requests_per_second : 0;
+  bool stopping = false;
+  double last_stall_check = 0;
+  while (active_ > 0 || (!stopping && (!ready_.empty() || !waiting_.empty()))) {
+    const double now = now_s();
+    if (!stopping && hooks_.should_stop && hooks_.should_stop()) stopping = true;
+    if (!stopping) {
+      while (!waiting_.empty() && waiting_.begin()->first <= now) {
+        ready_.push_back(waiting_.begin()->second);
+        waiting_.erase(waiting_.begin());
+      }
+      while (active_ < opt_.connections && !ready_.empty() && now >= pause_until_ && now >= next_request_at_) {
+        Task& t = tasks_[ready_.front()];
+        ready_.pop_front();
+        if (start_attempt(t)) {
+          ++active_;
+          next_request_at_ = std::max(next_request_at_, now) + min_gap;
+        }
+      }
+    }
+    ctr_.in_flight = static_cast<uint64_t>(active_);
+    ctr_.pause_left_s = std::max(0.0, pause_until_ - now);
+    if (stopping && active_ > 0) {  // abandon transfers; their .part files stay for the next run
+      for (auto& t : tasks_)
+        if (t.easy) {
+          end_request(t);
+          fail(t, "interrupted");
+          --active_;
+        }
+      break;
+    }
+    if (now - last_stall_check >= 0.1) {
+      last_stall_check = now;
+      for (auto& t : tasks_)
+        if (t.easy && now - t.last_activity > opt_.stall_timeout_s) {
+          t.stalled = true;
+          on_done(t, CURLE_OPERATION_TIMEDOUT);  // detaches the handle; the .part is kept for a resume
+          if (!t.easy) --active_;
+        }
+    }
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    while (CURLMsg* m = curl_multi_info_read(multi_, &running)) {
+      if (m->msg != CURLMSG_DONE) continue;
+      Task* t = nullptr;
+      curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&t));
+      CURLcode rc = m->data.result;
+      on_done(*t, rc);
+      if (!t->easy) --active_;  // finished, failed or waiting for a retry (not a redirect hop)
+    }
+    if (active_ == 0 && (stopping || (ready_.empty() && waiting_.empty()))) break;
+    // Sleep until socket activity or the next timed event.
+    double wake = 0.2;
+    if (!waiting_.empty()) wake = std::min(wake, waiting_.begin()->first - now_s());
+    if (!ready_.empty() && active_ < opt_.connections)
+      wake = std::min(wake, std::max(pause_until_, next_request_at_) - now_s());
+    int timeout_ms = std::clamp(static_cast<int>(std::ceil(wake * 1000)), 0, 200);
+    if (active_ > 0) curl_multi_poll(multi_, nullptr, 0, timeout_ms, nullptr);
+    else if (timeout_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(timeout_ms));
+  }
+  if (stopping) {
+    for (auto& t : tasks_)
+      if (results_[t.index].outcome == FileOutcome::kFailed && results_[t.index].error.empty())
+        results_[t.index].error = "interrupted before completion";
+  }
+  ctr_.in_flight = 0;
+  return std::move(results_);
+}
+
+std::once_flag g_curl_init;
+
+}  // namespace
+
+std::vector<FileResult> download_all(const std::vector<ManifestEntry>& entries, const DownloadOptions& options,
+                                     DownloadCounters& counters, const DownloadHooks& hooks) {
+  std::call_once(g_curl_init, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("libcurl: global initialisation failed");
+  });
+  if (options.connections < 1) throw UsageError("--connections must be at least 1");
+  Engine engine(entries, options, counters, hooks);
+  return engine.run();
+}
+
+namespace {
+
+std::string json_str(const std::string& s) {
+  std::string o = "\"";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': o += "\\\""; break;
+      case '\\': o += "\\\\"; break;
+      case '\n': o += "\\n"; break;
+      case '\r': o += "\\r"; break;
+      case '\t': o += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          char b[8];
+          std::snprintf(b, sizeof b, "\\u%04x", c);
+          o += b;
+        } else {
+          o += static_cast<char>(c);
+        }
+    }
+  }
+  return o + "\"";
+}
+
+}  // namespace
+
+void write_download_report(const std::string& path, const std::vector<ManifestEntry>& entries,
+                           const std::vector<FileResult>& results, int rank, int world, double seconds) {
+  size_t ok = 0, present = 0, failed = 0;
+  uint64_t bytes = 0;
+  for (const auto& r : results) {
+    ok += r.outcome == FileOutcome::kDownloaded;
+    present += r.outcome == FileOutcome::kAlreadyPresent;
+    failed += r.outcome == FileOutcome::kFailed;
+    bytes += r.bytes_received;
+  }
+  std::string s = "{\n  \"rank\": " + std::to_string(rank) + ",\n  \"world_size\": " + std::to_string(world) +
+                  ",\n  \"files_total\": " + std::to_string(results.size()) + ",\n  \"downloaded\": " + std::to_string(ok) +
+                  ",\n  \"already_present\": " + std::to_string(present) + ",\n  \"failed\": " + std::to_string(failed) +
+                  ",\n  \"bytes_received\": " + std::to_string(bytes) + ",\n  \"seconds\": " + std::to_string(seconds) +
+                  ",\n  \"files\": [";
+  for (size_t i = 0; i < results.size(); ++i) {
+    const auto& r = results[i];
+    const auto& e = entries[i];
+    s += i ? ",\n    {" : "\n    {";
+    s += "\"url\": " + json_str(e.url) + ", \"path\": " + json_str(e.path) + ", \"status\": " + json_str(outcome_name(r.outcome)) +
+         ", \"size\": " + std::to_string(r.size) + ", \"bytes_received\": " + std::to_string(r.bytes_received) +
+         ", \"resumed_from\": " + std::to_string(r.resumed_from) + ", \"requests\": " + std::to_string(r.requests) +
+         ", \"retries\": " + std::to_string(r.retries) + ", \"http_status\": " + std::to_string(r.last_http_status);
+    if (!r.sha256.empty()) s += ", \"sha256\": " + json_str(r.sha256);
+    if (r.outcome == FileOutcome::kFailed) s += ", \"error\": " + json_str(r.error);
+    s += "}";
+  }
+  s += results.empty() ? "]\n}\n" : "\n  ]\n}\n";
+  make_dirs(parent_dir(path));
+  AtomicFile f(path);
+  f.write(s);
+  f.commit();
+}
+
+}  // namespace sp

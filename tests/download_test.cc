@@ -1,0 +1,465 @@
+// sp_download end to end against tests/download_test_server.py, a loopback
+// server that misbehaves on purpose (429, 5xx, resets, short bodies, stalls,
+// redirects to another host, ignored Range, corrupt bytes, 404), plus unit
+// tests of the pieces (backoff, Retry-After, origins).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <map>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sp/download.h"
+#include "sp/sha256.h"
+#include "test_support.h"
+
+using namespace sp::test;
+
+namespace {
+
+// Deterministic, incompressible-looking bytes of a given size.
+std::string make_bytes(size_t n, uint64_t seed) {
+  std::string s(n, '\0');
+  uint64_t x = seed * 0x9E3779B97F4A7C15ull + 1;
+  for (size_t i = 0; i < n; ++i) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    s[i] = static_cast<char>(x >> 56);
+  }
+  return s;
+}
+
+struct LogLine {
+  std::string server, path, range, auth;
+  double t = 0;  // arrival time (Unix seconds)
+};
+
+// Extracts "key": "value" from one JSON log line (values have no escapes).
+std::string field(const std::string& line, const std::string& key) {
+  auto p = line.find("\"" + key + "\": \"");
+  if (p == std::string::npos) return "";
+  p += key.size() + 5;
+  return line.substr(p, line.find('"', p) - p);
+}
+
+class TestServer {
+ public:
+  explicit TestServer(const std::string& root, const std::string& dir) : log_(dir + "/requests.log") {
+    const std::string port_file = dir + "/ports";
+    const std::string cmd = "python3 " + shell_quote(std::string(SP_SOURCE_DIR) + "/tests/download_test_server.py") +
+                            " --root " + shell_quote(root) + " --log " + shell_quote(log_) + " --port-file " +
+                            shell_quote(port_file) + " --lifetime 150 >/dev/null 2>" + shell_quote(dir + "/server.err") +
+                            " </dev/null & echo $! > " + shell_quote(dir + "/server.pid");
+    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot start the test server");
+    for (int i = 0; i < 200 && !file_exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!file_exists(port_file)) throw std::runtime_error("test server did not start: " + read_file(dir + "/server.err"));
+    std::istringstream(read_file(port_file)) >> port1_ >> port2_;
+    pid_ = std::stoi(read_file(dir + "/server.pid"));
+  }
+  ~TestServer() {
+    if (pid_ > 0) ::kill(pid_, SIGKILL);
+  }
+  std::string url(const std::string& mode, const std::string& name) const {
+    return "http://127.0.0.1:" + std::to_string(port1_) + "/" + mode + "/" + name;
+  }
+  std::vector<LogLine> requests() const {
+    std::vector<LogLine> out;
+    if (!file_exists(log_)) return out;
+    std::istringstream in(read_file(log_));
+    for (std::string l; std::getline(in, l);)
+      out.push_back({field(l, "server"), field(l, "path"), field(l, "range"), field(l, "authorization"),
+                     std::atof(field(l, "t").c_str())});
+    return out;
+  }
+
+ private:
+  std::string log_;
+  int port1_ = 0, port2_ = 0;
+  int pid_ = -1;
+};
+
+std::string dl(const std::string& args) { return shell_quote(tool_path("sp_download")) + " " + args; }
+
+// Everything under dir that is a final name must equal its expected bytes;
+// returns the relative names seen.
+std::set<std::string> files_in(const std::string& dir) {
+  std::set<std::string> s;
+  for (const auto& n : list_dir(dir)) s.insert(n);
+  return s;
+}
+
+}  // namespace
+
+TEST(DownloadUnits, BackoffGrowsAndIsCapped) {
+  EXPECT_DOUBLE_EQ(sp::backoff_delay(1, 1.0, 100, 1.0), 1.0);
+  EXPECT_DOUBLE_EQ(sp::backoff_delay(3, 1.0, 100, 1.0), 4.0);
+  EXPECT_DOUBLE_EQ(sp::backoff_delay(3, 1.0, 100, 0.0), 2.0);  // jitter floor: half
+  EXPECT_DOUBLE_EQ(sp::backoff_delay(30, 1.0, 60, 1.0), 60.0);
+}
+
+TEST(DownloadUnits, ServerRetryWait) {
+  EXPECT_DOUBLE_EQ(sp::server_retry_wait("7", "", 0), 7.0);
+  EXPECT_DOUBLE_EQ(sp::server_retry_wait("", "\"api\";r=0;t=42", 0), 42.0);
+  EXPECT_DOUBLE_EQ(sp::server_retry_wait("", "limit=100, remaining=0, reset=9", 0), 9.0);
+  EXPECT_DOUBLE_EQ(sp::server_retry_wait("", "", 0), -1.0);
+  // HTTP-date form: 30 s after "now".
+  EXPECT_NEAR(sp::server_retry_wait("Sun, 06 Nov 1994 08:49:37 GMT", "", 784111777.0 - 30), 30.0, 0.5);
+}
+
+TEST(DownloadUnits, OriginIncludesSchemeHostAndPort) {
+  EXPECT_EQ(sp::url_origin("https://huggingface.co/datasets/x"), "https://huggingface.co:443");
+  EXPECT_EQ(sp::url_origin("http://127.0.0.1:8080/a"), "http://127.0.0.1:8080");
+  EXPECT_NE(sp::url_origin("http://127.0.0.1:8080/a"), sp::url_origin("http://127.0.0.1:8081/a"));
+  EXPECT_NE(sp::url_origin("http://127.0.0.1:8080/a"), sp::url_origin("http://127.0.0.2:8080/a"));
+}
+
+// One run against every misbehaviour at once, then reruns.
+TEST(SpDownload, MisbehavingServerEndToEnd) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+
+  struct Case {
+    std::string mode, name;
+    size_t size;
+    bool with_sha, with_size, should_succeed;
+    std::string wrong;  // "sha" | "size": the manifest lies
+  };
+  std::vector<Case> cases = {
+      {"ok", "plain.bin", 300000, true, true, true, ""},
+      {"ok", "nohash.bin", 200000, false, false, true, ""},
+      {"norange", "norange.bin", 150000, true, false, true, ""},
+      {"r429", "r429.bin", 100000, true, true, true, ""},
+      {"rl429", "rl429.bin", 100000, false, true, true, ""},
+      {"e503", "e503.bin", 100000, true, false, true, ""},
+      {"reset", "reset.bin", 400000, true, true, true, ""},
+      {"short", "short.bin", 400000, true, false, true, ""},
+      {"shortnr", "shortnr.bin", 400000, true, true, true, ""},
+      {"stall", "stall.bin", 400000, true, true, true, ""},
+      {"redirect", "redir.bin", 120000, true, true, true, ""},
+      {"xredirect", "xredir.bin", 120000, true, true, true, ""},
+      {"ok", "empty.bin", 0, true, true, true, ""},
+      {"missing", "missing.bin", 1000, false, false, false, ""},
+      {"corrupt", "corrupt.bin", 50000, true, true, false, ""},
+      {"ok", "badsize.bin", 50000, false, true, false, "size"},
+  };
+  std::string manifest = "# test manifest\n\n";
+  std::map<std::string, std::string> expected;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& c = cases[i];
+    std::string bytes = make_bytes(c.size, i + 1);
+    write_file(root + "/" + c.name, bytes);
+    expected[c.name] = bytes;
+    std::string sha = c.with_sha ? sp::sha256_hex(bytes) : "-";
+    std::string size = c.with_size ? std::to_string(c.size) : "-";
+    if (c.wrong == "size") size = std::to_string(c.size + 1);
+    // Redirected and cross-host files get an explicit path; the others are named after the URL.
+    std::string path = c.mode.find("redirect") != std::string::npos ? "sub/dir/" + c.name : "-";
+    manifest += server.url(c.mode, c.name) + "\t" + sha + "\t" + size + "\t" + path + "\n";
+  }
+  write_file(d / "m.tsv", manifest);
+
+  const std::string flags = " --output-dir " + shell_quote(out) + " --connections 4 --retries 3 --retry-base-delay 0.05"
+                            " --max-retry-wait 2 --stall-timeout 1 --progress lines --progress-interval 0.5";
+  auto r = run_command("HF_TOKEN=sekrit " + dl("--manifest " + shell_quote(d / "m.tsv") + flags + " --report " +
+                                               shell_quote(d / "report.json")));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+
+  auto final_of = [&](const Case& c) {
+    return out + "/" + (c.mode.find("redirect") != std::string::npos ? "sub/dir/" : "") + c.name;
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    if (c.should_succeed) {
+      ASSERT_TRUE(file_exists(final_of(c))) << r.err;
+      EXPECT_TRUE(read_file(final_of(c)) == expected[c.name]) << "content differs";
+      EXPECT_FALSE(file_exists(final_of(c) + ".part"));
+    } else {
+      EXPECT_FALSE(file_exists(final_of(c))) << "a failed file must never appear at its final name";
+      EXPECT_NE(r.err.find(server.url(c.mode, c.name)), std::string::npos) << "failure not named:\n" << r.err;
+    }
+  }
+  EXPECT_NE(r.err.find("HTTP 404"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("SHA-256 mismatch"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("manifest says"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3 failed"), std::string::npos) << r.err;
+
+  const std::string report = read_file(d / "report.json");
+  EXPECT_NE(report.find("\"failed\": 3"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"downloaded\": 13"), std::string::npos) << report;
+  EXPECT_NE(report.find("\"error\": \"HTTP 404 Not Found\""), std::string::npos) << report;
+
+  auto reqs = server.requests();
+  int missing = 0, corrupt = 0, resumed_reset = 0, resumed_short = 0, resumed_stall = 0, x2 = 0, r429 = 0;
+  for (const auto& q : reqs) {
+    if (q.server == "127.0.0.2") {
+      ++x2;
+      EXPECT_EQ(q.auth, "") << "bearer token leaked to another host: " << q.path;
+    } else {
+      EXPECT_EQ(q.auth, "Bearer sekrit") << q.path;  // same origin, including after a same-host redirect
+    }
+    missing += q.path == "/missing/missing.bin";
+    corrupt += q.path == "/corrupt/corrupt.bin";
+    r429 += q.path == "/r429/r429.bin";
+    // The resumed requests ask for exactly the half that arrived.
+    resumed_reset += q.path == "/reset/reset.bin" && q.range == "bytes=200000-";
+    resumed_short += q.path == "/short/short.bin" && q.range == "bytes=200000-";
+    resumed_stall += q.path == "/stall/stall.bin" && q.range == "bytes=200000-";
+  }
+  EXPECT_EQ(missing, 1) << "404 is permanent: no retries";
+  EXPECT_EQ(corrupt, 4) << "hash mismatch: first try + 3 retries";
+  EXPECT_EQ(r429, 2);
+  EXPECT_GE(x2, 1);
+  EXPECT_EQ(resumed_reset, 1);
+  EXPECT_EQ(resumed_short, 1);
+  EXPECT_EQ(resumed_stall, 1);
+
+  // Rerun: finished files are not requested again; only the failures are.
+  const size_t before = reqs.size();
+  r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + flags + " --retries 0"));
+  EXPECT_EQ(r.exit_code, 1);
+  reqs = server.requests();
+  std::set<std::string> asked;
+  for (size_t i = before; i < reqs.size(); ++i) asked.insert(reqs[i].path);
+  EXPECT_EQ(asked, (std::set<std::string>{"/missing/missing.bin", "/corrupt/corrupt.bin", "/ok/badsize.bin"}));
+  EXPECT_NE(r.err.find("13 already present"), std::string::npos) << r.err;
+
+  // A manifest of the good files only: zero requests, exit 0.
+  std::string good;
+  std::istringstream in(manifest);
+  for (std::string l; std::getline(in, l);)
+    if (l.find("missing") == std::string::npos && l.find("corrupt") == std::string::npos && l.find("badsize") == std::string::npos)
+      good += l + "\n";
+  write_file(d / "good.tsv", good);
+  const size_t before2 = server.requests().size();
+  r = run_command(dl("--manifest " + shell_quote(d / "good.tsv") + flags));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(server.requests().size(), before2) << "a rerun over finished files must make no request";
+}
+
+// kill -9 in the middle of a transfer: nothing at the final name, and the
+// rerun continues from the .part with a Range request.
+TEST(SpDownload, KilledRunResumesFromPartial) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  const std::string bytes = make_bytes(6 << 20, 99);  // ~2 s at the slow rate
+  write_file(root + "/big.bin", bytes);
+  write_file(d / "m.tsv", server.url("slow", "big.bin") + "\t" + sp::sha256_hex(bytes) + "\t" + std::to_string(bytes.size()) + "\n");
+  const std::string cmd = dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) + " --quiet");
+  ASSERT_EQ(std::system((cmd + " >/dev/null 2>&1 </dev/null & echo $! > " + shell_quote(d / "dl.pid")).c_str()), 0);
+  const int pid = std::stoi(read_file(d / "dl.pid"));
+  const std::string part = out + "/big.bin.part";
+  struct stat st{};
+  for (int i = 0; i < 400; ++i) {
+    if (::stat(part.c_str(), &st) == 0 && st.st_size > (1 << 20)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ::kill(pid, SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_EQ(::stat(part.c_str(), &st), 0);
+  ASSERT_GT(st.st_size, 0);
+  ASSERT_LT(static_cast<size_t>(st.st_size), bytes.size()) << "download finished before the kill; test is void";
+  EXPECT_FALSE(file_exists(out + "/big.bin")) << "a partial file reached its final name";
+
+  auto r = run_command(cmd + " --report " + shell_quote(d / "r.json"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(out + "/big.bin") == bytes);
+  EXPECT_FALSE(file_exists(part));
+  auto reqs = server.requests();
+  ASSERT_GE(reqs.size(), 2u);
+  EXPECT_EQ(reqs.back().range.rfind("bytes=", 0), 0u) << "rerun did not resume";
+  EXPECT_NE(reqs.back().range, "bytes=0-");
+  EXPECT_EQ(read_file(d / "r.json").find("\"resumed_from\": 0,"), std::string::npos);
+}
+
+// A .part that is already complete (killed between download and rename) is
+// verified and renamed without a request; an existing file with a size that
+// contradicts the manifest is replaced.
+TEST(SpDownload, CompletePartAndWrongSizedFinal) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root) + " " + shell_quote(out)).c_str()), 0);
+  TestServer server(root, d.path());
+  const std::string a = make_bytes(70000, 5), b = make_bytes(80000, 6);
+  write_file(root + "/a.bin", a);
+  write_file(root + "/b.bin", b);
+  write_file(out + "/a.bin.part", a);
+  write_file(out + "/b.bin", b.substr(0, 1000));  // an old tool's partial at the final name
+  write_file(d / "m.tsv", server.url("ok", "a.bin") + "\t" + sp::sha256_hex(a) + "\t70000\n" + server.url("ok", "b.bin") +
+                              "\t-\t80000\n");
+  auto r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) + " --quiet"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(out + "/a.bin") == a);
+  EXPECT_TRUE(read_file(out + "/b.bin") == b);
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 1u);
+  EXPECT_EQ(reqs[0].path, "/ok/b.bin");
+}
+
+// Ranks split the manifest: every file fetched once, by exactly one rank.
+TEST(SpDownload, RanksSplitWorkWithoutOverlap) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  std::string manifest;
+  const int n = 12;
+  for (int i = 0; i < n; ++i) {
+    std::string name = "f" + std::to_string(i) + ".bin";
+    std::string bytes = make_bytes(10000 + 5000 * static_cast<size_t>(i), static_cast<uint64_t>(i) + 50);
+    write_file(root + "/" + name, bytes);
+    manifest += server.url("ok", name) + "\t-\t" + std::to_string(bytes.size()) + "\n";
+  }
+  write_file(d / "m.tsv", manifest);
+  const std::string args = "--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                           " --quiet --report " + shell_quote(d / "rep-{rank}.json");
+  // Both ranks at once, as under bcprun.
+  auto r = run_command("env -u OMPI_COMM_WORLD_RANK RANK=0 WORLD_SIZE=2 " + dl(args) + " & env -u OMPI_COMM_WORLD_RANK RANK=1 WORLD_SIZE=2 " +
+                       dl(args) + " & wait %1 && wait %2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(files_in(out).size(), static_cast<size_t>(n));
+  std::map<std::string, int> per_path;
+  for (const auto& q : server.requests()) per_path[q.path]++;
+  EXPECT_EQ(per_path.size(), static_cast<size_t>(n));
+  for (const auto& [p, c] : per_path) EXPECT_EQ(c, 1) << p << " fetched by more than one rank";
+  const std::string r0 = read_file(d / "rep-0.json"), r1 = read_file(d / "rep-1.json");
+  for (int i = 0; i < n; ++i) {
+    const std::string key = "/ok/f" + std::to_string(i) + ".bin\"";
+    EXPECT_NE((r0.find(key) != std::string::npos) + (r1.find(key) != std::string::npos), 0 + 0) << key;
+    EXPECT_FALSE(r0.find(key) != std::string::npos && r1.find(key) != std::string::npos) << key << " in both shares";
+  }
+}
+
+TEST(SpDownload, MpirunSplitsWorkWithoutOverlap) {
+  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "OpenMPI not installed";
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  std::string manifest;
+  for (int i = 0; i < 6; ++i) {
+    std::string name = "m" + std::to_string(i) + ".bin";
+    write_file(root + "/" + name, make_bytes(20000, static_cast<uint64_t>(i) + 7));
+    manifest += server.url("ok", name) + "\n";
+  }
+  write_file(d / "m.tsv", manifest);
+  auto r = run_command("mpirun --allow-run-as-root --oversubscribe -np 2 " +
+                       dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                          " --progress none --report " + shell_quote(d / "rep-{rank}.json")));
+  if (r.exit_code != 0 && r.err.find("rank") == std::string::npos) GTEST_SKIP() << "mpirun cannot start here: " << r.err;
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("[rank 0/2]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[rank 1/2]"), std::string::npos) << r.err;
+  EXPECT_EQ(files_in(out).size(), 6u);
+  std::map<std::string, int> per_path;
+  for (const auto& q : server.requests()) per_path[q.path]++;
+  EXPECT_EQ(per_path.size(), 6u);
+  for (const auto& [p, c] : per_path) EXPECT_EQ(c, 1) << p;
+  EXPECT_TRUE(file_exists(d / "rep-0.json") && file_exists(d / "rep-1.json"));
+}
+
+TEST(SpDownload, UsageErrors) {
+  auto r = run_command(dl("--output-dir /tmp/x"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--manifest is required"), std::string::npos);
+  r = run_command(dl("--manifest slimpajama:train --output-dir /tmp/x --rank 3 --world-size 2"));
+  EXPECT_EQ(r.exit_code, 2);
+  r = run_command(dl("--print-manifest slimpajama:nope"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("slimpajama:train"), std::string::npos);
+  r = run_command(dl("--help"));
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("mpirun"), std::string::npos);
+}
+
+TEST(SpDownload, DryRunSharesAreDisjointAndComplete) {
+  std::set<std::string> seen;
+  size_t total = 0;
+  for (int rank = 0; rank < 3; ++rank) {
+    auto r = run_command(dl("--manifest slimpajama:validation --dry-run --rank " + std::to_string(rank) + " --world-size 3"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::istringstream in(r.out);
+    for (std::string l; std::getline(in, l);) {
+      ++total;
+      EXPECT_TRUE(seen.insert(l).second) << "in two shares: " << l;
+    }
+  }
+  EXPECT_EQ(total, 6279u + 6278 + 6286 + 6284 + 6301);
+}
+
+// A 429 pauses the whole process (not just that file), and
+// --max-requests-per-second spaces requests out. Only lower bounds on time
+// are asserted, so a slow machine cannot make this fail.
+TEST(SpDownload, RateLimitPausesWholeProcessAndRequestRateIsCapped) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  std::string manifest = server.url("r429", "first.bin") + "\n";
+  write_file(root + "/first.bin", make_bytes(1000, 1));
+  for (int i = 0; i < 4; ++i) {
+    write_file(root + "/o" + std::to_string(i) + ".bin", make_bytes(1000, 2 + static_cast<uint64_t>(i)));
+    manifest += server.url("ok", "o" + std::to_string(i) + ".bin") + "\t-\t1000\n";
+  }
+  write_file(d / "m.tsv", manifest);
+  // One connection, and the 429 answer comes first: every other request must wait out its Retry-After.
+  auto r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                          " --quiet --connections 1"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 6u);
+  double t429 = -1;
+  for (const auto& q : reqs)
+    if (q.path == "/r429/first.bin") {
+      t429 = q.t;
+      break;
+    }
+  ASSERT_GT(t429, 0);
+  for (const auto& q : reqs) {
+    if (q.t > t429) {
+      EXPECT_GE(q.t - t429, 0.9) << q.path << " started during the Retry-After pause";
+    }
+  }
+
+  TempDir d2;
+  const std::string out2 = d2 / "out";
+  const size_t before = reqs.size();
+  r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out2) +
+                     " --quiet --connections 4 --max-requests-per-second 10"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  reqs = server.requests();
+  ASSERT_EQ(reqs.size(), before + 5);
+  EXPECT_GE(reqs.back().t - reqs[before].t, 0.35) << "5 requests at 10/s need at least 0.4 s";
+}
+
+// Without a hash in the manifest, the Hub's X-Linked-Etag (SHA-256 of the LFS
+// file) sent with its redirect is checked; --no-linked-etag turns that off.
+TEST(SpDownload, HubLinkedEtagIsVerified) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  write_file(root + "/good.bin", make_bytes(30000, 11));
+  write_file(root + "/bad.bin", make_bytes(30000, 12));
+  write_file(d / "m.tsv", server.url("hub", "good.bin") + "\n" + server.url("hubbad", "bad.bin") + "\n");
+  const std::string args = "--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                           " --progress none --retries 1 --retry-base-delay 0.01";
+  auto r = run_command(dl(args + " --report " + shell_quote(d / "r.json")));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(file_exists(out + "/good.bin"));
+  EXPECT_FALSE(file_exists(out + "/bad.bin"));
+  EXPECT_NE(r.err.find("SHA-256 mismatch"), std::string::npos) << r.err;
+  EXPECT_NE(read_file(d / "r.json").find("\"sha256\": \"" + sp::sha256_hex(make_bytes(30000, 11)) + "\""), std::string::npos);
+  r = run_command(dl(args + " --no-linked-etag"));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(out + "/bad.bin") == make_bytes(30000, 12));
+}

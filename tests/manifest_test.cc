@@ -1,0 +1,78 @@
+#include "sp/manifest.h"
+
+#include <gtest/gtest.h>
+
+#include <numeric>
+#include <set>
+
+#include "sp/error.h"
+
+TEST(Manifest, ParsesAllFieldForms) {
+  const std::string sha(64, 'A');
+  auto m = sp::parse_manifest(
+      "# comment\n\n"
+      "https://h/a/x.zst\n"
+      "https://h/a/y.zst?download=true\t-\t-\n"
+      "https://h/b/x.zst\t" + sha + "\t123\tb/x.zst\n"
+      "  https://h/c\t-\t0\tc/file.bin  \r\n",
+      "m.tsv");
+  ASSERT_EQ(m.size(), 4u);
+  EXPECT_EQ(m[0].path, "x.zst");
+  EXPECT_EQ(m[0].sha256, "");
+  EXPECT_FALSE(m[0].size_known);
+  EXPECT_EQ(m[0].line, 3u);
+  EXPECT_EQ(m[1].path, "y.zst");  // query string dropped
+  EXPECT_EQ(m[2].sha256, std::string(64, 'a'));
+  EXPECT_EQ(m[2].size, 123u);
+  EXPECT_TRUE(m[2].size_known);
+  EXPECT_EQ(m[2].path, "b/x.zst");
+  EXPECT_EQ(m[3].path, "c/file.bin");
+  EXPECT_TRUE(m[3].size_known);
+  EXPECT_EQ(sp::parse_manifest(sp::format_manifest_line(m[2]) + "\n", "again")[0].path, "b/x.zst");
+}
+
+TEST(Manifest, DuplicateOutputPathIsAnError) {
+  try {
+    sp::parse_manifest("https://h/a/x.zst\nhttps://other/b/x.zst\n", "m.tsv");
+    FAIL() << "duplicate accepted";
+  } catch (const sp::InputError& e) {
+    EXPECT_EQ(e.line, 2u);
+    EXPECT_NE(std::string(e.what()).find("already used by line 1"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Manifest, RejectsBadLines) {
+  EXPECT_THROW(sp::parse_manifest("ftp://h/x\n", "m"), sp::InputError);
+  EXPECT_THROW(sp::parse_manifest("https://h/x\tnothex\n", "m"), sp::InputError);
+  EXPECT_THROW(sp::parse_manifest("https://h/x\t-\t12x\n", "m"), sp::InputError);
+  EXPECT_THROW(sp::parse_manifest("https://h/x\t-\t-1\n", "m"), sp::InputError);
+  EXPECT_THROW(sp::parse_manifest("https://h/x\t-\t-\t../escape\n", "m"), sp::InputError);
+  EXPECT_THROW(sp::parse_manifest("https://h/x\t-\t-\t/abs\n", "m"), sp::InputError);
+  EXPECT_THROW(sp::parse_manifest("https://h/x\t-\t-\ta//b\n", "m"), sp::InputError);
+  EXPECT_THROW(sp::parse_manifest("https://h/x.part\n", "m"), sp::InputError);
+  EXPECT_THROW(sp::parse_manifest("https://h/\n", "m"), sp::InputError);  // no file name
+  EXPECT_THROW(sp::parse_manifest("https://h/x\t-\t-\tp\textra\n", "m"), sp::InputError);
+}
+
+TEST(Manifest, SlimPajamaCountsAndUrls) {
+  auto train = sp::slimpajama_chunk_counts("train");
+  ASSERT_EQ(train.size(), 10u);
+  EXPECT_EQ(std::accumulate(train.begin(), train.end(), 0), 59166);
+  EXPECT_EQ(train[4], 5933);
+  auto m = sp::builtin_manifest("slimpajama:train", "https://huggingface.co/");
+  ASSERT_EQ(m.size(), 59166u);
+  EXPECT_EQ(m[0].url, "https://huggingface.co/datasets/cerebras/SlimPajama-627B/resolve/main/train/chunk1/example_train_0.jsonl.zst");
+  EXPECT_EQ(m[0].path, "train/chunk1/example_train_0.jsonl.zst");
+  EXPECT_EQ(m[5911].path, "train/chunk1/example_train_5911.jsonl.zst");
+  EXPECT_EQ(m[5912].path, "train/chunk2/example_train_0.jsonl.zst");
+  EXPECT_EQ(m.back().path, "train/chunk10/example_train_5911.jsonl.zst");
+  auto v = sp::builtin_manifest("slimpajama:validation", "http://mirror:8080");
+  EXPECT_EQ(v.size(), 31428u);
+  EXPECT_EQ(v[0].url, "http://mirror:8080/datasets/cerebras/SlimPajama-627B/resolve/main/validation/chunk1/example_holdout_0.jsonl.zst");
+  EXPECT_EQ(sp::builtin_manifest("slimpajama:test", "https://h").size(), 31411u);
+  EXPECT_EQ(sp::builtin_manifest("slimpajama:all", "https://h").size(), 59166u + 31428 + 31411);
+  std::set<std::string> paths;
+  for (const auto& e : v) EXPECT_TRUE(paths.insert(e.path).second);
+  EXPECT_THROW(sp::builtin_manifest("slimpajama:dev", "https://h"), sp::UsageError);
+  EXPECT_THROW(sp::builtin_manifest("slimpajama:train", "mirror"), sp::UsageError);
+}
