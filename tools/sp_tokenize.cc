@@ -36,7 +36,7 @@ const sp::cli::Program kProgram{
         {"tokenizer-type", "NAME", "Tokenizer; GPT2BPETokenizer is supported.", "GPT2BPETokenizer"},
         {"vocab-file", "FILE", "GPT-2 vocab.json (default: $SP_GPT2_DIR/vocab.json or ~/.cache/sp_toolkit/gpt2/vocab.json).", "", false, {"vocab"}},
         {"merge-file", "FILE", "GPT-2 merges.txt (default: beside the vocab file).", "", false, {"merges"}},
-        {"workers", "N", "Worker threads (default: the CPUs available to this process, divided among the ranks of a node)."},
+        {"workers", "N", "Worker threads (default: the CPUs available to this process, divided among the ranks of a node).", "", false, {"threads"}},
         {"on-error", "MODE", "stop: a bad line ends the run with file:line: reason; skip: skip bad lines, count and report them.", "stop"},
         {"overwrite", "", "Rebuild outputs that already exist (by default complete outputs are kept and skipped)."},
         {"stats-json", "FILE", "Also write the final statistics as JSON (per rank: FILE.rank<R> under several ranks)."},
