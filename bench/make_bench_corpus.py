@@ -74,7 +74,9 @@ def main():
     total = 0
     with open(out, "w", encoding="utf-8") as f:
         while total < target:
-            kind = rng.choices([k for k, _ in mix], weights=[w for _, w in mix])[0]
+            # Keep each kind at its share of the bytes written so far (multilingual
+            # text has more bytes per character, so choosing by count would drift).
+            kind = min(mix, key=lambda kw: written[kw[0]] - kw[1] * total)[0] if total else "prose"
             src = rng.choice(sources[kind])
             n = rng.randint(500, 12000)
             start = rng.randint(0, max(0, len(src) - n))
