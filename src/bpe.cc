@@ -10,9 +10,15 @@
 //      a linked list + per-rank buckets for long ones, so a megabyte-long
 //      pre-token (one run of a letter, digit, space or punctuation) stays
 //      O(n log n).
+// The memo, the vocabulary and the merges are plain open-addressing tables
+// (linear probing, at most half full) with keys that compare in a couple of
+// integer compares: a piece of up to 16 bytes is two 64-bit words and its
+// length (PieceKey), a pair of ids is one 64-bit word. Ids are written straight
+// into the caller's vector, which encode() sizes for one id per byte up front.
 #include "sp/bpe.h"
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -76,9 +82,30 @@ bool unicode_to_bytes(std::string_view s, std::string& out) {
   return true;
 }
 
-// Debian's Abseil has its own string_view type, which std::string_view does
-// not convert to implicitly; heterogeneous lookups need it.
-absl::string_view as_key(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+inline uint64_t load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+inline uint64_t load32(const char* p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+// 64 x 64 -> 128-bit product, halves folded: a cheap mixer whose low bits
+// depend on all input bits.
+inline uint64_t mix(uint64_t a, uint64_t b) {
+  __extension__ using u128 = unsigned __int128;
+  const u128 m = u128{a} * b;
+  return static_cast<uint64_t>(m) ^ static_cast<uint64_t>(m >> 64);
+}
+
+// Whether the bytes between the first and last 8 of two equally long pieces
+// match; the only check a PieceKey leaves for pieces over 16 bytes.
+inline bool same_middle(const char* a, const char* b, size_t len) {
+  return len <= 16 || std::memcmp(a + 8, b + 8, len - 16) == 0;
+}
 
 }  // namespace
 
@@ -93,9 +120,71 @@ char32_t gpt2_byte_to_codepoint(uint8_t b) {
   return 0x100 + n;
 }
 
+// A piece's first and last bytes as two words, plus a hash of all of it.
+// Bytes 0..7 and n-8..n-1 for n >= 8 (overlapping below 16), 0..3 and
+// n-4..n-1 for n = 4..7, bytes 0, n/2 and n-1 for n = 1..3: so with the length
+// they are the whole piece up to 16 bytes, and equality is two compares.
+struct BpeModel::PieceKey {
+  uint64_t head = 0, tail = 0, hash;
+  explicit PieceKey(std::string_view s) {
+    const char* p = s.data();
+    const size_t n = s.size();
+    if (n >= 8) {
+      head = load64(p), tail = load64(p + n - 8);
+    } else if (n >= 4) {
+      head = load32(p), tail = load32(p + n - 4);
+    } else if (n > 0) {
+      head = uint64_t{uint8_t(p[0])} | uint64_t{uint8_t(p[n / 2])} << 8 | uint64_t{uint8_t(p[n - 1])} << 16;
+    }
+    hash = mix(head ^ 0x243F6A8885A308D3ull, tail ^ 0x13198A2E03707344ull ^ n);
+    for (size_t i = 8; i + 8 < n; i += 8) hash = mix(hash ^ load64(p + i), 0xA4093822299F31D1ull);
+  }
+};
+
+BpeCache::BpeCache(size_t max_entries)
+    : max_entries_(max_entries), slots_(max_entries ? 2 * std::bit_ceil(max_entries) : 1) {}
+
 void BpeCache::clear() {
-  memo_.clear();
+  std::fill(slots_.begin(), slots_.end(), Slot{});
+  size_ = 0;
+  keys_.clear();
   ids_.clear();
+}
+
+bool BpeModel::add_token(std::string_view bytes, uint32_t id) {
+  const PieceKey key(bytes);
+  const auto tag = static_cast<uint32_t>(key.hash >> 32) | 1;
+  const size_t mask = token_slots_.size() - 1;
+  for (size_t i = key.hash & mask;; i = (i + 1) & mask) {
+    TokenSlot& s = token_slots_[i];
+    if (s.tag == 0) {
+      s = TokenSlot{tag, id};
+      return true;
+    }
+    if (s.tag == tag && token_bytes(s.id) == bytes) return false;
+  }
+}
+
+int64_t BpeModel::find_token(std::string_view bytes, const PieceKey& key) const {
+  const auto tag = static_cast<uint32_t>(key.hash >> 32) | 1;
+  const size_t mask = token_slots_.size() - 1;
+  for (size_t i = key.hash & mask;; i = (i + 1) & mask) {
+    const TokenSlot& s = token_slots_[i];
+    if (s.tag == 0) return -1;
+    if (s.tag == tag && token_bytes(s.id) == bytes) return s.id;
+  }
+}
+
+bool BpeModel::add_merge(uint32_t left, uint32_t right, uint32_t rank) {
+  const uint64_t pair = (uint64_t{left} << kIdBits) | right;
+  for (size_t i = (pair * 0x9E3779B97F4A7C15ull) >> pair_shift_;; i = (i + 1) & (pair_slots_.size() - 1)) {
+    uint64_t& s = pair_slots_[i];
+    if ((s >> kRankBits) == pair) return false;
+    if (s == kEmptyPair) {
+      s = (pair << kRankBits) | rank;
+      return true;
+    }
+  }
 }
 
 BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::string& merges_txt_path) {
@@ -109,7 +198,7 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
     simdjson::dom::object obj;
     if (auto err = parser.parse(json).get_object().get(obj))
       throw InputError(path, 0, std::string("not a JSON object of token -> id: ") + simdjson::error_message(err));
-    std::vector<std::string> tokens;
+    std::vector<std::string> tokens, names;  // raw bytes and vocab.json key, by id
     std::vector<bool> seen;
     std::string bytes;
     for (auto field : obj) {
@@ -119,31 +208,33 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
       if (!unicode_to_bytes(field.key, bytes))
         throw InputError(path, 0, "token " + std::string(field.key) + " is not GPT-2 byte-level text");
       auto uid = static_cast<size_t>(id);
-      if (uid >= tokens.size()) tokens.resize(uid + 1), seen.resize(uid + 1);
+      if (uid >= tokens.size()) tokens.resize(uid + 1), names.resize(uid + 1), seen.resize(uid + 1);
       if (seen[uid]) throw InputError(path, 0, "id " + std::to_string(id) + " used twice");
       seen[uid] = true;
-      if (field.key == "<|endoftext|>") {
-        m.eod_id_ = static_cast<uint32_t>(id);
-      } else if (!m.ids_by_bytes_.emplace(bytes, static_cast<uint32_t>(id)).second) {
-        throw InputError(path, 0, "token " + std::string(field.key) + " appears twice");
-      }
+      if (field.key == "<|endoftext|>") m.eod_id_ = static_cast<uint32_t>(id);
       tokens[uid] = bytes;
+      names[uid] = field.key;
     }
     for (size_t id = 0; id < seen.size(); ++id)
       if (!seen[id]) throw InputError(path, 0, "ids are not contiguous: id " + std::to_string(id) + " is missing");
     if (tokens.empty() || tokens[m.eod_id_] != "<|endoftext|>")
       throw InputError(path, 0, "no \"<|endoftext|>\" token");
-    for (int b = 0; b < 256; ++b) {
-      auto it = m.ids_by_bytes_.find(std::string(1, static_cast<char>(b)));
-      if (it == m.ids_by_bytes_.end())
-        throw InputError(path, 0, "no token for byte " + std::to_string(b));
-      m.byte_ids_[b] = it->second;
-    }
     m.token_offsets_.reserve(tokens.size() + 1);
     m.token_offsets_.push_back(0);
     for (const auto& t : tokens) {
       m.token_blob_ += t;
       m.token_offsets_.push_back(static_cast<uint32_t>(m.token_blob_.size()));
+    }
+    if (tokens.size() >= (size_t{1} << kIdBits) - 1)
+      throw InputError(path, 0, "more than " + std::to_string((1 << kIdBits) - 2) + " tokens");
+    m.token_slots_.assign(2 * std::bit_ceil(tokens.size()), TokenSlot{});
+    for (uint32_t id = 0; id < tokens.size(); ++id)
+      if (id != m.eod_id_ && !m.add_token(tokens[id], id))
+        throw InputError(path, 0, "token " + names[id] + " appears twice");
+    for (int b = 0; b < 256; ++b) {
+      const int64_t id = m.token_id(std::string(1, static_cast<char>(b)));
+      if (id < 0) throw InputError(path, 0, "no token for byte " + std::to_string(b));
+      m.byte_ids_[b] = static_cast<uint32_t>(id);
     }
   }
 
@@ -157,6 +248,11 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
     // First rank at which each token exists: 0 for bytes, r + 1 for the
     // result of the merge of rank r, kNoRank for tokens no merge makes.
     std::vector<uint32_t> created_at(m.vocab_size(), kNoRank);
+    const size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+    if (lines >= (size_t{1} << kRankBits) - 1)
+      throw InputError(path, 0, "more than " + std::to_string((1 << kRankBits) - 2) + " merges");
+    m.pair_slots_.assign(2 * std::bit_ceil(lines), kEmptyPair);
+    m.pair_shift_ = 64 - std::countr_zero(m.pair_slots_.size());
     for (uint32_t id : m.byte_ids_) created_at[id] = 0;
     for (size_t pos = 0; pos < text.size();) {
       size_t eol = text.find('\n', pos);
@@ -184,12 +280,11 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
           throw InputError(path, line_no, "merge uses token " + std::string(part == l ? a : b) +
                                               " before any earlier merge makes it");
       if (created_at[size_t(merged)] == kNoRank) created_at[size_t(merged)] = rank + 1;
-      Merge merge{rank++, static_cast<uint32_t>(merged)};
-      if (!m.merges_.emplace(pair_key(uint32_t(l), uint32_t(r)), merge).second)
+      if (!m.add_merge(uint32_t(l), uint32_t(r), rank++))
         throw InputError(path, line_no, "duplicate merge " + std::string(line));
       m.rules_.push_back({uint32_t(l), uint32_t(r), uint32_t(merged)});
     }
-    if (m.merges_.empty()) throw InputError(path, 0, "no merges");
+    if (m.rules_.empty()) throw InputError(path, 0, "no merges");
   }
 
   // Decide whether the whole-piece shortcut is exact for this vocabulary
@@ -207,73 +302,106 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
   return m;
 }
 
-int64_t BpeModel::token_id(std::string_view bytes) const {
-  auto it = ids_by_bytes_.find(as_key(bytes));
-  return it == ids_by_bytes_.end() ? -1 : int64_t{it->second};
-}
+int64_t BpeModel::token_id(std::string_view bytes) const { return find_token(bytes, PieceKey(bytes)); }
 
 void BpeModel::encode(std::string_view text, std::vector<uint32_t>& out, BpeCache& cache) const {
+  const size_t base = out.size();
+  out.resize(base + text.size());  // room for the worst case, one id per byte
+  uint32_t* end = out.data() + base;
   for (size_t pos = 0; pos < text.size();) {
-    size_t end = gpt2_pretoken_end(text, pos);
-    encode_piece(text.substr(pos, end - pos), out, cache);
-    pos = end;
+    size_t next = gpt2_pretoken_end(text, pos);
+    end = emit_piece(text.substr(pos, next - pos), end, cache);
+    pos = next;
   }
+  out.resize(static_cast<size_t>(end - out.data()));
 }
 
 void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out, BpeCache& cache) const {
-  if (piece.size() == 1) {  // single bytes are their own token; no lookup at all
-    out.push_back(byte_ids_[static_cast<uint8_t>(piece[0])]);
-    return;
-  }
-  if (piece.empty()) return;
-  const bool memoize = cache.max_entries_ > 0 && piece.size() <= BpeCache::kMaxPieceBytes;
-  if (memoize) {
-    auto it = cache.memo_.find(as_key(piece));
-    if (it != cache.memo_.end()) {
-      const uint32_t* ids = cache.ids_.data() + it->second.offset;
-      out.insert(out.end(), ids, ids + it->second.count);
-      return;
-    }
-  }
-  const size_t first = out.size();
-  auto token = tokens_merge_to_themselves_ ? ids_by_bytes_.find(as_key(piece)) : ids_by_bytes_.end();
-  if (token != ids_by_bytes_.end()) {
-    out.push_back(token->second);  // whole piece is a token (see top of file)
-  } else if (piece.size() <= kShortPieceBytes) {
-    merge_short(piece, out, cache);
-  } else {
-    merge_long(piece, out, cache);
-  }
-  if (memoize) {
-    if (cache.memo_.size() >= cache.max_entries_) cache.clear();
-    auto count = static_cast<uint32_t>(out.size() - first);
-    cache.memo_.emplace(std::string(piece), BpeCache::Span{static_cast<uint32_t>(cache.ids_.size()), count});
-    cache.ids_.insert(cache.ids_.end(), out.begin() + static_cast<ptrdiff_t>(first), out.end());
-  }
+  const size_t base = out.size();
+  out.resize(base + piece.size());
+  out.resize(static_cast<size_t>(emit_piece(piece, out.data() + base, cache) - out.data()));
 }
 
-// Short pieces: parts in a stack array with the merge of each adjacent pair
-// beside them; each round scans for the lowest rank, merges, shifts the tail
-// left by one and re-looks-up only the two pairs that changed.
-void BpeModel::merge_short(std::string_view piece, std::vector<uint32_t>& out, BpeCache&) const {
-  uint32_t ids[kShortPieceBytes];
-  Merge pair[kShortPieceBytes];  // pair[i]: merge of ids[i], ids[i + 1]
+uint32_t* BpeModel::emit_piece(std::string_view piece, uint32_t* out, BpeCache& cache) const {
+  const size_t n = piece.size();
+  if (n == 1) {  // single bytes are their own token; no lookup at all
+    *out = byte_ids_[static_cast<uint8_t>(piece[0])];
+    return out + 1;
+  }
+  if (n == 0) return out;
+  const PieceKey key(piece);
+  const bool memoize = cache.max_entries_ > 0 && n <= BpeCache::kMaxPieceBytes;
+  const size_t mask = cache.slots_.size() - 1;
+  size_t slot = key.hash & mask;
+  if (memoize) {
+    for (;; slot = (slot + 1) & mask) {
+      const BpeCache::Slot& s = cache.slots_[slot];
+      if (s.len == 0) break;  // a miss; `slot` is where the piece goes
+      if (s.head == key.head && s.tail == key.tail && s.len == n &&
+          same_middle(cache.keys_.data() + s.key, piece.data(), n)) {
+        const uint32_t* ids = s.count <= 2 ? s.ids : cache.ids_.data() + s.ids[0];
+        for (uint32_t i = 0; i < s.count; ++i) out[i] = ids[i];
+        return out + s.count;
+      }
+    }
+  }
+  uint32_t* end;
+  const int64_t token = tokens_merge_to_themselves_ ? find_token(piece, key) : -1;
+  if (token >= 0) {
+    *out = static_cast<uint32_t>(token);  // whole piece is a token (see top of file)
+    end = out + 1;
+  } else if (n <= kShortPieceBytes) {
+    end = merge_short(piece, out);
+  } else {
+    end = merge_long(piece, out, cache);
+  }
+  if (memoize) {
+    if (cache.size_ >= cache.max_entries_) {
+      cache.clear();
+      slot = key.hash & mask;
+    }
+    const auto count = static_cast<uint32_t>(end - out);
+    BpeCache::Slot& s = cache.slots_[slot];
+    s = BpeCache::Slot{key.head, key.tail, static_cast<uint8_t>(n), static_cast<uint8_t>(count), 0, {0, 0}};
+    if (n > 16) {
+      s.key = static_cast<uint32_t>(cache.keys_.size());
+      cache.keys_.append(piece);
+    }
+    if (count <= 2) {
+      std::copy(out, end, s.ids);
+    } else {
+      s.ids[0] = static_cast<uint32_t>(cache.ids_.size());
+      cache.ids_.insert(cache.ids_.end(), out, end);
+    }
+    ++cache.size_;
+  }
+  return end;
+}
+
+// Short pieces: ids in place in the output, the rank of merging each
+// adjacent pair beside them; each round scans for the lowest rank,
+// merges, shifts the tail left by one and re-looks-up only the two pairs that
+// changed.
+uint32_t* BpeModel::merge_short(std::string_view piece, uint32_t* ids) const {
+  uint32_t rank[kShortPieceBytes];  // rank[i]: of merging ids[i] and ids[i + 1]
   size_t n = piece.size();
+  auto look_up = [&](size_t i) { rank[i] = find_rank(ids[i], ids[i + 1]); };
   for (size_t i = 0; i < n; ++i) ids[i] = byte_ids_[static_cast<uint8_t>(piece[i])];
-  for (size_t i = 0; i + 1 < n; ++i) pair[i] = find_merge(ids[i], ids[i + 1]);
+  for (size_t i = 0; i + 1 < n; ++i) look_up(i);
   while (n > 1) {
     size_t best = 0;
     for (size_t i = 1; i + 1 < n; ++i)
-      if (pair[i].rank < pair[best].rank) best = i;  // strict: leftmost wins ties
-    if (pair[best].rank == kNoRank) break;
-    ids[best] = pair[best].merged;
-    std::memmove(ids + best + 1, ids + best + 2, (n - best - 2) * sizeof ids[0]);
-    std::memmove(pair + best, pair + best + 1, (n - best - 2) * sizeof pair[0]);
+      if (rank[i] < rank[best]) best = i;  // strict: leftmost wins ties
+    if (rank[best] == kNoRank) break;
+    ids[best] = rules_[rank[best]].merged;
+    const size_t tail = n - best - 2;
+    std::memmove(ids + best + 1, ids + best + 2, tail * sizeof ids[0]);
+    std::memmove(rank + best, rank + best + 1, tail * sizeof rank[0]);
     --n;
-    if (best > 0) pair[best - 1] = find_merge(ids[best - 1], ids[best]);
-    if (best + 1 < n) pair[best] = find_merge(ids[best], ids[best + 1]);
+    if (best > 0) look_up(best - 1);
+    if (best + 1 < n) look_up(best);
   }
-  out.insert(out.end(), ids, ids + n);
+  return ids + n;
 }
 
 // Long pieces: the parts form a doubly linked list indexed by their first
@@ -284,7 +412,7 @@ void BpeModel::merge_short(std::string_view piece, std::vector<uint32_t>& out, B
 // come from earlier merges). A bucket entry whose pair has changed since it was
 // filed is skipped. Cost O(n log n) whatever the piece; a run of one letter
 // sweeps a handful of big buckets sequentially.
-void BpeModel::merge_long(std::string_view piece, std::vector<uint32_t>& out, BpeCache& cache) const {
+uint32_t* BpeModel::merge_long(std::string_view piece, uint32_t* out, BpeCache& cache) const {
   if (piece.size() >= UINT32_MAX) throw Error("BPE piece of 4 GiB or more");
   const auto n = static_cast<uint32_t>(piece.size());
   constexpr uint32_t kGone = UINT32_MAX;  // id of a part merged into its left neighbour
@@ -296,11 +424,12 @@ void BpeModel::merge_long(std::string_view piece, std::vector<uint32_t>& out, Bp
   auto& buckets = cache.buckets;
   auto& current = cache.current;
   auto& changed = cache.changed;
+  constexpr uint32_t kNoBucket = UINT32_MAX;
   id.resize(n);
   next.resize(n);
   prev.resize(n);
   ranks.clear();
-  bucket_of.clear();
+  if (bucket_of.size() != rules_.size()) bucket_of.assign(rules_.size(), kNoBucket);  // reset as ranks pop
   for (uint32_t i = 0; i < n; ++i) {
     id[i] = byte_ids_[static_cast<uint8_t>(piece[i])];
     next[i] = i + 1;  // n = end of list
@@ -309,7 +438,7 @@ void BpeModel::merge_long(std::string_view piece, std::vector<uint32_t>& out, Bp
   const auto later = std::greater<uint32_t>();  // makes std::*_heap a min-heap
   size_t used = 0;
   // Long pieces are mostly runs that repeat one pair, so the last pair's
-  // bucket is remembered and most filings skip both hash lookups.
+  // bucket is remembered and most filings skip the merge lookup.
   uint64_t last_key = UINT64_MAX;
   std::vector<uint32_t>* last_bucket = nullptr;  // nullptr: the last pair has no merge
   // Files the pair that starts at part `pos` (which has a right neighbour).
@@ -318,17 +447,16 @@ void BpeModel::merge_long(std::string_view piece, std::vector<uint32_t>& out, Bp
     if (key != last_key) {
       last_key = key;
       last_bucket = nullptr;
-      auto merge = merges_.find(key);
-      if (merge == merges_.end()) return;
-      const uint32_t rank = merge->second.rank;
-      auto [it, fresh] = bucket_of.try_emplace(rank, static_cast<uint32_t>(used));
-      if (fresh) {
+      const uint32_t rank = find_rank(uint32_t(key >> 32), uint32_t(key));
+      if (rank == kNoRank) return;
+      if (bucket_of[rank] == kNoBucket) {
+        bucket_of[rank] = static_cast<uint32_t>(used);
         if (used == buckets.size()) buckets.emplace_back();
         buckets[used++].clear();
         ranks.push_back(rank);
         std::push_heap(ranks.begin(), ranks.end(), later);
       }
-      last_bucket = &buckets[it->second];
+      last_bucket = &buckets[bucket_of[rank]];
     }
     if (last_bucket) last_bucket->push_back(pos);
   };
@@ -338,7 +466,8 @@ void BpeModel::merge_long(std::string_view piece, std::vector<uint32_t>& out, Bp
     const uint32_t rank = ranks.back();
     ranks.pop_back();
     current.swap(buckets[bucket_of[rank]]);  // file_pair never adds to this rank again
-    last_key = UINT64_MAX;                   // buckets may move when file_pair adds one
+    bucket_of[rank] = kNoBucket;
+    last_key = UINT64_MAX;  // buckets may move when file_pair adds one
     if (!std::is_sorted(current.begin(), current.end())) std::sort(current.begin(), current.end());
     const MergeRule rule = rules_[rank];
     // The pairs a merge changes rank after this one, so they are filed after
@@ -359,12 +488,13 @@ void BpeModel::merge_long(std::string_view piece, std::vector<uint32_t>& out, Bp
       if (id[pos] != kGone && next[pos] != n) file_pair(pos);
     current.clear();
   }
-  for (uint32_t i = 0; i != n; i = next[i]) out.push_back(id[i]);
+  for (uint32_t i = 0; i != n; i = next[i]) *out++ = id[i];
   if (n > (1u << 16)) {  // don't keep megabytes of scratch alive in a thread's cache
     std::vector<uint32_t>().swap(id), std::vector<uint32_t>().swap(next), std::vector<uint32_t>().swap(prev);
     std::vector<uint32_t>().swap(current), std::vector<uint32_t>().swap(changed);
     std::vector<std::vector<uint32_t>>().swap(buckets);
   }
+  return out;
 }
 
 std::string BpeModel::decode(std::span<const uint32_t> ids) const {

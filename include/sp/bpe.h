@@ -12,12 +12,10 @@
 #include <string_view>
 #include <vector>
 
-#include <absl/container/flat_hash_map.h>
-
 namespace sp {
 
 // Per-thread memo of pre-token -> token ids plus scratch space for the merge
-// loop, so frequent pieces (" the", ",", " of") cost one hash lookup and no
+// loop, so frequent pieces (" the", ",", " of") cost one hash probe and no
 // piece costs an allocation once the buffers have grown. Not thread-safe:
 // create one per worker thread. Memory is bounded: when max_entries pieces are
 // stored the whole memo is cleared (cheap, and the working set of common
@@ -29,24 +27,32 @@ class BpeCache {
   // 1 MB run of one letter must not pin a megabyte of ids.
   static constexpr size_t kMaxPieceBytes = 64;
 
-  explicit BpeCache(size_t max_entries = kDefaultEntries) : max_entries_(max_entries) {}
-  size_t size() const { return memo_.size(); }
+  explicit BpeCache(size_t max_entries = kDefaultEntries);
+  size_t size() const { return size_; }
   void clear();
 
  private:
   friend class BpeModel;
-  struct Span {
-    uint32_t offset;  // into ids_
-    uint32_t count;
+  // One memoized piece in an open-addressing table (linear probing). head and
+  // tail are the piece's first and last bytes as BpeModel's PieceKey packs
+  // them; with len they are the whole piece when it is at most 16 bytes long.
+  struct Slot {
+    uint64_t head, tail;
+    uint8_t len;      // piece bytes, 1..kMaxPieceBytes; 0 = empty slot
+    uint8_t count;    // number of ids
+    uint32_t key;     // offset of the piece's bytes in keys_ (pieces over 16 bytes)
+    uint32_t ids[2];  // the ids when count <= 2, else ids[0] = their offset in ids_
   };
   size_t max_entries_;
-  absl::flat_hash_map<std::string, Span> memo_;
-  std::vector<uint32_t> ids_;  // the memoized ids, back to back
+  size_t size_ = 0;
+  std::vector<Slot> slots_;    // power-of-two size, at least twice max_entries_
+  std::string keys_;           // bytes of the memoized pieces over 16 bytes
+  std::vector<uint32_t> ids_;  // ids of the memoized pieces with over 2 ids
 
   // Scratch for long pieces (see BpeModel::merge_long in bpe.cc).
   std::vector<uint32_t> part_ids, part_next, part_prev;
   std::vector<uint32_t> rank_heap;                   // ranks that have a bucket
-  absl::flat_hash_map<uint32_t, uint32_t> bucket_of; // rank -> index in buckets
+  std::vector<uint32_t> bucket_of;                   // rank -> index in buckets, or UINT32_MAX
   std::vector<std::vector<uint32_t>> buckets;        // offsets of pairs, per rank
   std::vector<uint32_t> current;                     // the bucket being merged
   std::vector<uint32_t> changed;                     // parts whose right pair changed
@@ -59,14 +65,15 @@ class BpeModel {
   // sp::Error naming the file and the reason: missing/unreadable file, bad
   // JSON, a token that is not bytes_to_unicode text, duplicate token or id,
   // ids with gaps, a merge naming an unknown token or producing one that is
-  // not in the vocabulary, a duplicate merge.
+  // not in the vocabulary, a duplicate merge, over 2^21 - 2 tokens or
+  // 2^22 - 2 merges (the packed merge table's limits).
   static BpeModel load_gpt2(const std::string& vocab_json_path, const std::string& merges_txt_path);
 
   uint32_t vocab_size() const { return static_cast<uint32_t>(token_offsets_.size() - 1); }
   // Id of "<|endoftext|>" (50256 for GPT-2): the document separator that the
   // pipeline appends; encode() never produces it from text.
   uint32_t eod_id() const { return eod_id_; }
-  size_t merge_count() const { return merges_.size(); }
+  size_t merge_count() const { return rules_.size(); }
   // Whether encode_piece may emit a piece that is a token without merging
   // (see tokens_merge_to_themselves_); exposed for tests.
   bool uses_whole_token_shortcut() const { return tokens_merge_to_themselves_; }
@@ -88,10 +95,6 @@ class BpeModel {
   int64_t token_id(std::string_view bytes) const;
 
  private:
-  struct Merge {
-    uint32_t rank;    // line order in merges.txt: lower merges first
-    uint32_t merged;  // id of the token the pair becomes
-  };
   struct MergeRule {
     uint32_t left, right, merged;
   };
@@ -99,19 +102,44 @@ class BpeModel {
     return (uint64_t{left} << 32) | right;
   }
   static constexpr uint32_t kNoRank = UINT32_MAX;
-  // Rank and result of merging two adjacent tokens; rank kNoRank if none.
-  Merge find_merge(uint32_t left, uint32_t right) const {
-    auto it = merges_.find(pair_key(left, right));
-    return it == merges_.end() ? Merge{kNoRank, 0} : it->second;
+  // The merge table: open addressing over one word per merge, left id
+  // (kIdBits), right id (kIdBits), rank (kRankBits); at most half full, so a
+  // lookup is one multiply and usually one cache line. All ones = empty: ids
+  // are below 2^kIdBits - 1 (load_gpt2 checks).
+  static constexpr int kIdBits = 21, kRankBits = 22;
+  static constexpr uint64_t kEmptyPair = UINT64_MAX;
+  // The vocabulary by bytes: open addressing over PieceKey hashes (bpe.cc);
+  // a tag match is confirmed against the token's bytes.
+  struct TokenSlot {
+    uint32_t tag;  // high half of the hash, low bit set; 0 = empty
+    uint32_t id;
+  };
+  struct PieceKey;
+
+  // Rank of the merge of two adjacent tokens, or kNoRank if there is none.
+  uint32_t find_rank(uint32_t left, uint32_t right) const {
+    const uint64_t pair = (uint64_t{left} << kIdBits) | right;
+    for (size_t i = (pair * 0x9E3779B97F4A7C15ull) >> pair_shift_;; i = (i + 1) & (pair_slots_.size() - 1)) {
+      const uint64_t s = pair_slots_[i];
+      if ((s >> kRankBits) == pair) return static_cast<uint32_t>(s) & ((1u << kRankBits) - 1);
+      if (s == kEmptyPair) return kNoRank;
+    }
   }
-  void merge_short(std::string_view piece, std::vector<uint32_t>& out, BpeCache& cache) const;
-  void merge_long(std::string_view piece, std::vector<uint32_t>& out, BpeCache& cache) const;
+  bool add_merge(uint32_t left, uint32_t right, uint32_t rank);  // false: a duplicate
+  bool add_token(std::string_view bytes, uint32_t id);  // false: a duplicate
+  int64_t find_token(std::string_view bytes, const PieceKey& key) const;
+  // The encoders write ids at `out`, which has room for one id per byte of
+  // the piece, and return the end of what they wrote.
+  uint32_t* emit_piece(std::string_view piece, uint32_t* out, BpeCache& cache) const;
+  uint32_t* merge_short(std::string_view piece, uint32_t* out) const;
+  uint32_t* merge_long(std::string_view piece, uint32_t* out, BpeCache& cache) const;
 
   std::string token_blob_;              // all token bytes, id order
   std::vector<uint32_t> token_offsets_; // vocab_size + 1 offsets into token_blob_
-  absl::flat_hash_map<std::string, uint32_t> ids_by_bytes_;
-  absl::flat_hash_map<uint64_t, Merge> merges_;  // pair_key(left, right) -> merge
-  std::vector<MergeRule> rules_;                 // the same merges, by rank
+  std::vector<TokenSlot> token_slots_;  // power-of-two size, at most half full
+  std::vector<uint64_t> pair_slots_;    // power-of-two size, at most half full
+  int pair_shift_ = 64;                 // 64 - log2(pair_slots_.size())
+  std::vector<MergeRule> rules_;        // the merges, by rank
   uint32_t byte_ids_[256] = {};         // id of each single-byte token
   // True when every token's own bytes merge back to exactly that token, which
   // makes "the piece is a token" a valid shortcut (true for GPT-2; checked at
