@@ -9,8 +9,8 @@
 
 namespace sp {
 
-LineReader::LineReader(ByteSource& source, size_t block_bytes)
-    : source_(source), block_bytes_(std::max<size_t>(block_bytes, 4096)) {}
+LineReader::LineReader(ByteSource& source, size_t block_bytes, bool number_lines)
+    : source_(source), block_bytes_(std::max<size_t>(block_bytes, 4096)), number_lines_(number_lines) {}
 
 bool LineReader::next(LineBlock& b) {
   constexpr size_t kPad = simdjson::SIMDJSON_PADDING;
@@ -56,7 +56,7 @@ bool LineReader::next(LineBlock& b) {
   if (b.size == 0) return false;
   std::memset(s.data() + b.size, 0, std::min(kPad, s.size() - b.size));
   b.first_line = next_line_;
-  next_line_ += static_cast<uint64_t>(std::count(s.data(), s.data() + b.size, '\n'));
+  if (number_lines_) next_line_ += static_cast<uint64_t>(std::count(s.data(), s.data() + b.size, '\n'));
   b.raw_offset = source_.raw_bytes_read();
   return true;
 }

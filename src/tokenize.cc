@@ -60,7 +60,7 @@ struct Work {
   LineBlock block;
   std::vector<DocumentBatch> out;  // one per key
   uint64_t lines = 0, blank = 0, documents = 0, empty = 0, sequences = 0, tokens = 0;
-  std::vector<std::pair<uint64_t, std::string>> errors;  // (line, reason), in line order
+  std::vector<std::pair<uint64_t, std::string>> errors;  // (line within the block, 1-based; reason)
   uint64_t raw_offset = 0;
 };
 
@@ -121,7 +121,10 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
   const auto start = std::chrono::steady_clock::now();
   const TokenDtype dtype = dtype_for_vocab_size(tok.vocab_size);
   auto source = open_byte_source(input);
-  LineReader reader(*source, opt.block_bytes);
+  // Lines are counted by the workers, not the reading thread, which must
+  // keep up with all of them; the writer turns block-relative line numbers
+  // into file line numbers.
+  LineReader reader(*source, opt.block_bytes, /*number_lines=*/false);
 
   std::vector<std::unique_ptr<IndexedDatasetWriter>> writers;
   for (const auto& p : prefixes) writers.push_back(std::make_unique<IndexedDatasetWriter>(p, dtype));
@@ -156,6 +159,7 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
   TokenizeStats st;
   st.files = 1;
   uint64_t reported_raw = 0;
+  uint64_t lines_before = 0;  // file lines in the blocks already written
   bool done = false;
 
   tbb::parallel_pipeline(
@@ -188,14 +192,15 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
               if (opt.on_error == OnError::kStop) {
                 auto [line, reason] = w->errors.front();
                 give(w);
-                throw InputError(input, line, reason);
+                throw InputError(input, lines_before + line, reason);
               }
               st.skipped_lines += w->errors.size();
               for (auto& [line, reason] : w->errors)
                 if (st.first_errors.size() < opt.max_reported_errors)
-                  st.first_errors.push_back(input + ":" + std::to_string(line) + ": " + reason);
+                  st.first_errors.push_back(input + ":" + std::to_string(lines_before + line) + ": " + reason);
             }
             for (size_t k = 0; k < writers.size(); ++k) writers[k]->append(w->out[k]);
+            lines_before += w->lines;
             st.lines += w->lines;
             st.blank_lines += w->blank;
             st.documents += w->documents;

@@ -22,7 +22,7 @@ namespace sp {
 struct LineBlock {
   std::vector<char> storage;  // size() bytes of lines + padding
   size_t size = 0;            // bytes of line data (ends with '\n' except at end of file)
-  uint64_t first_line = 1;    // 1-based line number of the first line
+  uint64_t first_line = 1;    // 1-based line number of the first line (1 when not numbered)
   uint64_t raw_offset = 0;    // ByteSource::raw_bytes_read() after this block was read
   std::string_view text() const { return {storage.data(), size}; }
 };
@@ -30,9 +30,12 @@ struct LineBlock {
 // Reads a ByteSource in blocks of about block_bytes, each ending at a line
 // boundary (a longer line makes a larger block: lines are never split). A
 // UTF-8 byte-order mark at the very start of the input is dropped.
+// With number_lines, each block's first_line is set (one extra pass over the
+// block in the reading thread); a parallel pipeline that counts lines in its
+// workers turns it off and leaves first_line at 1.
 class LineReader {
  public:
-  explicit LineReader(ByteSource& source, size_t block_bytes = size_t{4} << 20);
+  explicit LineReader(ByteSource& source, size_t block_bytes = size_t{4} << 20, bool number_lines = true);
   // Fills `block` (reusing its storage) and returns true, or false at end.
   bool next(LineBlock& block);
 
@@ -41,6 +44,7 @@ class LineReader {
   size_t block_bytes_;
   std::vector<char> carry_;  // bytes after the last newline of the previous read
   uint64_t next_line_ = 1;
+  bool number_lines_ = true;
   bool at_start_ = true;
   bool eof_ = false;
 };
