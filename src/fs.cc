@@ -27,19 +27,25 @@ AtomicFile::AtomicFile(std::string final_path, size_t buffer_bytes)
 
 AtomicFile::~AtomicFile() { discard(); }
 
+// write(2) until everything is out (it may write less, or be interrupted).
+static void write_all(int fd, const char* p, size_t n, const std::string& path) {
+  while (n) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw Error(errno_message("cannot write", path));
+    }
+    p += w, n -= static_cast<size_t>(w);
+  }
+}
+
 void AtomicFile::write(const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
   if (used_ + n > buf_.size()) {
     flush();
     if (n >= buf_.size()) {  // large writes go straight through
-      while (n) {
-        ssize_t w = ::write(fd_, p, n);
-        if (w < 0) {
-          if (errno == EINTR) continue;
-          throw Error(errno_message("cannot write", temp_));
-        }
-        p += w, n -= static_cast<size_t>(w), written_ += static_cast<uint64_t>(w);
-      }
+      write_all(fd_, p, n, temp_);
+      written_ += n;
       return;
     }
   }
@@ -48,16 +54,8 @@ void AtomicFile::write(const void* data, size_t n) {
 }
 
 void AtomicFile::flush() {
-  const char* p = buf_.data();
-  size_t n = used_;
-  while (n) {
-    ssize_t w = ::write(fd_, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw Error(errno_message("cannot write", temp_));
-    }
-    p += w, n -= static_cast<size_t>(w), written_ += static_cast<uint64_t>(w);
-  }
+  write_all(fd_, buf_.data(), used_, temp_);
+  written_ += used_;
   used_ = 0;
 }
 

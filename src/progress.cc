@@ -17,6 +17,19 @@ ProgressMode parse_progress_mode(const std::string& t) {
   throw UsageError("--progress: expected auto, tty, lines or none, got '" + t + "'");
 }
 
+std::vector<cli::Option> with_progress_flags(std::vector<cli::Option> options) {
+  options.push_back({"progress", "MODE", "Progress on stderr: auto (redrawn on a terminal, lines in logs), tty, lines or none.", "auto"});
+  options.push_back({"progress-interval", "SEC", "Seconds between progress lines (0: 0.25 on a terminal, 30 in logs).", "0"});
+  options.push_back({"quiet", "", "No progress and no informational messages; errors and failures are still printed."});
+  return options;
+}
+
+void apply_progress_flags(const cli::Args& args, ProgressOptions& o) {
+  o.mode = args.flag("quiet") ? ProgressMode::kOff : parse_progress_mode(args.get("progress"));
+  o.interval_s = args.get_double("progress-interval", 0);
+  if (o.interval_s < 0) throw UsageError("--progress-interval must not be negative");
+}
+
 Progress::Progress(ProgressOptions o) : opt_(std::move(o)), start_(std::chrono::steady_clock::now()) {
   total_bytes_ = opt_.total_bytes;
   switch (opt_.mode) {

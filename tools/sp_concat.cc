@@ -26,7 +26,7 @@ const sp::cli::Program kProgram{
     "concatenate *.jsonl files into large chunks by a deterministic plan",
     "sp_concat --input-dir DIR --output-dir OUT [--target-size 34G | --files-per-chunk N] [--prefix train_chunk_] "
     "[--remove-source] [--dry-run]",
-    {
+    sp::with_progress_flags({
         {"input-dir", "DIR", "Directory searched recursively for *.jsonl files."},
         {"output-dir", "OUT", "Where the chunks <prefix><i>.jsonl and the plan file sp_concat_plan.tsv go."},
         {"target-size", "SIZE",
@@ -38,10 +38,7 @@ const sp::cli::Program kProgram{
         {"remove-source", "", "Delete each input once the chunk holding it is complete."},
         {"dry-run", "", "Print the plan (chunk -> files, sizes) on stdout and write nothing."},
         {"threads", "N", "Copies at once in this process; 0 = this rank's share of the CPUs.", "0"},
-        {"progress", "MODE", "Progress on stderr: auto, tty (redrawn line), lines (for logs) or none.", "auto"},
-        {"progress-interval", "SECONDS", "Seconds between progress lines (0 = 0.25 on a terminal, 30 in logs).", "0"},
-        {"quiet", "", "No progress and no summary; errors are still printed."},
-    },
+    }),
     "Files are taken in byte-wise order of their paths relative to DIR, so the plan is the same on\n"
     "every machine and whatever the number of ranks or threads. An input that does not end with a\n"
     "newline gets one, so no two documents share a line; bytes are otherwise copied unchanged\n"
@@ -62,8 +59,6 @@ int body(int argc, char** argv) {
   if (args.has("target-size") && args.has("files-per-chunk"))
     throw sp::UsageError("give either --target-size or --files-per-chunk, not both");
   const bool quiet = args.flag("quiet"), dry_run = args.flag("dry-run");
-  const sp::ProgressMode mode = quiet ? sp::ProgressMode::kOff : sp::parse_progress_mode(args.get("progress"));
-  const double interval = args.get_double("progress-interval", 0);
   const int threads = sp::resolve_threads(args.get_int("threads", 0));
 
   sp::ConcatPlanOptions po;
@@ -128,8 +123,7 @@ int body(int argc, char** argv) {
   pro.item_name = "chunks";
   pro.total_bytes = total;
   pro.total_items = mine.size();
-  pro.mode = mode;
-  pro.interval_s = interval;
+  sp::apply_progress_flags(args, pro);
   sp::Progress progress(pro);
 
   std::vector<sp::ChunkResult> results(mine.size());

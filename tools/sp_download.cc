@@ -26,7 +26,7 @@ sp::cli::Program program() {
       "verified, resumable, rank-sharded download of many files (e.g. SlimPajama-627B)",
       "sp_download --manifest FILE|slimpajama:SPLIT --output-dir DIR [options]\n"
       "       sp_download --print-manifest slimpajama:SPLIT [--base-url URL]",
-      {
+      sp::with_progress_flags({
           {"manifest", "FILE", "Files to fetch, one per line: URL [SHA256|- [SIZE|- [RELATIVE_PATH]]], tab-separated; "
                                "'#' comments. A built-in name (slimpajama:train, :validation, :test, :all) works too. '-' reads stdin."},
           {"output-dir", "DIR", "Root directory for the files (created if missing)."},
@@ -50,10 +50,7 @@ sp::cli::Program program() {
           {"report", "FILE", "Write per-file status as JSON. '{rank}' in the name is replaced by the rank; with "
                              "several ranks and no '{rank}', '.rank<R>' is appended."},
           {"dry-run", "", "Print this rank's share as manifest lines and exit without downloading."},
-          {"progress", "MODE", "auto | tty | lines | none.", "auto"},
-          {"progress-interval", "SEC", "Seconds between progress lines (0: 0.25 on a terminal, 30 in logs).", "0"},
-          {"quiet", "", "No progress and no per-retry messages; errors and the summary only."},
-      },
+      }),
       "Environment:\n"
       "  HF_TOKEN   sent as 'Authorization: Bearer' to the manifest URL's own host only, never after a\n"
       "             redirect to another host (the Hub redirects downloads to a CDN).\n"
@@ -153,8 +150,7 @@ int run(int argc, char** argv) {
   po.item_name = "files";
   po.total_items = mine.size();
   po.total_bytes = known_bytes;
-  po.mode = quiet ? sp::ProgressMode::kOff : sp::parse_progress_mode(args.get("progress"));
-  po.interval_s = args.get_double("progress-interval", 0);
+  sp::apply_progress_flags(args, po);
   po.extra = [&counters] {
     std::string s = "active " + std::to_string(counters.in_flight.load()) + " | retries " + std::to_string(counters.retries.load());
     if (auto n = counters.rate_limited.load()) s += " | 429s " + std::to_string(n);

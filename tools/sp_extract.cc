@@ -24,7 +24,7 @@ const sp::cli::Program kProgram{
     "sp_extract",
     "decompress every *.zst file under a directory (zstd, streaming, resumable)",
     "sp_extract --input-dir DIR [--output-dir OUT] [--threads N] [--remove-source] [--validate]",
-    {
+    sp::with_progress_flags({
         {"input-dir", "DIR", "Directory searched recursively for *.zst files."},
         {"output-dir", "OUT",
          "Where outputs go, keeping paths relative to DIR and dropping '.zst'. Default: beside each source."},
@@ -33,10 +33,7 @@ const sp::cli::Program kProgram{
         {"validate", "",
          "Also check that every line is a JSON object with valid UTF-8; the first bad line of a file is "
          "reported as FILE:LINE and that file fails."},
-        {"progress", "MODE", "Progress on stderr: auto, tty (redrawn line), lines (for logs) or none.", "auto"},
-        {"progress-interval", "SECONDS", "Seconds between progress lines (0 = 0.25 on a terminal, 30 in logs).", "0"},
-        {"quiet", "", "No progress and no summary; errors are still printed."},
-    },
+    }),
     "Files are shared out across the processes of an MPI or RANK/WORLD_SIZE job (by size) and across\n"
     "threads within each process. Every output is written under a temporary name and renamed only\n"
     "when the whole file decoded cleanly, so a corrupt, truncated or interrupted file never leaves a\n"
@@ -55,8 +52,6 @@ int body(int argc, char** argv) {
   const auto args = sp::cli::parse(kProgram, argc, argv);
   if (!args.has("input-dir")) throw sp::UsageError("--input-dir is required");
   const bool quiet = args.flag("quiet");
-  const sp::ProgressMode mode = quiet ? sp::ProgressMode::kOff : sp::parse_progress_mode(args.get("progress"));
-  const double interval = args.get_double("progress-interval", 0);
   const int threads = sp::resolve_threads(args.get_int("threads", 0));
   sp::ExtractOptions opt;
   opt.validate = args.flag("validate");
@@ -88,8 +83,7 @@ int body(int argc, char** argv) {
   po.item_name = "files";
   po.total_bytes = total_in;
   po.total_items = mine.size();
-  po.mode = mode;
-  po.interval_s = interval;
+  sp::apply_progress_flags(args, po);
   po.extra = [&] { return "out " + sp::cli::format_size(out_bytes.load(std::memory_order_relaxed)); };
   sp::Progress progress(po);
 

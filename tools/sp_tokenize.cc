@@ -25,7 +25,7 @@ const sp::cli::Program kProgram{
     "tokenize JSONL documents with GPT-2 BPE into Megatron .bin/.idx files",
     "sp_tokenize --input FILE --output-prefix PREFIX [options]\n"
     "       sp_tokenize (--input FILE...|--input-dir DIR) --output-dir DIR [options]",
-    {
+    sp::with_progress_flags({
         {"input", "FILE", "JSONL input (.jsonl, or .jsonl.zst decompressed on the fly). Repeat or list several for batch mode.", "", true},
         {"input-dir", "DIR", "Batch mode: every *.jsonl, *.json, *.jsonl.zst, *.json.zst under DIR (recursively)."},
         {"output-prefix", "PREFIX", "Single-input mode: write PREFIX_<key>_document.bin/.idx (Megatron's naming)."},
@@ -40,13 +40,10 @@ const sp::cli::Program kProgram{
         {"on-error", "MODE", "stop: a bad line ends the run with file:line: reason; skip: skip bad lines, count and report them.", "stop"},
         {"overwrite", "", "Rebuild outputs that already exist (by default complete outputs are kept and skipped)."},
         {"stats-json", "FILE", "Also write the final statistics as JSON (per rank: FILE.rank<R> under several ranks)."},
-        {"progress", "MODE", "auto (redraw on a terminal, lines in logs), tty, lines, none.", "auto"},
-        {"progress-interval", "SEC", "Seconds between progress lines in logs (default 30; 0.25 on a terminal)."},
-        {"quiet", "", "No progress and no summary; errors only."},
         {"block-size", "BYTES", "Bytes of lines per parallel task (advanced).", "1M"},
         {"dataset-impl", "IMPL", "Accepted for Megatron compatibility; only mmap exists.", "mmap"},
         {"log-interval", "N", "Accepted for Megatron compatibility; ignored (see --progress-interval)."},
-    },
+    }),
     "Examples:\n"
     "  sp_tokenize --input train_chunk_0.jsonl --output-prefix out/train_chunk_0.jsonl \\\n"
     "      --vocab-file vocab.json --merge-file merges.txt --append-eod --json-keys text\n"
@@ -188,8 +185,7 @@ int run(int argc, char** argv) {
   po.label = who;
   po.item_name = "documents";
   po.total_bytes = total_bytes;
-  po.mode = quiet ? sp::ProgressMode::kOff : sp::parse_progress_mode(args.get("progress"));
-  po.interval_s = args.get_double("progress-interval", 0);
+  sp::apply_progress_flags(args, po);
   sp::Progress progress(po);
 
   sp::TokenizeStats total;

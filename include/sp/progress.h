@@ -12,6 +12,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
+
+#include "sp/cli.h"
 
 namespace sp {
 
@@ -69,6 +72,12 @@ class Progress {
 
 // Parses the shared --progress flag value: auto | tty | lines | none.
 ProgressMode parse_progress_mode(const std::string& text);
+
+// `options` followed by --progress, --progress-interval and --quiet, spelled
+// and explained the same way in every tool.
+std::vector<cli::Option> with_progress_flags(std::vector<cli::Option> options);
+// Sets options.mode (off under --quiet) and options.interval_s from them.
+void apply_progress_flags(const cli::Args& args, ProgressOptions& options);
 
 // Rate in decimal megabytes per second, as every summary reports it.
 inline double mb_per_s(uint64_t bytes, double seconds) {
