@@ -4,6 +4,11 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
 #include <random>
 
 #include "sp/bpe.h"
@@ -331,6 +336,40 @@ TEST_F(SpTokenize, UsageAndEnvironmentErrorsAreOneClearLine) {
   auto help = run_command(shell_quote(test::tool_path("sp_tokenize")) + " --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--append-eod"), std::string::npos);
+}
+
+// Peak resident memory (KiB) of one run of a command, from wait4's rusage.
+long peak_rss_kib(const std::string& command_line) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", command_line.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command_line;
+  return ru.ru_maxrss;
+}
+
+TEST_F(SpTokenize, PeakMemoryDoesNotGrowWithInputSize) {
+  // Many tiny documents: an index kept in memory would grow by ~20 bytes per
+  // document (40 MB for the large input), tokens kept in memory by far more.
+  auto make = [&](const std::string& path, size_t docs) {
+    std::ofstream f(path, std::ios::binary);
+    for (size_t i = 0; i < docs; ++i) f << "{\"text\":\"doc " << i << " says hi\"}\n";
+  };
+  make(dir / "small.jsonl", 100000);
+  make(dir / "large.jsonl", 2000000);
+  auto cmd = [&](const std::string& name) {
+    return shell_quote(test::tool_path("sp_tokenize")) + " --quiet --workers 2 --vocab-file " +
+           shell_quote(test::gpt2_dir() + "/vocab.json") + " --input " + dir / (name + ".jsonl") +
+           " --output-prefix " + dir / name;
+  };
+  const long small = peak_rss_kib(cmd("small"));
+  const long large = peak_rss_kib(cmd("large"));
+  EXPECT_EQ(read_indexed_dataset(dir / "large_text_document").document_count(), 2000000u);
+  EXPECT_LT(large, small + 16 * 1024) << "peak RSS grew from " << small << " KiB to " << large << " KiB";
 }
 
 }  // namespace
