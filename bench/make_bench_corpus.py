@@ -6,7 +6,7 @@ standard library) and multilingual text (Vim's translated tutors, GnuPG's
 translated help, the bundled sample corpus). Deterministic for a given
 machine and size; nothing is downloaded.
 
-    python3 bench/make_bench_corpus.py OUT.jsonl [MEGABYTES=200]
+    python3 bench/make_bench_corpus.py OUT.jsonl [MEGABYTES=200] [MIX=prose:0.5,code:0.3,multilingual:0.2]
 
 Prints the byte mix it produced on stderr.
 """
@@ -69,14 +69,17 @@ def main():
         if not v:
             print(f"make_bench_corpus: no local {k} found; using the bundled sample corpus", file=sys.stderr)
             sources[k] = fallback
-    mix = [("prose", 0.5), ("code", 0.3), ("multilingual", 0.2)]
+    mix_arg = sys.argv[3] if len(sys.argv) > 3 else "prose:0.5,code:0.3,multilingual:0.2"
+    mix = [(k, float(v)) for k, v in (part.split(":") for part in mix_arg.split(","))]
+    mix = [(k, w / sum(w for _, w in mix)) for k, w in mix if w > 0]
     written = {k: 0 for k, _ in mix}
+    kinds = [k for k, _ in mix]
     total = 0
     with open(out, "w", encoding="utf-8") as f:
         while total < target:
             # Keep each kind at its share of the bytes written so far (multilingual
             # text has more bytes per character, so choosing by count would drift).
-            kind = min(mix, key=lambda kw: written[kw[0]] - kw[1] * total)[0] if total else "prose"
+            kind = min(mix, key=lambda kw: written[kw[0]] - kw[1] * total)[0] if total else kinds[0]
             src = rng.choice(sources[kind])
             n = rng.randint(500, 12000)
             start = rng.randint(0, max(0, len(src) - n))
