@@ -3,13 +3,15 @@
 // merge rank, the leftmost one on ties, until no adjacent pair has a rank.
 //
 // Three ways to get there, cheapest first:
-//   1. the per-thread memo (BpeCache) already holds the piece's ids;
-//   2. the piece is itself a vocabulary token: for GPT-2 every token merges
-//      back to itself (load_gpt2 checks this), so emit it;
-//   3. the merge loop: a rank scan over a small stack array for short pieces,
-//      a linked list + per-rank buckets for long ones, so a megabyte-long
-//      pre-token (one run of a letter, digit, space or punctuation) stays
-//      O(n log n).
+//   1. the piece is itself a vocabulary token: for GPT-2 every token merges
+//      back to itself (load_gpt2 checks this), so emit it; about 70% of the
+//      multi-byte pieces of real text, so the memo never stores them;
+//   2. the per-thread memo (BpeCache) already holds the piece's ids;
+//   3. the merge loop: a rank scan over a small stack array for short pieces;
+//      for long ones, BPE on (id, count) runs when the piece is a few runs of
+//      equal bytes (a megabyte of one letter, digit, space or punctuation costs
+//      a few dozen rounds over a handful of runs), else a linked list +
+//      per-rank buckets, O(n log n) whatever the piece.
 // The memo, the vocabulary and the merges are plain open-addressing tables
 // (linear probing, at most half full) with keys that compare in a couple of
 // integer compares: a piece of up to 16 bytes is two 64-bit words and its
@@ -35,6 +37,10 @@ namespace {
 // Pieces up to this many bytes use the quadratic scan: for them it beats the
 // buckets' bookkeeping, and nearly every pre-token of real text is this short.
 constexpr size_t kShortPieceBytes = 64;
+
+// Long pieces with at most one run of equal bytes per this many bytes take
+// merge_runs; the rest merge_long.
+constexpr size_t kBytesPerRun = 16;
 
 std::string read_whole_file(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
@@ -152,26 +158,27 @@ void BpeCache::clear() {
 }
 
 bool BpeModel::add_token(std::string_view bytes, uint32_t id) {
+  if (bytes.empty()) return true;  // unreachable from text: every piece has a byte
   const PieceKey key(bytes);
-  const auto tag = static_cast<uint32_t>(key.hash >> 32) | 1;
   const size_t mask = token_slots_.size() - 1;
   for (size_t i = key.hash & mask;; i = (i + 1) & mask) {
     TokenSlot& s = token_slots_[i];
-    if (s.tag == 0) {
-      s = TokenSlot{tag, id};
+    if (s.len == 0) {
+      s = TokenSlot{key.head, key.tail, static_cast<uint32_t>(bytes.size()), id};
       return true;
     }
-    if (s.tag == tag && token_bytes(s.id) == bytes) return false;
+    if (token_bytes(s.id) == bytes) return false;
   }
 }
 
 int64_t BpeModel::find_token(std::string_view bytes, const PieceKey& key) const {
-  const auto tag = static_cast<uint32_t>(key.hash >> 32) | 1;
   const size_t mask = token_slots_.size() - 1;
   for (size_t i = key.hash & mask;; i = (i + 1) & mask) {
     const TokenSlot& s = token_slots_[i];
-    if (s.tag == 0) return -1;
-    if (s.tag == tag && token_bytes(s.id) == bytes) return s.id;
+    if (s.len == 0) return -1;
+    if (s.head == key.head && s.tail == key.tail && s.len == bytes.size() &&
+        same_middle(token_blob_.data() + token_offsets_[s.id], bytes.data(), bytes.size()))
+      return s.id;
   }
 }
 
@@ -330,9 +337,20 @@ uint32_t* BpeModel::emit_piece(std::string_view piece, uint32_t* out, BpeCache& 
   }
   if (n == 0) return out;
   const PieceKey key(piece);
-  const bool memoize = cache.max_entries_ > 0 && n <= BpeCache::kMaxPieceBytes;
   const size_t mask = cache.slots_.size() - 1;
   size_t slot = key.hash & mask;
+  // Whole-token pieces (" the", "ing", most of prose) are found in the
+  // vocabulary; the memo keeps only pieces that need merging. Its slot is
+  // prefetched first, so a piece that is not a token waits for one cache
+  // miss, not two in a row.
+  __builtin_prefetch(&cache.slots_[slot]);
+  if (tokens_merge_to_themselves_) {
+    if (const int64_t token = find_token(piece, key); token >= 0) {
+      *out = static_cast<uint32_t>(token);
+      return out + 1;
+    }
+  }
+  const bool memoize = cache.max_entries_ > 0 && n <= BpeCache::kMaxPieceBytes;
   if (memoize) {
     for (;; slot = (slot + 1) & mask) {
       const BpeCache::Slot& s = cache.slots_[slot];
@@ -346,14 +364,11 @@ uint32_t* BpeModel::emit_piece(std::string_view piece, uint32_t* out, BpeCache& 
     }
   }
   uint32_t* end;
-  const int64_t token = tokens_merge_to_themselves_ ? find_token(piece, key) : -1;
-  if (token >= 0) {
-    *out = static_cast<uint32_t>(token);  // whole piece is a token (see top of file)
-    end = out + 1;
-  } else if (n <= kShortPieceBytes) {
+  if (n <= kShortPieceBytes) {
     end = merge_short(piece, out);
   } else {
-    end = merge_long(piece, out, cache);
+    end = merge_runs(piece, out, cache);
+    if (!end) end = merge_long(piece, out, cache);
   }
   if (memoize) {
     if (cache.size_ >= cache.max_entries_) {
@@ -394,14 +409,79 @@ uint32_t* BpeModel::merge_short(std::string_view piece, uint32_t* ids) const {
       if (rank[i] < rank[best]) best = i;  // strict: leftmost wins ties
     if (rank[best] == kNoRank) break;
     ids[best] = rules_[rank[best]].merged;
-    const size_t tail = n - best - 2;
-    std::memmove(ids + best + 1, ids + best + 2, tail * sizeof ids[0]);
-    std::memmove(rank + best, rank + best + 1, tail * sizeof rank[0]);
+    // Tails are a few elements: a plain loop beats two memmove calls.
+    for (size_t i = best + 1; i + 1 < n; ++i) ids[i] = ids[i + 1], rank[i - 1] = rank[i];
     --n;
     if (best > 0) look_up(best - 1);
     if (best + 1 < n) look_up(best);
   }
   return ids + n;
+}
+
+// Long pieces made of few runs of equal bytes (a megabyte of 'a', of '\n', of
+// "!"): BPE on the run-length form, a list of (id, count) runs with different
+// ids side by side. The lowest-rank pair is either (x, x) inside a run of at
+// least two or (x, y) across a boundary, and merging every occurrence of it
+// left to right is exact on runs: (L, L) turns a run (L, k) into (LL, k / 2)
+// then (L, k % 2); (L, R) with L != R occurs once per boundary between a run of
+// L and a run of R and turns (L, a), (R, b) into (L, a - 1), (LR, 1),
+// (R, b - 1). Each round costs O(runs); returns nullptr (nothing written) if
+// the piece has too many runs or the rounds outgrow a budget of one step per
+// byte, so merge_long's O(n log n) bound still holds.
+uint32_t* BpeModel::merge_runs(std::string_view piece, uint32_t* out, BpeCache& cache) const {
+  const size_t n = piece.size();
+  if (n >= UINT32_MAX) return nullptr;  // merge_long reports it
+  const size_t max_runs = n / kBytesPerRun;
+  auto& runs = cache.runs;
+  auto& next = cache.next_runs;
+  runs.clear();
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && piece[j] == piece[i]) ++j;
+    if (runs.size() == max_runs) return nullptr;
+    runs.push_back({byte_ids_[static_cast<uint8_t>(piece[i])], static_cast<uint32_t>(j - i)});
+    i = j;
+  }
+  // Appends a run to `next`, joining it to the last one if the ids match.
+  auto push = [&next](uint32_t id, uint32_t count) {
+    if (count == 0) return;
+    if (!next.empty() && next.back().id == id) next.back().count += count;
+    else next.push_back({id, count});
+  };
+  size_t budget = n;
+  for (;;) {
+    if (runs.size() > budget) return nullptr;
+    budget -= runs.size();
+    uint32_t best = kNoRank;
+    for (size_t i = 0; i < runs.size(); ++i) {
+      if (runs[i].count >= 2) best = std::min(best, find_rank(runs[i].id, runs[i].id));
+      if (i + 1 < runs.size()) best = std::min(best, find_rank(runs[i].id, runs[i + 1].id));
+    }
+    if (best == kNoRank) break;
+    const MergeRule rule = rules_[best];
+    next.clear();
+    if (rule.left == rule.right) {
+      for (const BpeCache::Run& r : runs) {
+        if (r.id == rule.left) push(rule.merged, r.count / 2), push(r.id, r.count % 2);
+        else push(r.id, r.count);
+      }
+    } else {
+      uint32_t taken = 0;  // parts of this run that merged into the boundary on its left
+      for (size_t i = 0; i < runs.size(); ++i) {
+        const uint32_t count = runs[i].count - taken;
+        taken = 0;
+        if (runs[i].id == rule.left && i + 1 < runs.size() && runs[i + 1].id == rule.right) {
+          push(rule.left, count - 1), push(rule.merged, 1);
+          taken = 1;
+        } else {
+          push(runs[i].id, count);
+        }
+      }
+    }
+    runs.swap(next);
+  }
+  for (const BpeCache::Run& r : runs) out = std::fill_n(out, r.count, r.id);
+  return out;
 }
 
 // Long pieces: the parts form a doubly linked list indexed by their first

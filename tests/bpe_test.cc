@@ -502,5 +502,71 @@ TEST_F(Gpt2, MegabyteRunsMatchReference) {
   }
 }
 
+// Long pieces that are runs of equal bytes take the run-length merge
+// (merge_runs); these pin it to encoder.py's algorithm on every printable
+// ASCII byte and the common whitespace, at every length up to 300 and at a few
+// large ones, with cache and without.
+TEST_F(Gpt2, RunsOfEveryAsciiByteMatchReference) {
+  ReferenceBpe ref(test::gpt2_dir() + "/merges.txt");
+  std::string bytes = "\n\t ";
+  for (char c = 0x21; c < 0x7F; ++c) bytes += c;
+  BpeCache cache;
+  auto want = [&](std::string_view piece) {
+    std::vector<uint32_t> ids;
+    for (const auto& tok : ref.bpe(piece)) ids.push_back(uint32_t(model().token_id(tok)));
+    return ids;
+  };
+  for (char c : bytes) {
+    for (size_t n = 1; n <= 300; ++n) {
+      const std::string piece(n, c);
+      std::vector<uint32_t> ids;
+      model().encode_piece(piece, ids, cache);
+      ASSERT_EQ(ids, want(piece)) << n << " x \"" << escaped(std::string(1, c)) << "\"";
+      ASSERT_EQ(encode_piece(model(), piece), ids) << n << " x \"" << escaped(std::string(1, c)) << "\" without cache";
+    }
+    for (size_t n : {4095, 4096, 65537}) {
+      const std::string piece(n, c);
+      ASSERT_EQ(encode_piece(model(), piece), want(piece)) << n << " x \"" << escaped(std::string(1, c)) << "\"";
+    }
+  }
+  for (char c : {' ', '\t', 'Z', '0', '~'}) {
+    const std::string piece(size_t{1} << 20, c);
+    auto ids = encode_piece(model(), piece);
+    EXPECT_EQ(model().decode(ids), piece);
+    EXPECT_EQ(ids, want(piece)) << "1 MiB of \"" << escaped(std::string(1, c)) << "\"";
+  }
+}
+
+TEST_F(Gpt2, RunsBeforeAnotherCharacterMatchReference) {
+  // Through encode(): a run then a different character is two pieces or one
+  // (" " * n + "x" is n - 1 spaces, then " x"; "!" * n + "?" is one piece).
+  ReferenceBpe ref(test::gpt2_dir() + "/merges.txt");
+  for (size_t n : {1, 2, 3, 15, 16, 17, 63, 64, 65, 66, 100, 127, 128, 129, 255, 256, 257, 1000, 4097, 100000})
+    for (const char* tail : {"x", "y", "7", "!?", "\n", " \n", "é"})
+      for (char c : {' ', '\n', '\t', 'a', 'x', '7', '!', '-', '='}) {
+        const std::string text = std::string(n, c) + tail;
+        ASSERT_EQ(encode(text), reference_encode(model(), ref, text))
+            << n << " x \"" << escaped(std::string(1, c)) << "\" + \"" << escaped(tail) << "\"";
+      }
+}
+
+TEST_F(Gpt2, PiecesOfFewLongRunsMatchReference) {
+  // Random pieces of a few long runs (the run-length path) and of many short
+  // ones (the bucket path), including runs that merge across boundaries.
+  ReferenceBpe ref(test::gpt2_dir() + "/merges.txt");
+  std::mt19937 rng(99);
+  const std::string alphabet = "aaeeinst  \n\n0-=!*.";
+  for (int t = 0; t < 300; ++t) {
+    std::string piece;
+    const size_t runs = std::uniform_int_distribution<size_t>(1, 12)(rng);
+    const size_t max_len = t % 3 == 0 ? 20 : 400;
+    for (size_t r = 0; r < runs; ++r)
+      piece += std::string(std::uniform_int_distribution<size_t>(1, max_len)(rng), alphabet[rng() % alphabet.size()]);
+    std::vector<uint32_t> want;
+    for (const auto& tok : ref.bpe(piece)) want.push_back(uint32_t(model().token_id(tok)));
+    ASSERT_EQ(encode_piece(model(), piece), want) << "piece #" << t << " \"" << escaped(piece) << "\"";
+  }
+}
+
 }  // namespace
 }  // namespace sp

@@ -15,8 +15,9 @@
 namespace sp {
 
 // Per-thread memo of pre-token -> token ids plus scratch space for the merge
-// loop, so frequent pieces (" the", ",", " of") cost one hash probe and no
-// piece costs an allocation once the buffers have grown. Not thread-safe:
+// loop, so frequent pieces that need merging cost one hash probe and no piece
+// costs an allocation once the buffers have grown. Pieces that are themselves
+// tokens (" the", " of") are found in the vocabulary and never stored here. Not thread-safe:
 // create one per worker thread. Memory is bounded: when max_entries pieces are
 // stored the whole memo is cleared (cheap, and the working set of common
 // pieces refills within a few kilobytes of text). max_entries = 0 disables it.
@@ -49,7 +50,11 @@ class BpeCache {
   std::string keys_;           // bytes of the memoized pieces over 16 bytes
   std::vector<uint32_t> ids_;  // ids of the memoized pieces with over 2 ids
 
-  // Scratch for long pieces (see BpeModel::merge_long in bpe.cc).
+  // Scratch for long pieces (see BpeModel::merge_runs and merge_long in bpe.cc).
+  struct Run {
+    uint32_t id, count;
+  };
+  std::vector<Run> runs, next_runs;
   std::vector<uint32_t> part_ids, part_next, part_prev;
   std::vector<uint32_t> rank_heap;                   // ranks that have a bucket
   std::vector<uint32_t> bucket_of;                   // rank -> index in buckets, or UINT32_MAX
@@ -108,10 +113,13 @@ class BpeModel {
   // are below 2^kIdBits - 1 (load_gpt2 checks).
   static constexpr int kIdBits = 21, kRankBits = 22;
   static constexpr uint64_t kEmptyPair = UINT64_MAX;
-  // The vocabulary by bytes: open addressing over PieceKey hashes (bpe.cc);
-  // a tag match is confirmed against the token's bytes.
+  // The vocabulary by bytes: open addressing over PieceKey hashes (bpe.cc).
+  // A slot holds the token's PieceKey words and length, so a lookup of a piece
+  // of up to 16 bytes is decided in the slot; longer ones also compare the
+  // middle bytes in token_blob_.
   struct TokenSlot {
-    uint32_t tag;  // high half of the hash, low bit set; 0 = empty
+    uint64_t head, tail;
+    uint32_t len;  // 0 = empty
     uint32_t id;
   };
   struct PieceKey;
@@ -132,6 +140,7 @@ class BpeModel {
   // the piece, and return the end of what they wrote.
   uint32_t* emit_piece(std::string_view piece, uint32_t* out, BpeCache& cache) const;
   uint32_t* merge_short(std::string_view piece, uint32_t* out) const;
+  uint32_t* merge_runs(std::string_view piece, uint32_t* out, BpeCache& cache) const;  // nullptr: not suitable
   uint32_t* merge_long(std::string_view piece, uint32_t* out, BpeCache& cache) const;
 
   std::string token_blob_;              // all token bytes, id order
