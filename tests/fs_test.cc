@@ -1,0 +1,135 @@
+// Atomic output files, directory listing, JSON quoting and byte sources.
+#include "sp/fs.h"
+
+#include <gtest/gtest.h>
+#include <zstd.h>
+
+#include "sp/byte_source.h"
+#include "sp/error.h"
+#include "sp/json_out.h"
+#include "test_support.h"
+
+namespace sp {
+namespace {
+
+using test::list_dir;
+using test::read_file;
+using test::TempDir;
+using test::write_file;
+
+TEST(AtomicFile, NothingAtTheFinalNameUntilCommit) {
+  TempDir d;
+  const std::string path = d / "out.bin";
+  {
+    AtomicFile f(path, 16);  // tiny buffer: exercises flushes and large writes
+    f.write("hello ");
+    f.write(std::string(100, 'x'));
+    EXPECT_FALSE(test::file_exists(path));
+    EXPECT_TRUE(test::file_exists(f.temp_path()));
+    EXPECT_EQ(f.size(), 106u);
+    f.commit();
+  }
+  EXPECT_EQ(read_file(path), "hello " + std::string(100, 'x'));
+  EXPECT_EQ(list_dir(d.path()), std::vector<std::string>{"out.bin"});
+}
+
+TEST(AtomicFile, DiscardedOrDestroyedLeavesNothing) {
+  TempDir d;
+  write_file(d / "keep.bin", "old");
+  {
+    AtomicFile f(d / "keep.bin");
+    f.write("new content that never lands");
+  }
+  EXPECT_EQ(read_file(d / "keep.bin"), "old");
+  EXPECT_EQ(list_dir(d.path()), std::vector<std::string>{"keep.bin"});
+}
+
+TEST(AtomicFile, MissingDirectoryIsAClearError) {
+  TempDir d;
+  try {
+    AtomicFile f(d / "no/such/dir/x");
+    FAIL() << "expected an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("no/such/dir"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ListFiles, RecursiveSortedBytewiseAndFiltered) {
+  TempDir d;
+  make_dirs(d / "b/sub");
+  make_dirs(d / "a");
+  write_file(d / "b/sub/z.jsonl", "1");
+  write_file(d / "b/a.jsonl", "22");
+  write_file(d / "a/B.jsonl", "333");
+  write_file(d / "a/notes.txt", "x");
+  write_file(d / "C.jsonl", "");
+  auto files = list_files(d.path(), [](std::string_view rel) { return ends_with(rel, ".jsonl"); });
+  std::vector<std::string> rel;
+  for (const auto& f : files) rel.push_back(f.relative);
+  EXPECT_EQ(rel, (std::vector<std::string>{"C.jsonl", "a/B.jsonl", "b/a.jsonl", "b/sub/z.jsonl"}));
+  EXPECT_EQ(files[1].size, 3u);
+  EXPECT_EQ(files[1].path, d.path() + "/a/B.jsonl");
+  EXPECT_THROW(list_files(d / "missing", [](std::string_view) { return true; }), Error);
+}
+
+TEST(Paths, Helpers) {
+  EXPECT_EQ(parent_dir("a/b/c.txt"), "a/b");
+  EXPECT_EQ(parent_dir("c.txt"), ".");
+  EXPECT_EQ(parent_dir("/c.txt"), "/");
+  EXPECT_EQ(base_name("a/b/c.txt"), "c.txt");
+  EXPECT_TRUE(ends_with("x.jsonl.zst", ".zst"));
+  EXPECT_FALSE(ends_with("zst", ".zst"));
+}
+
+TEST(JsonQuote, EscapesAndRepairsInvalidUtf8) {
+  EXPECT_EQ(json_quote("plain"), "\"plain\"");
+  EXPECT_EQ(json_quote("a\"b\\c\nd\te\x01"), "\"a\\\"b\\\\c\\nd\\te\\u0001\"");
+  EXPECT_EQ(json_quote("caf\xC3\xA9"), "\"caf\xC3\xA9\"");
+  EXPECT_EQ(json_quote("bad\xFF"), "\"bad\xEF\xBF\xBD\"");
+  EXPECT_EQ(json_quote("\xED\xA0\x80"), "\"\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD\"");  // encoded surrogate
+}
+
+std::string read_all(ByteSource& s, size_t chunk) {
+  std::string out, buf(chunk, '\0');
+  while (size_t n = s.read(buf.data(), buf.size())) out.append(buf.data(), n);
+  return out;
+}
+
+TEST(ByteSource, PlainAndZstdStreams) {
+  TempDir d;
+  std::string data;
+  for (int i = 0; i < 50000; ++i) data += "{\"text\":\"line " + std::to_string(i) + "\"}\n";
+  write_file(d / "a.jsonl", data);
+  std::string z(ZSTD_compressBound(data.size()), '\0');
+  z.resize(ZSTD_compress(z.data(), z.size(), data.data(), data.size(), 1));
+  write_file(d / "a.jsonl.zst", z + z);  // two frames back to back
+  auto plain = open_byte_source(d / "a.jsonl");
+  EXPECT_EQ(read_all(*plain, 1000), data);
+  EXPECT_EQ(plain->raw_bytes_read(), data.size());
+  auto zs = open_byte_source(d / "a.jsonl.zst");
+  EXPECT_EQ(read_all(*zs, 777), data + data);
+  EXPECT_EQ(zs->raw_bytes_read(), 2 * z.size());
+}
+
+TEST(ByteSource, CorruptTruncatedAndMissingInputs) {
+  TempDir d;
+  std::string data(100000, 'q');
+  std::string z(ZSTD_compressBound(data.size()), '\0');
+  z.resize(ZSTD_compress(z.data(), z.size(), data.data(), data.size(), 1));
+  write_file(d / "cut.zst", z.substr(0, z.size() / 2));
+  write_file(d / "junk.zst", "this is not zstd at all");
+  write_file(d / "empty.zst", "");
+  for (const char* name : {"cut.zst", "junk.zst", "empty.zst"}) {
+    auto s = open_byte_source(d / name);
+    try {
+      read_all(*s, 4096);
+      FAIL() << name << " read without error";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find(name), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_THROW(open_byte_source(d / "missing.jsonl"), Error);
+}
+
+}  // namespace
+}  // namespace sp
