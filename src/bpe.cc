@@ -2,7 +2,9 @@
 // into single bytes, then repeatedly merge the adjacent pair with the lowest
 // merge rank, the leftmost one on ties, until no adjacent pair has a rank.
 //
-// Three ways to get there, cheapest first:
+// Three ways to get there, cheapest first, behind a small per-thread front
+// cache of recent short pieces (BpeCache::Front) that answers most pieces of
+// real text from L2:
 //   1. the piece is itself a vocabulary token: for GPT-2 every token merges
 //      back to itself (load_gpt2 checks this), so emit it; about 70% of the
 //      multi-byte pieces of real text, so the memo never stores them;
@@ -148,9 +150,18 @@ struct BpeModel::PieceKey {
 };
 
 BpeCache::BpeCache(size_t max_entries)
-    : max_entries_(max_entries), slots_(max_entries ? 2 * std::bit_ceil(max_entries) : 1) {}
+    : max_entries_(max_entries), slots_(max_entries ? 2 * std::bit_ceil(max_entries) : 1) {
+  if (max_entries > 0) {
+    front_.assign(std::min(kFrontEntries, std::bit_ceil(max_entries)), Front{});
+  }
+}
 
 void BpeCache::clear() {
+  std::fill(front_.begin(), front_.end(), Front{});
+  clear_memo();
+}
+
+void BpeCache::clear_memo() {
   std::fill(slots_.begin(), slots_.end(), Slot{});
   size_ = 0;
   keys_.clear();
@@ -293,6 +304,10 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
     }
     if (m.rules_.empty()) throw InputError(path, 0, "no merges");
   }
+  const uint32_t offset = m.rules_[0].merged;  // rank 0
+  bool rank_plus = true;
+  for (uint32_t r = 0; r < m.rules_.size() && rank_plus; ++r) rank_plus = m.rules_[r].merged == offset + r;
+  if (rank_plus) m.merged_is_rank_plus_ = offset;
 
   // Decide whether the whole-piece shortcut is exact for this vocabulary
   // (a few milliseconds: 50,000 short merges).
@@ -337,6 +352,29 @@ uint32_t* BpeModel::emit_piece(std::string_view piece, uint32_t* out, BpeCache& 
   }
   if (n == 0) return out;
   const PieceKey key(piece);
+  // Front cache first: a hit costs one probe of a table that stays in L2.
+  BpeCache::Front* front = nullptr;
+  if (n <= BpeCache::kFrontPieceBytes && !cache.front_.empty()) {
+    // Bits 32 and up of the hash: independent of the low bits that index
+    // the memo and the vocabulary.
+    front = &cache.front_[(key.hash >> 32) & (cache.front_.size() - 1)];
+    if (front->head == key.head && front->tail == key.tail && front->len == n) {
+      for (uint32_t i = 0; i < front->count; ++i) out[i] = front->ids[i];
+      return out + front->count;
+    }
+  }
+  uint32_t* const end = emit_uncached(piece, key, out, cache);
+  if (front && end - out <= static_cast<ptrdiff_t>(BpeCache::kFrontIds)) {
+    front->head = key.head, front->tail = key.tail;
+    front->len = static_cast<uint8_t>(n), front->count = static_cast<uint8_t>(end - out);
+    std::copy(out, end, front->ids);
+  }
+  return end;
+}
+
+uint32_t* BpeModel::emit_uncached(std::string_view piece, const PieceKey& key, uint32_t* out,
+                                  BpeCache& cache) const {
+  const size_t n = piece.size();
   const size_t mask = cache.slots_.size() - 1;
   size_t slot = key.hash & mask;
   // Whole-token pieces (" the", "ing", most of prose) are found in the
@@ -372,7 +410,7 @@ uint32_t* BpeModel::emit_piece(std::string_view piece, uint32_t* out, BpeCache& 
   }
   if (memoize) {
     if (cache.size_ >= cache.max_entries_) {
-      cache.clear();
+      cache.clear_memo();
       slot = key.hash & mask;
     }
     const auto count = static_cast<uint32_t>(end - out);
@@ -408,7 +446,7 @@ uint32_t* BpeModel::merge_short(std::string_view piece, uint32_t* ids) const {
     for (size_t i = 1; i + 1 < n; ++i)
       if (rank[i] < rank[best]) best = i;  // strict: leftmost wins ties
     if (rank[best] == kNoRank) break;
-    ids[best] = rules_[rank[best]].merged;
+    ids[best] = merged_id(rank[best]);
     // Tails are a few elements: a plain loop beats two memmove calls.
     for (size_t i = best + 1; i + 1 < n; ++i) ids[i] = ids[i + 1], rank[i - 1] = rank[i];
     --n;

@@ -246,6 +246,7 @@ TEST_F(Gpt2, Shape) {
   EXPECT_EQ(model().eod_id(), 50256u);
   EXPECT_EQ(model().merge_count(), 50000u);
   EXPECT_TRUE(model().uses_whole_token_shortcut());
+  EXPECT_TRUE(model().uses_rank_plus_merged_ids());  // GPT-2's merge of rank r is token 256 + r
   EXPECT_EQ(model().token_bytes(50256), "<|endoftext|>");
   EXPECT_EQ(model().token_bytes(220), " ");
   EXPECT_EQ(model().token_bytes(198), "\n");
@@ -481,6 +482,43 @@ TEST_F(Gpt2, RandomPiecesMatchReferenceOnBothMergePaths) {
     std::vector<uint32_t> want;
     for (const auto& tok : ref.bpe(piece)) want.push_back(uint32_t(model().token_id(tok)));
     ASSERT_EQ(encode_piece(model(), piece), want) << "piece #" << t << " \"" << escaped(piece) << "\"";
+  }
+}
+
+TEST_F(Gpt2, FrontCacheHitsAndCollisionsMatchReference) {
+  // Short pieces (tokens and merged pieces of 1 to 4+ ids) repeated so that
+  // the front cache hits, through caches whose front tables are 1, 2, 64 and
+  // kFrontEntries slots, so slots are overwritten constantly; every id list
+  // must match encoder.py's algorithm and the uncached encoder.
+  ReferenceBpe ref(test::gpt2_dir() + "/merges.txt");
+  std::mt19937 rng(99);
+  const std::string alphabet = "aabeeehinorsttu  \n0123!.,'";
+  std::vector<std::string> pieces;
+  for (int t = 0; t < 600; ++t) {
+    size_t n = std::uniform_int_distribution<size_t>(2, 20)(rng);
+    std::string piece;
+    for (size_t i = 0; i < n; ++i)
+      piece += (t % 5 == 4) ? char(rng() % 256) : alphabet[rng() % alphabet.size()];
+    pieces.push_back(piece);
+  }
+  for (const char* word : {" the", " and", "ing", " international", " Hello", "zzzz", "ab", "abb", "abbb", "  ", "   ", "\xe4\xb8\xad\xe6\x96\x87"})
+    pieces.push_back(word);
+  std::vector<std::vector<uint32_t>> want;
+  for (const auto& piece : pieces) {
+    want.emplace_back();
+    for (const auto& tok : ref.bpe(piece)) want.back().push_back(uint32_t(model().token_id(tok)));
+  }
+  BpeCache off(0), one(1), two(2), small(64), big;
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      // Alternate directions so that neighbours in the table evict each other both ways.
+      const size_t k = round % 2 ? pieces.size() - 1 - i : i;
+      for (BpeCache* cache : {&off, &one, &two, &small, &big}) {
+        std::vector<uint32_t> got;
+        model().encode_piece(pieces[k], got, *cache);
+        ASSERT_EQ(got, want[k]) << "round " << round << " piece \"" << escaped(pieces[k]) << "\"";
+      }
+    }
   }
 }
 

@@ -20,7 +20,8 @@ namespace sp {
 // tokens (" the", " of") are found in the vocabulary and never stored here. Not thread-safe:
 // create one per worker thread. Memory is bounded: when max_entries pieces are
 // stored the whole memo is cleared (cheap, and the working set of common
-// pieces refills within a few kilobytes of text). max_entries = 0 disables it.
+// pieces refills within a few kilobytes of text). max_entries = 0 disables it
+// and the front cache.
 class BpeCache {
  public:
   static constexpr size_t kDefaultEntries = size_t{1} << 16;
@@ -28,12 +29,32 @@ class BpeCache {
   // 1 MB run of one letter must not pin a megabyte of ids.
   static constexpr size_t kMaxPieceBytes = 64;
 
+  // Entries of the front cache (see Front); 32 bytes each, so 512 KB: small
+  // enough to stay in L2 next to everything else a worker touches.
+  static constexpr size_t kFrontEntries = size_t{1} << 14;
+  static constexpr size_t kFrontPieceBytes = 16;  // longer pieces skip it
+  static constexpr size_t kFrontIds = 3;          // pieces with more ids skip it
+
   explicit BpeCache(size_t max_entries = kDefaultEntries);
   size_t size() const { return size_; }
   void clear();
 
  private:
   friend class BpeModel;
+  // The front cache: a direct-mapped table of the most recent pieces of 2 to
+  // kFrontPieceBytes bytes, tokens and merged pieces alike, each with its at
+  // most kFrontIds ids. Natural text is Zipfian, so most pieces hit here and
+  // skip the vocabulary and memo tables, whose random probes miss L2. A new
+  // piece overwrites whatever held its slot. head, tail and len are the whole
+  // piece (PieceKey), so a match is exact.
+  struct alignas(32) Front {
+    uint64_t head, tail;
+    uint32_t ids[kFrontIds];
+    uint8_t len;    // 0 = empty (never a looked-up length)
+    uint8_t count;  // number of ids
+  };
+  std::vector<Front> front_;  // power-of-two size, min(kFrontEntries, max_entries); empty = off
+  void clear_memo();
   // One memoized piece in an open-addressing table (linear probing). head and
   // tail are the piece's first and last bytes as BpeModel's PieceKey packs
   // them; with len they are the whole piece when it is at most 16 bytes long.
@@ -82,6 +103,8 @@ class BpeModel {
   // Whether encode_piece may emit a piece that is a token without merging
   // (see tokens_merge_to_themselves_); exposed for tests.
   bool uses_whole_token_shortcut() const { return tokens_merge_to_themselves_; }
+  // Whether merged ids are computed as rank + a constant (see merged_id); for tests.
+  bool uses_rank_plus_merged_ids() const { return merged_is_rank_plus_ != kNoRank; }
 
   // Appends the ids of `text` (valid UTF-8): GPT-2 pre-tokenization, then
   // BPE of each pre-token. "<|endoftext|>" in text is ordinary text.
@@ -133,12 +156,19 @@ class BpeModel {
       if (s == kEmptyPair) return kNoRank;
     }
   }
+  // Id of the token a merge makes: for GPT-2 that is 256 + rank, which saves
+  // merge_short a random read of rules_ per merge (load_gpt2 checks it).
+  uint32_t merged_id(uint32_t rank) const {
+    return merged_is_rank_plus_ != kNoRank ? rank + merged_is_rank_plus_ : rules_[rank].merged;
+  }
   bool add_merge(uint32_t left, uint32_t right, uint32_t rank);  // false: a duplicate
   bool add_token(std::string_view bytes, uint32_t id);  // false: a duplicate
   int64_t find_token(std::string_view bytes, const PieceKey& key) const;
   // The encoders write ids at `out`, which has room for one id per byte of
   // the piece, and return the end of what they wrote.
   uint32_t* emit_piece(std::string_view piece, uint32_t* out, BpeCache& cache) const;
+  // emit_piece past the front cache: vocabulary, memo, then the merge loop.
+  uint32_t* emit_uncached(std::string_view piece, const PieceKey& key, uint32_t* out, BpeCache& cache) const;
   uint32_t* merge_short(std::string_view piece, uint32_t* out) const;
   uint32_t* merge_runs(std::string_view piece, uint32_t* out, BpeCache& cache) const;  // nullptr: not suitable
   uint32_t* merge_long(std::string_view piece, uint32_t* out, BpeCache& cache) const;
@@ -154,6 +184,8 @@ class BpeModel {
   // makes "the piece is a token" a valid shortcut (true for GPT-2; checked at
   // load so another vocabulary can never get wrong ids from it).
   bool tokens_merge_to_themselves_ = false;
+  // k when every merge's result id is its rank + k, else kNoRank (merged_id).
+  uint32_t merged_is_rank_plus_ = kNoRank;
   uint32_t eod_id_ = 0;
 };
 
