@@ -97,7 +97,7 @@ void copy_range(int in, const std::string& in_path, int out, const std::string& 
     // Start writeback of what was just copied (asynchronous), so the fsync
     // before the final rename finds little left to do: it overlaps the disk
     // writes with the rest of the copy instead of waiting for all at the end.
-    (void)::sync_file_range(out, ooff - got, got, SYNC_FILE_RANGE_WRITE);
+    if (sync_outputs()) (void)::sync_file_range(out, ooff - got, got, SYNC_FILE_RANGE_WRITE);
     if (progress) progress->add(static_cast<uint64_t>(got));
   }
 }

@@ -48,7 +48,7 @@ class WritebackKick {
   explicit WritebackKick(AtomicFile& out) : out_(out) {}
   void operator()() {
     const uint64_t size = out_.size();
-    if (size - started_ < (uint64_t{8} << 20)) return;
+    if (size - started_ < (uint64_t{8} << 20) || !sync_outputs()) return;
     (void)::sync_file_range(out_.fd(), static_cast<off_t>(started_), 0, SYNC_FILE_RANGE_WRITE);
     started_ = size;
   }

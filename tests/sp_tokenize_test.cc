@@ -150,6 +150,18 @@ TEST_F(SpTokenize, OutputIsIdenticalWhateverTheThreadCount) {
   }
 }
 
+TEST_F(SpTokenize, NoSyncWritesTheSameBytes) {
+  write_file(dir / "in.jsonl", make_corpus(300, 5));
+  ASSERT_EQ(tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "a --append-eod").exit_code, 0);
+  ASSERT_EQ(tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "b --append-eod --no-sync").exit_code, 0);
+  EXPECT_EQ(read_file(dir / "a_text_document.bin"), read_file(dir / "b_text_document.bin"));
+  EXPECT_EQ(read_file(dir / "a_text_document.idx"), read_file(dir / "b_text_document.idx"));
+  for (const char* tool : {"sp_tokenize", "sp_extract", "sp_concat", "sp_download"}) {
+    auto help = run_command(shell_quote(test::tool_path(tool)) + " --help");
+    EXPECT_NE(help.out.find("--no-sync"), std::string::npos) << tool;
+  }
+}
+
 TEST_F(SpTokenize, ZstdInputEqualsPlainInput) {
   const std::string corpus = make_corpus(1500, 11);
   write_file(dir / "in.jsonl", corpus);

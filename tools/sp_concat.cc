@@ -26,7 +26,7 @@ const sp::cli::Program kProgram{
     "concatenate *.jsonl files into large chunks by a deterministic plan",
     "sp_concat --input-dir DIR --output-dir OUT [--target-size 34G | --files-per-chunk N] [--prefix train_chunk_] "
     "[--remove-source] [--dry-run]",
-    sp::with_progress_flags({
+    sp::with_output_flags(sp::with_progress_flags({
         {"input-dir", "DIR", "Directory searched recursively for *.jsonl files."},
         {"output-dir", "OUT", "Where the chunks <prefix><i>.jsonl and the plan file sp_concat_plan.tsv go."},
         {"target-size", "SIZE",
@@ -38,7 +38,7 @@ const sp::cli::Program kProgram{
         {"remove-source", "", "Delete each input once the chunk holding it is complete."},
         {"dry-run", "", "Print the plan (chunk -> files, sizes) on stdout and write nothing."},
         {"threads", "N", "Copies at once in this process; 0 = this rank's share of the CPUs.", "0"},
-    }),
+    })),
     "Files are taken in byte-wise order of their paths relative to DIR, so the plan is the same on\n"
     "every machine and whatever the number of ranks or threads. An input that does not end with a\n"
     "newline gets one, so no two documents share a line; bytes are otherwise copied unchanged\n"
@@ -54,6 +54,7 @@ const sp::cli::Program kProgram{
 
 int body(int argc, char** argv) {
   const auto args = sp::cli::parse(kProgram, argc, argv);
+  sp::apply_output_flags(args);
   if (!args.has("input-dir")) throw sp::UsageError("--input-dir is required");
   if (!args.has("output-dir")) throw sp::UsageError("--output-dir is required");
   if (args.has("target-size") && args.has("files-per-chunk"))

@@ -12,6 +12,7 @@
 #include "sp/download.h"
 #include "sp/error.h"
 #include "sp/manifest.h"
+#include "sp/fs.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
 
@@ -26,7 +27,7 @@ sp::cli::Program program() {
       "verified, resumable, rank-sharded download of many files (e.g. SlimPajama-627B)",
       "sp_download --manifest FILE|slimpajama:SPLIT --output-dir DIR [options]\n"
       "       sp_download --print-manifest slimpajama:SPLIT [--base-url URL]",
-      sp::with_progress_flags({
+      sp::with_output_flags(sp::with_progress_flags({
           {"manifest", "FILE", "Files to fetch, one per line: URL [SHA256|- [SIZE|- [RELATIVE_PATH]]], tab-separated; "
                                "'#' comments. A built-in name (slimpajama:train, :validation, :test, :all) works too. '-' reads stdin."},
           {"output-dir", "DIR", "Root directory for the files (created if missing)."},
@@ -50,7 +51,7 @@ sp::cli::Program program() {
           {"report", "FILE", "Write per-file status as JSON. '{rank}' in the name is replaced by the rank; with "
                              "several ranks and no '{rank}', '.rank<R>' is appended."},
           {"dry-run", "", "Print this rank's share as manifest lines and exit without downloading."},
-      }),
+      })),
       "Environment:\n"
       "  HF_TOKEN   sent as 'Authorization: Bearer' to the manifest URL's own host only, never after a\n"
       "             redirect to another host (the Hub redirects downloads to a CDN).\n"
@@ -79,6 +80,7 @@ std::string report_path(std::string path, const sp::RankInfo& r) {
 int run(int argc, char** argv) {
   const auto prog = program();
   const auto args = sp::cli::parse(prog, argc, argv);
+  sp::apply_output_flags(args);
 
   const std::string base_url = args.get("base-url");
   if (args.has("print-manifest")) {

@@ -13,6 +13,7 @@
 #include "sp/cli.h"
 #include "sp/error.h"
 #include "sp/extract.h"
+#include "sp/fs.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
 #include "sp/stale_temps.h"
@@ -24,7 +25,7 @@ const sp::cli::Program kProgram{
     "sp_extract",
     "decompress every *.zst file under a directory (zstd, streaming, resumable)",
     "sp_extract --input-dir DIR [--output-dir OUT] [--threads N] [--remove-source] [--validate]",
-    sp::with_progress_flags({
+    sp::with_output_flags(sp::with_progress_flags({
         {"input-dir", "DIR", "Directory searched recursively for *.zst files."},
         {"output-dir", "OUT",
          "Where outputs go, keeping paths relative to DIR and dropping '.zst'. Default: beside each source."},
@@ -33,7 +34,7 @@ const sp::cli::Program kProgram{
         {"validate", "",
          "Also check that every line is a JSON object with valid UTF-8; the first bad line of a file is "
          "reported as FILE:LINE and that file fails."},
-    }),
+    })),
     "Files are shared out across the processes of an MPI or RANK/WORLD_SIZE job (by size) and across\n"
     "threads within each process. Every output is written under a temporary name and renamed only\n"
     "when the whole file decoded cleanly, so a corrupt, truncated or interrupted file never leaves a\n"
@@ -50,6 +51,7 @@ std::mutex g_err_mu;
 
 int body(int argc, char** argv) {
   const auto args = sp::cli::parse(kProgram, argc, argv);
+  sp::apply_output_flags(args);
   if (!args.has("input-dir")) throw sp::UsageError("--input-dir is required");
   const bool quiet = args.flag("quiet");
   const int threads = sp::resolve_threads(args.get_int("threads", 0));

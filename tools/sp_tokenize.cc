@@ -25,7 +25,7 @@ const sp::cli::Program kProgram{
     "tokenize JSONL documents with GPT-2 BPE into Megatron .bin/.idx files",
     "sp_tokenize --input FILE --output-prefix PREFIX [options]\n"
     "       sp_tokenize (--input FILE...|--input-dir DIR) --output-dir DIR [options]",
-    sp::with_progress_flags({
+    sp::with_output_flags(sp::with_progress_flags({
         {"input", "FILE", "JSONL input (.jsonl, or .jsonl.zst decompressed on the fly). Repeat or list several for batch mode.", "", true},
         {"input-dir", "DIR", "Batch mode: every *.jsonl, *.json, *.jsonl.zst, *.json.zst under DIR (recursively)."},
         {"output-prefix", "PREFIX", "Single-input mode: write PREFIX_<key>_document.bin/.idx (Megatron's naming)."},
@@ -43,7 +43,7 @@ const sp::cli::Program kProgram{
         {"block-size", "BYTES", "Bytes of lines per parallel task (advanced).", "1M"},
         {"dataset-impl", "IMPL", "Accepted for Megatron compatibility; only mmap exists.", "mmap"},
         {"log-interval", "N", "Accepted for Megatron compatibility; ignored (see --progress-interval)."},
-    }),
+    })),
     "Examples:\n"
     "  sp_tokenize --input train_chunk_0.jsonl --output-prefix out/train_chunk_0.jsonl \\\n"
     "      --vocab-file vocab.json --merge-file merges.txt --append-eod --json-keys text\n"
@@ -85,6 +85,7 @@ std::string default_vocab_dir() {
 
 int run(int argc, char** argv) {
   const auto args = sp::cli::parse(kProgram, argc, argv);
+  sp::apply_output_flags(args);
   const sp::RankInfo rank = sp::detect_rank();
   const std::string who = sp::rank_prefix(rank) + "sp_tokenize";
 

@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sp/cli.h"
+
 namespace sp {
 
 // An output file written under a temporary name beside its final path and
@@ -42,10 +44,22 @@ class AtomicFile {
   bool done_ = false;
 };
 
+// Whether outputs are made durable (fsync) before their rename. On by
+// default: then even a machine crash cannot leave a complete-looking file
+// with missing data. --no-sync turns it off for scratch disks, where the
+// rename alone still guarantees that a killed process leaves no such file.
+void set_sync_outputs(bool on);
+bool sync_outputs();
+// `options` followed by --no-sync, spelled the same in every tool that
+// writes outputs; apply_output_flags sets sync_outputs() from it.
+std::vector<cli::Option> with_output_flags(std::vector<cli::Option> options);
+void apply_output_flags(const cli::Args& args);
+
 // "<final>.tmp-<host>-<pid>": unique per process even on a shared file system.
 std::string temp_path_for(const std::string& final_path);
 
-// fsync(fd) then rename(from, to), then fsync the directory; throws Error.
+// fsync(fd) then rename(from, to), then fsync the directory (the syncs only
+// while sync_outputs()); throws Error.
 void durable_rename(int fd, const std::string& from, const std::string& to);
 
 struct FileEntry {
