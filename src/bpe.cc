@@ -14,11 +14,13 @@
 //      equal bytes (a megabyte of one letter, digit, space or punctuation costs
 //      a few dozen rounds over a handful of runs), else a linked list +
 //      per-rank buckets, O(n log n) whatever the piece.
-// The memo, the vocabulary and the merges are plain open-addressing tables
-// (linear probing, at most half full) with keys that compare in a couple of
-// integer compares: a piece of up to 16 bytes is two 64-bit words and its
-// length (PieceKey), a pair of ids is one 64-bit word. Ids are written straight
-// into the caller's vector, which encode() sizes for one id per byte up front.
+// The memo and the vocabulary are plain open-addressing tables (linear
+// probing, at most half full) with keys that compare in a couple of integer
+// compares: a piece of up to 16 bytes is two 64-bit words and its length
+// (PieceKey). The merges are found by left token, then a binary search of its
+// few right partners (find_rank). encode() pre-tokenizes a batch of pieces and
+// prefetches their table slots before emitting them, and writes ids to a
+// per-cache scratch buffer sized for one id per byte.
 #include "sp/bpe.h"
 
 #include <algorithm>
@@ -133,7 +135,8 @@ char32_t gpt2_byte_to_codepoint(uint8_t b) {
 // n-4..n-1 for n = 4..7, bytes 0, n/2 and n-1 for n = 1..3: so with the length
 // they are the whole piece up to 16 bytes, and equality is two compares.
 struct BpeModel::PieceKey {
-  uint64_t head = 0, tail = 0, hash;
+  uint64_t head = 0, tail = 0, hash = 0;
+  PieceKey() = default;
   explicit PieceKey(std::string_view s) {
     const char* p = s.data();
     const size_t n = s.size();
@@ -304,6 +307,23 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
     }
     if (m.rules_.empty()) throw InputError(path, 0, "no merges");
   }
+  // The merges grouped by left token, each group sorted by right token (find_rank).
+  m.pair_begin_.assign(m.vocab_size() + 1, 0);
+  for (const MergeRule& r : m.rules_) ++m.pair_begin_[r.left + 1];
+  for (uint32_t t = 0; t < m.vocab_size(); ++t) m.pair_begin_[t + 1] += m.pair_begin_[t];
+  m.partners_.resize(m.rules_.size());
+  {
+    std::vector<uint32_t> fill(m.pair_begin_.begin(), m.pair_begin_.end() - 1);
+    for (uint32_t rank = 0; rank < m.rules_.size(); ++rank)
+      m.partners_[fill[m.rules_[rank].left]++] = {m.rules_[rank].right, rank};
+  }
+  for (uint32_t t = 0; t < m.vocab_size(); ++t)
+    std::sort(m.partners_.begin() + m.pair_begin_[t], m.partners_.begin() + m.pair_begin_[t + 1],
+              [](const Partner& a, const Partner& b) { return a.right < b.right; });
+  std::vector<uint64_t>().swap(m.pair_slots_);  // only load_gpt2's duplicate check needs it
+  m.byte_pair_rank_.resize(256 * 256);
+  for (int a = 0; a < 256; ++a)
+    for (int b = 0; b < 256; ++b) m.byte_pair_rank_[a << 8 | b] = m.find_rank(m.byte_ids_[a], m.byte_ids_[b]);
   const uint32_t offset = m.rules_[0].merged;  // rank 0
   bool rank_plus = true;
   for (uint32_t r = 0; r < m.rules_.size() && rank_plus; ++r) rank_plus = m.rules_[r].merged == offset + r;
@@ -327,31 +347,66 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
 int64_t BpeModel::token_id(std::string_view bytes) const { return find_token(bytes, PieceKey(bytes)); }
 
 void BpeModel::encode(std::string_view text, std::vector<uint32_t>& out, BpeCache& cache) const {
-  const size_t base = out.size();
-  out.resize(base + text.size());  // room for the worst case, one id per byte
-  uint32_t* end = out.data() + base;
-  for (size_t pos = 0; pos < text.size();) {
-    size_t next = gpt2_pretoken_end(text, pos);
-    end = emit_piece(text.substr(pos, next - pos), end, cache);
-    pos = next;
+  if (cache.encode_ids_size_ < text.size()) {  // room for the worst case, one id per byte
+    cache.encode_ids_size_ = std::max(text.size(), 2 * cache.encode_ids_size_);
+    cache.encode_ids_.reset(new uint32_t[cache.encode_ids_size_]);
   }
-  out.resize(static_cast<size_t>(end - out.data()));
+  uint32_t* const begin = cache.encode_ids_.get();
+  uint32_t* end = begin;
+  // Pieces go in batches: pre-tokenize and hash a batch first, prefetching
+  // each piece's front cache slot, then emit them, so the batch's cache misses
+  // overlap instead of each stalling its own piece.
+  constexpr size_t kBatch = 32;
+  struct Pending {
+    std::string_view piece;
+    PieceKey key;
+  };
+  Pending batch[kBatch];
+  for (size_t pos = 0; pos < text.size();) {
+    size_t count = 0;
+    for (; count < kBatch && pos < text.size(); ++count) {
+      const size_t next = gpt2_pretoken_end(text, pos);
+      const std::string_view piece = text.substr(pos, next - pos);
+      batch[count] = {piece, PieceKey(piece)};
+      if (!cache.front_.empty())
+        __builtin_prefetch(&cache.front_[(batch[count].key.hash >> 32) & (cache.front_.size() - 1)]);
+      pos = next;
+    }
+    // Then the pieces that will miss the front cache get their vocabulary
+    // and memo slots prefetched the same way.
+    for (size_t i = 0; i < count; ++i) {
+      const size_t n = batch[i].piece.size();
+      const PieceKey& key = batch[i].key;
+      if (n < 2) continue;
+      if (n <= BpeCache::kFrontPieceBytes && !cache.front_.empty()) {
+        const BpeCache::Front& f = cache.front_[(key.hash >> 32) & (cache.front_.size() - 1)];
+        if (f.head == key.head && f.tail == key.tail && f.len == n) continue;
+      }
+      __builtin_prefetch(&token_slots_[key.hash & (token_slots_.size() - 1)]);
+      __builtin_prefetch(&cache.slots_[key.hash & (cache.slots_.size() - 1)]);
+    }
+    for (size_t i = 0; i < count; ++i) end = emit_piece(batch[i].piece, batch[i].key, end, cache);
+  }
+  out.insert(out.end(), begin, end);
+  if (cache.encode_ids_size_ > (size_t{1} << 20)) {  // don't keep megabytes of scratch alive
+    cache.encode_ids_.reset();
+    cache.encode_ids_size_ = 0;
+  }
 }
 
 void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out, BpeCache& cache) const {
   const size_t base = out.size();
   out.resize(base + piece.size());
-  out.resize(static_cast<size_t>(emit_piece(piece, out.data() + base, cache) - out.data()));
+  out.resize(static_cast<size_t>(emit_piece(piece, PieceKey(piece), out.data() + base, cache) - out.data()));
 }
 
-uint32_t* BpeModel::emit_piece(std::string_view piece, uint32_t* out, BpeCache& cache) const {
+uint32_t* BpeModel::emit_piece(std::string_view piece, const PieceKey& key, uint32_t* out, BpeCache& cache) const {
   const size_t n = piece.size();
   if (n == 1) {  // single bytes are their own token; no lookup at all
     *out = byte_ids_[static_cast<uint8_t>(piece[0])];
     return out + 1;
   }
   if (n == 0) return out;
-  const PieceKey key(piece);
   // Front cache first: a hit costs one probe of a table that stays in L2.
   BpeCache::Front* front = nullptr;
   if (n <= BpeCache::kFrontPieceBytes && !cache.front_.empty()) {
@@ -439,8 +494,9 @@ uint32_t* BpeModel::merge_short(std::string_view piece, uint32_t* ids) const {
   uint32_t rank[kShortPieceBytes];  // rank[i]: of merging ids[i] and ids[i + 1]
   size_t n = piece.size();
   auto look_up = [&](size_t i) { rank[i] = find_rank(ids[i], ids[i + 1]); };
-  for (size_t i = 0; i < n; ++i) ids[i] = byte_ids_[static_cast<uint8_t>(piece[i])];
-  for (size_t i = 0; i + 1 < n; ++i) look_up(i);
+  const auto* bytes = reinterpret_cast<const uint8_t*>(piece.data());
+  for (size_t i = 0; i < n; ++i) ids[i] = byte_ids_[bytes[i]];
+  for (size_t i = 0; i + 1 < n; ++i) rank[i] = byte_pair_rank_[bytes[i] << 8 | bytes[i + 1]];
   while (n > 1) {
     size_t best = 0;
     for (size_t i = 1; i + 1 < n; ++i)

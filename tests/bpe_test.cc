@@ -214,6 +214,36 @@ TEST(BpeToy, LeftmostWinsTiesAndMergesChain) {
   EXPECT_EQ(m.token_bytes(ids[51]), "a");
 }
 
+TEST(BpeToy, TokenWithManyPartnersFindsEachPairAndOnlyThose) {
+  // "m" is the left side of merges with every other letter of "bdfh...z", in
+  // scrambled rank order, so the pair lookup searches a long partner list
+  // and must find every partner and reject the letters between, before and
+  // after them; the reversed pairs ("xm") have no merge at all.
+  TempDir dir;
+  std::vector<std::pair<std::string, std::string>> merges;
+  const std::string partners = "bdfhjlnprtvxz";
+  for (size_t i = 0; i < partners.size(); ++i) {
+    const size_t k = (i * 5) % partners.size();  // 5 is coprime to 13: a permutation
+    merges.push_back({"m", std::string(1, partners[k])});
+  }
+  auto toy = write_toy(dir, merges);
+  auto m = BpeModel::load_gpt2(toy.vocab, toy.merges);
+  for (int c = 0; c < 256; ++c) {
+    const std::string right(1, char(c));
+    const bool merges_with_m = partners.find(char(c)) != std::string::npos;
+    if (merges_with_m) {
+      EXPECT_THAT(token_strings(m, encode_piece(m, "m" + right)), ElementsAre("m" + right)) << c;
+    } else {
+      EXPECT_THAT(token_strings(m, encode_piece(m, "m" + right)), ElementsAre("m", right)) << c;
+    }
+    if (c != 'm') {
+      EXPECT_THAT(token_strings(m, encode_piece(m, right + "m")), ElementsAre(right, "m")) << c;
+    }
+  }
+  // Two lookups in one piece: "mb" (rank 0) and "md" (rank 8) both merge.
+  EXPECT_THAT(token_strings(m, encode_piece(m, "mbmd")), ElementsAre("mb", "md"));
+}
+
 // ------------------------------------------------------------------ GPT-2
 
 class Gpt2 : public ::testing::Test {
@@ -370,6 +400,25 @@ TEST_F(Gpt2, CacheSizeDoesNotChangeIds) {
   EXPECT_EQ(a, b);
   EXPECT_EQ(a, c);
   EXPECT_EQ(a, d);
+}
+
+TEST_F(Gpt2, EncodeAppendsAndOneCacheSurvivesHugeTexts) {
+  // encode() writes through a scratch buffer in the cache that a text over a
+  // million bytes makes it give back; texts before and after must not notice,
+  // and what `out` held before must stay.
+  const auto cases = load_golden();
+  std::string huge;
+  while (huge.size() <= (size_t{1} << 21))
+    for (const auto& gc : cases) huge += gc.text + "\n";
+  BpeCache cache;
+  std::vector<uint32_t> out = {1, 2, 3}, expected = {1, 2, 3};
+  for (const std::string* text : std::initializer_list<const std::string*>{&cases[0].text, &huge, &cases[1].text,
+                                                                            &huge, &cases[2].text}) {
+    model().encode(*text, out, cache);
+    const auto fresh = encode(*text);
+    expected.insert(expected.end(), fresh.begin(), fresh.end());
+    ASSERT_EQ(out, expected);
+  }
 }
 
 TEST_F(Gpt2, RandomUtf8RoundTrips) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -71,6 +72,12 @@ class BpeCache {
   std::string keys_;           // bytes of the memoized pieces over 16 bytes
   std::vector<uint32_t> ids_;  // ids of the memoized pieces with over 2 ids
 
+  // encode() writes ids here, then appends them to the caller's vector in one
+  // insert: sizing that vector for the worst case (one id per byte) up front
+  // would zero-fill four bytes per input byte. Grows without initialization.
+  std::unique_ptr<uint32_t[]> encode_ids_;
+  size_t encode_ids_size_ = 0;
+
   // Scratch for long pieces (see BpeModel::merge_runs and merge_long in bpe.cc).
   struct Run {
     uint32_t id, count;
@@ -130,10 +137,10 @@ class BpeModel {
     return (uint64_t{left} << 32) | right;
   }
   static constexpr uint32_t kNoRank = UINT32_MAX;
-  // The merge table: open addressing over one word per merge, left id
-  // (kIdBits), right id (kIdBits), rank (kRankBits); at most half full, so a
-  // lookup is one multiply and usually one cache line. All ones = empty: ids
-  // are below 2^kIdBits - 1 (load_gpt2 checks).
+  // load_gpt2's duplicate-merge check: open addressing over one word per
+  // merge, left id (kIdBits), right id (kIdBits), rank (kRankBits); at most
+  // half full. All ones = empty: ids are below 2^kIdBits - 1 (load_gpt2
+  // checks). Freed after loading; encoding looks merges up in partners_.
   static constexpr int kIdBits = 21, kRankBits = 22;
   static constexpr uint64_t kEmptyPair = UINT64_MAX;
   // The vocabulary by bytes: open addressing over PieceKey hashes (bpe.cc).
@@ -147,14 +154,18 @@ class BpeModel {
   };
   struct PieceKey;
 
-  // Rank of the merge of two adjacent tokens, or kNoRank if there is none.
+  // Rank of the merge of two adjacent tokens, or kNoRank if there is none: a
+  // branch-free binary search of the left token's partners (most have one).
   uint32_t find_rank(uint32_t left, uint32_t right) const {
-    const uint64_t pair = (uint64_t{left} << kIdBits) | right;
-    for (size_t i = (pair * 0x9E3779B97F4A7C15ull) >> pair_shift_;; i = (i + 1) & (pair_slots_.size() - 1)) {
-      const uint64_t s = pair_slots_[i];
-      if ((s >> kRankBits) == pair) return static_cast<uint32_t>(s) & ((1u << kRankBits) - 1);
-      if (s == kEmptyPair) return kNoRank;
+    const Partner* p = partners_.data() + pair_begin_[left];
+    size_t len = pair_begin_[left + 1] - pair_begin_[left];
+    if (len == 0) return kNoRank;
+    while (len > 1) {  // keep p at the last partner with p->right <= right, if any
+      const size_t half = len / 2;
+      p = p[half].right <= right ? p + half : p;
+      len -= half;
     }
+    return p->right == right ? p->rank : kNoRank;
   }
   // Id of the token a merge makes: for GPT-2 that is 256 + rank, which saves
   // merge_short a random read of rules_ per merge (load_gpt2 checks it).
@@ -166,7 +177,7 @@ class BpeModel {
   int64_t find_token(std::string_view bytes, const PieceKey& key) const;
   // The encoders write ids at `out`, which has room for one id per byte of
   // the piece, and return the end of what they wrote.
-  uint32_t* emit_piece(std::string_view piece, uint32_t* out, BpeCache& cache) const;
+  uint32_t* emit_piece(std::string_view piece, const PieceKey& key, uint32_t* out, BpeCache& cache) const;
   // emit_piece past the front cache: vocabulary, memo, then the merge loop.
   uint32_t* emit_uncached(std::string_view piece, const PieceKey& key, uint32_t* out, BpeCache& cache) const;
   uint32_t* merge_short(std::string_view piece, uint32_t* out) const;
@@ -176,10 +187,22 @@ class BpeModel {
   std::string token_blob_;              // all token bytes, id order
   std::vector<uint32_t> token_offsets_; // vocab_size + 1 offsets into token_blob_
   std::vector<TokenSlot> token_slots_;  // power-of-two size, at most half full
-  std::vector<uint64_t> pair_slots_;    // power-of-two size, at most half full
+  std::vector<uint64_t> pair_slots_;    // power-of-two size, at most half full; empty after load
+  // The merges by left token (CSR): those of token t are partners_[pair_begin_[t] ..
+  // pair_begin_[t + 1]), sorted by right token. 600 KB for GPT-2, and the
+  // partners of a token share a cache line, where the hash spreads them over 1 MB.
+  struct Partner {
+    uint32_t right, rank;
+  };
+  std::vector<uint32_t> pair_begin_;    // vocab_size + 1 offsets
+  std::vector<Partner> partners_;
   int pair_shift_ = 64;                 // 64 - log2(pair_slots_.size())
   std::vector<MergeRule> rules_;        // the merges, by rank
   uint32_t byte_ids_[256] = {};         // id of each single-byte token
+  // Rank of merging the tokens of bytes a and b at [a << 8 | b]: merge_short's
+  // first round looks up every adjacent byte pair, and this small table keeps
+  // those lookups off the big, cache-missing pair table.
+  std::vector<uint32_t> byte_pair_rank_;
   // True when every token's own bytes merge back to exactly that token, which
   // makes "the piece is a token" a valid shortcut (true for GPT-2; checked at
   // load so another vocabulary can never get wrong ids from it).
