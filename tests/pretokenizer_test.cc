@@ -10,6 +10,7 @@
 
 #include "sp/pretokenizer.h"
 #include "sp/unicode.h"
+#include "test_support.h"
 
 namespace sp {
 namespace {
@@ -316,25 +317,6 @@ Pieces reference_pieces(std::string_view text) {
   return out;
 }
 
-std::string encode(char32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (cp >> 18));
-    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
 
 // Random valid UTF-8 weighted toward the characters the rules care about.
 std::string random_text(std::mt19937& rng) {
@@ -348,13 +330,13 @@ std::string random_text(std::mt19937& rng) {
   for (int i = 0; i < n; ++i) {
     const unsigned r = rng() % 10;
     if (r < 7) {
-      s += encode(kInteresting[rng() % std::size(kInteresting)]);
+      s += test::utf8(kInteresting[rng() % std::size(kInteresting)]);
     } else if (r < 8) {
       s += static_cast<char>(rng() % 0x80);
     } else {
       char32_t cp;
       do cp = rng() % 0x110000; while (cp >= 0xD800 && cp <= 0xDFFF);
-      s += encode(cp);
+      s += test::utf8(cp);
     }
   }
   return s;

@@ -45,6 +45,9 @@ std::vector<std::string> list_dir(const std::string& dir);
 // third_party/gpt2/fetch_vocab.sh fills). Empty string when absent.
 std::string gpt2_dir();
 
+// UTF-8 bytes of one code point (surrogates too, for invalid-input tests).
+std::string utf8(char32_t cp);
+
 // Single-quotes a string for /bin/sh.
 std::string shell_quote(const std::string& s);
 

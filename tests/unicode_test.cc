@@ -8,29 +8,11 @@
 #include <string>
 
 #include "sp/unicode.h"
+#include "test_support.h"
 
 namespace sp {
 namespace {
 
-std::string encode(char32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (cp >> 18));
-    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
-}
 
 // Reference validator: the shortest-form rule written out directly.
 bool reference_valid(const std::string& s) {
@@ -180,7 +162,7 @@ TEST(Utf8Validator, RandomStringsAgreeWithReference) {
       } else {
         char32_t cp = rng() % 0x110000;
         if (rng() % 2) cp &= 0x7F;
-        s += encode(cp);  // may encode a surrogate: invalid on purpose
+        s += test::utf8(cp);  // may encode a surrogate: invalid on purpose
       }
     }
     ASSERT_EQ(is_valid_utf8(s), reference_valid(s)) << iter;
@@ -189,7 +171,7 @@ TEST(Utf8Validator, RandomStringsAgreeWithReference) {
 
 TEST(Utf8Decode, RoundTripsEveryCodePoint) {
   for (char32_t cp = 0; cp <= 0x10FFFF; ++cp) {
-    const std::string s = encode(cp);
+    const std::string s = test::utf8(cp);
     const bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
     ASSERT_EQ(is_valid_utf8(s), !surrogate) << static_cast<uint32_t>(cp);
     size_t len = 0;
