@@ -238,13 +238,17 @@ std::string stats_json(const TokenizeStats& s, const std::string& tokenizer_name
   return out;
 }
 
+// Small inputs get more decimals, so a 40 KB shard does not read "0.0 MB".
+static int decimals(uint64_t bytes) { return bytes < 10'000'000 ? 3 : 1; }
+
 std::string stats_summary(const TokenizeStats& s) {
   char buf[1024];
   std::snprintf(buf, sizeof buf,
                 "%llu file(s), %llu documents (%llu empty), %llu sequences, %llu tokens\n"
-                "%.1f MB JSONL (%.1f MB read) in %.2f s: %.1f MB/s, %.2f M tokens/s\n",
+                "%.*f MB JSONL (%.*f MB read) in %.2f s: %.1f MB/s, %.2f M tokens/s\n",
                 (unsigned long long)s.files, (unsigned long long)s.documents, (unsigned long long)s.empty_documents,
-                (unsigned long long)s.sequences, (unsigned long long)s.tokens, s.jsonl_bytes / 1e6, s.input_bytes / 1e6,
+                (unsigned long long)s.sequences, (unsigned long long)s.tokens, decimals(s.jsonl_bytes), s.jsonl_bytes / 1e6,
+                decimals(s.input_bytes), s.input_bytes / 1e6,
                 s.seconds, mb_per_s(s.jsonl_bytes, s.seconds), s.seconds > 0 ? s.tokens / s.seconds / 1e6 : 0.0);
   std::string out = buf;
   if (s.skipped_lines) {
