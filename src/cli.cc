@@ -21,6 +21,28 @@ const Option* find_option(const Program& p, std::string_view name) {
   return nullptr;
 }
 
+// Word-wraps `text` to `width` columns; continuation lines start at `indent`.
+std::string wrap(const std::string& text, size_t indent, size_t width) {
+  std::string out;
+  size_t col = indent, pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find(' ', pos);
+    if (end == std::string::npos) end = text.size();
+    const size_t len = end - pos;
+    if (col > indent && col + 1 + len > width) {
+      out += "\n" + std::string(indent, ' ');
+      col = indent;
+    } else if (col > indent) {
+      out += ' ';
+      ++col;
+    }
+    out.append(text, pos, len);
+    col += len;
+    pos = end + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string help_text(const Program& p) {
@@ -38,9 +60,9 @@ std::string help_text(const Program& p) {
     } else {
       s += "\n" + std::string(30, ' ');
     }
-    s += o.help;
-    if (!o.default_value.empty()) s += " (default: " + o.default_value + ")";
-    s += "\n";
+    std::string text = o.help;
+    if (!o.default_value.empty()) text += " (default: " + o.default_value + ")";
+    s += wrap(text, 30, 100) + "\n";
   }
   if (!p.epilog.empty()) s += "\n" + p.epilog + (p.epilog.back() == '\n' ? "" : "\n");
   return s;
