@@ -46,6 +46,10 @@ constexpr size_t kShortPieceBytes = 64;
 // merge_runs; the rest merge_long.
 constexpr size_t kBytesPerRun = 16;
 
+// emit_piece may write this many ids past a piece's own room of one id per
+// byte (the cache hits copy a fixed number of ids), so its callers add it.
+constexpr size_t kIdSlack = BpeCache::kFrontIds;
+
 std::string read_whole_file(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw Error(errno_message("cannot open", path));
@@ -153,7 +157,7 @@ struct BpeModel::PieceKey {
 };
 
 BpeCache::BpeCache(size_t max_entries)
-    : max_entries_(max_entries), slots_(max_entries ? 2 * std::bit_ceil(max_entries) : 1) {
+    : max_entries_(max_entries), slots_(max_entries ? std::bit_ceil(max_entries + (max_entries + 2) / 3) : 1) {
   if (max_entries > 0) {
     front_.assign(std::min(kFrontEntries, std::bit_ceil(max_entries)), Front{});
   }
@@ -347,8 +351,9 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
 int64_t BpeModel::token_id(std::string_view bytes) const { return find_token(bytes, PieceKey(bytes)); }
 
 void BpeModel::encode(std::string_view text, std::vector<uint32_t>& out, BpeCache& cache) const {
-  if (cache.encode_ids_size_ < text.size()) {  // room for the worst case, one id per byte
-    cache.encode_ids_size_ = std::max(text.size(), 2 * cache.encode_ids_size_);
+  // Room for the worst case, one id per byte, plus emit_piece's slack.
+  if (cache.encode_ids_size_ < text.size() + kIdSlack) {
+    cache.encode_ids_size_ = std::max(text.size() + kIdSlack, 2 * cache.encode_ids_size_);
     cache.encode_ids_.reset(new uint32_t[cache.encode_ids_size_]);
   }
   uint32_t* const begin = cache.encode_ids_.get();
@@ -396,7 +401,7 @@ void BpeModel::encode(std::string_view text, std::vector<uint32_t>& out, BpeCach
 
 void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out, BpeCache& cache) const {
   const size_t base = out.size();
-  out.resize(base + piece.size());
+  out.resize(base + piece.size() + kIdSlack);
   out.resize(static_cast<size_t>(emit_piece(piece, PieceKey(piece), out.data() + base, cache) - out.data()));
 }
 
@@ -414,7 +419,9 @@ uint32_t* BpeModel::emit_piece(std::string_view piece, const PieceKey& key, uint
     // the memo and the vocabulary.
     front = &cache.front_[(key.hash >> 32) & (cache.front_.size() - 1)];
     if (front->head == key.head && front->tail == key.tail && front->len == n) {
-      for (uint32_t i = 0; i < front->count; ++i) out[i] = front->ids[i];
+      // Fast path: copy all kFrontIds slots whatever the count (the slack
+      // makes room), so the common 1-id hit takes no loop branch.
+      std::memcpy(out, front->ids, sizeof front->ids);
       return out + front->count;
     }
   }
@@ -450,7 +457,11 @@ uint32_t* BpeModel::emit_uncached(std::string_view piece, const PieceKey& key, u
       if (s.len == 0) break;  // a miss; `slot` is where the piece goes
       if (s.head == key.head && s.tail == key.tail && s.len == n &&
           same_middle(cache.keys_.data() + s.key, piece.data(), n)) {
-        const uint32_t* ids = s.count <= 2 ? s.ids : cache.ids_.data() + s.ids[0];
+        if (s.count <= 2) {  // both inline ids, whatever the count (the slack makes room)
+          std::memcpy(out, s.ids, sizeof s.ids);
+          return out + s.count;
+        }
+        const uint32_t* ids = cache.ids_.data() + s.ids[0];
         for (uint32_t i = 0; i < s.count; ++i) out[i] = ids[i];
         return out + s.count;
       }

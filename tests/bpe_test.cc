@@ -571,6 +571,43 @@ TEST_F(Gpt2, FrontCacheHitsAndCollisionsMatchReference) {
   }
 }
 
+TEST_F(Gpt2, MemoAtFullLoadAndCacheHitsAppendExactIds) {
+  // Caches of every small size fill their memo to max_entries (3/4 of the
+  // table for the larger ones) and clear it, and must never loop or change
+  // ids; cache hits copy a fixed number of ids into slack room, so appends
+  // after existing ids must leave exactly the piece's ids and nothing else.
+  const std::vector<std::string> pieces = {"zzzz", " internationalization", "abbb", " the", "qxqxqx",
+                                           "\xe4\xb8\xad\xe6\x96\x87", "ab", "!!!!", "xyzzy", " Hello"};
+  std::vector<std::vector<uint32_t>> want;
+  for (const auto& piece : pieces) want.push_back(encode_piece(model(), piece));
+  std::string text;
+  std::vector<uint32_t> text_want;
+  for (int r = 0; r < 50; ++r)
+    for (size_t i = 0; i < pieces.size(); ++i) {
+      text += pieces[i];
+      text += ' ';
+    }
+  BpeCache off(0);
+  model().encode(text, text_want, off);
+  for (size_t entries : {1, 2, 3, 4, 5, 6, 7, 12, 13, 96, 97}) {
+    BpeCache cache(entries);
+    for (int round = 0; round < 4; ++round) {
+      for (size_t i = 0; i < pieces.size(); ++i) {
+        std::vector<uint32_t> got = {7, 8, 9};
+        model().encode_piece(pieces[i], got, cache);
+        ASSERT_EQ(got.size(), 3 + want[i].size()) << entries << " \"" << escaped(pieces[i]) << "\"";
+        EXPECT_EQ(std::vector<uint32_t>(got.begin(), got.begin() + 3), (std::vector<uint32_t>{7, 8, 9}));
+        EXPECT_EQ(std::vector<uint32_t>(got.begin() + 3, got.end()), want[i]) << entries;
+        EXPECT_LE(cache.size(), entries);
+      }
+      std::vector<uint32_t> got = {1};
+      model().encode(text, got, cache);
+      ASSERT_EQ(got.size(), 1 + text_want.size()) << entries;
+      EXPECT_EQ(std::vector<uint32_t>(got.begin() + 1, got.end()), text_want) << entries;
+    }
+  }
+}
+
 TEST_F(Gpt2, MegabyteRunsMatchReference) {
   // One pre-token each: a run of a letter, a digit, punctuation, spaces at the
   // end of text, newlines, a two-letter pattern, a 2-byte letter.
