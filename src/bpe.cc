@@ -101,11 +101,6 @@ inline uint64_t load64(const char* p) {
   std::memcpy(&v, p, 8);
   return v;
 }
-inline uint64_t load32(const char* p) {
-  uint32_t v;
-  std::memcpy(&v, p, 4);
-  return v;
-}
 
 // 64 x 64 -> 128-bit product, halves folded: a cheap mixer whose low bits
 // depend on all input bits.
@@ -134,25 +129,38 @@ char32_t gpt2_byte_to_codepoint(uint8_t b) {
   return 0x100 + n;
 }
 
-// A piece's first and last bytes as two words, plus a hash of all of it.
-// Bytes 0..7 and n-8..n-1 for n >= 8 (overlapping below 16), 0..3 and
-// n-4..n-1 for n = 4..7, bytes 0, n/2 and n-1 for n = 1..3: so with the length
-// they are the whole piece up to 16 bytes, and equality is two compares.
+// A piece's identity as two words, plus a hash. Pieces of up to kExactBytes
+// (15) bytes are spelled out exactly: head = bytes 0..7 and tail = bytes
+// 8..14, zero-padded, with the length in tail's top byte, so two such pieces
+// are equal exactly when their words are (and no piece's words are both 0).
+// Longer pieces keep their first and last 8 bytes, and their middle goes into
+// the hash only; the tables that hold them compare length and middle too.
 struct BpeModel::PieceKey {
+  static constexpr size_t kExactBytes = 15;
   uint64_t head = 0, tail = 0, hash = 0;
   PieceKey() = default;
   explicit PieceKey(std::string_view s) {
     const char* p = s.data();
     const size_t n = s.size();
-    if (n >= 8) {
-      head = load64(p), tail = load64(p + n - 8);
-    } else if (n >= 4) {
-      head = load32(p), tail = load32(p + n - 4);
-    } else if (n > 0) {
-      head = uint64_t{uint8_t(p[0])} | uint64_t{uint8_t(p[n / 2])} << 8 | uint64_t{uint8_t(p[n - 1])} << 16;
+    if (n <= kExactBytes) {
+      char padded[16] = {};
+      if (n > 0) std::memcpy(padded, p, n);
+      *this = exact(padded, n);
+      return;
     }
+    head = load64(p), tail = load64(p + n - 8);
     hash = mix(head ^ 0x243F6A8885A308D3ull, tail ^ 0x13198A2E03707344ull ^ n);
     for (size_t i = 8; i + 8 < n; i += 8) hash = mix(hash ^ load64(p + i), 0xA4093822299F31D1ull);
+  }
+  // The key of the n <= kExactBytes bytes at p, when 16 bytes at p are
+  // readable: no branch and no copy, which the encoder's window relies on.
+  static PieceKey exact(const char* p, size_t n) {
+    PieceKey k;
+    const size_t high = n > 8 ? n - 8 : 0, low = n - high;  // bytes in tail, in head
+    k.head = low ? load64(p) & (~uint64_t{0} >> (64 - 8 * low)) : 0;
+    k.tail = (load64(p + 8) & ((uint64_t{1} << (8 * high)) - 1)) | (uint64_t{n} << 56);
+    k.hash = mix(k.head ^ 0x243F6A8885A308D3ull, k.tail ^ 0x13198A2E03707344ull);
+    return k;
   }
 };
 
@@ -260,6 +268,9 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
       const int64_t id = m.token_id(std::string(1, static_cast<char>(b)));
       if (id < 0) throw InputError(path, 0, "no token for byte " + std::to_string(b));
       m.byte_ids_[b] = static_cast<uint32_t>(id);
+      const char byte = static_cast<char>(b);
+      const PieceKey key(std::string_view(&byte, 1));
+      m.byte_front_[b] = BpeCache::Front{key.head, key.tail, {static_cast<uint32_t>(id), 0, 0}, 1};
     }
   }
 
@@ -358,45 +369,99 @@ void BpeModel::encode(std::string_view text, std::vector<uint32_t>& out, BpeCach
   }
   uint32_t* const begin = cache.encode_ids_.get();
   uint32_t* end = begin;
-  // Pieces go in batches: pre-tokenize and hash a batch first, prefetching
-  // each piece's front cache slot, then emit them, so the batch's cache misses
-  // overlap instead of each stalling its own piece.
-  constexpr size_t kBatch = 32;
-  struct Pending {
-    std::string_view piece;
-    PieceKey key;
-  };
-  Pending batch[kBatch];
-  for (size_t pos = 0; pos < text.size();) {
-    size_t count = 0;
-    for (; count < kBatch && pos < text.size(); ++count) {
+  if (cache.front_.empty()) {  // caches off (tests of the merge loop): one piece at a time
+    for (size_t pos = 0; pos < text.size();) {
       const size_t next = gpt2_pretoken_end(text, pos);
       const std::string_view piece = text.substr(pos, next - pos);
-      batch[count] = {piece, PieceKey(piece)};
-      if (!cache.front_.empty())
-        __builtin_prefetch(&cache.front_[(batch[count].key.hash >> 32) & (cache.front_.size() - 1)]);
+      end = emit_piece(piece, PieceKey(piece), end, cache);
       pos = next;
     }
-    // Then the pieces that will miss the front cache get their vocabulary
-    // and memo slots prefetched the same way.
-    for (size_t i = 0; i < count; ++i) {
-      const size_t n = batch[i].piece.size();
-      const PieceKey& key = batch[i].key;
-      if (n < 2) continue;
-      if (n <= BpeCache::kFrontPieceBytes && !cache.front_.empty()) {
-        const BpeCache::Front& f = cache.front_[(key.hash >> 32) & (cache.front_.size() - 1)];
-        if (f.head == key.head && f.tail == key.tail && f.len == n) continue;
-      }
-      __builtin_prefetch(&token_slots_[key.hash & (token_slots_.size() - 1)]);
-      __builtin_prefetch(&cache.slots_[key.hash & (cache.slots_.size() - 1)]);
-    }
-    for (size_t i = 0; i < count; ++i) end = emit_piece(batch[i].piece, batch[i].key, end, cache);
+  } else {
+    end = encode_batched(text, end, cache);
   }
   out.insert(out.end(), begin, end);
   if (cache.encode_ids_size_ > (size_t{1} << 20)) {  // don't keep megabytes of scratch alive
     cache.encode_ids_.reset();
     cache.encode_ids_size_ = 0;
   }
+}
+
+// The hot loop. Pieces go in batches: a batch is pre-tokenized 64 bytes at a
+// time (gpt2_pretoken_window), each piece's key is built from the window's
+// padded copy without a branch, and its front cache slot is prefetched;
+// then the slots of the pieces that missed the front cache get their
+// vocabulary and memo slots prefetched, and only then are the pieces
+// emitted, so the batch's cache misses overlap instead of each stalling its
+// own piece. Single bytes go through the same code: their "front slot" is
+// byte_front_, which always matches, so the hit test is the one
+// well-predicted branch per piece on typical text.
+uint32_t* BpeModel::encode_batched(std::string_view text, uint32_t* out, BpeCache& cache) const {
+  constexpr size_t kFlush = 32;                                     // pieces per batch, at least
+  constexpr size_t kCapacity = kFlush + PretokenWindow::kBytes;     // a window adds at most 64
+  struct Pending {
+    const char* data;
+    size_t n;
+    BpeCache::Front* front;
+    PieceKey key;
+  };
+  Pending batch[kCapacity];
+  size_t count = 0;
+  BpeCache::Front* const fronts = cache.front_.data();
+  BpeCache::Front* const byte_fronts = const_cast<BpeCache::Front*>(byte_front_.data());  // never written: they always hit
+  auto add = [&](const char* data, size_t n, const PieceKey& key) {
+    Pending& p = batch[count++];
+    p.data = data, p.n = n, p.key = key;
+    p.front = n == 1 ? &byte_fronts[static_cast<uint8_t>(*data)] : &fronts[front_slot(key, cache)];
+    __builtin_prefetch(p.front);
+  };
+  auto hit = [](const Pending& p) {
+    return p.n <= BpeCache::kFrontPieceBytes && p.front->head == p.key.head && p.front->tail == p.key.tail;
+  };
+  auto flush = [&] {
+    for (size_t i = 0; i < count; ++i) {
+      if (hit(batch[i])) continue;
+      __builtin_prefetch(&token_slots_[batch[i].key.hash & (token_slots_.size() - 1)]);
+      __builtin_prefetch(&cache.slots_[batch[i].key.hash & (cache.slots_.size() - 1)]);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      const Pending& p = batch[i];
+      // Re-tested: an earlier piece of the batch may have refilled the slot.
+      if (hit(p)) {
+        // Copy all kFrontIds ids whatever the count (kIdSlack makes room),
+        // so the common one-id hit takes no loop.
+        std::memcpy(out, p.front->ids, sizeof p.front->ids);
+        out += p.front->count;
+        continue;
+      }
+      uint32_t* const end = emit_uncached(std::string_view(p.data, p.n), p.key, out, cache);
+      if (p.n <= BpeCache::kFrontPieceBytes) remember(*p.front, p.key, out, end);
+      out = end;
+    }
+    count = 0;
+  };
+  PretokenWindow window;
+  const char* const base = text.data();
+  for (size_t pos = 0; pos < text.size();) {
+    if (const size_t covered = gpt2_pretoken_window(text, pos, window)) {
+      for (uint64_t starts = window.starts; starts != 0;) {
+        const size_t a = static_cast<size_t>(std::countr_zero(starts));
+        starts &= starts - 1;
+        const size_t n = (starts ? static_cast<size_t>(std::countr_zero(starts)) : covered) - a;
+        add(base + pos + a, n,
+            n <= PieceKey::kExactBytes ? PieceKey::exact(window.bytes + a, n)
+                                       : PieceKey(std::string_view(base + pos + a, n)));
+      }
+      pos += covered;
+    } else {  // non-ASCII, or a piece longer than the window
+      const size_t next = gpt2_pretoken_end(text, pos);
+      const std::string_view piece = text.substr(pos, next - pos);
+      add(piece.data(), piece.size(), PieceKey(piece));
+      pos = next;
+    }
+    if (count >= kFlush) flush();
+  }
+  flush();
+  return out;
 }
 
 void BpeModel::encode_piece(std::string_view piece, std::vector<uint32_t>& out, BpeCache& cache) const {
@@ -415,10 +480,8 @@ uint32_t* BpeModel::emit_piece(std::string_view piece, const PieceKey& key, uint
   // Front cache first: a hit costs one probe of a table that stays in L2.
   BpeCache::Front* front = nullptr;
   if (n <= BpeCache::kFrontPieceBytes && !cache.front_.empty()) {
-    // Bits 32 and up of the hash: independent of the low bits that index
-    // the memo and the vocabulary.
-    front = &cache.front_[(key.hash >> 32) & (cache.front_.size() - 1)];
-    if (front->head == key.head && front->tail == key.tail && front->len == n) {
+    front = &cache.front_[front_slot(key, cache)];
+    if (front->head == key.head && front->tail == key.tail) {
       // Fast path: copy all kFrontIds slots whatever the count (the slack
       // makes room), so the common 1-id hit takes no loop branch.
       std::memcpy(out, front->ids, sizeof front->ids);
@@ -426,12 +489,19 @@ uint32_t* BpeModel::emit_piece(std::string_view piece, const PieceKey& key, uint
     }
   }
   uint32_t* const end = emit_uncached(piece, key, out, cache);
-  if (front && end - out <= static_cast<ptrdiff_t>(BpeCache::kFrontIds)) {
-    front->head = key.head, front->tail = key.tail;
-    front->len = static_cast<uint8_t>(n), front->count = static_cast<uint8_t>(end - out);
-    std::copy(out, end, front->ids);
-  }
+  if (front) remember(*front, key, out, end);
   return end;
+}
+
+size_t BpeModel::front_slot(const PieceKey& key, const BpeCache& cache) {
+  return (key.hash >> 32) & (cache.front_.size() - 1);
+}
+
+void BpeModel::remember(BpeCache::Front& front, const PieceKey& key, const uint32_t* ids, const uint32_t* end) {
+  if (end - ids > static_cast<ptrdiff_t>(BpeCache::kFrontIds)) return;
+  front.head = key.head, front.tail = key.tail;
+  front.count = static_cast<uint8_t>(end - ids);
+  std::copy(ids, end, front.ids);
 }
 
 uint32_t* BpeModel::emit_uncached(std::string_view piece, const PieceKey& key, uint32_t* out,

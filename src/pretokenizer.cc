@@ -12,9 +12,13 @@
 // text is scanned in linear time whatever its shape.
 #include "sp/pretokenizer.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "sp/unicode.h"
 
@@ -148,7 +152,116 @@ inline const char* piece_end(const char* p, const char* end) {
   return whitespace_piece_end(p, end);
 }
 
+// Per-byte class masks of 64 bytes of text (bit i = byte i).
+struct ClassMasks {
+  uint64_t letter = 0, digit = 0, space = 0, white = 0, apostrophe = 0, high = 0;
+};
+
+inline ClassMasks classify64(const char* p) {
+  ClassMasks m;
+#if defined(__SSE2__)
+  // Range tests with one signed compare each: adding 128 - lo maps [lo, lo + n)
+  // onto [-128, -128 + n), and every other byte value lands above it.
+  const auto in_range = [](__m128i v, char lo, int n) {
+    return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(128 - lo))),
+                          _mm_set1_epi8(static_cast<char>(-128 + n)));
+  };
+  for (int k = 0; k < 4; ++k) {
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
+    const auto bits = [k](__m128i x) { return uint64_t(uint32_t(_mm_movemask_epi8(x))) << (16 * k); };
+    const __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
+    m.letter |= bits(in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 26));  // A-Z folds onto a-z
+    m.digit |= bits(in_range(v, '0', 10));
+    m.space |= bits(space);
+    m.white |= bits(_mm_or_si128(space, in_range(v, '\t', 5)));  // \t \n \v \f \r
+    m.apostrophe |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('\'')));
+    m.high |= bits(v);
+  }
+#else
+  for (int i = 0; i < 64; ++i) {
+    const auto c = static_cast<uint8_t>(p[i]);
+    const uint64_t bit = uint64_t{1} << i;
+    if (c >= 0x80) m.high |= bit;
+    else if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) m.letter |= bit;
+    else if (c >= '0' && c <= '9') m.digit |= bit;
+    else if (c == ' ') m.space |= bit, m.white |= bit;
+    else if (c >= '\t' && c <= '\r') m.white |= bit;
+    else if (c == '\'') m.apostrophe |= bit;
+  }
+#endif
+  return m;
+}
+
 }  // namespace
+
+// The regex's pieces, for ASCII, as bit operations on class masks. A piece
+// starts at byte i when
+//   - a run of letters, digits or other (punctuation, controls) starts at i
+//     and byte i - 1 is not U+0020; if it is, the space is the run's prefix
+//     and the piece starts at i - 1 instead;
+//   - a whitespace run starts at i;
+//   - byte i is the last of a whitespace run of two or more that a
+//     non-space follows (`\s+(?!\S)` leaves it to the next piece);
+//   - a contraction ends at i. A contraction starts at an apostrophe that
+//     starts a piece, and the letters inside it start none.
+// A start depends on bytes i - 1 .. i + 1 and a contraction on the two bytes
+// after its apostrophe, so starts are final up to two bytes before the first
+// unknown byte (non-ASCII, or past the window); past the text's end the
+// window holds spaces, which give the end's answers (a trailing whitespace
+// run stays whole).
+size_t gpt2_pretoken_window(std::string_view text, size_t pos, PretokenWindow& w) {
+  constexpr size_t kN = PretokenWindow::kBytes;
+  const size_t avail = std::min(text.size() - pos, kN);
+  const char* src = text.data() + pos;
+  // Non-ASCII right at pos (most pieces of non-Latin text): no window can
+  // help, so say so before copying anything.
+  if (static_cast<uint8_t>(src[0]) >= 0x80 || (avail > 1 && static_cast<uint8_t>(src[1]) >= 0x80)) {
+    w.covered = 0;
+    return 0;
+  }
+  if (avail == kN) {
+    std::memcpy(w.bytes, src, kN);
+  } else {
+    std::memcpy(w.bytes, src, avail);
+    std::memset(w.bytes + avail, ' ', kN - avail);
+  }
+  std::memset(w.bytes + kN, ' ', sizeof w.bytes - kN);
+  const ClassMasks m = classify64(w.bytes);
+
+  const uint64_t nonwhite = ~(m.white | m.high);
+  const uint64_t other = nonwhite & ~(m.letter | m.digit);
+  const auto run_starts = [](uint64_t x) { return x & ~(x << 1); };
+  const uint64_t word_starts = run_starts(m.letter) | run_starts(m.digit) | run_starts(other);
+  const uint64_t prefixed = word_starts & (m.space << 1);
+  uint64_t starts = (word_starts & ~prefixed) | (prefixed >> 1) | run_starts(m.white) | 1;
+  starts |= ((nonwhite & (m.white << 1)) >> 1) & m.white & (m.white << 1);
+  // Contractions are independent of each other: one only changes starts
+  // among its own letters and the byte after it, and never an apostrophe's.
+  for (uint64_t a = m.apostrophe & starts; a != 0; a &= a - 1) {
+    const int i = std::countr_zero(a);
+    if (const size_t len = contraction_length(w.bytes + i, w.bytes + sizeof w.bytes)) {
+      starts &= ~(((uint64_t{1} << (len - 1)) - 1) << (i + 1));
+      if (i + len < kN) starts |= uint64_t{1} << (i + len);
+    }
+  }
+
+  const size_t known = m.high ? static_cast<size_t>(std::countr_zero(m.high)) : kN;
+  if (avail < kN && known >= avail) {  // the text ends here and every byte is known
+    w.starts = starts & ((uint64_t{1} << avail) - 1);
+    w.covered = avail;
+    return avail;
+  }
+  // Starts before known - 1 are final; the piece at the last of them may run on.
+  if (known < 2) {
+    w.covered = 0;
+    return 0;
+  }
+  starts &= (uint64_t{1} << (known - 1)) - 1;
+  const size_t last = 63 - static_cast<size_t>(std::countl_zero(starts));
+  w.starts = starts & ~(uint64_t{1} << last);
+  w.covered = last;
+  return last;
+}
 
 size_t gpt2_pretoken_end(std::string_view text, size_t pos) {
   const char* const begin = text.data();
@@ -157,12 +270,21 @@ size_t gpt2_pretoken_end(std::string_view text, size_t pos) {
 
 void gpt2_pretokenize(std::string_view text, std::vector<std::string_view>& pieces) {
   pieces.clear();
-  const char* p = text.data();
-  const char* const end = p + text.size();
-  while (p < end) {
-    const char* q = piece_end(p, end);
-    pieces.emplace_back(p, static_cast<size_t>(q - p));
-    p = q;
+  PretokenWindow w;
+  for (size_t pos = 0; pos < text.size();) {
+    if (const size_t covered = gpt2_pretoken_window(text, pos, w)) {
+      for (uint64_t s = w.starts; s != 0;) {
+        const size_t a = static_cast<size_t>(std::countr_zero(s));
+        s &= s - 1;
+        const size_t b = s ? static_cast<size_t>(std::countr_zero(s)) : covered;
+        pieces.push_back(text.substr(pos + a, b - a));
+      }
+      pos += covered;
+    } else {
+      const size_t next = gpt2_pretoken_end(text, pos);
+      pieces.push_back(text.substr(pos, next - pos));
+      pos = next;
+    }
   }
 }
 

@@ -6,6 +6,7 @@
 // (GPT-2's bytes_to_unicode trick) are mapped back to bytes once, at load.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -35,7 +36,7 @@ class BpeCache {
   // Entries of the front cache (see Front); 32 bytes each, so 1 MB: about one
   // core's L2, and measured faster on mixed text than 512 KB (2 MB is no better).
   static constexpr size_t kFrontEntries = size_t{1} << 15;
-  static constexpr size_t kFrontPieceBytes = 16;  // longer pieces skip it
+  static constexpr size_t kFrontPieceBytes = 15;  // longer pieces skip it
   static constexpr size_t kFrontIds = 3;          // pieces with more ids skip it
 
   explicit BpeCache(size_t max_entries = kDefaultEntries);
@@ -48,12 +49,11 @@ class BpeCache {
   // kFrontPieceBytes bytes, tokens and merged pieces alike, each with its at
   // most kFrontIds ids. Natural text is Zipfian, so most pieces hit here and
   // skip the vocabulary and memo tables, whose random probes miss L2. A new
-  // piece overwrites whatever held its slot. head, tail and len are the whole
-  // piece (PieceKey), so a match is exact.
+  // piece overwrites whatever held its slot. head and tail are the whole
+  // piece, length included (PieceKey), so a match is exact; both 0 = empty.
   struct alignas(32) Front {
     uint64_t head, tail;
     uint32_t ids[kFrontIds];
-    uint8_t len;    // 0 = empty (never a looked-up length)
     uint8_t count;  // number of ids
   };
   std::vector<Front> front_;  // power-of-two size, min(kFrontEntries, max_entries); empty = off
@@ -181,6 +181,13 @@ class BpeModel {
   // the piece, and return the end of what they wrote; emit_piece also needs
   // kIdSlack (bpe.cc) more ids of room, which it may overwrite.
   uint32_t* emit_piece(std::string_view piece, const PieceKey& key, uint32_t* out, BpeCache& cache) const;
+  // encode() with the caches on: window pre-tokenizer, batches, prefetching.
+  uint32_t* encode_batched(std::string_view text, uint32_t* out, BpeCache& cache) const;
+  // Front cache slot of a piece of at most kFrontPieceBytes: bits 32 and up
+  // of its hash, independent of the low bits that index the memo and vocabulary.
+  static size_t front_slot(const PieceKey& key, const BpeCache& cache);
+  // Stores a piece's ids in its front slot if they fit.
+  static void remember(BpeCache::Front& front, const PieceKey& key, const uint32_t* ids, const uint32_t* end);
   // emit_piece past the front cache: vocabulary, memo, then the merge loop.
   uint32_t* emit_uncached(std::string_view piece, const PieceKey& key, uint32_t* out, BpeCache& cache) const;
   uint32_t* merge_short(std::string_view piece, uint32_t* out) const;
@@ -202,6 +209,9 @@ class BpeModel {
   int pair_shift_ = 64;                 // 64 - log2(pair_slots_.size())
   std::vector<MergeRule> rules_;        // the merges, by rank
   uint32_t byte_ids_[256] = {};         // id of each single-byte token
+  // A front cache entry per byte, always current: encode_batched looks
+  // single bytes up here with the same test as every other piece.
+  std::array<BpeCache::Front, 256> byte_front_{};
   // Rank of merging the tokens of bytes a and b at [a << 8 | b]: merge_short's
   // first round looks up every adjacent byte pair, and this small table keeps
   // those lookups off the big, cache-missing pair table.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 #include <vector>
 
@@ -15,6 +16,23 @@ namespace sp {
 // Requires pos < text.size() and `text` to be valid UTF-8 (callers validate
 // first; JSON parsing already does). Always returns a value > pos.
 size_t gpt2_pretoken_end(std::string_view text, size_t pos);
+
+// The fast path for encoders: up to 64 bytes of pre-tokens at once.
+// gpt2_pretoken_window fills it with text[pos, pos + 64) and finds the
+// pre-tokens that start at pos and end within those bytes with a handful of
+// SIMD class masks, no branch per byte or per piece, when the bytes are ASCII
+// (most of prose and code). `bytes` is padded, so a piece's first 16 bytes
+// can be loaded from it without reading past the text.
+struct PretokenWindow {
+  static constexpr size_t kBytes = 64;
+  alignas(64) char bytes[kBytes + 16];  // text[pos, pos + 64), then spaces
+  uint64_t starts;  // bit i: a pre-token starts at pos + i (bit 0 always)
+  size_t covered;   // those pre-tokens end at pos + covered, the last one's end
+};
+// Requires pos < text.size() and valid UTF-8. Returns w.covered: 0 when no
+// whole pre-token starting at pos was found there (a non-ASCII character or a
+// piece running past the window); then use gpt2_pretoken_end.
+size_t gpt2_pretoken_window(std::string_view text, size_t pos, PretokenWindow& w);
 
 // All pre-tokens of `text`, in order (convenience for tests and tools).
 std::vector<std::string_view> gpt2_pretokenize(std::string_view text);
