@@ -351,6 +351,56 @@ TEST(Pretokenizer, AgreesWithLiteralRegexOnRandomText) {
   }
 }
 
+// Mostly ASCII text of a few windows' length, built from the fragments the
+// window's bit rules treat specially, with runs longer than a window: the
+// 64-byte window path (gpt2_pretokenize) must cut exactly where the literal
+// regex and the one-piece scanner (gpt2_pretoken_end) do, including at
+// window edges, at the text's end and next to non-ASCII characters.
+std::string random_window_text(std::mt19937& rng) {
+  static const char* const kFragments[] = {
+      " ", "  ", "\n", "\t", "\r\n", "\v", "\f", "\x1c", "a", "Z", "s", "t", "re", "ve", "m", "ll", "d",
+      "l", "e", "r", "v", "'", "''", "0", "9", ".", ",", "!", "\x01", "\x7f", "Hello", "don't", "12345",
+      "...", "\u00e9", "\u4e00", "\u00a0", "\u3000", "\u0663", "\u2014", "\U0001F600"};
+  std::string s;
+  const size_t len = rng() % 300;
+  const bool ascii_only = rng() % 2;
+  while (s.size() < len) {
+    size_t k = rng() % std::size(kFragments);
+    if (ascii_only) k = rng() % 34;  // the ASCII fragments come first
+    const int repeat = rng() % 5 == 0 ? 1 + rng() % 80 : 1;
+    for (int r = 0; r < repeat; ++r) s += kFragments[k];
+  }
+  return s;
+}
+
+TEST(Pretokenizer, WindowPathAgreesWithRegexAndScanner) {
+  std::mt19937 rng(2026);
+  for (int iter = 0; iter < 30000; ++iter) {
+    const std::string text = random_window_text(rng);
+    const Pieces got = pieces(text);
+    ASSERT_EQ(got, reference_pieces(text)) << "iteration " << iter;
+    size_t pos = 0;
+    for (const std::string& p : got) {
+      ASSERT_EQ(gpt2_pretoken_end(text, pos), pos + p.size()) << "iteration " << iter;
+      pos += p.size();
+    }
+  }
+}
+
+TEST(Pretokenizer, WindowReportsOnlyWholePieces) {
+  PretokenWindow w;
+  // 70 letters: the piece runs past the window, so nothing is whole.
+  EXPECT_EQ(gpt2_pretoken_window(std::string(70, 'a'), 0, w), 0u);
+  // Non-ASCII second byte: the window declines at once.
+  EXPECT_EQ(gpt2_pretoken_window(" \u00e9t\u00e9", 0, w), 0u);
+  // "ab cd" then a multi-byte letter: "ab" is whole; " cd\u00e9" is not known yet.
+  EXPECT_EQ(gpt2_pretoken_window("ab cd\u00e9", 0, w), 2u);
+  EXPECT_EQ(w.starts, 1u);
+  // At the text's end every piece is whole, trailing whitespace in one piece.
+  EXPECT_EQ(gpt2_pretoken_window("it's  \n", 0, w), 7u);
+  EXPECT_EQ(w.starts, 0b0010101u);  // "it", "'s", "  \n"
+}
+
 TEST(Pretokenizer, PiecesAreNonEmptyAndConcatenateToInput) {
   std::mt19937 rng(99);
   for (int iter = 0; iter < 20000; ++iter) {
