@@ -551,7 +551,7 @@ uint32_t* BpeModel::emit_uncached(std::string_view piece, const PieceKey& key, u
     }
     const auto count = static_cast<uint32_t>(end - out);
     BpeCache::Slot& s = cache.slots_[slot];
-    s = BpeCache::Slot{key.head, key.tail, static_cast<uint8_t>(n), static_cast<uint8_t>(count), 0, {0, 0}};
+    s = BpeCache::Slot{key.head, key.tail, {0, 0}, 0, static_cast<uint8_t>(n), static_cast<uint8_t>(count)};
     if (n > 16) {
       s.key = static_cast<uint32_t>(cache.keys_.size());
       cache.keys_.append(piece);
