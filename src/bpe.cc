@@ -167,17 +167,17 @@ struct BpeModel::PieceKey {
 BpeCache::BpeCache(size_t max_entries)
     : max_entries_(max_entries), slots_(max_entries ? std::bit_ceil(max_entries + (max_entries + 2) / 3) : 1) {
   if (max_entries > 0) {
-    front_.assign(std::min(kFrontEntries, std::bit_ceil(max_entries)), Front{});
+    front_.assign_zero(std::min(kFrontEntries, std::bit_ceil(max_entries)));
   }
 }
 
 void BpeCache::clear() {
-  std::fill(front_.begin(), front_.end(), Front{});
+  front_.fill_zero();
   clear_memo();
 }
 
 void BpeCache::clear_memo() {
-  std::fill(slots_.begin(), slots_.end(), Slot{});
+  slots_.fill_zero();
   size_ = 0;
   keys_.clear();
   ids_.clear();
@@ -260,7 +260,7 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
     }
     if (tokens.size() >= (size_t{1} << kIdBits) - 1)
       throw InputError(path, 0, "more than " + std::to_string((1 << kIdBits) - 2) + " tokens");
-    m.token_slots_.assign(2 * std::bit_ceil(tokens.size()), TokenSlot{});
+    m.token_slots_.assign_zero(2 * std::bit_ceil(tokens.size()));
     for (uint32_t id = 0; id < tokens.size(); ++id)
       if (id != m.eod_id_ && !m.add_token(tokens[id], id))
         throw InputError(path, 0, "token " + names[id] + " appears twice");

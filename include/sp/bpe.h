@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sp/large_table.h"
+
 namespace sp {
 
 // Per-thread memo of pre-token -> token ids plus scratch space for the merge
@@ -60,7 +62,7 @@ class BpeCache {
     uint32_t ids[kFrontIds];
     uint8_t count;  // number of ids
   };
-  std::vector<Front> front_;  // power-of-two size, min(kFrontEntries, max_entries); empty = off
+  LargeTable<Front> front_;  // power-of-two size, min(kFrontEntries, max_entries); empty = off
   void clear_memo();
   // One memoized piece in an open-addressing table (linear probing). head and
   // tail are the piece's first and last bytes as BpeModel's PieceKey packs
@@ -74,7 +76,7 @@ class BpeCache {
   };  // 32 bytes: two per cache line
   size_t max_entries_;
   size_t size_ = 0;
-  std::vector<Slot> slots_;    // power-of-two size, at least 4/3 of max_entries_: at most 3/4 full
+  LargeTable<Slot> slots_;    // power-of-two size, at least 4/3 of max_entries_: at most 3/4 full
   std::string keys_;           // bytes of the memoized pieces over 16 bytes
   std::vector<uint32_t> ids_;  // ids of the memoized pieces with over 2 ids
 
@@ -200,7 +202,7 @@ class BpeModel {
 
   std::string token_blob_;              // all token bytes, id order
   std::vector<uint32_t> token_offsets_; // vocab_size + 1 offsets into token_blob_
-  std::vector<TokenSlot> token_slots_;  // power-of-two size, at most half full
+  LargeTable<TokenSlot> token_slots_;  // power-of-two size, at most half full
   std::vector<uint64_t> pair_slots_;    // power-of-two size, at most half full; empty after load
   // The merges by left token (CSR): those of token t are partners_[pair_begin_[t] ..
   // pair_begin_[t + 1]), sorted by right token. 600 KB for GPT-2, and the
