@@ -30,6 +30,7 @@
 #include <cstring>
 #include <functional>
 #include <simdjson.h>
+#include <sys/stat.h>
 
 #include "sp/error.h"
 #include "sp/pretokenizer.h"
@@ -50,15 +51,31 @@ constexpr size_t kBytesPerRun = 16;
 // byte (the cache hits copy a fixed number of ids), so its callers add it.
 constexpr size_t kIdSlack = BpeCache::kFrontIds;
 
-std::string read_whole_file(const std::string& path) {
+// The whole file followed by simdjson's padding. A regular file is read at
+// once into a buffer of its size (vocab.json is a megabyte: growing a string
+// 64 KB at a time cost more than parsing it); a pipe, in chunks.
+simdjson::padded_string read_whole_file(const std::string& path) {
   FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw Error(errno_message("cannot open", path));
-  std::string data;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) data.append(buf, n);
+  struct stat st;
+  std::string chunks;
+  size_t size = 0;
+  const bool regular = fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode);
+  if (regular) {
+    size = static_cast<size_t>(st.st_size);
+  } else {
+    char buf[1 << 16];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) chunks.append(buf, n);
+    size = chunks.size();
+  }
+  simdjson::padded_string data(size);
   bool failed = std::ferror(f);
+  if (regular) failed = std::fread(data.data(), 1, size, f) != size || std::ferror(f);
+  else std::memcpy(data.data(), chunks.data(), size);
+  const int error = errno;
   std::fclose(f);
+  errno = error;
   if (failed) throw Error(errno_message("cannot read", path));
   return data;
 }
@@ -226,7 +243,7 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
   // vocab.json: {"unicode-ized token": id, ...}
   {
     const std::string& path = vocab_json_path;
-    simdjson::padded_string json(read_whole_file(path));
+    const simdjson::padded_string json = read_whole_file(path);
     simdjson::dom::parser parser;
     simdjson::dom::object obj;
     if (auto err = parser.parse(json).get_object().get(obj))
@@ -277,7 +294,8 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
   // merges.txt: "#version: 0.2" then "A B" per line; the line order is the rank.
   {
     const std::string& path = merges_txt_path;
-    const std::string text = read_whole_file(path);
+    const simdjson::padded_string file = read_whole_file(path);
+    const std::string_view text(file.data(), file.size());
     std::string left, right;
     uint64_t line_no = 0;
     uint32_t rank = 0;
@@ -454,8 +472,11 @@ uint32_t* BpeModel::encode_batched(std::string_view text, uint32_t* out, BpeCach
       pos += covered;
     } else {  // non-ASCII, or a piece longer than the window
       const size_t next = gpt2_pretoken_end(text, pos);
-      const std::string_view piece = text.substr(pos, next - pos);
-      add(piece.data(), piece.size(), PieceKey(piece));
+      const size_t n = next - pos;
+      // The key straight from the text when 16 bytes are there to load.
+      add(base + pos, n,
+          n <= PieceKey::kExactBytes && text.size() - pos >= 16 ? PieceKey::exact(base + pos, n)
+                                                                : PieceKey(text.substr(pos, n)));
       pos = next;
     }
     if (count >= kFlush) flush();
@@ -567,30 +588,49 @@ uint32_t* BpeModel::emit_uncached(std::string_view piece, const PieceKey& key, u
   return end;
 }
 
-// Short pieces: ids in place in the output, the rank of merging each
-// adjacent pair beside them; each round scans for the lowest rank,
-// merges, shifts the tail left by one and re-looks-up only the two pairs that
-// changed.
-uint32_t* BpeModel::merge_short(std::string_view piece, uint32_t* ids) const {
-  uint32_t rank[kShortPieceBytes];  // rank[i]: of merging ids[i] and ids[i + 1]
+// Short pieces: ids and the rank of merging each adjacent pair in two small
+// arrays; each round scans for the lowest rank, merges, shifts the tail left
+// by one and re-looks-up only the two pairs that changed. The scan is
+// branch-free (conditional moves: which pair wins is unpredictable), and the
+// arrays have kShift entries of slack so that a short tail moves as one
+// fixed-size block instead of an unpredictable loop.
+uint32_t* BpeModel::merge_short(std::string_view piece, uint32_t* out) const {
+  constexpr size_t kShift = 16;
+  uint32_t ids[kShortPieceBytes + kShift + 1];
+  uint32_t rank[kShortPieceBytes + kShift + 1];  // rank[i]: of merging ids[i] and ids[i + 1]
   size_t n = piece.size();
   auto look_up = [&](size_t i) { rank[i] = find_rank(ids[i], ids[i + 1]); };
+  // Moves a[from + 1 ..) one place left; `count` elements, usually few.
+  auto shift = [](uint32_t* a, size_t from, size_t count) {
+    if (count <= kShift) {
+      uint32_t tmp[kShift];
+      std::memcpy(tmp, a + from + 1, sizeof tmp);
+      std::memcpy(a + from, tmp, sizeof tmp);
+    } else {
+      std::memmove(a + from, a + from + 1, count * sizeof *a);
+    }
+  };
   const auto* bytes = reinterpret_cast<const uint8_t*>(piece.data());
   for (size_t i = 0; i < n; ++i) ids[i] = byte_ids_[bytes[i]];
   for (size_t i = 0; i + 1 < n; ++i) rank[i] = byte_pair_rank_[bytes[i] << 8 | bytes[i + 1]];
   while (n > 1) {
     size_t best = 0;
-    for (size_t i = 1; i + 1 < n; ++i)
-      if (rank[i] < rank[best]) best = i;  // strict: leftmost wins ties
-    if (rank[best] == kNoRank) break;
-    ids[best] = merged_id(rank[best]);
-    // Tails are a few elements: a plain loop beats two memmove calls.
-    for (size_t i = best + 1; i + 1 < n; ++i) ids[i] = ids[i + 1], rank[i - 1] = rank[i];
+    uint32_t best_rank = rank[0];
+    for (size_t i = 1; i + 1 < n; ++i) {
+      const bool lower = rank[i] < best_rank;  // strict: leftmost wins ties
+      best = lower ? i : best;
+      best_rank = lower ? rank[i] : best_rank;
+    }
+    if (best_rank == kNoRank) break;
+    ids[best] = merged_id(best_rank);
+    shift(ids, best + 1, n - best - 2);  // ids[best + 2 .. n) move left
+    shift(rank, best, n - best - 2);     // rank[best + 1 .. n - 1) move left
     --n;
     if (best > 0) look_up(best - 1);
     if (best + 1 < n) look_up(best);
   }
-  return ids + n;
+  std::memcpy(out, ids, n * sizeof *ids);
+  return out + n;
 }
 
 // Long pieces made of few runs of equal bytes (a megabyte of 'a', of '\n', of

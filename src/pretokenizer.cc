@@ -213,9 +213,18 @@ size_t gpt2_pretoken_window(std::string_view text, size_t pos, PretokenWindow& w
   constexpr size_t kN = PretokenWindow::kBytes;
   const size_t avail = std::min(text.size() - pos, kN);
   const char* src = text.data() + pos;
-  // Non-ASCII right at pos (most pieces of non-Latin text): no window can
-  // help, so say so before copying anything.
-  if (static_cast<uint8_t>(src[0]) >= 0x80 || (avail > 1 && static_cast<uint8_t>(src[1]) >= 0x80)) {
+  // Non-ASCII within the next 8 bytes (most pieces of non-Latin text, and
+  // the neighbours of a curly quote in English): the window could cover a
+  // piece or two at most, which the scanner finds for less than the cost of
+  // building the window, so say so before copying anything.
+  if (avail >= 8) {
+    uint64_t head;
+    std::memcpy(&head, src, 8);
+    if (head & 0x8080808080808080ull) {
+      w.covered = 0;
+      return 0;
+    }
+  } else if (static_cast<uint8_t>(src[0]) >= 0x80) {
     w.covered = 0;
     return 0;
   }

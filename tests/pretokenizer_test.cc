@@ -391,10 +391,11 @@ TEST(Pretokenizer, WindowReportsOnlyWholePieces) {
   PretokenWindow w;
   // 70 letters: the piece runs past the window, so nothing is whole.
   EXPECT_EQ(gpt2_pretoken_window(std::string(70, 'a'), 0, w), 0u);
-  // Non-ASCII second byte: the window declines at once.
+  // Non-ASCII within the first 8 bytes: the window declines at once.
   EXPECT_EQ(gpt2_pretoken_window(" \u00e9t\u00e9", 0, w), 0u);
-  // "ab cd" then a multi-byte letter: "ab" is whole; " cd\u00e9" is not known yet.
-  EXPECT_EQ(gpt2_pretoken_window("ab cd\u00e9", 0, w), 2u);
+  EXPECT_EQ(gpt2_pretoken_window("abc def\u00e9 and more text", 0, w), 0u);
+  // "ab cdefgh" then a multi-byte letter: "ab" is whole; " cdefgh\u00e9" is not known yet.
+  EXPECT_EQ(gpt2_pretoken_window("ab cdefgh\u00e9", 0, w), 2u);
   EXPECT_EQ(w.starts, 1u);
   // At the text's end every piece is whole, trailing whitespace in one piece.
   EXPECT_EQ(gpt2_pretoken_window("it's  \n", 0, w), 7u);
