@@ -67,6 +67,27 @@ void AtomicFile::write(const void* data, size_t n) {
   used_ += n;
 }
 
+uint64_t AtomicFile::reserve(uint64_t n) {
+  flush();
+  const uint64_t offset = written_;
+  if (n > 0 && ::lseek(fd_, static_cast<off_t>(offset + n), SEEK_SET) < 0)
+    throw Error(errno_message("cannot seek in", temp_));
+  written_ += n;
+  return offset;
+}
+
+void AtomicFile::write_at(uint64_t offset, const void* data, size_t n) const {
+  const char* p = static_cast<const char*>(data);
+  while (n) {
+    const ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      throw Error(errno_message("cannot write", temp_));
+    }
+    p += w, n -= static_cast<size_t>(w), offset += static_cast<uint64_t>(w);
+  }
+}
+
 void AtomicFile::flush() {
   write_all(fd_, buf_.data(), used_, temp_);
   written_ += used_;

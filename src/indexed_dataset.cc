@@ -63,7 +63,7 @@ TokenDtype dtype_for_vocab_size(uint64_t vocab_size) {
   return vocab_size < 65500 ? TokenDtype::kUint16 : TokenDtype::kInt32;
 }
 
-void append_tokens(TokenDtype dtype, std::span<const uint32_t> ids, std::vector<char>& bytes) {
+void append_tokens(TokenDtype dtype, std::span<const uint32_t> ids, ByteBuffer& bytes) {
   const size_t at = bytes.size();
   if (dtype == TokenDtype::kUint16) {
     bytes.resize(at + ids.size() * 2);
@@ -91,6 +91,21 @@ IndexedDatasetWriter::~IndexedDatasetWriter() = default;  // AtomicFile destruct
 void IndexedDatasetWriter::append(const DocumentBatch& b) {
   if (finished_) throw Error("internal: append after finish on " + prefix_);
   bin_->write(b.token_bytes.data(), b.token_bytes.size());
+  add_to_index(b);
+}
+
+uint64_t IndexedDatasetWriter::append_index(const DocumentBatch& b) {
+  if (finished_) throw Error("internal: append after finish on " + prefix_);
+  const uint64_t offset = bin_->reserve(b.token_bytes.size());
+  add_to_index(b);
+  return offset;
+}
+
+void IndexedDatasetWriter::write_tokens(uint64_t offset, const DocumentBatch& b) const {
+  bin_->write_at(offset, b.token_bytes.data(), b.token_bytes.size());
+}
+
+void IndexedDatasetWriter::add_to_index(const DocumentBatch& b) {
   lengths_->write(b.sequence_lengths.data(), b.sequence_lengths.size() * sizeof(int32_t));
   token_bytes_ += b.token_bytes.size();
   for (uint32_t n : b.sequences_per_document) {

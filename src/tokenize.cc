@@ -62,6 +62,7 @@ struct Work {
   uint64_t lines = 0, blank = 0, documents = 0, empty = 0, sequences = 0, tokens = 0;
   std::vector<std::pair<uint64_t, std::string>> errors;  // (line within the block, 1-based; reason)
   uint64_t raw_offset = 0;
+  std::vector<uint64_t> bin_offsets;  // per key: where the writer put this block's tokens
 };
 
 struct WorkerState {
@@ -185,7 +186,7 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
                                            tokenize_block(*w, states.local(), tok, opt, dtype);
                                            return w;
                                          }) &
-          tbb::make_filter<Work*, void>(tbb::filter_mode::serial_in_order, [&](Work* w) {
+          tbb::make_filter<Work*, Work*>(tbb::filter_mode::serial_in_order, [&](Work* w) -> Work* {
             // Errors surface here, in file order, so the first bad line of the
             // file is the one reported whatever the scheduling.
             if (!w->errors.empty()) {
@@ -199,7 +200,11 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
                 if (st.first_errors.size() < opt.max_reported_errors)
                   st.first_errors.push_back(input + ":" + std::to_string(lines_before + line) + ": " + reason);
             }
-            for (size_t k = 0; k < writers.size(); ++k) writers[k]->append(w->out[k]);
+            // Only the index is written here, in order; the tokens, most of
+            // the bytes, go out from the next (parallel) stage, so this one
+            // thread does not have to copy every worker's output.
+            w->bin_offsets.resize(writers.size());
+            for (size_t k = 0; k < writers.size(); ++k) w->bin_offsets[k] = writers[k]->append_index(w->out[k]);
             lines_before += w->lines;
             st.lines += w->lines;
             st.blank_lines += w->blank;
@@ -210,6 +215,10 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
             st.jsonl_bytes += w->block.size;
             if (progress) progress->add(w->raw_offset - reported_raw, w->documents);
             reported_raw = w->raw_offset;
+            return w;
+          }) &
+          tbb::make_filter<Work*, void>(tbb::filter_mode::parallel, [&](Work* w) {
+            for (size_t k = 0; k < writers.size(); ++k) writers[k]->write_tokens(w->bin_offsets[k], w->out[k]);
             give(w);
           }));
 

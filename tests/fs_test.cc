@@ -33,6 +33,26 @@ TEST(AtomicFile, NothingAtTheFinalNameUntilCommit) {
   EXPECT_EQ(list_dir(d.path()), std::vector<std::string>{"out.bin"});
 }
 
+TEST(AtomicFile, ReservedRangesFilledOutOfOrder) {
+  TempDir d;
+  const std::string path = d / "out.bin";
+  AtomicFile f(path, 8);
+  f.write("head", 4);
+  const uint64_t a = f.reserve(5);
+  f.write("mid", 3);  // goes after the reserved range
+  const uint64_t b = f.reserve(3);
+  const uint64_t empty = f.reserve(0);
+  f.write("tail", 4);
+  EXPECT_EQ(a, 4u);
+  EXPECT_EQ(b, 12u);
+  EXPECT_EQ(empty, 15u);
+  EXPECT_EQ(f.size(), 19u);
+  f.write_at(b, "BBB", 3);
+  f.write_at(a, "AAAAA", 5);
+  f.commit();
+  EXPECT_EQ(read_file(path), "headAAAAAmidBBBtail");
+}
+
 TEST(AtomicFile, DiscardedOrDestroyedLeavesNothing) {
   TempDir d;
   write_file(d / "keep.bin", "old");

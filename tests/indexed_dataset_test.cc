@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 #include "sp/error.h"
 #include "test_support.h"
 
@@ -93,6 +96,40 @@ TEST(IndexedDataset, ReaderRoundTrip) {
   IndexedDataset ds = read_indexed_dataset(d / "rt");
   ASSERT_EQ(ds.document_count(), 500u);
   for (size_t i = 0; i < docs.size(); ++i) EXPECT_EQ(ds.document(i), docs[i]) << i;
+}
+
+TEST(IndexedDataset, TwoStepAppendFromThreadsMatchesAppend) {
+  // The tokenizer's writer path: the index in order, the tokens from other
+  // threads in any order. The files must equal those of plain append().
+  TempDir d;
+  std::vector<DocumentBatch> batches(40);
+  for (size_t i = 0; i < batches.size(); ++i) {
+    std::vector<uint32_t> ids;
+    for (size_t t = 0; t < 1000 + 37 * i; ++t) ids.push_back(static_cast<uint32_t>((i * 7919 + t) % 50257));
+    append_tokens(TokenDtype::kUint16, ids, batches[i].token_bytes);
+    batches[i].sequence_lengths = {static_cast<int32_t>(ids.size() - 10), 10};
+    batches[i].sequences_per_document = {2, 0};
+  }
+  {
+    IndexedDatasetWriter w(d / "plain", TokenDtype::kUint16);
+    for (const auto& b : batches) w.append(b);
+    w.finish();
+  }
+  {
+    IndexedDatasetWriter w(d / "split", TokenDtype::kUint16);
+    std::vector<uint64_t> offsets;
+    for (const auto& b : batches) offsets.push_back(w.append_index(b));
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (size_t i = batches.size() - 1 - t; i < batches.size(); i -= 4) w.write_tokens(offsets[i], batches[i]);
+      });
+    for (auto& t : threads) t.join();
+    w.finish();
+  }
+  EXPECT_EQ(read_file(d / "split.bin"), read_file(d / "plain.bin"));
+  EXPECT_EQ(read_file(d / "split.idx"), read_file(d / "plain.idx"));
+  EXPECT_EQ(read_indexed_dataset(d / "split").document_count(), 80u);
 }
 
 TEST(IndexedDataset, UnfinishedWriterLeavesNothing) {

@@ -101,7 +101,7 @@ int body(int argc, char** argv) {
     if (rank.world > 1) {
       for (int r = 0; r < rank.world; ++r) {
         s += "rank " + std::to_string(r) + ":";
-        for (size_t i : sp::shard_by_size(sizes, r, rank.world)) s += " " + std::to_string(i);
+        for (size_t i : sp::shard_by_size(sizes, r, rank.world)) (s += ' ') += std::to_string(i);
         s += "\n";
       }
     }

@@ -27,6 +27,14 @@ class AtomicFile {
   void write(const void* data, size_t n);
   void write(std::string_view s) { write(s.data(), s.size()); }
   void flush();  // empties the buffer into the file
+  // Sets aside the next n bytes of the file for write_at and returns their
+  // offset; later write() calls go after them. Lets worker threads fill
+  // their own parts of one sequential file in parallel (pwrite), with only
+  // the cheap reservation kept in order.
+  uint64_t reserve(uint64_t n);
+  // Writes into a reserved range. Safe to call from several threads at once,
+  // for disjoint ranges; all must return before commit().
+  void write_at(uint64_t offset, const void* data, size_t n) const;
   int fd() const { return fd_; }  // for copy_file_range; flush() first
   uint64_t size() const { return written_ + used_; }
   void note_external_write(uint64_t n) { written_ += n; }  // bytes written via fd()

@@ -17,6 +17,8 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 #include <vector>
 
 #include "sp/fs.h"
@@ -33,10 +35,34 @@ TokenDtype dtype_for_vocab_size(uint64_t vocab_size);
 inline std::string bin_path(const std::string& prefix) { return prefix + ".bin"; }
 inline std::string idx_path(const std::string& prefix) { return prefix + ".idx"; }
 
+// A std::allocator that leaves new elements uninitialized (default-init), so
+// growing a byte buffer that is about to be overwritten costs no memset.
+template <class T>
+struct UninitializedAllocator : std::allocator<T> {
+  template <class U>
+  struct rebind {
+    using other = UninitializedAllocator<U>;
+  };
+  UninitializedAllocator() = default;
+  template <class U>
+  UninitializedAllocator(const UninitializedAllocator<U>&) noexcept {}
+  template <class U>
+  void construct(U* p) noexcept {
+    ::new (static_cast<void*>(p)) U;
+  }
+  template <class U, class... Args>
+  void construct(U* p, Args&&... args) {
+    ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+  }
+};
+using ByteBuffer = std::vector<char, UninitializedAllocator<char>>;
+
 // A batch of whole documents, already in the output dtype, as produced by one
-// parallel tokenization task and appended by the single writer thread.
+// parallel tokenization task. The writer either appends it whole (append) or
+// in two steps, so that only the index part is serial: append_index in
+// document order, then write_tokens from any thread.
 struct DocumentBatch {
-  std::vector<char> token_bytes;            // all tokens, little-endian, in dtype
+  ByteBuffer token_bytes;                   // all tokens, little-endian, in dtype
   std::vector<int32_t> sequence_lengths;    // tokens per sequence
   std::vector<uint32_t> sequences_per_document;  // 0 for a document that produced no tokens
   void clear() {
@@ -60,6 +86,13 @@ class IndexedDatasetWriter {
   IndexedDatasetWriter& operator=(const IndexedDatasetWriter&) = delete;
 
   void append(const DocumentBatch& batch);
+  // append() in two steps. append_index records the batch's sequences and
+  // documents and reserves room for its tokens in the .bin; call it in
+  // document order, from one thread at a time. write_tokens then fills that
+  // room and may run on any thread, concurrently with other batches'; all
+  // must have returned before finish().
+  uint64_t append_index(const DocumentBatch& batch);  // returns the .bin offset
+  void write_tokens(uint64_t offset, const DocumentBatch& batch) const;
   // Convenience for tests and small tools: one document of several sequences.
   void add_document(std::span<const uint32_t> tokens, std::span<const int32_t> sequence_lengths);
   void finish();
@@ -70,6 +103,7 @@ class IndexedDatasetWriter {
   uint64_t tokens() const { return token_bytes_ / dtype_size(dtype_); }
 
  private:
+  void add_to_index(const DocumentBatch& batch);  // lengths, document indices, counts
   std::string prefix_;
   TokenDtype dtype_;
   std::unique_ptr<AtomicFile> bin_, lengths_, doc_index_;
@@ -78,7 +112,7 @@ class IndexedDatasetWriter {
 };
 
 // Appends token ids to `bytes` in `dtype` (little-endian). Ids must fit.
-void append_tokens(TokenDtype dtype, std::span<const uint32_t> ids, std::vector<char>& bytes);
+void append_tokens(TokenDtype dtype, std::span<const uint32_t> ids, ByteBuffer& bytes);
 
 // A dataset read back into memory, for tests, inspection and round trips.
 struct IndexedDataset {
