@@ -544,10 +544,11 @@ uint32_t* BpeModel::emit_uncached(std::string_view piece, const PieceKey& key, u
   const bool memoize = cache.max_entries_ > 0 && n <= BpeCache::kMaxPieceBytes;
   if (memoize) {
     for (;; slot = (slot + 1) & mask) {
-      const BpeCache::Slot& s = cache.slots_[slot];
+      BpeCache::Slot& s = cache.slots_[slot];
       if (s.len == 0) break;  // a miss; `slot` is where the piece goes
       if (s.head == key.head && s.tail == key.tail && s.len == n &&
           same_middle(cache.keys_.data() + s.key, piece.data(), n)) {
+        s.reused = 1;
         if (s.count <= 2) {  // both inline ids, whatever the count (the slack makes room)
           std::memcpy(out, s.ids, sizeof s.ids);
           return out + s.count;
@@ -567,12 +568,12 @@ uint32_t* BpeModel::emit_uncached(std::string_view piece, const PieceKey& key, u
   }
   if (memoize) {
     if (cache.size_ >= cache.max_entries_) {
-      cache.clear_memo();
-      slot = key.hash & mask;
+      compact_memo(cache);
+      for (slot = key.hash & mask; cache.slots_[slot].len != 0;) slot = (slot + 1) & mask;
     }
     const auto count = static_cast<uint32_t>(end - out);
     BpeCache::Slot& s = cache.slots_[slot];
-    s = BpeCache::Slot{key.head, key.tail, {0, 0}, 0, static_cast<uint8_t>(n), static_cast<uint8_t>(count)};
+    s = BpeCache::Slot{key.head, key.tail, {0, 0}, 0, static_cast<uint8_t>(n), static_cast<uint8_t>(count), 0};
     if (n > 16) {
       s.key = static_cast<uint32_t>(cache.keys_.size());
       cache.keys_.append(piece);
@@ -586,6 +587,53 @@ uint32_t* BpeModel::emit_uncached(std::string_view piece, const PieceKey& key, u
     ++cache.size_;
   }
   return end;
+}
+
+void BpeModel::compact_memo(BpeCache& cache) {
+  // Copies of the kept slots with their bytes and ids: the side arrays are
+  // rebuilt too, so they never outgrow what the table holds.
+  std::vector<BpeCache::Slot> kept;
+  std::string keys;
+  std::vector<uint32_t> ids;
+  const size_t keep = cache.max_entries_ / 2;
+  for (size_t i = 0; i < cache.slots_.size() && kept.size() < keep; ++i) {
+    BpeCache::Slot s = cache.slots_[i];
+    if (s.len == 0 || !s.reused) continue;
+    s.reused = 0;
+    if (s.len > 16) {
+      const uint32_t at = static_cast<uint32_t>(keys.size());
+      keys.append(cache.keys_, s.key, s.len);
+      s.key = at;
+    }
+    if (s.count > 2) {
+      const uint32_t at = static_cast<uint32_t>(ids.size());
+      ids.insert(ids.end(), cache.ids_.begin() + s.ids[0], cache.ids_.begin() + s.ids[0] + s.count);
+      s.ids[0] = at;
+    }
+    kept.push_back(s);
+  }
+  cache.clear_memo();
+  cache.keys_ = std::move(keys);
+  cache.ids_ = std::move(ids);
+  const size_t mask = cache.slots_.size() - 1;
+  for (const BpeCache::Slot& s : kept) {
+    // The piece's bytes again, for its hash: up to 16 bytes they are the
+    // key words themselves (PieceKey), longer ones are in keys_.
+    char bytes[16];
+    std::string_view piece;
+    if (s.len > 16) {
+      piece = std::string_view(cache.keys_).substr(s.key, s.len);
+    } else {
+      std::memcpy(bytes, &s.head, 8);
+      if (s.len == 16) std::memcpy(bytes + 8, &s.tail, 8);
+      else std::memcpy(bytes + 8, &s.tail, 7);
+      piece = std::string_view(bytes, s.len);
+    }
+    size_t slot = PieceKey(piece).hash & mask;
+    while (cache.slots_[slot].len != 0) slot = (slot + 1) & mask;
+    cache.slots_[slot] = s;
+    ++cache.size_;
+  }
 }
 
 // Short pieces: ids and the rank of merging each adjacent pair in two small

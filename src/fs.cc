@@ -34,7 +34,7 @@ std::string temp_path_for(const std::string& final_path) {
 }
 
 AtomicFile::AtomicFile(std::string final_path, size_t buffer_bytes)
-    : final_(std::move(final_path)), temp_(temp_path_for(final_)), buf_(buffer_bytes) {
+    : final_(std::move(final_path)), temp_(temp_path_for(final_)), capacity_(std::max<size_t>(buffer_bytes, 1)) {
   fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd_ < 0) throw Error(errno_message("cannot create", temp_));
 }
@@ -55,15 +55,18 @@ static void write_all(int fd, const char* p, size_t n, const std::string& path) 
 
 void AtomicFile::write(const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
-  if (used_ + n > buf_.size()) {
+  if (used_ + n > capacity_) {
     flush();
-    if (n >= buf_.size()) {  // large writes go straight through
+    if (n >= capacity_) {  // large writes go straight through
       write_all(fd_, p, n, temp_);
       written_ += n;
       return;
     }
   }
-  std::memcpy(buf_.data() + used_, p, n);
+  // Lazily: a file written only through reserve/write_at, or in large
+  // pieces, never needs the buffer (nor its page faults).
+  if (!buf_) buf_.reset(new char[capacity_]);
+  std::memcpy(buf_.get() + used_, p, n);
   used_ += n;
 }
 
@@ -89,7 +92,7 @@ void AtomicFile::write_at(uint64_t offset, const void* data, size_t n) const {
 }
 
 void AtomicFile::flush() {
-  write_all(fd_, buf_.data(), used_, temp_);
+  if (used_) write_all(fd_, buf_.get(), used_, temp_);
   written_ += used_;
   used_ = 0;
 }

@@ -402,6 +402,24 @@ TEST_F(Gpt2, CacheSizeDoesNotChangeIds) {
   EXPECT_EQ(a, d);
 }
 
+TEST_F(Gpt2, FullMemoKeepsPiecesThatWereReused) {
+  // Pieces over 15 bytes skip the front cache, so every lookup reaches the memo.
+  BpeCache cache(4);
+  std::vector<uint32_t> ids;
+  const std::string reused = "Supercalifragilistic", once[] = {"Antidisestablishment", "Floccinaucinihilipil",
+                                                                 "Pneumonoultramicrosc", "Hippopotomonstrosesq"};
+  model().encode_piece(reused, ids, cache);
+  model().encode_piece(reused, ids, cache);  // found again: marked as reused
+  for (int i = 0; i < 3; ++i) model().encode_piece(once[i], ids, cache);
+  EXPECT_EQ(cache.size(), 4u);
+  model().encode_piece(once[3], ids, cache);  // full: compaction keeps only the reused piece
+  EXPECT_EQ(cache.size(), 2u);
+  ids.clear();
+  model().encode_piece(reused, ids, cache);
+  EXPECT_EQ(model().decode(ids), reused);
+  EXPECT_EQ(cache.size(), 2u);  // still there: found, not stored again
+}
+
 TEST_F(Gpt2, EncodeAppendsAndOneCacheSurvivesHugeTexts) {
   // encode() writes through a scratch buffer in the cache that a text over a
   // million bytes makes it give back; texts before and after must not notice,

@@ -23,9 +23,9 @@ namespace sp {
 // costs an allocation once the buffers have grown. Pieces that are themselves
 // tokens (" the", " of") are found in the vocabulary and never stored here. Not thread-safe:
 // create one per worker thread. Memory is bounded: when max_entries pieces are
-// stored the whole memo is cleared (cheap, and the working set of common
-// pieces refills within a few kilobytes of text). max_entries = 0 disables it
-// and the front cache.
+// stored the memo is compacted: the pieces looked up again since they were
+// stored stay (up to half of it), the rest go, mostly pieces seen once.
+// max_entries = 0 disables it and the front cache.
 class BpeCache {
  public:
   // 196,608 pieces in a table of 2^18 slots (8 MB): on mixed text half as
@@ -73,6 +73,7 @@ class BpeCache {
     uint32_t key;     // offset of the piece's bytes in keys_ (pieces over 16 bytes)
     uint8_t len;      // piece bytes, 1..kMaxPieceBytes; 0 = empty slot
     uint8_t count;    // number of ids
+    uint8_t reused;   // looked up again since stored or since the last compaction
   };  // 32 bytes: two per cache line
   size_t max_entries_;
   size_t size_ = 0;
@@ -192,6 +193,9 @@ class BpeModel {
   // Front cache slot of a piece of at most kFrontPieceBytes: bits 32 and up
   // of its hash, independent of the low bits that index the memo and vocabulary.
   static size_t front_slot(const PieceKey& key, const BpeCache& cache);
+  // Makes room in a full memo (see BpeCache): keeps the reused pieces, up
+  // to half of max_entries, rehashed into a cleared table.
+  static void compact_memo(BpeCache& cache);
   // Stores a piece's ids in its front slot if they fit.
   static void remember(BpeCache::Front& front, const PieceKey& key, const uint32_t* ids, const uint32_t* end);
   // emit_piece past the front cache: vocabulary, memo, then the merge loop.

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,7 +47,8 @@ class AtomicFile {
  private:
   std::string final_, temp_;
   int fd_ = -1;
-  std::vector<char> buf_;
+  std::unique_ptr<char[]> buf_;  // allocated at the first buffered write
+  size_t capacity_;
   size_t used_ = 0;
   uint64_t written_ = 0;
   bool done_ = false;
