@@ -24,12 +24,15 @@
 #include "sp/bpe.h"
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <simdjson.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
 #include <sys/stat.h>
 
 #include "sp/error.h"
@@ -210,7 +213,7 @@ bool BpeModel::add_token(std::string_view bytes, uint32_t id) {
       s = TokenSlot{key.head, key.tail, static_cast<uint32_t>(bytes.size()), id};
       return true;
     }
-    if (token_bytes(s.id) == bytes) return false;
+    if (s.head == key.head && s.tail == key.tail && s.len == bytes.size() && token_bytes(s.id) == bytes) return false;
   }
 }
 
@@ -248,39 +251,50 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
     simdjson::dom::object obj;
     if (auto err = parser.parse(json).get_object().get(obj))
       throw InputError(path, 0, std::string("not a JSON object of token -> id: ") + simdjson::error_message(err));
-    std::vector<std::string> tokens, names;  // raw bytes and vocab.json key, by id
-    std::vector<bool> seen;
-    std::string bytes;
+    // Each token's raw bytes go into one blob as they come (no string per
+    // token: a fresh process pays for every page it touches); entries[id]
+    // says where, and keeps the vocab.json key for error messages.
+    constexpr uint32_t kUnseen = UINT32_MAX;
+    constexpr int64_t kMaxTokens = (int64_t{1} << kIdBits) - 2;
+    struct Entry {
+      uint32_t offset = 0, length = kUnseen;
+      std::string_view name;
+    };
+    std::vector<Entry> entries;
+    entries.reserve(obj.size());
+    std::string blob, bytes;
     for (auto field : obj) {
       int64_t id;
-      if (field.value.get_int64().get(id) || id < 0 || id >= (int64_t{1} << 31))
+      if (field.value.get_int64().get(id) || id < 0)
         throw InputError(path, 0, "token " + std::string(field.key) + " has no valid integer id");
+      if (id >= kMaxTokens)
+        throw InputError(path, 0, "token " + std::string(field.key) + " has id " + std::to_string(id) +
+                                      ": more than " + std::to_string(kMaxTokens) + " tokens are not supported");
       if (!unicode_to_bytes(field.key, bytes))
         throw InputError(path, 0, "token " + std::string(field.key) + " is not GPT-2 byte-level text");
-      auto uid = static_cast<size_t>(id);
-      if (uid >= tokens.size()) tokens.resize(uid + 1), names.resize(uid + 1), seen.resize(uid + 1);
-      if (seen[uid]) throw InputError(path, 0, "id " + std::to_string(id) + " used twice");
-      seen[uid] = true;
+      const auto uid = static_cast<size_t>(id);
+      if (uid >= entries.size()) entries.resize(uid + 1);
+      if (entries[uid].length != kUnseen) throw InputError(path, 0, "id " + std::to_string(id) + " used twice");
+      entries[uid] = {static_cast<uint32_t>(blob.size()), static_cast<uint32_t>(bytes.size()), field.key};
+      blob += bytes;
       if (field.key == "<|endoftext|>") m.eod_id_ = static_cast<uint32_t>(id);
-      tokens[uid] = bytes;
-      names[uid] = field.key;
     }
-    for (size_t id = 0; id < seen.size(); ++id)
-      if (!seen[id]) throw InputError(path, 0, "ids are not contiguous: id " + std::to_string(id) + " is missing");
-    if (tokens.empty() || tokens[m.eod_id_] != "<|endoftext|>")
-      throw InputError(path, 0, "no \"<|endoftext|>\" token");
-    m.token_offsets_.reserve(tokens.size() + 1);
+    for (size_t id = 0; id < entries.size(); ++id)
+      if (entries[id].length == kUnseen)
+        throw InputError(path, 0, "ids are not contiguous: id " + std::to_string(id) + " is missing");
+    auto token = [&](size_t id) { return std::string_view(blob).substr(entries[id].offset, entries[id].length); };
+    if (entries.empty() || token(m.eod_id_) != "<|endoftext|>") throw InputError(path, 0, "no \"<|endoftext|>\" token");
+    m.token_offsets_.reserve(entries.size() + 1);
     m.token_offsets_.push_back(0);
-    for (const auto& t : tokens) {
-      m.token_blob_ += t;
+    m.token_blob_.reserve(blob.size());
+    for (size_t id = 0; id < entries.size(); ++id) {
+      m.token_blob_ += token(id);
       m.token_offsets_.push_back(static_cast<uint32_t>(m.token_blob_.size()));
     }
-    if (tokens.size() >= (size_t{1} << kIdBits) - 1)
-      throw InputError(path, 0, "more than " + std::to_string((1 << kIdBits) - 2) + " tokens");
-    m.token_slots_.assign_zero(2 * std::bit_ceil(tokens.size()));
-    for (uint32_t id = 0; id < tokens.size(); ++id)
-      if (id != m.eod_id_ && !m.add_token(tokens[id], id))
-        throw InputError(path, 0, "token " + names[id] + " appears twice");
+    m.token_slots_.assign_zero(2 * std::bit_ceil(entries.size()));
+    for (uint32_t id = 0; id < entries.size(); ++id)
+      if (id != m.eod_id_ && !m.add_token(m.token_bytes(id), id))
+        throw InputError(path, 0, "token " + std::string(entries[id].name) + " appears twice");
     for (int b = 0; b < 256; ++b) {
       const int64_t id = m.token_id(std::string(1, static_cast<char>(b)));
       if (id < 0) throw InputError(path, 0, "no token for byte " + std::to_string(b));
@@ -296,7 +310,7 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
     const std::string& path = merges_txt_path;
     const simdjson::padded_string file = read_whole_file(path);
     const std::string_view text(file.data(), file.size());
-    std::string left, right;
+    std::string left, right, joined;
     uint64_t line_no = 0;
     uint32_t rank = 0;
     // First rank at which each token exists: 0 for bytes, r + 1 for the
@@ -322,7 +336,8 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
       std::string_view a = line.substr(0, space), b = line.substr(space + 1);
       if (!unicode_to_bytes(a, left) || !unicode_to_bytes(b, right) || left.empty() || right.empty())
         throw InputError(path, line_no, "not GPT-2 byte-level text");
-      int64_t l = m.token_id(left), r = m.token_id(right), merged = m.token_id(left + right);
+      joined.assign(left).append(right);
+      int64_t l = m.token_id(left), r = m.token_id(right), merged = m.token_id(joined);
       if (l < 0 || r < 0)
         throw InputError(path, line_no, "merge of unknown token " + std::string(l < 0 ? a : b));
       if (merged < 0)
@@ -362,17 +377,20 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
   for (uint32_t r = 0; r < m.rules_.size() && rank_plus; ++r) rank_plus = m.rules_[r].merged == offset + r;
   if (rank_plus) m.merged_is_rank_plus_ = offset;
 
-  // Decide whether the whole-piece shortcut is exact for this vocabulary
-  // (a few milliseconds: 50,000 short merges).
-  BpeCache scratch(0);
-  std::vector<uint32_t> ids;
-  bool all_self = true;
-  for (uint32_t id = 0; id < m.vocab_size() && all_self; ++id) {
-    if (id == m.eod_id_) continue;
-    ids.clear();
-    m.encode_piece(m.token_bytes(id), ids, scratch);
-    all_self = ids.size() == 1 && ids[0] == id;
-  }
+  // Decide whether the whole-piece shortcut is exact for this vocabulary:
+  // 50,000 short merges, about 10 ms on one core, so spread over the
+  // threads the process may use (startup is serial time for every worker).
+  std::atomic<bool> all_self{true};
+  tbb::parallel_for(tbb::blocked_range<uint32_t>(0, m.vocab_size(), 2048), [&](const tbb::blocked_range<uint32_t>& r) {
+    BpeCache scratch(0);
+    std::vector<uint32_t> ids;
+    for (uint32_t id = r.begin(); id != r.end() && all_self.load(std::memory_order_relaxed); ++id) {
+      if (id == m.eod_id_) continue;
+      ids.clear();
+      m.encode_piece(m.token_bytes(id), ids, scratch);
+      if (ids.size() != 1 || ids[0] != id) all_self = false;
+    }
+  });
   m.tokens_merge_to_themselves_ = all_self;
   return m;
 }
