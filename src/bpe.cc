@@ -398,9 +398,17 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
 int64_t BpeModel::token_id(std::string_view bytes) const { return find_token(bytes, PieceKey(bytes)); }
 
 void BpeModel::encode(std::string_view text, std::vector<uint32_t>& out, BpeCache& cache) const {
-  // Room for the worst case, one id per byte, plus emit_piece's slack.
-  if (cache.encode_ids_size_ < text.size() + kIdSlack) {
-    cache.encode_ids_size_ = std::max(text.size() + kIdSlack, 2 * cache.encode_ids_size_);
+  const std::span<const uint32_t> ids = encode_span(text, cache);
+  out.insert(out.end(), ids.begin(), ids.end());
+}
+
+std::span<const uint32_t> BpeModel::encode_span(std::string_view text, BpeCache& cache) const {
+  // Room for the worst case, one id per byte, plus emit_piece's slack. A
+  // megabyte-sized buffer left by an unusually long text is given back
+  // first, so one huge document does not pin it for the thread's life.
+  const size_t need = text.size() + kIdSlack;
+  if (cache.encode_ids_size_ < need || (cache.encode_ids_size_ > (size_t{1} << 20) && need <= (size_t{1} << 20))) {
+    cache.encode_ids_size_ = cache.encode_ids_size_ < need ? std::max(need, 2 * cache.encode_ids_size_) : need;
     cache.encode_ids_.reset(new uint32_t[cache.encode_ids_size_]);
   }
   uint32_t* const begin = cache.encode_ids_.get();
@@ -415,11 +423,7 @@ void BpeModel::encode(std::string_view text, std::vector<uint32_t>& out, BpeCach
   } else {
     end = encode_batched(text, end, cache);
   }
-  out.insert(out.end(), begin, end);
-  if (cache.encode_ids_size_ > (size_t{1} << 20)) {  // don't keep megabytes of scratch alive
-    cache.encode_ids_.reset();
-    cache.encode_ids_size_ = 0;
-  }
+  return {begin, end};
 }
 
 // The hot loop. Pieces go in batches: a batch is pre-tokenized 64 bytes at a

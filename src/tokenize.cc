@@ -28,7 +28,7 @@ TextTokenizer load_gpt2_tokenizer(const std::string& vocab_json, const std::stri
   t.eod_id = model->eod_id();
   t.make_encoder = [model]() -> TextTokenizer::Encode {
     auto cache = std::make_shared<BpeCache>();
-    return [model, cache](std::string_view text, std::vector<uint32_t>& ids) { model->encode(text, ids, *cache); };
+    return [model, cache](std::string_view text) { return model->encode_span(text, *cache); };
   };
   return t;
 }
@@ -69,7 +69,6 @@ struct WorkerState {
   simdjson::dom::parser parser;
   TextTokenizer::Encode encode;
   DocumentTexts texts;
-  std::vector<uint32_t> ids;
 };
 
 void tokenize_block(Work& w, WorkerState& st, const TextTokenizer& tok, const TokenizeOptions& opt, TokenDtype dtype) {
@@ -92,12 +91,11 @@ void tokenize_block(Work& w, WorkerState& st, const TextTokenizer& tok, const To
       DocumentBatch& b = w.out[k];
       uint32_t nseq = 0;
       for (std::string_view text : st.texts[k]) {
-        st.ids.clear();
-        st.encode(text, st.ids);
-        if (st.ids.empty()) continue;  // Megatron drops sequences with no tokens
-        append_tokens(dtype, st.ids, b.token_bytes);
-        b.sequence_lengths.push_back(static_cast<int32_t>(st.ids.size()));
-        w.tokens += st.ids.size();
+        const std::span<const uint32_t> ids = st.encode(text);
+        if (ids.empty()) continue;  // Megatron drops sequences with no tokens
+        append_tokens(dtype, ids, b.token_bytes);
+        b.sequence_lengths.push_back(static_cast<int32_t>(ids.size()));
+        w.tokens += ids.size();
         ++nseq;
       }
       if (nseq > 0 && opt.append_eod) {

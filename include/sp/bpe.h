@@ -125,6 +125,9 @@ class BpeModel {
   // Appends the ids of `text` (valid UTF-8): GPT-2 pre-tokenization, then
   // BPE of each pre-token. "<|endoftext|>" in text is ordinary text.
   void encode(std::string_view text, std::vector<uint32_t>& out, BpeCache& cache) const;
+  // The same ids in the cache's scratch buffer: valid until the cache's next
+  // use, and no copy.
+  std::span<const uint32_t> encode_span(std::string_view text, BpeCache& cache) const;
   // Appends the BPE ids of one pre-token (any bytes, not empty).
   void encode_piece(std::string_view piece, std::vector<uint32_t>& out, BpeCache& cache) const;
 

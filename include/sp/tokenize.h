@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -24,7 +25,9 @@ struct TextTokenizer {
   std::string name;  // "GPT2BPETokenizer"
   uint64_t vocab_size = 0;
   uint32_t eod_id = 0;
-  using Encode = std::function<void(std::string_view text, std::vector<uint32_t>& ids)>;
+  // The ids of `text`, in a buffer the encoder owns: valid until its next call
+  // (no copy into a caller's vector on the way to the output bytes).
+  using Encode = std::function<std::span<const uint32_t>(std::string_view text)>;
   std::function<Encode()> make_encoder;
 };
 
