@@ -41,15 +41,17 @@ AtomicFile::AtomicFile(std::string final_path, size_t buffer_bytes)
 
 AtomicFile::~AtomicFile() { discard(); }
 
-// write(2) until everything is out (it may write less, or be interrupted).
-static void write_all(int fd, const char* p, size_t n, const std::string& path) {
+// write(2), or pwrite(2) at `offset` when it is not -1, until everything is
+// out (either may write less, or be interrupted).
+static void write_all(int fd, const char* p, size_t n, const std::string& path, int64_t offset = -1) {
   while (n) {
-    ssize_t w = ::write(fd, p, n);
+    const ssize_t w = offset < 0 ? ::write(fd, p, n) : ::pwrite(fd, p, n, static_cast<off_t>(offset));
     if (w < 0) {
       if (errno == EINTR) continue;
       throw Error(errno_message("cannot write", path));
     }
     p += w, n -= static_cast<size_t>(w);
+    if (offset >= 0) offset += w;
   }
 }
 
@@ -80,15 +82,7 @@ uint64_t AtomicFile::reserve(uint64_t n) {
 }
 
 void AtomicFile::write_at(uint64_t offset, const void* data, size_t n) const {
-  const char* p = static_cast<const char*>(data);
-  while (n) {
-    const ssize_t w = ::pwrite(fd_, p, n, static_cast<off_t>(offset));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw Error(errno_message("cannot write", temp_));
-    }
-    p += w, n -= static_cast<size_t>(w), offset += static_cast<uint64_t>(w);
-  }
+  write_all(fd_, static_cast<const char*>(data), n, temp_, static_cast<int64_t>(offset));
 }
 
 void AtomicFile::flush() {

@@ -79,7 +79,8 @@ void append_tokens(TokenDtype dtype, std::span<const uint32_t> ids, ByteBuffer& 
 
 IndexedDatasetWriter::IndexedDatasetWriter(std::string prefix, TokenDtype dtype)
     : prefix_(std::move(prefix)), dtype_(dtype) {
-  bin_ = std::make_unique<AtomicFile>(bin_path(prefix_), size_t{4} << 20);
+  // Tokens only ever arrive through reserve/write_at (append_index, write_tokens).
+  bin_ = std::make_unique<AtomicFile>(bin_path(prefix_));
   // Scratch files sit beside the outputs (same file system) and never get a final name.
   lengths_ = std::make_unique<AtomicFile>(idx_path(prefix_) + ".lengths");
   doc_index_ = std::make_unique<AtomicFile>(idx_path(prefix_) + ".docs");
@@ -88,24 +89,11 @@ IndexedDatasetWriter::IndexedDatasetWriter(std::string prefix, TokenDtype dtype)
 
 IndexedDatasetWriter::~IndexedDatasetWriter() = default;  // AtomicFile destructors remove temporaries
 
-void IndexedDatasetWriter::append(const DocumentBatch& b) {
-  if (finished_) throw Error("internal: append after finish on " + prefix_);
-  bin_->write(b.token_bytes.data(), b.token_bytes.size());
-  add_to_index(b);
-}
+void IndexedDatasetWriter::append(const DocumentBatch& b) { write_tokens(append_index(b), b); }
 
 uint64_t IndexedDatasetWriter::append_index(const DocumentBatch& b) {
   if (finished_) throw Error("internal: append after finish on " + prefix_);
   const uint64_t offset = bin_->reserve(b.token_bytes.size());
-  add_to_index(b);
-  return offset;
-}
-
-void IndexedDatasetWriter::write_tokens(uint64_t offset, const DocumentBatch& b) const {
-  bin_->write_at(offset, b.token_bytes.data(), b.token_bytes.size());
-}
-
-void IndexedDatasetWriter::add_to_index(const DocumentBatch& b) {
   lengths_->write(b.sequence_lengths.data(), b.sequence_lengths.size() * sizeof(int32_t));
   token_bytes_ += b.token_bytes.size();
   for (uint32_t n : b.sequences_per_document) {
@@ -113,6 +101,11 @@ void IndexedDatasetWriter::add_to_index(const DocumentBatch& b) {
     put<int64_t>(*doc_index_, static_cast<int64_t>(sequences_));
   }
   documents_ += b.sequences_per_document.size();
+  return offset;
+}
+
+void IndexedDatasetWriter::write_tokens(uint64_t offset, const DocumentBatch& b) const {
+  bin_->write_at(offset, b.token_bytes.data(), b.token_bytes.size());
 }
 
 void IndexedDatasetWriter::add_document(std::span<const uint32_t> tokens, std::span<const int32_t> lengths) {

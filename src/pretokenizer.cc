@@ -279,22 +279,7 @@ size_t gpt2_pretoken_end(std::string_view text, size_t pos) {
 
 void gpt2_pretokenize(std::string_view text, std::vector<std::string_view>& pieces) {
   pieces.clear();
-  PretokenWindow w;
-  for (size_t pos = 0; pos < text.size();) {
-    if (const size_t covered = gpt2_pretoken_window(text, pos, w)) {
-      for (uint64_t s = w.starts; s != 0;) {
-        const size_t a = static_cast<size_t>(std::countr_zero(s));
-        s &= s - 1;
-        const size_t b = s ? static_cast<size_t>(std::countr_zero(s)) : covered;
-        pieces.push_back(text.substr(pos + a, b - a));
-      }
-      pos += covered;
-    } else {
-      const size_t next = gpt2_pretoken_end(text, pos);
-      pieces.push_back(text.substr(pos, next - pos));
-      pos = next;
-    }
-  }
+  for_each_pretoken(text, [&](size_t at, size_t n, const char*) { pieces.push_back(text.substr(at, n)); });
 }
 
 std::vector<std::string_view> gpt2_pretokenize(std::string_view text) {

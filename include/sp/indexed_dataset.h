@@ -19,7 +19,6 @@
 #include <string>
 #include <utility>
 #include <vector>
-#include <vector>
 
 #include "sp/fs.h"
 
@@ -103,7 +102,6 @@ class IndexedDatasetWriter {
   uint64_t tokens() const { return token_bytes_ / dtype_size(dtype_); }
 
  private:
-  void add_to_index(const DocumentBatch& batch);  // lengths, document indices, counts
   std::string prefix_;
   TokenDtype dtype_;
   std::unique_ptr<AtomicFile> bin_, lengths_, doc_index_;

@@ -5,6 +5,7 @@
 // regex engine in the hot path, linear time on every input.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -33,6 +34,31 @@ struct PretokenWindow {
 // whole pre-token starting at pos was found there (a non-ASCII character or a
 // piece running past the window); then use gpt2_pretoken_end.
 size_t gpt2_pretoken_window(std::string_view text, size_t pos, PretokenWindow& w);
+
+// Calls on_piece(offset, length, padded) for each pre-token of `text`, in
+// order: 64 bytes at a time through gpt2_pretoken_window where it applies,
+// gpt2_pretoken_end elsewhere. `padded` points at the piece's bytes with at
+// least 16 bytes readable from there (the window's padded copy, or the text
+// itself when 16 bytes remain), or is nullptr.
+template <class OnPiece>
+void for_each_pretoken(std::string_view text, OnPiece&& on_piece) {
+  PretokenWindow w;
+  for (size_t pos = 0; pos < text.size();) {
+    if (const size_t covered = gpt2_pretoken_window(text, pos, w)) {
+      for (uint64_t starts = w.starts; starts != 0;) {
+        const auto a = static_cast<size_t>(std::countr_zero(starts));
+        starts &= starts - 1;
+        const size_t b = starts ? static_cast<size_t>(std::countr_zero(starts)) : covered;
+        on_piece(pos + a, b - a, static_cast<const char*>(w.bytes + a));
+      }
+      pos += covered;
+    } else {
+      const size_t next = gpt2_pretoken_end(text, pos);
+      on_piece(pos, next - pos, text.size() - pos >= 16 ? text.data() + pos : nullptr);
+      pos = next;
+    }
+  }
+}
 
 // All pre-tokens of `text`, in order (convenience for tests and tools).
 std::vector<std::string_view> gpt2_pretokenize(std::string_view text);
