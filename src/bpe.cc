@@ -38,7 +38,9 @@
 #include <sys/stat.h>
 
 #include "sp/error.h"
+#include "sp/io.h"
 #include "sp/pretokenizer.h"
+#include "sp/unicode.h"
 
 namespace sp {
 
@@ -56,32 +58,9 @@ constexpr size_t kBytesPerRun = 16;
 // byte (the cache hits copy a fixed number of ids), so its callers add it.
 constexpr size_t kIdSlack = BpeCache::kFrontIds;
 
-// The whole file followed by simdjson's padding. A regular file is read at
-// once into a buffer of its size (vocab.json is a megabyte: growing a string
-// 64 KB at a time cost more than parsing it); a pipe, in chunks.
-simdjson::padded_string read_whole_file(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) throw Error(errno_message("cannot open", path));
-  simdjson::padded_string data;
-  bool failed;
-  struct stat st;
-  if (fstat(fileno(f), &st) == 0 && S_ISREG(st.st_mode)) {
-    data = simdjson::padded_string(static_cast<size_t>(st.st_size));
-    failed = std::fread(data.data(), 1, data.size(), f) != data.size();
-  } else {
-    std::string chunks;
-    char buf[1 << 16];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) chunks.append(buf, n);
-    failed = std::ferror(f);
-    data = simdjson::padded_string(chunks);
-  }
-  const int error = errno;  // fclose may change it
-  std::fclose(f);
-  errno = error;
-  if (failed) throw Error(errno_message("cannot read", path));
-  return data;
-}
+// The whole file followed by simdjson's padding (one copy of a megabyte:
+// nothing next to parsing it).
+simdjson::padded_string read_whole_file(const std::string& path) { return simdjson::padded_string(read_file(path)); }
 
 // Inverse of gpt2_byte_to_codepoint over the 324 code points it uses; -1 for
 // code points that stand for no byte.
@@ -99,17 +78,11 @@ bool unicode_to_bytes(std::string_view s, std::string& out) {
   static const UnicodeToByte table;
   out.clear();
   for (size_t i = 0; i < s.size();) {
-    auto c = static_cast<uint8_t>(s[i]);
-    uint32_t cp;
-    if (c < 0x80) {
-      cp = c;
-      i += 1;
-    } else if ((c & 0xE0) == 0xC0 && i + 1 < s.size() && (s[i + 1] & 0xC0) == 0x80) {
-      cp = ((c & 0x1Fu) << 6) | (static_cast<uint8_t>(s[i + 1]) & 0x3Fu);
-      i += 2;
-    } else {
-      return false;  // every bytes_to_unicode code point is < U+0800
-    }
+    const size_t len = utf8_sequence_length(s, i);
+    if (len == 0 || len > 2) return false;  // every bytes_to_unicode code point is < U+0800
+    size_t decoded;
+    const char32_t cp = decode_utf8(s.data() + i, &decoded);
+    i += len;
     if (cp >= 324 || table.byte_of[cp] < 0) return false;
     out.push_back(static_cast<char>(table.byte_of[cp]));
   }

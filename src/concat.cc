@@ -18,7 +18,9 @@
 #include "sp/cli.h"
 #include "sp/error.h"
 #include "sp/fs.h"
+#include "sp/io.h"
 #include "sp/progress.h"
+#include "sp/record.h"
 
 namespace sp {
 
@@ -34,28 +36,6 @@ std::string join_path(const std::string& dir, const std::string& rel) {
 std::string real_path(const std::string& p) {
   char buf[PATH_MAX];
   return ::realpath(p.c_str(), buf) ? std::string(buf) : std::string();
-}
-
-// Closes an fd on scope exit.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
-
-void pwrite_all(int fd, const char* p, size_t n, uint64_t off, const std::string& what) {
-  while (n) {
-    ssize_t w = ::pwrite(fd, p, n, static_cast<off_t>(off));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw Error(errno_message("cannot write", what));
-    }
-    p += w, n -= static_cast<size_t>(w), off += static_cast<uint64_t>(w);
-  }
 }
 
 // Copies len bytes of `in` (from offset 0) to `out` at out_off. copy_file_range
@@ -230,19 +210,7 @@ std::vector<Chunk> pin_plan(const std::vector<Chunk>& planned, const ConcatPlanO
         throw Error(errno_message("cannot create plan file " + path + " from", f.temp_path()));
     }  // the AtomicFile destructor removes its temporary
   }
-  std::string text;
-  {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (fd.fd < 0) throw Error(errno_message("cannot open", path));
-    char buf[1 << 16];
-    for (;;) {
-      ssize_t r = ::read(fd.fd, buf, sizeof buf);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) throw Error(errno_message("cannot read", path));
-      if (r == 0) break;
-      text.append(buf, static_cast<size_t>(r));
-    }
-  }
+  const std::string text = read_file(path);
   if (from_file) *from_file = true;
   return parse_plan(text, o, path);
 }
@@ -274,93 +242,206 @@ std::string format_plan(const std::vector<Chunk>& chunks, bool with_files) {
 
 namespace {
 
-void remove_inputs(const Chunk& c, ChunkResult& r) {
-  for (const auto& in : c.inputs) {
-    if (::unlink(in.path.c_str()) == 0) ++r.sources_removed;
-    else if (errno != ENOENT && r.error.empty()) {
-      r.status = ChunkStatus::kFailed;
-      r.error = errno_message(c.output + " is complete but cannot remove source", in.path);
+// Where each input goes in the chunk: offset[i] .. offset[i] + size, then a
+// '\n' when the input does not end with one. Fixed before any byte is
+// copied, so inputs can be copied concurrently.
+struct Layout {
+  std::vector<uint64_t> offset;  // n + 1 entries; offset[n] is the chunk size
+  std::vector<char> add_newline;
+};
+
+// The layout from the inputs themselves (all present; sizes must match the plan).
+Layout layout_from_inputs(const Chunk& chunk) {
+  const size_t n = chunk.inputs.size();
+  Layout l;
+  l.offset.assign(n + 1, 0);
+  l.add_newline.assign(n, 0);
+  for (size_t i = 0; i < n; ++i) {
+    const ChunkInput& in = chunk.inputs[i];
+    const UniqueFd fd = open_for_reading(in.path);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw Error(errno_message("cannot stat", in.path));
+    if (static_cast<uint64_t>(st.st_size) != in.size)
+      throw Error("'" + in.path + "' is " + std::to_string(st.st_size) + " bytes, but was " + std::to_string(in.size) +
+                  " when the plan was made (is it still being written?)");
+    if (in.size > 0) {
+      char last = 0;
+      if (pread_full(fd.get(), &last, 1, in.size - 1, in.path) != 1)
+        throw Error("'" + in.path + "' shrank while being read");
+      l.add_newline[i] = last != '\n';
     }
+    l.offset[i + 1] = l.offset[i] + in.size + static_cast<uint64_t>(l.add_newline[i]);
   }
+  return l;
+}
+
+// The layout of a finished chunk whose inputs may be gone: sizes from the
+// plan, and whether a newline was added read from the chunk itself (the byte
+// an input ended with is in the chunk).
+Layout layout_from_chunk(const Chunk& chunk) {
+  const size_t n = chunk.inputs.size();
+  Layout l;
+  l.offset.assign(n + 1, 0);
+  l.add_newline.assign(n, 0);
+  const UniqueFd fd = open_for_reading(chunk.output);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t size = chunk.inputs[i].size;
+    if (size > 0) {
+      char last = 0;
+      if (pread_full(fd.get(), &last, 1, l.offset[i] + size - 1, chunk.output) != 1)
+        throw Error("'" + chunk.output + "' is shorter than its plan");
+      l.add_newline[i] = last != '\n';
+    }
+    l.offset[i + 1] = l.offset[i] + size + static_cast<uint64_t>(l.add_newline[i]);
+  }
+  return l;
+}
+
+// Compares an input with its place in the chunk, byte for byte.
+void check_segment(const ChunkInput& in, const std::string& chunk_path, uint64_t offset) {
+  const UniqueFd a = open_for_reading(in.path), b = open_for_reading(chunk_path);
+  constexpr size_t kBlock = size_t{1} << 20;
+  std::vector<char> x(kBlock), y(kBlock);
+  for (uint64_t done = 0; done < in.size;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kBlock, in.size - done));
+    if (pread_full(a.get(), x.data(), want, done, in.path) != want ||
+        pread_full(b.get(), y.data(), want, offset + done, chunk_path) != want ||
+        std::memcmp(x.data(), y.data(), want) != 0)
+      throw Error("'" + in.path + "' differs from its copy in '" + chunk_path + "' at or after byte " +
+                  std::to_string(done));
+    done += want;
+  }
+}
+
+CompletionRecord expected_record(const Chunk& chunk) {
+  CompletionRecord r;
+  r.path = record_path_for(chunk.output);
+  r.tool = "sp_concat";
+  for (const auto& in : chunk.inputs) r.inputs.push_back(identify_input(in.path));
+  r.outputs = {FileIdentity{chunk.output}};
+  return r;
+}
+
+// Deletes the chunk's inputs once the chunk is proven: it matches its record
+// (checksum read back), each input still present equals its bytes in the
+// chunk, and chunk and record are on disk.
+void remove_inputs(const Chunk& c, const CompletionRecord& expected, ChunkResult& r) {
+  const CompletionCheck check = check_completion(expected, VerifyDepth::kFull);
+  if (check.state != Completion::kComplete)
+    throw Error("not removing the inputs of " + c.output + ": " + check.reason);
+  const Layout l = layout_from_chunk(c);
+  if (l.offset.back() != check.record.outputs[0].size)
+    throw Error("not removing the inputs of " + c.output + ": its plan gives " + std::to_string(l.offset.back()) +
+                " bytes, the chunk has " + std::to_string(check.record.outputs[0].size));
+  std::vector<size_t> present;
+  for (size_t i = 0; i < c.inputs.size(); ++i)
+    if (expected.inputs[i].present) present.push_back(i);
+  std::mutex mu;
+  std::string first_error;
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, present.size(), 1), [&](const tbb::blocked_range<size_t>& range) {
+    for (size_t k = range.begin(); k != range.end(); ++k) {
+      try {
+        check_segment(c.inputs[present[k]], c.output, l.offset[present[k]]);
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lk(mu);
+        if (first_error.empty()) first_error = e.what();
+      }
+    }
+  });
+  if (!first_error.empty()) throw Error("not removing the inputs of " + c.output + ": " + first_error);
+  make_durable(c.output);
+  make_durable(expected.path);
+  for (size_t i : present) {
+    const ChunkInput& in = c.inputs[i];
+    if (::unlink(in.path.c_str()) == 0) ++r.sources_removed;
+    else if (errno != ENOENT) throw Error(errno_message(c.output + " is complete but cannot remove source", in.path));
+  }
+}
+
+// Copies the inputs into the chunk (temporary name, renamed when complete).
+void build_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* progress, ChunkResult& r) {
+  const Layout lay = layout_from_inputs(chunk);
+  const size_t n = chunk.inputs.size();
+  const std::vector<uint64_t>& offset = lay.offset;
+  const std::vector<char>& add_newline = lay.add_newline;
+  make_dirs(parent_dir(chunk.output));
+  AtomicFile out(chunk.output, 4096);
+  const std::string& tmp = out.temp_path();
+  // Sized up front: concurrent writes at their offsets then fill it in any order.
+  if (::ftruncate(out.fd(), static_cast<off_t>(offset[n])) != 0) throw Error(errno_message("cannot resize", tmp));
+
+  std::mutex err_mu;
+  std::string first_error;
+  auto copy_one = [&](size_t i) {
+    try {
+      const ChunkInput& in = chunk.inputs[i];
+      if (in.size > 0) {
+        const UniqueFd fd = open_for_reading(in.path);
+        (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+        copy_range(fd.get(), in.path, out.fd(), tmp, in.size, offset[i], progress);
+      }
+      if (add_newline[i]) pwrite_all(out.fd(), "\n", 1, offset[i] + in.size, tmp);
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lk(err_mu);
+      if (first_error.empty()) first_error = e.what();
+    }
+  };
+  if (opt.parallel_inputs && n > 1) {
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, n, 1), [&](const tbb::blocked_range<size_t>& range) {
+      for (size_t i = range.begin(); i != range.end(); ++i) copy_one(i);
+    });
+  } else {
+    for (size_t i = 0; i < n; ++i) copy_one(i);
+  }
+  if (!first_error.empty()) throw Error(first_error);
+  out.note_external_write(offset[n]);
+  out.commit();
+  r.bytes_out = offset[n];
+  r.newlines_added = static_cast<uint64_t>(std::count(add_newline.begin(), add_newline.end(), 1));
 }
 
 }  // namespace
 
 ChunkResult write_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* progress) {
   ChunkResult r;
-  if (path_exists(chunk.output)) {
-    r.status = ChunkStatus::kSkipped;
-    if (opt.remove_source) remove_inputs(chunk, r);
-    if (progress) progress->add(chunk.bytes, 1);
-    return r;
-  }
+  bool counted = false;  // the chunk's bytes given to progress
   try {
-    // Pass 1: sizes (must match the plan) and whether each input already ends
-    // with '\n'. This fixes every input's offset in the chunk up front.
-    const size_t n = chunk.inputs.size();
-    std::vector<uint64_t> offset(n + 1, 0);
-    std::vector<char> add_newline(n, 0);
-    for (size_t i = 0; i < n; ++i) {
-      const ChunkInput& in = chunk.inputs[i];
-      Fd fd(::open(in.path.c_str(), O_RDONLY | O_CLOEXEC));
-      if (fd.fd < 0) throw Error(errno_message("cannot open", in.path));
-      struct stat st;
-      if (::fstat(fd.fd, &st) != 0) throw Error(errno_message("cannot stat", in.path));
-      if (static_cast<uint64_t>(st.st_size) != in.size)
-        throw Error("'" + in.path + "' is " + std::to_string(st.st_size) + " bytes, but was " + std::to_string(in.size) +
-                    " when the plan was made (is it still being written?)");
-      if (in.size > 0) {
-        char last = 0;
-        ssize_t got;
-        do got = ::pread(fd.fd, &last, 1, static_cast<off_t>(in.size - 1));
-        while (got < 0 && errno == EINTR);
-        if (got != 1) throw Error(errno_message("cannot read", in.path));
-        add_newline[i] = last != '\n';
-      }
-      offset[i + 1] = offset[i] + in.size + static_cast<uint64_t>(add_newline[i]);
-    }
-
-    make_dirs(parent_dir(chunk.output));
-    AtomicFile out(chunk.output, 4096);
-    const std::string& tmp = out.temp_path();
-    // Sized up front: concurrent writes at their offsets then fill it in any order.
-    if (::ftruncate(out.fd(), static_cast<off_t>(offset[n])) != 0) throw Error(errno_message("cannot resize", tmp));
-
-    std::mutex err_mu;
-    std::string first_error;
-    auto copy_one = [&](size_t i) {
-      try {
-        const ChunkInput& in = chunk.inputs[i];
-        if (in.size > 0) {
-          Fd fd(::open(in.path.c_str(), O_RDONLY | O_CLOEXEC));
-          if (fd.fd < 0) throw Error(errno_message("cannot open", in.path));
-          (void)::posix_fadvise(fd.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-          copy_range(fd.fd, in.path, out.fd(), tmp, in.size, offset[i], progress);
-        }
-        if (add_newline[i]) pwrite_all(out.fd(), "\n", 1, offset[i] + in.size, tmp);
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lk(err_mu);
-        if (first_error.empty()) first_error = e.what();
-      }
-    };
-    if (opt.parallel_inputs && n > 1) {
-      tbb::parallel_for(tbb::blocked_range<size_t>(0, n, 1), [&](const tbb::blocked_range<size_t>& range) {
-        for (size_t i = range.begin(); i != range.end(); ++i) copy_one(i);
-      });
+    CompletionRecord expected = expected_record(chunk);
+    bool inputs_gone = false;
+    for (const auto& in : expected.inputs) inputs_gone |= !in.present;
+    const CompletionCheck check = check_completion(expected, VerifyDepth::kQuick);
+    if (check.state == Completion::kComplete && (!opt.overwrite || inputs_gone)) {
+      r.status = ChunkStatus::kSkipped;
+      if (progress) progress->add(chunk.bytes);
+      counted = true;
+      if (opt.remove_source) remove_inputs(chunk, expected, r);
+    } else if (inputs_gone) {
+      std::string gone;
+      for (size_t i = 0; i < chunk.inputs.size() && gone.empty(); ++i)
+        if (!expected.inputs[i].present) gone = chunk.inputs[i].path;
+      throw Error("input '" + gone + "' was removed, but the chunk cannot be trusted now: " + check.reason +
+                  "; restore the inputs and rerun");
+    } else if (opt.remove_source && (check.state == Completion::kStale || check.state == Completion::kDamaged)) {
+      throw Error("not removing its inputs: " + check.reason +
+                  "; delete the chunk and its .sp-record to rebuild it, or rerun without --remove-source");
     } else {
-      for (size_t i = 0; i < n; ++i) copy_one(i);
+      if (check.state != Completion::kAbsent) r.notice = "rebuilding " + chunk.output + ": " + check.reason;
+      if (check.state == Completion::kComplete) r.notice = "rebuilding " + chunk.output + " (--overwrite)";
+      remove_record(expected.path);  // a record never vouches for a half-rebuilt chunk
+      counted = true;                // build_chunk reports bytes as they are copied
+      build_chunk(chunk, opt, progress, r);
+      expected.outputs = {identify_output(chunk.output)};
+      expected.counts = {{"bytes", r.bytes_out}, {"newlines_added", r.newlines_added}};
+      write_record(expected);
+      r.status = ChunkStatus::kWritten;
+      if (opt.remove_source) remove_inputs(chunk, expected, r);
     }
-    if (!first_error.empty()) throw Error(first_error);
-    out.note_external_write(offset[n]);
-    out.commit();
-    r.status = ChunkStatus::kWritten;
-    r.bytes_out = offset[n];
-    r.newlines_added = static_cast<uint64_t>(std::count(add_newline.begin(), add_newline.end(), 1));
   } catch (const std::exception& e) {
     r.status = ChunkStatus::kFailed;
-    r.error = chunk.output + ": " + e.what();
+    const std::string what = e.what();
+    r.error = what.rfind(chunk.output, 0) == 0 ? what : chunk.output + ": " + what;
   }
-  if (r.status == ChunkStatus::kWritten && opt.remove_source) remove_inputs(chunk, r);
+  if (progress && !counted) progress->add(chunk.bytes);
   if (progress) progress->add(0, 1);
   return r;
 }

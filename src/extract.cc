@@ -7,31 +7,77 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
+#include <map>
 #include <memory>
 
 #include "sp/byte_source.h"
+#include "sp/checksum.h"
 #include "sp/error.h"
 #include "sp/fs.h"
 #include "sp/jsonl.h"
 #include "sp/progress.h"
+#include "sp/record.h"
 
 namespace sp {
 
+namespace {
+
+std::string trim_slashes(std::string dir) {
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+// Why a source's name cannot give an output name ("" when it can).
+std::string name_problem(const std::string& relative) {
+  const std::string out = relative.substr(0, relative.size() - 4);
+  if (out.empty() || out.back() == '/')
+    return "its name without '.zst' is empty, so it has no output name; rename it (e.g. to data.jsonl.zst)";
+  if (is_record_name(out)) return "its output name would end in '.sp-record', the name of completion records";
+  return "";
+}
+
+}  // namespace
+
 std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir) {
-  auto files = list_files(input_dir, [](std::string_view rel) { return ends_with(rel, ".zst"); });
-  std::string out_root = output_dir;
-  while (out_root.size() > 1 && out_root.back() == '/') out_root.pop_back();
-  std::vector<ExtractTask> tasks;
-  tasks.reserve(files.size());
-  for (auto& f : files) {
+  const std::string in_root = trim_slashes(input_dir);
+  const std::string out_root = output_dir.empty() ? in_root : trim_slashes(output_dir);
+  std::map<std::string, ExtractTask> by_relative;
+  for (auto& f : list_files(in_root, [](std::string_view rel) { return ends_with(rel, ".zst"); })) {
     ExtractTask t;
-    const std::string rel_out = f.relative.substr(0, f.relative.size() - 4);
-    t.output = out_root.empty() ? f.path.substr(0, f.path.size() - 4) : out_root + "/" + rel_out;
+    t.problem = name_problem(f.relative);
+    t.output = out_root + "/" + f.relative.substr(0, f.relative.size() - 4);
     t.source = std::move(f.path);
-    t.relative = std::move(f.relative);
     t.source_bytes = f.size;
-    tasks.push_back(std::move(t));
+    t.relative = f.relative;
+    by_relative.emplace(std::move(f.relative), std::move(t));
   }
+  // Sources already extracted and removed: their records carry the size the
+  // source had, so the plan is the same as when the source was there.
+  if (path_exists(out_root)) {
+    for (const auto& f : list_files(out_root, [](std::string_view rel) { return ends_with(rel, ".sp-record"); })) {
+      const std::string output_rel = f.relative.substr(0, f.relative.size() - std::string_view(".sp-record").size());
+      const std::string rel = output_rel + ".zst";
+      if (by_relative.count(rel)) continue;
+      ExtractTask t;
+      t.source = in_root + "/" + rel;
+      t.output = out_root + "/" + output_rel;
+      try {
+        const CompletionRecord r = read_record(f.path);
+        // Only records of this input directory's sources stand for a task.
+        if (r.tool != "sp_extract" || r.inputs.size() != 1 || r.inputs[0].path != absolute_path(t.source)) continue;
+        t.source_bytes = r.inputs[0].size;
+      } catch (const Error&) {
+        continue;  // not ours to interpret; a task whose source exists reports its own record
+      }
+      t.relative = rel;
+      t.source_present = false;
+      by_relative.emplace(rel, std::move(t));
+    }
+  }
+  std::vector<ExtractTask> tasks;
+  tasks.reserve(by_relative.size());
+  for (auto& [rel, t] : by_relative) tasks.push_back(std::move(t));
   return tasks;
 }
 
@@ -60,9 +106,11 @@ class WritebackKick {
 
 class TeeSource final : public ByteSource {
  public:
-  TeeSource(ByteSource& in, AtomicFile& out) : ByteSource(in.path()), in_(in), out_(out), kick_(out) {}
+  TeeSource(ByteSource& in, AtomicFile& out, ChecksumStream& sum)
+      : ByteSource(in.path()), in_(in), out_(out), sum_(sum), kick_(out) {}
   size_t read(char* dst, size_t n) override {
     size_t got = in_.read(dst, n);
+    sum_.update(dst, got);
     out_.write(dst, got);
     kick_();
     return got;
@@ -72,16 +120,85 @@ class TeeSource final : public ByteSource {
  private:
   ByteSource& in_;
   AtomicFile& out_;
+  ChecksumStream& sum_;
   WritebackKick kick_;
 };
 
-void remove_source(const ExtractTask& t, ExtractResult& r) {
+// The record a complete output of this task has (outputs' identities aside).
+CompletionRecord expected_record(const ExtractTask& t) {
+  CompletionRecord r;
+  r.path = record_path_for(t.output);
+  r.tool = "sp_extract";
+  r.inputs = {identify_input(t.source)};
+  if (!t.source_present) r.inputs[0].present = false;
+  r.outputs = {FileIdentity{t.output}};
+  return r;
+}
+
+// Deletes the source once its output is proven: the record matches the
+// output read back in full, and both are on disk.
+void remove_source(const ExtractTask& t, const CompletionRecord& expected, ExtractResult& r) {
+  const CompletionCheck check = check_completion(expected, VerifyDepth::kFull);
+  if (check.state != Completion::kComplete) {
+    r.status = ExtractStatus::kFailed;
+    r.error = "not removing source '" + t.source + "': its output " + check.reason;
+    return;
+  }
+  make_durable(t.output);
+  make_durable(expected.path);
   if (::unlink(t.source.c_str()) == 0) {
     r.source_removed = true;
   } else if (errno != ENOENT) {  // gone already: another rerun beat us to it
     r.status = ExtractStatus::kFailed;
     r.error = errno_message("output is complete but cannot remove source", t.source);
   }
+}
+
+// Decompresses the source into the output (under a temporary name) and
+// returns the output's checksum, computed on the way through.
+std::string decompress(const ExtractTask& task, const ExtractOptions& opt, ExtractResult& r,
+                       const std::function<void(uint64_t)>& report) {
+  make_dirs(parent_dir(task.output));
+  auto src = open_byte_source(task.source);
+  // Writes of buffer_bytes bypass AtomicFile's own buffer (it only copies
+  // writes smaller than itself), saving one memcpy per byte.
+  AtomicFile out(task.output, size_t{64} << 10);
+  ChecksumStream sum;
+  if (opt.validate) {
+    TeeSource tee(*src, out, sum);
+    LineReader reader(tee, opt.buffer_bytes);
+    LineBlock block;
+    simdjson::dom::parser parser;
+    while (reader.next(block)) {
+      std::string bad;
+      uint64_t bad_line = 0;
+      for_each_line(block, [&](std::string_view line, uint64_t n) {
+        r.lines = n;
+        if (!bad.empty() || is_blank_line(line)) return;
+        bad = json_object_line_error(parser, line);
+        if (!bad.empty()) bad_line = n;
+      });
+      // Line numbers count decompressed lines, but the file to look at is
+      // the source (the output is not kept): `zstdcat SRC | sed -n LINEp`.
+      if (!bad.empty()) throw InputError(task.source, bad_line, bad);
+      report(src->raw_bytes_read());
+    }
+  } else {
+    std::vector<char> buf(opt.buffer_bytes);
+    WritebackKick kick(out);
+    for (;;) {
+      size_t n = read_full(*src, buf.data(), buf.size());
+      if (n == 0) break;
+      sum.update(buf.data(), n);
+      out.write(buf.data(), n);
+      kick();
+      report(src->raw_bytes_read());
+    }
+  }
+  r.bytes_out = out.size();
+  r.bytes_in = src->raw_bytes_read();
+  out.commit();
+  return sum.finish();
 }
 
 }  // namespace
@@ -93,63 +210,40 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
     if (progress && raw > reported) progress->add(raw - reported);
     reported = std::max(reported, raw);
   };
-
-  if (path_exists(task.output)) {
-    r.status = ExtractStatus::kSkipped;
-    if (opt.remove_source) remove_source(task, r);
-    report(task.source_bytes);
-    if (progress) progress->add(0, 1);
-    return r;
-  }
+  auto fail = [&](std::string why) {
+    r.status = ExtractStatus::kFailed;
+    r.error = std::move(why);
+  };
 
   try {
-    make_dirs(parent_dir(task.output));
-    auto src = open_byte_source(task.source);
-    // Writes of buffer_bytes bypass AtomicFile's own buffer (it only copies
-    // writes smaller than itself), saving one memcpy per byte.
-    AtomicFile out(task.output, size_t{64} << 10);
-    if (opt.validate) {
-      TeeSource tee(*src, out);
-      LineReader reader(tee, opt.buffer_bytes);
-      LineBlock block;
-      simdjson::dom::parser parser;
-      while (reader.next(block)) {
-        std::string bad;
-        uint64_t bad_line = 0;
-        for_each_line(block, [&](std::string_view line, uint64_t n) {
-          r.lines = n;
-          if (!bad.empty() || is_blank_line(line)) return;
-          bad = json_object_line_error(parser, line);
-          if (!bad.empty()) bad_line = n;
-        });
-        // Line numbers count decompressed lines, but the file to look at is
-        // the source (the output is not kept): `zstdcat SRC | sed -n LINEp`.
-        if (!bad.empty()) throw InputError(task.source, bad_line, bad);
-        report(src->raw_bytes_read());
-      }
+    if (!task.problem.empty()) throw Error("cannot extract '" + task.source + "': " + task.problem);
+    CompletionRecord expected = expected_record(task);
+    const CompletionCheck check = check_completion(expected, VerifyDepth::kQuick);
+    if (check.state == Completion::kComplete && (!opt.overwrite || !task.source_present)) {
+      r.status = ExtractStatus::kSkipped;
+      if (opt.remove_source && task.source_present) remove_source(task, expected, r);
+    } else if (!task.source_present) {
+      fail("source '" + task.source + "' was removed after extraction, but its output cannot be trusted now: " +
+           check.reason + "; restore the source (e.g. download it again) and rerun");
+    } else if (opt.remove_source && (check.state == Completion::kStale || check.state == Completion::kDamaged)) {
+      fail("not removing source '" + task.source + "': its output " + check.reason +
+           "; delete the output and its .sp-record to rebuild it, or rerun without --remove-source");
     } else {
-      std::vector<char> buf(opt.buffer_bytes);
-      WritebackKick kick(out);
-      for (;;) {
-        size_t n = read_full(*src, buf.data(), buf.size());
-        if (n == 0) break;
-        out.write(buf.data(), n);
-        kick();
-        report(src->raw_bytes_read());
-      }
+      if (check.state != Completion::kAbsent) r.notice = "rebuilding " + task.output + ": " + check.reason;
+      if (check.state == Completion::kComplete) r.notice = "rebuilding " + task.output + " (--overwrite)";
+      remove_record(expected.path);  // a record never vouches for a half-rebuilt output
+      const std::string checksum = decompress(task, opt, r, report);
+      expected.outputs = {identify_output(task.output, checksum)};
+      expected.counts = {{"bytes_in", r.bytes_in}, {"bytes_out", r.bytes_out}};
+      write_record(expected);
+      r.status = ExtractStatus::kExtracted;
+      if (opt.remove_source) remove_source(task, expected, r);
     }
-    r.bytes_out = out.size();
-    r.bytes_in = src->raw_bytes_read();
-    out.commit();
-    r.status = ExtractStatus::kExtracted;
   } catch (const InputError& e) {
-    r.status = ExtractStatus::kFailed;
-    r.error = e.file == task.source ? e.what() : task.source + ": " + e.what();
+    fail(e.file == task.source ? e.what() : task.source + ": " + e.what());
   } catch (const std::exception& e) {
-    r.status = ExtractStatus::kFailed;
-    r.error = e.what();
+    fail(e.what());
   }
-  if (r.status == ExtractStatus::kExtracted && opt.remove_source) remove_source(task, r);
   report(task.source_bytes);
   if (progress) progress->add(0, 1);
   return r;

@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "sp/error.h"
+#include "sp/io.h"
 
 namespace sp {
 
@@ -41,20 +42,6 @@ AtomicFile::AtomicFile(std::string final_path, size_t buffer_bytes)
 
 AtomicFile::~AtomicFile() { discard(); }
 
-// write(2), or pwrite(2) at `offset` when it is not -1, until everything is
-// out (either may write less, or be interrupted).
-static void write_all(int fd, const char* p, size_t n, const std::string& path, int64_t offset = -1) {
-  while (n) {
-    const ssize_t w = offset < 0 ? ::write(fd, p, n) : ::pwrite(fd, p, n, static_cast<off_t>(offset));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      throw Error(errno_message("cannot write", path));
-    }
-    p += w, n -= static_cast<size_t>(w);
-    if (offset >= 0) offset += w;
-  }
-}
-
 void AtomicFile::write(const void* data, size_t n) {
   const char* p = static_cast<const char*>(data);
   if (used_ + n > capacity_) {
@@ -82,7 +69,7 @@ uint64_t AtomicFile::reserve(uint64_t n) {
 }
 
 void AtomicFile::write_at(uint64_t offset, const void* data, size_t n) const {
-  write_all(fd_, static_cast<const char*>(data), n, temp_, static_cast<int64_t>(offset));
+  pwrite_all(fd_, data, n, offset, temp_);
 }
 
 void AtomicFile::flush() {
@@ -119,6 +106,15 @@ void durable_rename(int fd, const std::string& from, const std::string& to) {
     (void)::fsync(dfd);
     ::close(dfd);
   }
+}
+
+void make_durable(const std::string& path) {
+  {
+    const UniqueFd fd = open_for_reading(path);
+    if (::fsync(fd.get()) != 0 && errno != EINVAL) throw Error(errno_message("cannot sync", path));
+  }
+  const UniqueFd dir(::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (dir && ::fsync(dir.get()) != 0 && errno != EINVAL) throw Error(errno_message("cannot sync", parent_dir(path)));
 }
 
 static void walk(const std::string& root, const std::string& rel,
@@ -181,6 +177,25 @@ std::string base_name(const std::string& path) {
 bool path_exists(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0;
+}
+
+std::string absolute_path(const std::string& path) {
+  std::string in = path;
+  if (in.empty() || in[0] != '/') {
+    char buf[4096];
+    if (!::getcwd(buf, sizeof buf)) throw Error(errno_message("cannot resolve", path));
+    in = std::string(buf) + "/" + in;
+  }
+  std::string out;
+  size_t i = 0;
+  while (i < in.size()) {
+    size_t j = in.find('/', i);
+    if (j == std::string::npos) j = in.size();
+    const std::string_view part(in.data() + i, j - i);
+    if (!part.empty() && part != ".") (out += '/') += part;
+    i = j + 1;
+  }
+  return out.empty() ? "/" : out;
 }
 
 uint64_t file_size(const std::string& path) {

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sp/error.h"
+#include "sp/io.h"
 
 namespace sp {
 
@@ -22,14 +23,6 @@ constexpr size_t kHeaderSize = 9 + 8 + 1 + 8 + 8;
 template <class T>
 void put(AtomicFile& f, T v) {
   f.write(&v, sizeof v);
-}
-
-std::string read_whole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(errno_message("cannot open", path));
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 // Copies a scratch file's bytes into `out` in blocks.
@@ -188,7 +181,7 @@ std::vector<uint32_t> IndexedDataset::document(size_t d) const {
 
 IndexedDataset read_indexed_dataset(const std::string& prefix) {
   const std::string ip = idx_path(prefix);
-  const std::string idx = read_whole(ip);
+  const std::string idx = read_file(ip);
   auto bad = [&](const std::string& why) { return Error(ip + ": " + why); };
   if (idx.size() < kHeaderSize || std::memcmp(idx.data(), kMagic, 9) != 0) throw bad("not an MMIDIDX index (bad magic)");
   uint64_t version, seqs, docs;
@@ -210,7 +203,7 @@ IndexedDataset read_indexed_dataset(const std::string& prefix) {
   std::memcpy(ds.sequence_lengths.data(), p, seqs * 4);
   std::memcpy(ds.sequence_pointers.data(), p + seqs * 4, seqs * 8);
   std::memcpy(ds.document_indices.data(), p + seqs * 12, docs * 8);
-  ds.bin = read_whole(bin_path(prefix));
+  ds.bin = read_file(bin_path(prefix));
   int64_t offset = 0;
   for (size_t i = 0; i < seqs; ++i) {
     if (ds.sequence_lengths[i] < 0 || ds.sequence_pointers[i] != offset) throw bad("sequence " + std::to_string(i) + " has an inconsistent pointer");

@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "sp/error.h"
+#include "sp/io.h"
 #include "sp/sha256.h"
 
 namespace sp {
@@ -115,15 +116,7 @@ std::vector<ManifestEntry> parse_manifest(std::string_view text, const std::stri
 }
 
 std::vector<ManifestEntry> load_manifest(const std::string& path) {
-  std::string text;
-  if (path == "-") {
-    text.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) throw Error(errno_message("cannot open manifest", path));
-    text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (in.bad()) throw Error(errno_message("cannot read manifest", path));
-  }
+  const std::string text = read_file(path);
   return parse_manifest(text, path == "-" ? "<stdin>" : path);
 }
 

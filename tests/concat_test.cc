@@ -164,7 +164,7 @@ TEST(WriteChunk, AddsMissingNewlinesOnlyAndCopiesBytesUnchanged) {
     EXPECT_EQ(read_file(c.output), want);
     EXPECT_EQ(r.bytes_out, want.size());
     EXPECT_EQ(r.newlines_added, 3u);
-    EXPECT_EQ(test::list_dir(d / "out"), std::vector<std::string>{"c0.jsonl"});
+    EXPECT_EQ(test::list_dir(d / "out"), (std::vector<std::string>{"c0.jsonl", "c0.jsonl.sp-record"}));
   }
 }
 
@@ -208,6 +208,77 @@ TEST(WriteChunk, RemoveSourceAfterCompletionAndSkipExisting) {
   r = write_chunk(c, opt);  // rerun: the chunk exists
   EXPECT_EQ(r.status, ChunkStatus::kSkipped) << r.error;
   EXPECT_EQ(read_file(c.output), "1\n2\n");
+}
+
+TEST(WriteChunk, UntrustedChunkIsRebuiltBeforeItsInputsAreRemoved) {
+  for (const std::string junk : {"", "1\n", "1\n2\n"}) {  // empty, truncated, even right but unrecorded
+    TempDir d;
+    auto c = chunk_of(d, {{"a", "1\n"}, {"b", "2"}});
+    make_dirs(d / "out");
+    write_file(c.output, junk);
+    ConcatOptions opt;
+    opt.remove_source = true;
+    auto r = write_chunk(c, opt);
+    ASSERT_EQ(r.status, ChunkStatus::kWritten) << r.error;
+    EXPECT_NE(r.notice.find("no completion record"), std::string::npos) << r.notice;
+    EXPECT_EQ(read_file(c.output), "1\n2\n");
+    EXPECT_EQ(r.sources_removed, 2u);
+  }
+}
+
+TEST(WriteChunk, ChunkThatContradictsItsRecordKeepsItsInputs) {
+  TempDir d;
+  auto c = chunk_of(d, {{"a", "1\n"}, {"b", "2"}});
+  ASSERT_EQ(write_chunk(c, {}).status, ChunkStatus::kWritten);
+  write_file(c.output, "1\n");  // truncated after the fact
+  ConcatOptions opt;
+  opt.remove_source = true;
+  auto r = write_chunk(c, opt);
+  EXPECT_EQ(r.status, ChunkStatus::kFailed);
+  EXPECT_NE(r.error.find("its record says 4"), std::string::npos) << r.error;
+  EXPECT_TRUE(path_exists(d / "a"));
+  EXPECT_TRUE(path_exists(d / "b"));
+  // A directory where the chunk should be: never complete, nothing removed.
+  ::unlink(c.output.c_str());
+  make_dirs(c.output);
+  r = write_chunk(c, opt);
+  EXPECT_EQ(r.status, ChunkStatus::kFailed);
+  EXPECT_TRUE(path_exists(d / "a"));
+  // Without --remove-source a damaged chunk is rebuilt, with a notice.
+  ::rmdir(c.output.c_str());
+  write_file(c.output, "1\n");
+  r = write_chunk(c, {});
+  ASSERT_EQ(r.status, ChunkStatus::kWritten) << r.error;
+  EXPECT_NE(r.notice.find("rebuilding"), std::string::npos);
+  EXPECT_EQ(read_file(c.output), "1\n2\n");
+}
+
+TEST(WriteChunk, RemovalInterruptedHalfwayIsFinishedByTheRerun) {
+  TempDir d;
+  auto c = chunk_of(d, {{"a", "1"}, {"b", "22\n"}, {"c", "333"}});
+  ASSERT_EQ(write_chunk(c, {}).status, ChunkStatus::kWritten);
+  ::unlink((d / "a").c_str());  // as if killed after removing the first input
+  ConcatOptions opt;
+  opt.remove_source = true;
+  auto r = write_chunk(c, opt);
+  ASSERT_EQ(r.status, ChunkStatus::kSkipped) << r.error;
+  EXPECT_EQ(r.sources_removed, 2u);
+  EXPECT_FALSE(path_exists(d / "b"));
+  EXPECT_EQ(read_file(c.output), "1\n22\n333\n");
+}
+
+TEST(WriteChunk, InputChangedAfterTheChunkWasMadeIsNotRemoved) {
+  TempDir d;
+  auto c = chunk_of(d, {{"a", "1\n"}, {"b", "2\n"}});
+  ASSERT_EQ(write_chunk(c, {}).status, ChunkStatus::kWritten);
+  write_file(d / "b", "3\n");  // same size, new content
+  ConcatOptions opt;
+  opt.remove_source = true;
+  auto r = write_chunk(c, opt);
+  EXPECT_EQ(r.status, ChunkStatus::kFailed);
+  EXPECT_NE(r.error.find("modified"), std::string::npos) << r.error;
+  EXPECT_TRUE(path_exists(d / "a"));
+  EXPECT_TRUE(path_exists(d / "b"));
 }
 
 // ---- the tool ----

@@ -2,13 +2,17 @@
 // (threads, ranks, failures, reruns after a kill).
 #include "sp/extract.h"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <cstdlib>
 #include <map>
 
 #include "sp/fs.h"
+#include "sp/record.h"
 #include "sp/stale_temps.h"
 #include "test_support.h"
 
@@ -58,7 +62,8 @@ std::string jsonl(int docs, int seed) {
 // Relative path -> content of every file under root.
 std::map<std::string, std::string> snapshot(const std::string& root) {
   std::map<std::string, std::string> m;
-  for (const auto& f : list_files(root, [](std::string_view) { return true; })) m[f.relative] = read_file(f.path);
+  for (const auto& f : list_files(root, [](std::string_view rel) { return !is_record_name(std::string(rel)); }))
+    m[f.relative] = read_file(f.path);
   return m;
 }
 
@@ -168,17 +173,36 @@ TEST(ExtractFile, ValidateReportsFirstBadLineAndKeepsNoOutput) {
   EXPECT_EQ(r.status, ExtractStatus::kExtracted) << r.error;
 }
 
-TEST(ExtractFile, SkipsExistingOutputAndRemovesSourceOnlyWhenDone) {
+TEST(ExtractFile, UntrustedOutputIsRebuiltBeforeTheSourceIsRemoved) {
+  // Anything at the output name without a record -- empty, truncated, stale --
+  // is rebuilt; the source goes only after the new output is verified.
+  for (const std::string junk : {"", "ne", "old\n"}) {
+    TempDir d;
+    write_file(d / "a.zst", compress("new\n"));
+    write_file(d / "a", junk);
+    ExtractOptions opt;
+    opt.remove_source = true;
+    auto r = extract_file(task_for(d, "a"), opt);
+    EXPECT_EQ(r.status, ExtractStatus::kExtracted) << r.error;
+    EXPECT_NE(r.notice.find("no completion record"), std::string::npos) << r.notice;
+    EXPECT_EQ(read_file(d / "a"), "new\n");
+    EXPECT_TRUE(r.source_removed);
+    EXPECT_FALSE(test::file_exists(d / "a.zst"));
+    EXPECT_TRUE(test::file_exists(d / "a.sp-record"));
+  }
+}
+
+TEST(ExtractFile, CompleteOutputIsKeptAndItsSourceRemovedOnlyWhenVerified) {
   TempDir d;
   write_file(d / "a.zst", compress("new\n"));
-  write_file(d / "a", "old\n");
+  auto r = extract_file(task_for(d, "a"), {});
+  ASSERT_EQ(r.status, ExtractStatus::kExtracted) << r.error;
   ExtractOptions opt;
   opt.remove_source = true;
-  auto r = extract_file(task_for(d, "a"), opt);
-  EXPECT_EQ(r.status, ExtractStatus::kSkipped);
-  EXPECT_EQ(read_file(d / "a"), "old\n");
-  EXPECT_TRUE(r.source_removed);  // the output was already in place
-  EXPECT_FALSE(test::file_exists(d / "a.zst"));
+  r = extract_file(task_for(d, "a"), opt);
+  EXPECT_EQ(r.status, ExtractStatus::kSkipped) << r.error;
+  EXPECT_TRUE(r.source_removed);
+  EXPECT_EQ(read_file(d / "a"), "new\n");
 
   write_file(d / "b.zst", compress("b\n"));
   r = extract_file(task_for(d, "b"), opt);
@@ -191,6 +215,95 @@ TEST(ExtractFile, SkipsExistingOutputAndRemovesSourceOnlyWhenDone) {
   r = extract_file(task_for(d, "c"), opt);
   EXPECT_EQ(r.status, ExtractStatus::kFailed);
   EXPECT_TRUE(test::file_exists(d / "c.zst")) << "a failed file keeps its source";
+}
+
+TEST(ExtractFile, OutputThatContradictsItsRecordKeepsTheSource) {
+  TempDir d;
+  write_file(d / "a.zst", compress("complete\n"));
+  ASSERT_EQ(extract_file(task_for(d, "a"), {}).status, ExtractStatus::kExtracted);
+  write_file(d / "a", "compl");  // truncated after the fact
+  ExtractOptions opt;
+  opt.remove_source = true;
+  auto r = extract_file(task_for(d, "a"), opt);
+  EXPECT_EQ(r.status, ExtractStatus::kFailed);
+  EXPECT_NE(r.error.find("5 bytes, its record says 9"), std::string::npos) << r.error;
+  EXPECT_TRUE(test::file_exists(d / "a.zst"));
+  // Without --remove-source the output is simply rebuilt, with a notice.
+  r = extract_file(task_for(d, "a"), {});
+  EXPECT_EQ(r.status, ExtractStatus::kExtracted) << r.error;
+  EXPECT_NE(r.notice.find("rebuilding"), std::string::npos) << r.notice;
+  EXPECT_EQ(read_file(d / "a"), "complete\n");
+}
+
+TEST(ExtractFile, SameSizeCorruptionIsCaughtByTheChecksumBeforeRemoval) {
+  TempDir d;
+  write_file(d / "a.zst", compress("complete\n"));
+  ASSERT_EQ(extract_file(task_for(d, "a"), {}).status, ExtractStatus::kExtracted);
+  struct stat st;
+  ASSERT_EQ(::stat((d / "a").c_str(), &st), 0);
+  write_file(d / "a", "COMPLETE\n");
+  const struct timespec times[2] = {st.st_atim, st.st_mtim};
+  ASSERT_EQ(::utimensat(AT_FDCWD, (d / "a").c_str(), times, 0), 0);
+  ExtractOptions opt;
+  opt.remove_source = true;
+  auto r = extract_file(task_for(d, "a"), opt);
+  EXPECT_EQ(r.status, ExtractStatus::kFailed);
+  EXPECT_NE(r.error.find("checksum"), std::string::npos) << r.error;
+  EXPECT_TRUE(test::file_exists(d / "a.zst"));
+}
+
+TEST(ExtractFile, DirectoryAtTheOutputNameFailsAndKeepsTheSource) {
+  TempDir d;
+  write_file(d / "a.zst", compress("x\n"));
+  make_dirs(d / "a");
+  ExtractOptions opt;
+  opt.remove_source = true;
+  auto r = extract_file(task_for(d, "a"), opt);
+  EXPECT_EQ(r.status, ExtractStatus::kFailed);
+  EXPECT_TRUE(test::file_exists(d / "a.zst"));
+}
+
+TEST(ExtractFile, SourceNamedJustDotZstIsNeverDeleted) {
+  TempDir d;
+  make_dirs(d / "in/sub");
+  write_file(d / "in/sub/.zst", compress("x\n"));
+  auto tasks = plan_extract(d / "in", "");
+  ASSERT_EQ(tasks.size(), 1u);
+  EXPECT_FALSE(tasks[0].problem.empty());
+  ExtractOptions opt;
+  opt.remove_source = true;
+  auto r = extract_file(tasks[0], opt);
+  EXPECT_EQ(r.status, ExtractStatus::kFailed);
+  EXPECT_NE(r.error.find("no output name"), std::string::npos) << r.error;
+  EXPECT_TRUE(test::file_exists(d / "in/sub/.zst"));
+}
+
+TEST(PlanExtract, RemovedSourcesStayInThePlanThroughTheirRecords) {
+  TempDir d;
+  make_dirs(d / "in/x");
+  write_file(d / "in/x/a.jsonl.zst", compress("a\n"));
+  write_file(d / "in/x/b.jsonl.zst", compress("bb\n"));
+  write_file(d / "in/c.jsonl.zst", compress("ccc\n"));
+  const auto before = plan_extract(d / "in", d / "out");
+  ExtractOptions opt;
+  opt.remove_source = true;
+  ASSERT_EQ(extract_file(before[1], opt).status, ExtractStatus::kExtracted);  // x/a
+  ASSERT_FALSE(test::file_exists(d / "in/x/a.jsonl.zst"));
+  const auto after = plan_extract(d / "in", d / "out");
+  ASSERT_EQ(after.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) {
+    EXPECT_EQ(after[i].relative, before[i].relative);
+    EXPECT_EQ(after[i].source_bytes, before[i].source_bytes);
+    EXPECT_EQ(after[i].output, before[i].output);
+  }
+  EXPECT_FALSE(after[1].source_present);
+  // Its record vouches for it: kept, not failed.
+  EXPECT_EQ(extract_file(after[1], opt).status, ExtractStatus::kSkipped);
+  // An output lost after its source was removed cannot be rebuilt: say so.
+  ::unlink((d / "out/x/a.jsonl").c_str());
+  auto r = extract_file(after[1], opt);
+  EXPECT_EQ(r.status, ExtractStatus::kFailed);
+  EXPECT_NE(r.error.find("was removed"), std::string::npos) << r.error;
 }
 
 TEST(PlanExtract, RecursiveSortedAndMapped) {
@@ -309,6 +422,24 @@ TEST(SpExtractTool, RemoveSourceInPlace) {
   EXPECT_EQ(snapshot(c.in()), c.expected);  // outputs beside, sources gone
 }
 
+TEST(SpExtractTool, StaggeredRanksWithRemoveSourceMissNoFile) {
+  // Rank 0 finishes (removing its sources) before rank 1 even lists the
+  // directory: rank 1 must still see rank 0's files as planned, and so take
+  // exactly its own share.
+  Corpus c(12);
+  const std::string out = c.dir / "out";
+  for (int rank : {0, 1}) {
+    auto r = run_command(env_cmd("RANK=" + std::to_string(rank) + " WORLD_SIZE=2", "sp_extract",
+                                 "--input-dir " + shell_quote(c.in()) + " --output-dir " + shell_quote(out) +
+                                     " --remove-source --progress none"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_EQ(snapshot(out), c.expected);
+  EXPECT_TRUE(list_files(c.in(), [](std::string_view) { return true; }).empty()) << "every source removed";
+  // Every output has its record.
+  for (const auto& [rel, data] : c.expected) EXPECT_TRUE(test::file_exists(record_path_for(out + "/" + rel))) << rel;
+}
+
 TEST(SpExtractTool, RerunAfterKillCompletesAndCleansTemporaries) {
   Corpus c(8, 4000);
   const std::string out = c.dir / "out";
@@ -327,7 +458,7 @@ TEST(SpExtractTool, RerunAfterKillCompletesAndCleansTemporaries) {
   // A second rerun has nothing left to do.
   r = run_command(cmd);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("0 extracted, 8 skipped"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("0 extracted, 8 kept (complete)"), std::string::npos) << r.err;
 }
 
 TEST(SpExtractTool, UsageErrors) {

@@ -16,6 +16,7 @@
 #include "sp/fs.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
+#include "sp/record.h"
 #include "sp/stale_temps.h"
 #include "sp/threads.h"
 
@@ -35,7 +36,10 @@ const sp::cli::Program kProgram{
          "34G"},
         {"files-per-chunk", "N", "Instead of --target-size: exactly N files per chunk (the last may have fewer)."},
         {"prefix", "PREFIX", "Chunk file name prefix.", "train_chunk_"},
-        {"remove-source", "", "Delete each input once the chunk holding it is complete."},
+        {"remove-source", "",
+         "Delete each input once the chunk holding it is complete, verified (checksum read back, every input "
+         "compared with its bytes in the chunk) and synced to disk."},
+        {"overwrite", "", "Rebuild chunks even when their completion record says they are complete."},
         {"dry-run", "", "Print the plan (chunk -> files, sizes) on stdout and write nothing."},
         {"threads", "N", "Copies at once in this process; 0 = this rank's share of the CPUs.", "0"},
     })),
@@ -44,8 +48,10 @@ const sp::cli::Program kProgram{
     "newline gets one, so no two documents share a line; bytes are otherwise copied unchanged\n"
     "(copy_file_range, so the kernel or file system moves the data). The first run pins its plan in\n"
     "OUT/sp_concat_plan.tsv; reruns (after a kill, or with inputs already removed by --remove-source)\n"
-    "follow that file and skip chunks that exist. Chunks are written under temporary names and renamed\n"
-    "when complete. Chunks are shared across MPI / RANK+WORLD_SIZE processes and threads.\n"
+    "follow that file. Chunks are written under temporary names and renamed when complete; then\n"
+    "OUT/<chunk>.sp-record (JSON) records the inputs' identity and the chunk's size and checksum. A\n"
+    "rerun keeps exactly the chunks whose record matches them and their inputs, and rebuilds the rest\n"
+    "(saying why). Chunks are shared across MPI / RANK+WORLD_SIZE processes and threads.\n"
     "\n"
     "Examples:\n"
     "  sp_concat --input-dir /data/jsonl/train --output-dir /data/chunks --dry-run\n"
@@ -78,6 +84,7 @@ int body(int argc, char** argv) {
   }
   sp::ConcatOptions co;
   co.remove_source = args.flag("remove-source");
+  co.overwrite = args.flag("overwrite");
 
   const sp::RankInfo rank = sp::detect_rank();
   const std::string label = sp::rank_prefix(rank) + "sp_concat";
@@ -111,7 +118,7 @@ int body(int argc, char** argv) {
 
   std::vector<size_t> mine = sp::shard_by_size(sizes, rank.rank, rank.world);
   std::vector<std::string> finals;
-  for (size_t i : mine) finals.push_back(plan[i].output);
+  for (size_t i : mine) finals.insert(finals.end(), {plan[i].output, sp::record_path_for(plan[i].output)});
   // The plan's own temporary may belong to a rank still writing it: only a
   // single process can be sure a leftover one is stale.
   if (rank.world == 1) finals.push_back(plan_path);
@@ -134,9 +141,12 @@ int body(int argc, char** argv) {
     tbb::parallel_for(tbb::blocked_range<size_t>(0, mine.size(), 1), [&](const tbb::blocked_range<size_t>& r) {
       for (size_t k = r.begin(); k != r.end(); ++k) {
         results[k] = sp::write_chunk(plan[mine[k]], co, &progress);
-        if (results[k].status == sp::ChunkStatus::kFailed) {
+        if (results[k].status == sp::ChunkStatus::kFailed || !results[k].notice.empty()) {
           std::lock_guard<std::mutex> lk(err_mu);
-          std::fprintf(stderr, "%s: error: %s\n", label.c_str(), results[k].error.c_str());
+          if (!results[k].notice.empty() && !quiet)
+            std::fprintf(stderr, "%s: %s\n", label.c_str(), results[k].notice.c_str());
+          if (results[k].status == sp::ChunkStatus::kFailed)
+            std::fprintf(stderr, "%s: error: %s\n", label.c_str(), results[k].error.c_str());
         }
       }
     });
@@ -157,7 +167,7 @@ int body(int argc, char** argv) {
   if (!quiet) {
     std::string s = label + ": " + std::to_string(mine.size()) + " of " + std::to_string(plan.size()) +
                     " chunks (" + std::to_string(threads) + " threads): " + std::to_string(written) + " written from " +
-                    std::to_string(files) + " files, " + std::to_string(skipped) + " skipped (exist), " +
+                    std::to_string(files) + " files, " + std::to_string(skipped) + " kept (complete), " +
                     std::to_string(failed) + " failed | " + std::to_string(newlines) + " missing final newlines added";
     if (co.remove_source) s += " | " + std::to_string(removed) + " sources removed";
     if (stale) s += " | " + std::to_string(stale) + " stale temporaries removed";

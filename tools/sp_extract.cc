@@ -16,6 +16,7 @@
 #include "sp/fs.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
+#include "sp/record.h"
 #include "sp/stale_temps.h"
 #include "sp/threads.h"
 
@@ -30,7 +31,10 @@ const sp::cli::Program kProgram{
         {"output-dir", "OUT",
          "Where outputs go, keeping paths relative to DIR and dropping '.zst'. Default: beside each source."},
         {"threads", "N", "Files decompressed at once in this process; 0 = this rank's share of the CPUs.", "0"},
-        {"remove-source", "", "Delete each .zst once its output is completely written (saves space)."},
+        {"remove-source", "",
+         "Delete each .zst once its output is complete, verified against its completion record (checksum read "
+         "back) and synced to disk (saves space)."},
+        {"overwrite", "", "Rebuild outputs even when their completion record says they are complete."},
         {"validate", "",
          "Also check that every line is a JSON object with valid UTF-8; the first bad line of a file is "
          "reported as FILE:LINE and that file fails."},
@@ -38,8 +42,12 @@ const sp::cli::Program kProgram{
     "Files are shared out across the processes of an MPI or RANK/WORLD_SIZE job (by size) and across\n"
     "threads within each process. Every output is written under a temporary name and renamed only\n"
     "when the whole file decoded cleanly, so a corrupt, truncated or interrupted file never leaves a\n"
-    "complete-looking output. A failed file does not stop the others; the exit status is 1 if any\n"
-    "file failed. Rerunning skips files whose output exists, so a killed job is resumed by rerunning it.\n"
+    "complete-looking output. Beside each output, OUTPUT.sp-record (JSON) records the source's identity\n"
+    "and the output's size and checksum; an output counts as complete only when its record matches it\n"
+    "and the source, so a rerun skips exactly those, rebuilds anything else (saying why) and resumes a\n"
+    "killed job. Sources already removed by --remove-source stay in the plan through their records, so\n"
+    "ranks started at different times still split the same files. A failed file does not stop the\n"
+    "others; the exit status is 1 if any file failed.\n"
     "\n"
     "Examples:\n"
     "  sp_extract --input-dir SlimPajama-627B/train --output-dir /data/slimpajama/jsonl\n"
@@ -58,6 +66,7 @@ int body(int argc, char** argv) {
   sp::ExtractOptions opt;
   opt.validate = args.flag("validate");
   opt.remove_source = args.flag("remove-source");
+  opt.overwrite = args.flag("overwrite");
 
   const sp::RankInfo rank = sp::detect_rank();
   const std::string label = sp::rank_prefix(rank) + "sp_extract";
@@ -74,7 +83,7 @@ int body(int argc, char** argv) {
   std::stable_sort(mine.begin(), mine.end(), [&](size_t a, size_t b) { return sizes[a] > sizes[b]; });
 
   std::vector<std::string> finals;
-  for (size_t i : mine) finals.push_back(tasks[i].output);
+  for (size_t i : mine) finals.insert(finals.end(), {tasks[i].output, sp::record_path_for(tasks[i].output)});
   const size_t stale = sp::remove_stale_temps(finals);
 
   uint64_t total_in = 0;
@@ -96,9 +105,12 @@ int body(int argc, char** argv) {
       for (size_t k = r.begin(); k != r.end(); ++k) {
         results[k] = sp::extract_file(tasks[mine[k]], opt, &progress);
         out_bytes.fetch_add(results[k].bytes_out, std::memory_order_relaxed);
-        if (results[k].status == sp::ExtractStatus::kFailed) {
+        if (results[k].status == sp::ExtractStatus::kFailed || !results[k].notice.empty()) {
           std::lock_guard<std::mutex> lk(g_err_mu);
-          std::fprintf(stderr, "%s: error: %s\n", label.c_str(), results[k].error.c_str());
+          if (!results[k].notice.empty() && !quiet)
+            std::fprintf(stderr, "%s: %s\n", label.c_str(), results[k].notice.c_str());
+          if (results[k].status == sp::ExtractStatus::kFailed)
+            std::fprintf(stderr, "%s: error: %s\n", label.c_str(), results[k].error.c_str());
         }
       }
     });
@@ -120,7 +132,7 @@ int body(int argc, char** argv) {
   if (!quiet) {
     std::string s = label + ": " + std::to_string(mine.size()) + " files (" + std::to_string(tasks.size()) +
                     " in the job, " + std::to_string(threads) + " threads): " + std::to_string(done) +
-                    " extracted, " + std::to_string(skipped) + " skipped (output exists), " +
+                    " extracted, " + std::to_string(skipped) + " kept (complete), " +
                     std::to_string(failed.size()) + " failed";
     if (opt.validate) s += " | " + std::to_string(lines) + " lines validated";
     if (opt.remove_source) s += " | " + std::to_string(removed) + " sources removed";

@@ -66,7 +66,8 @@ void check_plan_covers(const std::vector<Chunk>& plan, const std::vector<ChunkIn
 std::string format_plan(const std::vector<Chunk>& chunks, bool with_files = true);
 
 struct ConcatOptions {
-  bool remove_source = false;  // unlink inputs once their chunk is in place
+  bool remove_source = false;  // unlink inputs once their chunk is verified and durable
+  bool overwrite = false;      // rebuild chunks even when their record says they are complete
   bool parallel_inputs = true; // copy a chunk's inputs concurrently (TBB)
 };
 
@@ -78,13 +79,19 @@ struct ChunkResult {
   uint64_t newlines_added = 0;
   uint64_t sources_removed = 0;
   std::string error;
+  std::string notice;  // why an existing chunk was rebuilt, when it was
 };
 
-// Writes one chunk under a temporary name and renames it into place. Every
-// input's offset is known in advance (its size plus one '\n' when it does not
-// end with one), so inputs are copied concurrently with copy_file_range at
-// their offsets. An existing output is kSkipped (its sources are removed now
-// with remove_source). Problems come back as kFailed naming the file.
+// Writes one chunk under a temporary name, renames it into place, then writes
+// its completion record (record.h). Every input's offset is known in advance
+// (its size plus one '\n' when it does not end with one), so inputs are copied
+// concurrently with copy_file_range at their offsets. A chunk whose record
+// matches is kSkipped; one without a record, or whose record does not match,
+// is rebuilt (notice says why) -- except under remove_source, where a chunk
+// that contradicts its record is an error. Inputs are removed only after the
+// chunk was verified (its checksum read back, and every input compared with
+// its bytes in the chunk) and synced. Problems come back as kFailed naming
+// the file; nothing is deleted then.
 ChunkResult write_chunk(const Chunk& chunk, const ConcatOptions& options, Progress* progress = nullptr);
 
 }  // namespace sp

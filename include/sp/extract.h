@@ -16,16 +16,23 @@ struct ExtractTask {
   std::string relative;  // source relative to the input directory
   std::string output;    // where the decompressed bytes go (".zst" dropped)
   uint64_t source_bytes = 0;
+  bool source_present = true;  // false: removed by an earlier --remove-source; its record stands for it
+  std::string problem;         // why this file cannot be extracted at all (e.g. it is named just ".zst")
 };
 
-// Every "*.zst" file under input_dir (recursively, byte-wise sorted by
-// relative path), mapped to output_dir/<relative without .zst>, or to the
-// path beside the source when output_dir is empty.
+// Every "*.zst" file under input_dir, and every source an earlier run already
+// extracted and removed (known from the completion records among the
+// outputs), byte-wise sorted by relative path and mapped to
+// output_dir/<relative without .zst> (beside the source when output_dir is
+// empty). Sources and completed outputs count alike, so every rank plans the
+// same tasks with the same sizes however late it starts: the split of work
+// does not depend on when a rank looks.
 std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir);
 
 struct ExtractOptions {
   bool validate = false;       // check each line is a JSON object with valid UTF-8
-  bool remove_source = false;  // unlink the .zst once its output is in place
+  bool remove_source = false;  // unlink the .zst once its output is verified and durable
+  bool overwrite = false;      // rebuild outputs even when their record says they are complete
   size_t buffer_bytes = size_t{1} << 21;  // decompressed bytes per write
 };
 
@@ -38,13 +45,18 @@ struct ExtractResult {
   uint64_t lines = 0;      // lines checked (validate only)
   bool source_removed = false;
   std::string error;       // "file[:line]: reason" when kFailed
+  std::string notice;      // why an existing output was rebuilt, when it was
 };
 
-// Decompresses one file. Never throws for problems with this file: they come
-// back as kFailed with a message naming it, and no output is left behind. An
-// existing output means a previous run finished this file: kSkipped (and, with
-// remove_source, the source is removed now). progress, when given, receives
-// compressed bytes as they are consumed and one item per finished file.
+// Decompresses one file and writes its completion record (record.h). Never
+// throws for problems with this file: they come back as kFailed with a message
+// naming it, and no output is left behind. An output whose record matches is
+// kSkipped; one without a record, or whose record does not match, is rebuilt
+// (notice says why) -- except under remove_source, where an output that
+// contradicts its record is an error and nothing is deleted. The source is
+// removed only after the output was verified against its record (checksum
+// read back) and synced. progress, when given, receives compressed bytes as
+// they are consumed and one item per finished file.
 ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& options, Progress* progress = nullptr);
 
 }  // namespace sp

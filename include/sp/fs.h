@@ -72,6 +72,11 @@ std::string temp_path_for(const std::string& final_path);
 // while sync_outputs()); throws Error.
 void durable_rename(int fd, const std::string& from, const std::string& to);
 
+// fsync a finished file and its directory, whatever sync_outputs() says: for
+// the moment before a source is deleted, when its replacement must be on
+// disk. Throws Error.
+void make_durable(const std::string& path);
+
 struct FileEntry {
   std::string path;      // as openable: root + "/" + relative
   std::string relative;  // relative to the listing root, '/'-separated
@@ -92,6 +97,9 @@ std::string parent_dir(const std::string& path);
 // Last path component.
 std::string base_name(const std::string& path);
 bool path_exists(const std::string& path);
+// `path` made absolute against the working directory, with "." components and
+// repeated slashes removed (lexically: symlinks and ".." are kept as given).
+std::string absolute_path(const std::string& path);
 // Size of a regular file; throws Error when missing.
 uint64_t file_size(const std::string& path);
 

@@ -27,6 +27,11 @@ std::string_view unicode_version();
 // continuation bytes and no truncated sequence at the end.
 bool is_valid_utf8(std::string_view text);
 
+// Length (1..4) of the well-formed UTF-8 sequence that starts at text[i], or
+// 0 when none does there (by the same rules as is_valid_utf8). For code that
+// must repair or escape text byte by byte, e.g. JSON output.
+size_t utf8_sequence_length(std::string_view text, size_t i);
+
 // Length in bytes of the UTF-8 sequence that starts with lead byte b
 // (1..4), for valid input only.
 inline size_t utf8_length(uint8_t b) {
