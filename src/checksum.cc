@@ -74,15 +74,27 @@ std::string file_checksum(const std::string& path) {
   const uint64_t size = static_cast<uint64_t>(st.st_size);
   const size_t n = std::max<size_t>(1, static_cast<size_t>((size + kChecksumLeafBytes - 1) / kChecksumLeafBytes));
   std::vector<uint64_t> leaves(n);
+  // Each leaf is read in small pieces into a streaming state: memory stays at
+  // one piece per worker, not one leaf.
+  constexpr size_t kPiece = size_t{1} << 20;
   tbb::parallel_for(tbb::blocked_range<size_t>(0, n, 1), [&](const tbb::blocked_range<size_t>& r) {
-    std::unique_ptr<char[]> buf(new char[kChecksumLeafBytes]);
+    std::unique_ptr<char[]> buf(new char[kPiece]);
+    XXH3_state_t* state = XXH3_createState();
     for (size_t i = r.begin(); i != r.end(); ++i) {
-      const uint64_t off = i * kChecksumLeafBytes;
-      const size_t want = static_cast<size_t>(std::min<uint64_t>(kChecksumLeafBytes, size - std::min(size, off)));
-      const size_t got = pread_full(fd.get(), buf.get(), want, off, path);
-      if (got != want) throw Error("'" + path + "' shrank while its checksum was computed");
-      leaves[i] = XXH3_64bits(buf.get(), got);
+      const uint64_t begin = i * kChecksumLeafBytes, end = std::min(size, begin + kChecksumLeafBytes);
+      XXH3_64bits_reset(state);
+      for (uint64_t off = begin; off < end;) {
+        const size_t want = static_cast<size_t>(std::min<uint64_t>(kPiece, end - off));
+        if (pread_full(fd.get(), buf.get(), want, off, path) != want) {
+          XXH3_freeState(state);
+          throw Error("'" + path + "' shrank while its checksum was computed");
+        }
+        XXH3_64bits_update(state, buf.get(), want);
+        off += want;
+      }
+      leaves[i] = XXH3_64bits_digest(state);
     }
+    XXH3_freeState(state);
   });
   return root_of(leaves);
 }

@@ -17,6 +17,8 @@
 #include "sp/json_out.h"
 #include "sp/jsonl.h"
 #include "sp/progress.h"
+#include "sp/record.h"
+#include "sp/sha256.h"
 
 namespace sp {
 
@@ -24,6 +26,9 @@ TextTokenizer load_gpt2_tokenizer(const std::string& vocab_json, const std::stri
   auto model = std::make_shared<const BpeModel>(BpeModel::load_gpt2(vocab_json, merges_txt));
   TextTokenizer t;
   t.name = "GPT2BPETokenizer";
+  t.identity = {{"tokenizer_type", t.name},
+                {"vocab_sha256", sha256_file(vocab_json)},
+                {"merges_sha256", sha256_file(merges_txt)}};
   t.vocab_size = model->vocab_size();
   t.eod_id = model->eod_id();
   t.make_encoder = [model]() -> TextTokenizer::Encode {
@@ -39,6 +44,9 @@ std::string output_prefix_for(const std::string& prefix, const std::string& key)
 
 void TokenizeStats::merge(const TokenizeStats& o) {
   files += o.files;
+  files_kept += o.files_kept;
+  jsonl_bytes_kept += o.jsonl_bytes_kept;
+  tokens_kept += o.tokens_kept;
   input_bytes += o.input_bytes;
   jsonl_bytes += o.jsonl_bytes;
   lines += o.lines;
@@ -112,13 +120,83 @@ void tokenize_block(Work& w, WorkerState& st, const TextTokenizer& tok, const To
   });
 }
 
+// The record the outputs of key k must carry (outputs' identities aside).
+CompletionRecord expected_record(const TextTokenizer& tok, const std::string& input, const std::string& prefix,
+                                 size_t k, const TokenizeOptions& opt) {
+  CompletionRecord r;
+  r.path = record_path_for(prefix);
+  r.tool = "sp_tokenize";
+  r.options = tok.identity;
+  std::string keys;
+  for (const auto& key : opt.json_keys) keys += (keys.empty() ? "" : ",") + key;
+  r.options.insert(r.options.end(),
+                   {{"json_key", opt.json_keys[k]},
+                    {"json_keys", keys},  // with --on-error skip, a line bad for one key is skipped for all
+                    {"append_eod", opt.append_eod ? "true" : "false"},
+                    {"skip_empty", opt.skip_empty ? "true" : "false"},
+                    {"on_error", opt.on_error == OnError::kStop ? "stop" : "skip"},
+                    {"dtype", std::to_string(static_cast<int>(dtype_for_vocab_size(tok.vocab_size)))}});
+  r.inputs = {identify_input(input)};
+  r.outputs = {FileIdentity{bin_path(prefix)}, FileIdentity{idx_path(prefix)}};
+  return r;
+}
+
+// The stats as record counts and back (the whole file's, in every key's record).
+std::vector<std::pair<std::string, uint64_t>> stats_counts(const TokenizeStats& s) {
+  return {{"input_bytes", s.input_bytes}, {"jsonl_bytes", s.jsonl_bytes},     {"lines", s.lines},
+          {"blank_lines", s.blank_lines}, {"documents", s.documents},         {"empty_documents", s.empty_documents},
+          {"sequences", s.sequences},     {"tokens", s.tokens},               {"skipped_lines", s.skipped_lines}};
+}
+
+TokenizeStats stats_from(const CompletionRecord& r) {
+  TokenizeStats s;
+  s.files = s.files_kept = 1;
+  s.input_bytes = r.count("input_bytes");
+  s.jsonl_bytes = r.count("jsonl_bytes");
+  s.lines = r.count("lines");
+  s.blank_lines = r.count("blank_lines");
+  s.documents = r.count("documents");
+  s.empty_documents = r.count("empty_documents");
+  s.sequences = r.count("sequences");
+  s.tokens = r.count("tokens");
+  s.skipped_lines = r.count("skipped_lines");
+  s.jsonl_bytes_kept = s.jsonl_bytes;
+  s.tokens_kept = s.tokens;
+  return s;
+}
+
 }  // namespace
+
+TokenizedCheck check_tokenized(const TextTokenizer& tok, const std::string& input,
+                               const std::vector<std::string>& prefixes, const TokenizeOptions& opt) {
+  TokenizedCheck c;
+  if (input == "-") return c;  // standard input cannot be identified: always made anew
+  for (size_t k = 0; k < prefixes.size(); ++k) {
+    const CompletionCheck check = check_completion(expected_record(tok, input, prefixes[k], k, opt), VerifyDepth::kQuick);
+    if (check.state == Completion::kComplete) {
+      if (k == 0) c.stats = stats_from(check.record);
+      continue;
+    }
+    if (check.state != Completion::kAbsent) c.notice = "rebuilding " + prefixes[k] + ".bin/.idx: " + check.reason;
+    c.stats = TokenizeStats{};
+    return c;
+  }
+  c.complete = true;
+  return c;
+}
 
 TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
                             const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress) {
   if (prefixes.size() != opt.json_keys.size()) throw Error("internal: one output prefix per JSON key is needed");
   const auto start = std::chrono::steady_clock::now();
   const TokenDtype dtype = dtype_for_vocab_size(tok.vocab_size);
+  // Records are written last and removed first: none ever vouches for a pair
+  // that is being replaced. The input is identified before it is read.
+  std::vector<CompletionRecord> records;
+  for (size_t k = 0; k < prefixes.size(); ++k) {
+    remove_record(record_path_for(prefixes[k]));
+    if (input != "-") records.push_back(expected_record(tok, input, prefixes[k], k, opt));
+  }
   auto source = open_byte_source(input);
   // Lines are counted by the workers, not the reading thread, which must
   // keep up with all of them; the writer turns block-relative line numbers
@@ -222,6 +300,11 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
 
   for (auto& w : writers) w->finish();
   st.input_bytes = source->raw_bytes_read();
+  for (size_t k = 0; k < records.size(); ++k) {
+    records[k].outputs = {identify_output(bin_path(prefixes[k])), identify_output(idx_path(prefixes[k]))};
+    records[k].counts = stats_counts(st);
+    write_record(records[k]);
+  }
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return st;
 }
@@ -229,15 +312,17 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
 std::string stats_json(const TokenizeStats& s, const std::string& tokenizer_name) {
   char buf[1024];
   std::snprintf(buf, sizeof buf,
-                "{\n  \"tokenizer\": %s,\n  \"files\": %llu,\n  \"input_bytes\": %llu,\n  \"jsonl_bytes\": %llu,\n"
+                "{\n  \"tokenizer\": %s,\n  \"files\": %llu,\n  \"files_kept\": %llu,\n  \"input_bytes\": %llu,\n  \"jsonl_bytes\": %llu,\n"
                 "  \"lines\": %llu,\n  \"blank_lines\": %llu,\n  \"documents\": %llu,\n  \"empty_documents\": %llu,\n"
                 "  \"sequences\": %llu,\n  \"tokens\": %llu,\n  \"skipped_lines\": %llu,\n  \"seconds\": %.3f,\n"
                 "  \"mb_per_s\": %.2f,\n  \"tokens_per_s\": %.0f,\n  \"first_errors\": [",
-                json_quote(tokenizer_name).c_str(), (unsigned long long)s.files, (unsigned long long)s.input_bytes,
+                json_quote(tokenizer_name).c_str(), (unsigned long long)s.files, (unsigned long long)s.files_kept,
+                (unsigned long long)s.input_bytes,
                 (unsigned long long)s.jsonl_bytes, (unsigned long long)s.lines, (unsigned long long)s.blank_lines,
                 (unsigned long long)s.documents, (unsigned long long)s.empty_documents,
                 (unsigned long long)s.sequences, (unsigned long long)s.tokens, (unsigned long long)s.skipped_lines,
-                s.seconds, mb_per_s(s.jsonl_bytes, s.seconds), s.seconds > 0 ? s.tokens / s.seconds : 0.0);
+                s.seconds, mb_per_s(s.jsonl_bytes - s.jsonl_bytes_kept, s.seconds),
+                s.seconds > 0 ? (s.tokens - s.tokens_kept) / s.seconds : 0.0);
   std::string out = buf;
   for (size_t i = 0; i < s.first_errors.size(); ++i)
     out += (i ? ", " : "") + json_quote(s.first_errors[i]);
@@ -256,8 +341,12 @@ std::string stats_summary(const TokenizeStats& s) {
                 (unsigned long long)s.files, (unsigned long long)s.documents, (unsigned long long)s.empty_documents,
                 (unsigned long long)s.sequences, (unsigned long long)s.tokens, decimals(s.jsonl_bytes), s.jsonl_bytes / 1e6,
                 decimals(s.input_bytes), s.input_bytes / 1e6,
-                s.seconds, mb_per_s(s.jsonl_bytes, s.seconds), s.seconds > 0 ? s.tokens / s.seconds / 1e6 : 0.0);
+                s.seconds, mb_per_s(s.jsonl_bytes - s.jsonl_bytes_kept, s.seconds),
+                s.seconds > 0 ? (s.tokens - s.tokens_kept) / s.seconds / 1e6 : 0.0);
   std::string out = buf;
+  if (s.files_kept)
+    out += std::to_string(s.files_kept) + " of them kept: complete outputs of an earlier run (counts from their "
+           "records)\n";
   if (s.skipped_lines) {
     out += "skipped " + std::to_string(s.skipped_lines) + " bad line(s)";
     out += s.first_errors.empty() ? "\n" : "; first:\n";

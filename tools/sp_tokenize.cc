@@ -14,6 +14,7 @@
 #include "sp/indexed_dataset.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
+#include "sp/record.h"
 #include "sp/stale_temps.h"
 #include "sp/threads.h"
 #include "sp/tokenize.h"
@@ -38,7 +39,9 @@ const sp::cli::Program kProgram{
         {"merge-file", "FILE", "GPT-2 merges.txt (default: beside the vocab file).", "", false, {"merges"}},
         {"workers", "N", "Worker threads (default: the CPUs available to this process, divided among the ranks of a node).", "", false, {"threads"}},
         {"on-error", "MODE", "stop: a bad line ends the run with file:line: reason; skip: skip bad lines, count and report them.", "stop"},
-        {"overwrite", "", "Rebuild outputs that already exist (by default complete outputs are kept and skipped)."},
+        {"overwrite", "",
+         "Rebuild every output. By default an output pair is kept only when its completion record "
+         "(PREFIX.sp-record) matches it, the input, the tokenizer files and the options; anything else is rebuilt."},
         {"stats-json", "FILE", "Also write the final statistics as JSON (per rank: FILE.rank<R> under several ranks)."},
         {"block-size", "BYTES", "Bytes of lines per parallel task (advanced).", "1M"},
         {"dataset-impl", "IMPL", "Accepted for Megatron compatibility; only mmap exists.", "mmap"},
@@ -69,12 +72,6 @@ std::string strip_zst(const std::string& name) {
   if (sp::ends_with(name, ".zst")) return name.substr(0, name.size() - 4);
   if (sp::ends_with(name, ".zstd")) return name.substr(0, name.size() - 5);
   return name;
-}
-
-bool outputs_complete(const Job& j) {
-  for (const auto& p : j.prefixes)
-    if (!sp::path_exists(sp::idx_path(p)) || !sp::path_exists(sp::bin_path(p))) return false;
-  return true;
 }
 
 std::string default_vocab_dir() {
@@ -155,22 +152,9 @@ int run(int argc, char** argv) {
   else if (rank.rank == 0) mine = {0};
 
   const bool quiet = args.flag("quiet");
-  std::vector<Job> todo;
-  size_t kept = 0;
-  uint64_t total_bytes = 0;
-  for (size_t i : mine) {
-    if (!args.flag("overwrite") && outputs_complete(jobs[i])) {
-      ++kept;
-      continue;
-    }
-    todo.push_back(jobs[i]);
-    if (jobs[i].input != "-") total_bytes += sp::file_size(jobs[i].input);
-  }
   if (!quiet && rank.world > 1)
     std::fprintf(stderr, "%s: %zu of %zu input file(s) for this rank (%s)\n", who.c_str(), mine.size(), jobs.size(), rank.source.c_str());
-  if (!quiet && kept)
-    std::fprintf(stderr, "%s: %zu input(s) already have complete outputs; skipped (use --overwrite to rebuild)\n", who.c_str(), kept);
-  if (todo.empty()) return 0;
+  if (mine.empty()) return 0;
 
   std::string vocab = args.get("vocab-file"), merges = args.get("merge-file");
   if (vocab.empty()) {
@@ -181,6 +165,27 @@ int run(int argc, char** argv) {
   if (merges.empty()) merges = sp::parent_dir(vocab) + "/merges.txt";
   const sp::TextTokenizer tokenizer = sp::load_gpt2_tokenizer(vocab, merges);
 
+  // Outputs are kept only when their completion records match them, this
+  // input, this tokenizer and these options; anything else is rebuilt.
+  sp::TokenizeStats total;
+  std::vector<Job> todo;
+  uint64_t total_bytes = 0;
+  for (size_t i : mine) {
+    if (!args.flag("overwrite")) {
+      sp::TokenizedCheck check = sp::check_tokenized(tokenizer, jobs[i].input, jobs[i].prefixes, opt);
+      if (check.complete) {
+        total.merge(check.stats);
+        continue;
+      }
+      if (!quiet && !check.notice.empty()) std::fprintf(stderr, "%s: %s\n", who.c_str(), check.notice.c_str());
+    }
+    todo.push_back(jobs[i]);
+    if (jobs[i].input != "-") total_bytes += sp::file_size(jobs[i].input);
+  }
+  if (!quiet && total.files_kept)
+    std::fprintf(stderr, "%s: %llu input(s) already have complete outputs (their records match); kept (--overwrite "
+                 "rebuilds them)\n", who.c_str(), static_cast<unsigned long long>(total.files_kept));
+
   tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
   sp::ProgressOptions po;
   po.label = who;
@@ -189,11 +194,11 @@ int run(int argc, char** argv) {
   sp::apply_progress_flags(args, po);
   sp::Progress progress(po);
 
-  sp::TokenizeStats total;
   for (const auto& j : todo) {
     for (const auto& p : j.prefixes) sp::make_dirs(sp::parent_dir(p));
     std::vector<std::string> finals;
-    for (const auto& p : j.prefixes) finals.insert(finals.end(), {sp::bin_path(p), sp::idx_path(p)});
+    for (const auto& p : j.prefixes)
+      finals.insert(finals.end(), {sp::bin_path(p), sp::idx_path(p), sp::record_path_for(p)});
     sp::remove_stale_temps(finals);
     total.merge(sp::tokenize_file(tokenizer, j.input, j.prefixes, opt, &progress));
   }

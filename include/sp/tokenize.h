@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace sp {
@@ -23,6 +24,9 @@ class Progress;
 // owns its caches, so encoding needs no locks).
 struct TextTokenizer {
   std::string name;  // "GPT2BPETokenizer"
+  // What makes this tokenizer's ids what they are, for completion records:
+  // its type and the SHA-256 of each file it was loaded from.
+  std::vector<std::pair<std::string, std::string>> identity;
   uint64_t vocab_size = 0;
   uint32_t eod_id = 0;
   // The ids of `text`, in a buffer the encoder owns: valid until its next call
@@ -50,6 +54,8 @@ struct TokenizeOptions {
 
 struct TokenizeStats {
   uint64_t files = 0;
+  uint64_t files_kept = 0;   // of files: complete outputs kept from an earlier run (counts below from their records)
+  uint64_t jsonl_bytes_kept = 0, tokens_kept = 0;  // their share of jsonl_bytes and tokens (rates leave them out)
   uint64_t input_bytes = 0;  // bytes read from the files (compressed for .zst)
   uint64_t jsonl_bytes = 0;  // bytes of JSONL after decompression
   uint64_t lines = 0;
@@ -66,11 +72,28 @@ struct TokenizeStats {
 };
 
 // Tokenizes `input` into one dataset per key: output_prefixes[k] receives
-// key k as <prefix>.bin/.idx. Throws InputError (file:line: reason) on the
-// first bad line when on_error is kStop; nothing is left at a final name then.
+// key k as <prefix>.bin/.idx, then <prefix>.sp-record (record.h: the input's
+// identity, the tokenizer's identity and the options that shape the bytes,
+// the pair's sizes and checksums, and the stats). Any earlier records of
+// these outputs are removed before work starts. Throws InputError
+// (file:line: reason) on the first bad line when on_error is kStop; nothing is
+// left at a final name then. Standard input ("-") gets no record.
 TokenizeStats tokenize_file(const TextTokenizer& tokenizer, const std::string& input,
                             const std::vector<std::string>& output_prefixes, const TokenizeOptions& options,
                             Progress* progress);
+
+// Whether earlier outputs of this very tokenization can be kept: every
+// prefix's record matches its .bin/.idx (sizes, mtimes), the input and the
+// current tokenizer and options. `stats` then holds the recorded counts
+// (files_kept = 1). Otherwise `notice` says why existing outputs will be
+// rebuilt ("" when there were none).
+struct TokenizedCheck {
+  bool complete = false;
+  TokenizeStats stats;
+  std::string notice;
+};
+TokenizedCheck check_tokenized(const TextTokenizer& tokenizer, const std::string& input,
+                               const std::vector<std::string>& output_prefixes, const TokenizeOptions& options);
 
 // "<prefix>_<key>_document", Megatron's naming for the outputs of one key.
 std::string output_prefix_for(const std::string& prefix, const std::string& key);
