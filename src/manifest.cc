@@ -45,10 +45,12 @@ std::string printable(std::string_view s) {
 // Refuses control bytes: a NUL would cut the name short at open() (and slip
 // past the duplicate check), the others have no place in a path or URL.
 void check_no_control(std::string_view s, const char* what, const std::string& name, uint64_t line) {
-  for (size_t i = 0; i < s.size(); ++i)
-    if (is_control(static_cast<unsigned char>(s[i])))
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (is_control(c))
       throw InputError(name, line, std::string(what) + " '" + printable(s) + "' has a control character (" +
-                                       hex_byte(static_cast<unsigned char>(s[i])) + ") at byte " + std::to_string(i + 1));
+                                       hex_byte(c) + ") at byte " + std::to_string(i + 1));
+  }
 }
 
 // RFC 3986 characters: unreserved, reserved and '%'.
@@ -64,18 +66,20 @@ void check_url(const std::string& url, const std::string& name, uint64_t line) {
   check_no_control(url, "URL", name, line);
   for (size_t i = 0; i < url.size(); ++i) {
     const auto c = static_cast<unsigned char>(url[i]);
-    const std::string at = " at byte " + std::to_string(i + 1);
-    if (c == ' ') throw InputError(name, line, "URL '" + url + "' has a space" + at + "; write it as %20");
+    auto bad = [&](const std::string& what, const std::string& hint) {
+      return InputError(name, line, "URL '" + url + "' has " + what + " at byte " + std::to_string(i + 1) + hint);
+    };
+    if (c == ' ') throw bad("a space", "; write it as %20");
     if (!is_url_char(c)) {
       char enc[4];
       std::snprintf(enc, sizeof enc, "%%%02X", c);
-      throw InputError(name, line, "URL '" + url + "' has a character not allowed in URLs (" +
-                                       (c < 0x80 ? "'" + std::string(1, static_cast<char>(c)) + "'" : hex_byte(c)) + ")" +
-                                       at + "; percent-encode it (" + enc + ")");
+      std::string shown = hex_byte(c);
+      if (c < 0x80) shown = {'\'', static_cast<char>(c), '\''};
+      throw bad("a character not allowed in URLs (" + shown + ")", std::string("; percent-encode it (") + enc + ")");
     }
     if (c == '%' && (i + 2 >= url.size() || !std::isxdigit(static_cast<unsigned char>(url[i + 1])) ||
                      !std::isxdigit(static_cast<unsigned char>(url[i + 2]))))
-      throw InputError(name, line, "URL '" + url + "' has a '%' not followed by two hex digits" + at);
+      throw bad("a '%' not followed by two hex digits", "");
   }
   // libcurl reads "https:///x" as host "x"; a host-less URL is a typo here.
   const std::string_view rest = std::string_view(url).substr(url.find("://") + 3);
@@ -154,7 +158,8 @@ std::vector<ManifestEntry> parse_manifest(std::string_view text, const std::stri
     e.url = std::string(f[0]);
     check_url(e.url, name, line_no);
     if (f.size() > 1 && !f[1].empty() && f[1] != "-") {
-      if (!is_sha256_hex(f[1])) throw InputError(name, line_no, "'" + printable(f[1]) + "' is not a SHA-256 (64 hex digits) or '-'");
+      if (!is_sha256_hex(f[1]))
+        throw InputError(name, line_no, "'" + printable(f[1]) + "' is not a SHA-256 (64 hex digits) or '-'");
       e.sha256 = std::string(f[1]);
       for (auto& c : e.sha256) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }

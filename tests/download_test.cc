@@ -62,7 +62,8 @@ class TestServer {
     const std::string cmd = "python3 " + shell_quote(std::string(SP_SOURCE_DIR) + "/tests/download_test_server.py") +
                             " --root " + shell_quote(root) + " --log " + shell_quote(log_) + " --port-file " +
                             shell_quote(port_file) + " --lifetime 150 " + extra_args + " >/dev/null 2>" +
-                            shell_quote(dir + "/server.err") + " </dev/null & echo $! > " + shell_quote(dir + "/server.pid");
+                            shell_quote(dir + "/server.err") + " </dev/null & echo $! > " +
+                            shell_quote(dir + "/server.pid");
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot start the test server");
     for (int i = 0; i < 200 && !file_exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (!file_exists(port_file)) throw std::runtime_error("test server did not start: " + read_file(dir + "/server.err"));
@@ -386,6 +387,9 @@ TEST(SpDownload, UsageErrors) {
   r = run_command(dl("--help"));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("mpirun"), std::string::npos);
+  EXPECT_NE(r.out.find("--ca-cert FILE"), std::string::npos);
+  EXPECT_NE(r.out.find("SSL_CERT_FILE"), std::string::npos);
+  EXPECT_NE(r.out.find("If-Range"), std::string::npos);
 }
 
 TEST(SpDownload, DryRunSharesAreDisjointAndComplete) {
@@ -665,8 +669,9 @@ TEST(SpDownload, JunkAfterBodyDoesNotFailTheNextFile) {
   write_file(root + "/a.bin", a);
   write_file(root + "/b.bin", b);
   write_file(root + "/c.bin", c);
-  write_file(d / "m.tsv", server.url("extra", "a.bin") + "\t" + sp::sha256_hex(a) + "\n" + server.url("ok", "b.bin") +
-                              "\t" + sp::sha256_hex(b) + "\n" + server.url("extra", "c.bin") + "\t" + sp::sha256_hex(c) + "\n");
+  write_file(d / "m.tsv", server.url("extra", "a.bin") + "\t" + sp::sha256_hex(a) + "\n" +  //
+                              server.url("ok", "b.bin") + "\t" + sp::sha256_hex(b) + "\n" +     //
+                              server.url("extra", "c.bin") + "\t" + sp::sha256_hex(c) + "\n");
   // One connection: every request after the first would reuse the poisoned one.
   auto r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
                           " --connections 1 --retries 2 --retry-base-delay 0.05"));
@@ -704,9 +709,9 @@ TEST(SpDownload, HttpsCertificateVerification) {
   TempDir d;
   const std::string root = d / "root", cert = d / "cert.pem", key = d / "key.pem";
   ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
-  auto g = run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 -subj /CN=127.0.0.1"
-                       " -addext subjectAltName=IP:127.0.0.1,IP:127.0.0.2 -keyout " + shell_quote(key) + " -out " +
-                       shell_quote(cert));
+  auto g = run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+                       " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,IP:127.0.0.2 -keyout " +
+                       shell_quote(key) + " -out " + shell_quote(cert));
   ASSERT_EQ(g.exit_code, 0) << g.err;
   TestServer server(root, d.path(), "--tls-cert " + shell_quote(cert) + " --tls-key " + shell_quote(key));
   const std::string bytes = make_bytes(100000, 71);

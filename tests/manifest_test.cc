@@ -96,10 +96,11 @@ TEST(Manifest, RejectsInvalidUrlsAtLoad) {
   const std::string ok = "https://h/ok.bin\n";
   EXPECT_EQ(parse_error(ok), "");
   EXPECT_EQ(parse_error("https://h/a%20b.bin\nhttps://h/q?x=1&y=%2F#frag\nhttp://[::1]:8080/v6.bin\n"), "");
-  for (const std::string bad : {"https://h/a b.bin", "https://h/a\"b.bin", "https://h/a<b>.bin", "https://h/a{b}.bin",
-                                "https://h/a\\b.bin", "https://h/a%2.bin", "https://h/a%zz.bin", "https://h/caf\xc3\xa9.bin",
-                                "https://h/a\x01.bin", "https://h/a\x7f.bin", "ftp://h/x.bin", "file:///etc/passwd",
-                                "https:///nohost.bin", "https://h:99999/port.bin", "HTTPS//h/x.bin"}) {
+  for (const std::string bad :
+       {"https://h/a b.bin", "https://h/a\"b.bin", "https://h/a<b>.bin", "https://h/a{b}.bin", "https://h/a\\b.bin",
+        "https://h/a%2.bin", "https://h/a%zz.bin", "https://h/caf\xc3\xa9.bin", "https://h/a\x01.bin",
+        "https://h/a\x7f.bin", "ftp://h/x.bin", "file:///etc/passwd", "https:///nohost.bin",
+        "https://h:99999/port.bin", "HTTPS//h/x.bin"}) {
     SCOPED_TRACE(bad);
     const std::string err = parse_error(ok + bad + "\n");
     EXPECT_EQ(err.rfind("m.tsv:2: ", 0), 0u) << err;
