@@ -133,6 +133,93 @@ std::string strip_quotes(std::string s) {
   return s;
 }
 
+// What a 200 answer said about the object whose bytes a .part holds. Kept
+// beside it as "<final>.part.meta", written before the first byte, so this run
+// and later ones resume only that object (If-Range, then a comparison).
+struct Validators {
+  std::string etag;           // strong ETag as sent, quotes included (weak ones cannot prove equal bytes)
+  std::string last_modified;  // as sent
+  std::string linked_etag;    // the Hub's X-Linked-Etag on the redirect chain (the LFS file's SHA-256)
+  uint64_t size = 0;          // total length, when known
+  bool size_known = false;
+  bool usable() const { return !etag.empty() || !last_modified.empty() || !linked_etag.empty(); }
+  // The If-Range value: a strong ETag, else the date ("" when neither).
+  const std::string& if_range() const { return etag.empty() ? last_modified : etag; }
+};
+
+constexpr const char* kMetaMagic = "sp_download part-meta 1";
+
+std::string format_meta(const Validators& v) {
+  std::string s = std::string(kMetaMagic) + "\n";
+  if (!v.etag.empty()) s += "etag " + v.etag + "\n";
+  if (!v.last_modified.empty()) s += "last-modified " + v.last_modified + "\n";
+  if (!v.linked_etag.empty()) s += "linked-etag " + v.linked_etag + "\n";
+  if (v.size_known) s += "size " + std::to_string(v.size) + "\n";
+  return s + "end\n";  // a torn write (crash) lacks this line and reads as no validators
+}
+
+// False when the sidecar is missing, torn or not ours: then nothing proves what the .part holds.
+bool read_meta(const std::string& path, Validators& v) {
+  v = Validators{};
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  std::string text;
+  char buf[4096];
+  ssize_t n;
+  while (text.size() < 65536 && (n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  const std::string head = std::string(kMetaMagic) + "\n";
+  if (text.rfind(head, 0) != 0 || text.size() < head.size() + 4 || text.compare(text.size() - 4, 4, "end\n") != 0)
+    return false;
+  size_t pos = head.size();
+  while (pos < text.size()) {
+    size_t nl = text.find('\n', pos);
+    const std::string line = text.substr(pos, nl - pos);
+    pos = nl + 1;
+    const size_t sp = line.find(' ');
+    const std::string key = line.substr(0, sp), value = sp == std::string::npos ? "" : line.substr(sp + 1);
+    if (key == "etag") v.etag = value;
+    else if (key == "last-modified") v.last_modified = value;
+    else if (key == "linked-etag") v.linked_etag = value;
+    else if (key == "size") v.size = std::strtoull(value.c_str(), nullptr, 10), v.size_known = true;
+  }
+  return true;
+}
+
+// TLS verification failures: retrying cannot fix a certificate.
+bool is_certificate_error(CURLcode rc) {
+  switch (rc) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Why an answer to a resume is not provably the object the .part's bytes came
+// from ("" when it is). `lenient`: a validator the answer omits is not held
+// against it (416 answers often carry none).
+std::string changed_since(const Validators& was, const Validators& now, bool lenient) {
+  auto differs = [lenient](const std::string& a, const std::string& b) {
+    return !a.empty() && (b.empty() ? !lenient : a != b);
+  };
+  auto shown = [](const std::string& v) { return v.empty() ? std::string("absent") : "'" + v + "'"; };
+  if (differs(was.etag, now.etag)) return "ETag '" + was.etag + "' is now " + shown(now.etag);
+  if (differs(was.last_modified, now.last_modified))
+    return "Last-Modified '" + was.last_modified + "' is now " + shown(now.last_modified);
+  if (differs(was.linked_etag, now.linked_etag))
+    return "X-Linked-Etag '" + was.linked_etag + "' is now " + shown(now.linked_etag);
+  if (was.size_known && now.size_known && was.size != now.size)
+    return "size " + std::to_string(was.size) + " is now " + std::to_string(now.size);
+  return "";
+}
+
 class Engine;
 
 // Per-file state; one attempt (a request plus its redirect hops) at a time.
@@ -140,8 +227,9 @@ struct Task {
   size_t index = 0;
   Engine* engine = nullptr;
   const ManifestEntry* entry = nullptr;
-  std::string final_path, part_path;
+  std::string final_path, part_path, meta_path;
   int failures = 0;
+  bool fresh_connection = false;  // the last attempt ended in a transport error: do not reuse a connection
   bool total_reported = false;  // size announced to the progress total
   double last_activity = 0;     // now_s() of the last byte (or request start): stall detection
   bool stalled = false;
@@ -157,10 +245,13 @@ struct Task {
   uint64_t written = 0;      // body bytes written by the current response
   long status = 0;
   std::string retry_after, ratelimit, content_range, location, linked_etag, linked_size;
+  std::string etag, last_modified;  // of the current response
   int64_t content_length = -1;
+  Validators stored;         // from the .part.meta, when the attempt resumes
   bool body_begun = false, body_to_file = false;
   std::string abort_reason;  // set when the write callback refuses data
   bool abort_permanent = false;
+  bool abort_restart = false;  // the server's object changed: start over at once
   std::unique_ptr<Sha256> hash;
   std::string expected_sha;
   uint64_t expected_size = 0;
@@ -189,6 +280,7 @@ class Engine {
   void on_done(Task& t, CURLcode rc);
   void end_request(Task& t);           // detaches the easy handle, keeps the fd
   void close_part(Task& t);
+  void discard_part(Task& t);          // removes the .part and its .part.meta
   void retry_or_fail(Task& t, const std::string& reason, bool counts, double server_wait);
   void fail(Task& t, const std::string& reason);
   void finish_ok(Task& t, uint64_t size);
@@ -198,6 +290,8 @@ class Engine {
   static size_t header_cb(char* p, size_t sz, size_t n, void* ud);
   static size_t write_cb(char* p, size_t sz, size_t n, void* ud);
   bool begin_body(Task& t);
+  bool write_meta(Task& t);
+  static Validators response_validators(const Task& t, bool size_known, uint64_t size);
 
   const std::vector<ManifestEntry>& entries_;
   const DownloadOptions& opt_;
@@ -280,10 +374,21 @@ bool Engine::start_attempt(Task& t) {
   ::fstat(t.fd, &st);
   t.part_before = static_cast<uint64_t>(st.st_size);
   const auto& e = *t.entry;
-  if (e.size_known && t.part_before > e.size) {  // cannot be a prefix: start over
-    if (::ftruncate(t.fd, 0) != 0) {}
+  // Resume only bytes provably from the object the server has now: their
+  // validators are recorded (then If-Range and a comparison guard the join),
+  // or the manifest's SHA-256 will reject a wrong join at the end.
+  const bool recorded = read_meta(t.meta_path, t.stored) && t.stored.usable();
+  const bool unprovable = !recorded && e.sha256.empty();
+  if (t.part_before > 0 && unprovable)
+    note(t.part_path + ": no validator (strong ETag, Last-Modified) recorded for its bytes; starting over");
+  if (t.part_before > 0 && (unprovable || (e.size_known && t.part_before > e.size))) {  // else: not a prefix
+    if (::ftruncate(t.fd, 0) != 0) {
+      fail(t, errno_message("cannot truncate", t.part_path));
+      return false;
+    }
     t.part_before = 0;
   }
+  if (t.part_before == 0) t.stored = Validators{};  // nothing to resume: no If-Range, nothing to compare
   if (results_[t.index].requests == 0) results_[t.index].resumed_from = t.part_before;
   t.offset = t.part_before;
   // A complete .part left by a run killed between download and rename needs no request.
@@ -315,10 +420,12 @@ void Engine::send_request(Task& t) {
   t.ratelimit.clear();
   t.content_range.clear();
   t.location.clear();
+  t.etag.clear();
+  t.last_modified.clear();
   t.content_length = -1;
   t.body_begun = t.body_to_file = false;
   t.abort_reason.clear();
-  t.abort_permanent = false;
+  t.abort_permanent = t.abort_restart = false;
   t.written = 0;
   t.expected_size = 0;
   t.expected_size_known = false;
@@ -330,7 +437,12 @@ void Engine::send_request(Task& t) {
   // redirects are followed here, not by libcurl, so this holds on every version.
   if (!opt_.bearer_token.empty() && url_origin(t.url) == url_origin(t.entry->url))
     t.headers = curl_slist_append(t.headers, ("Authorization: Bearer " + opt_.bearer_token).c_str());
-  if (t.offset > 0) t.headers = curl_slist_append(t.headers, ("Range: bytes=" + std::to_string(t.offset) + "-").c_str());
+  if (t.offset > 0) {
+    t.headers = curl_slist_append(t.headers, ("Range: bytes=" + std::to_string(t.offset) + "-").c_str());
+    // The server sends the whole file (200) instead when its object has changed.
+    if (!t.stored.if_range().empty())
+      t.headers = curl_slist_append(t.headers, ("If-Range: " + t.stored.if_range()).c_str());
+  }
   // Identity bytes only: the SHA-256 and sizes refer to the file as stored.
   t.headers = curl_slist_append(t.headers, "Accept-Encoding: identity");
 
@@ -355,6 +467,13 @@ void Engine::send_request(Task& t) {
   t.stalled = false;
   curl_easy_setopt(h, CURLOPT_USERAGENT, (opt_.user_agent.empty() ? std::string("sp_download/") + SP_VERSION : opt_.user_agent).c_str());
   curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+  if (!opt_.ca_cert.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, opt_.ca_cert.c_str());
+  if (t.fresh_connection) {
+    // After a transport fault the pooled connection may be the culprit (e.g.
+    // junk bytes past a Content-Length): use a new one, and do not keep it.
+    curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(h, CURLOPT_FORBID_REUSE, 1L);
+  }
   results_[t.index].requests++;
   ctr_.requests++;
   curl_multi_add_handle(multi_, h);
@@ -369,6 +488,7 @@ size_t Engine::header_cb(char* p, size_t sz, size_t n, void* ud) {
     size_t sp = line.find(' ');
     t.status = sp == std::string::npos ? 0 : std::strtol(line.c_str() + sp + 1, nullptr, 10);
     t.retry_after.clear(), t.ratelimit.clear(), t.content_range.clear(), t.location.clear();
+    t.etag.clear(), t.last_modified.clear();
     t.content_length = -1;
     return len;
   }
@@ -383,6 +503,8 @@ size_t Engine::header_cb(char* p, size_t sz, size_t n, void* ud) {
   else if (name == "content-length") t.content_length = std::strtoll(value.c_str(), nullptr, 10);
   else if (name == "x-linked-etag") t.linked_etag = strip_quotes(value);
   else if (name == "x-linked-size") t.linked_size = value;
+  else if (name == "etag") t.etag = value;
+  else if (name == "last-modified") t.last_modified = value;
   return len;
 }
 
@@ -401,6 +523,13 @@ bool Engine::begin_body(Task& t) {
     if (total[0] != '*') {
       t.expected_size = std::strtoull(total, nullptr, 10);
       t.expected_size_known = true;
+    }
+    const std::string why =
+        changed_since(t.stored, response_validators(t, t.expected_size_known, t.expected_size), false);
+    if (!why.empty()) {  // a server that ignored If-Range (or got none): the new tail does not fit the old head
+      t.abort_reason = "the file changed on the server since its .part was written (" + why + "); starting over";
+      t.abort_restart = true;
+      return false;
     }
   } else if (t.status == 200) {
     if (t.offset > 0) {  // the server ignored Range: start the part over
@@ -434,6 +563,7 @@ bool Engine::begin_body(Task& t) {
     t.total_reported = true;
     hooks_.on_total_learned(t.expected_size);
   }
+  if (t.offset == 0 && !write_meta(t)) return false;
   t.expected_sha = e.sha256;
   if (t.expected_sha.empty() && opt_.use_linked_etag && is_sha256_hex(t.linked_etag)) t.expected_sha = lower(t.linked_etag);
   t.hash.reset();
@@ -447,6 +577,38 @@ bool Engine::begin_body(Task& t) {
     }
   }
   return true;
+}
+
+Validators Engine::response_validators(const Task& t, bool size_known, uint64_t size) {
+  Validators v;
+  if (t.etag.rfind("W/", 0) != 0) v.etag = t.etag;
+  v.last_modified = t.last_modified;
+  v.linked_etag = t.linked_etag;
+  v.size = size;
+  v.size_known = size_known;
+  return v;
+}
+
+// Records the validators of an answer that starts the .part (before its first
+// byte), so that a resume of these bytes, now or in a later run, can be proven.
+bool Engine::write_meta(Task& t) {
+  const std::string text = format_meta(response_validators(t, t.expected_size_known, t.expected_size));
+  int err = 0;
+  int fd = ::open(t.meta_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) err = errno;
+  for (size_t done = 0; !err && done < text.size();) {
+    ssize_t w = ::write(fd, text.data() + done, text.size() - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0) err = errno;
+    else done += static_cast<size_t>(w);
+  }
+  if (fd >= 0 && ::close(fd) != 0 && !err) err = errno;
+  if (!err) return true;
+  errno = err;
+  t.abort_reason = errno_message("cannot write", t.meta_path);
+  t.abort_permanent = err == ENOSPC || err == EDQUOT || err == EROFS;
+  ::unlink(t.meta_path.c_str());  // a torn sidecar must not vouch for these bytes
+  return false;
 }
 
 size_t Engine::write_cb(char* p, size_t sz, size_t n, void* ud) {
@@ -495,7 +657,16 @@ void Engine::close_part(Task& t) {
   t.hash.reset();
 }
 
+void Engine::discard_part(Task& t) {
+  ::unlink(t.part_path.c_str());
+  ::unlink(t.meta_path.c_str());
+}
+
 void Engine::fail(Task& t, const std::string& reason) {
+  // A .part without bytes is of no use to a later run: remove it (and its
+  // sidecar) while the lock is still held, so no other process's file is hit.
+  struct stat st;
+  if (t.fd >= 0 && ::fstat(t.fd, &st) == 0 && st.st_size == 0) discard_part(t);
   close_part(t);
   auto& r = results_[t.index];
   r.outcome = FileOutcome::kFailed;
@@ -530,7 +701,7 @@ bool Engine::verify_and_commit(Task& t, uint64_t size, bool hashed_inline) {
     }
     r.sha256 = got;
     if (got != expected) {
-      ::unlink(t.part_path.c_str());  // wrong bytes: resuming from them would never succeed
+      discard_part(t);  // wrong bytes: resuming from them would never succeed
       retry_or_fail(t, "SHA-256 mismatch: expected " + expected + ", got " + got, true, -1);
       return false;
     }
@@ -541,19 +712,20 @@ bool Engine::verify_and_commit(Task& t, uint64_t size, bool hashed_inline) {
     fail(t, e.what());
     return false;
   }
+  ::unlink(t.meta_path.c_str());
   close_part(t);
   finish_ok(t, size);
   return true;
 }
 
 void Engine::retry_or_fail(Task& t, const std::string& reason, bool counts, double server_wait) {
-  close_part(t);
   auto& r = results_[t.index];
   if (counts) t.failures++;
   if (t.failures > opt_.retries) {
     fail(t, reason + (opt_.retries > 0 ? " (after " + std::to_string(opt_.retries) + " retries)" : ""));
     return;
   }
+  close_part(t);
   r.retries++;
   ctr_.retries++;
   double wait = server_wait >= 0 ? std::min(server_wait, opt_.max_retry_wait_s)
@@ -570,6 +742,7 @@ void Engine::on_done(Task& t, CURLcode rc) {
   const long status = t.status;
   results_[t.index].last_http_status = status;
   end_request(t);
+  t.fresh_connection = rc != CURLE_OK;
   // Redirect: follow it here so the token stays on its origin (see send_request).
   if (rc == CURLE_OK && status >= 300 && status < 400 && status != 304 && !t.location.empty()) {
     std::string next = resolve_url(t.url, t.location);
@@ -593,9 +766,9 @@ void Engine::on_done(Task& t, CURLcode rc) {
     return;
   }
   if (!t.abort_reason.empty()) {
-    // Inconsistent bytes: drop the part unless the fault was a local one.
-    ::unlink(t.part_path.c_str());
-    retry_or_fail(t, t.abort_reason, true, -1);
+    // Inconsistent bytes: drop the part. A changed object is no fault: restart at once.
+    discard_part(t);
+    retry_or_fail(t, t.abort_reason, !t.abort_restart, -1);
     return;
   }
   if (rc != CURLE_OK) {
@@ -605,18 +778,35 @@ void Engine::on_done(Task& t, CURLcode rc) {
       std::snprintf(buf, sizeof buf, "stalled: no data for %.0f s", opt_.stall_timeout_s);
       why = buf;
     }
-    if (rc == CURLE_UNSUPPORTED_PROTOCOL || rc == CURLE_URL_MALFORMAT) {
+    if (rc == CURLE_SSL_CACERT_BADFILE) {
+      fail(t, why + " (the CA certificates from --ca-cert, CURL_CA_BUNDLE or SSL_CERT_FILE cannot be used: "
+                    "give a PEM file)");
+      return;
+    }
+    if (is_certificate_error(rc)) {
+      fail(t, why + " (the server's TLS certificate cannot be verified, and retrying cannot change that; if a private"
+                    " CA signed it, pass that CA with --ca-cert FILE, or set SSL_CERT_FILE or CURL_CA_BUNDLE)");
+      return;
+    }
+    if (rc == CURLE_URL_MALFORMAT) {
       fail(t, why);
       return;
     }
-    // Connection errors, resets, stalls, short bodies: resume from what arrived.
+    // Connection errors, resets, stalls, short bodies, and garbage where a
+    // response should start (CURLE_UNSUPPORTED_PROTOCOL "Received HTTP/0.9",
+    // CURLE_WEIRD_SERVER_REPLY: typically bytes left over past the previous
+    // response's Content-Length): retry on a fresh connection, resuming from what arrived.
     retry_or_fail(t, why, !progressed, -1);
     return;
   }
   if (status == 200 || status == 206) {
     if (!t.body_begun && !begin_body(t)) {  // an empty body never reached write_cb
-      ::unlink(t.part_path.c_str());
-      retry_or_fail(t, t.abort_reason, true, -1);
+      if (t.abort_permanent) {
+        fail(t, t.abort_reason);
+        return;
+      }
+      discard_part(t);
+      retry_or_fail(t, t.abort_reason, !t.abort_restart, -1);
       return;
     }
     const uint64_t size = t.offset + t.written;
@@ -631,15 +821,22 @@ void Engine::on_done(Task& t, CURLcode rc) {
   if (status == 416) {
     // The part already reaches the end (or beyond): "bytes */TOTAL".
     unsigned long long total = 0;
-    if (std::sscanf(t.content_range.c_str(), "bytes */%llu", &total) == 1 && total == t.offset && t.offset > 0 &&
-        (!t.entry->size_known || t.entry->size == total)) {
+    const bool parsed = std::sscanf(t.content_range.c_str(), "bytes */%llu", &total) == 1;
+    const std::string why = changed_since(t.stored, response_validators(t, parsed, total), true);
+    if (!why.empty()) {
+      discard_part(t);
+      retry_or_fail(t, "the file changed on the server since its .part was written (" + why + "); starting over",
+                    false, -1);
+      return;
+    }
+    if (parsed && total == t.offset && t.offset > 0 && (!t.entry->size_known || t.entry->size == total)) {
       t.expected_sha = t.entry->sha256;
       if (t.expected_sha.empty() && opt_.use_linked_etag && is_sha256_hex(t.linked_etag)) t.expected_sha = lower(t.linked_etag);
       t.hash.reset();
       verify_and_commit(t, total, true);  // hashes from disk: no inline hash
       return;
     }
-    ::unlink(t.part_path.c_str());
+    discard_part(t);
     retry_or_fail(t, "HTTP 416 for a resume from byte " + std::to_string(t.offset) + "; starting over", true, -1);
     return;
   }
@@ -674,6 +871,7 @@ std::vector<FileResult> Engine::run() {
     t.entry = &entries_[i];
     t.final_path = opt_.output_dir + "/" + entries_[i].path;
     t.part_path = t.final_path + ".part";
+    t.meta_path = t.part_path + ".meta";
     if (!check_existing(t)) ready_.push_back(i);
   }
   if (ready_.empty()) return std::move(results_);

@@ -1,8 +1,12 @@
 #include "sp/manifest.h"
 
+#include <curl/curl.h>
+
 #include <cctype>
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -23,10 +27,78 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
+bool is_control(unsigned char c) { return c < 0x20 || c == 0x7f; }
+
+std::string hex_byte(unsigned char c) {
+  char b[8];
+  std::snprintf(b, sizeof b, "\\x%02x", c);
+  return b;
+}
+
+// A field as it may be shown in a message: control bytes as \xNN, so a NUL or
+// an escape sequence can neither cut the message short nor reach the terminal.
+std::string printable(std::string_view s) {
+  std::string o;
+  for (unsigned char c : s) o += is_control(c) ? hex_byte(c) : std::string(1, static_cast<char>(c));
+  return o;
+}
+
+// Refuses control bytes: a NUL would cut the name short at open() (and slip
+// past the duplicate check), the others have no place in a path or URL.
+void check_no_control(std::string_view s, const char* what, const std::string& name, uint64_t line) {
+  for (size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (is_control(c))
+      throw InputError(name, line, std::string(what) + " '" + printable(s) + "' has a control character (" +
+                                       hex_byte(c) + ") at byte " + std::to_string(i + 1));
+  }
+}
+
+// RFC 3986 characters: unreserved, reserved and '%'.
+bool is_url_char(unsigned char c) {
+  return c < 0x80 && (std::isalnum(c) || (c != 0 && std::strchr("-._~:/?#[]@!$&'()*+,;=%", c) != nullptr));
+}
+
+// A URL is checked when the manifest is loaded, not when its file's turn
+// comes hours later: characters first (with a hint), then libcurl's own parser.
+void check_url(const std::string& url, const std::string& name, uint64_t line) {
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0)
+    throw InputError(name, line, "'" + printable(url) + "' is not an http:// or https:// URL");
+  check_no_control(url, "URL", name, line);
+  for (size_t i = 0; i < url.size(); ++i) {
+    const auto c = static_cast<unsigned char>(url[i]);
+    auto bad = [&](const std::string& what, const std::string& hint) {
+      return InputError(name, line, "URL '" + url + "' has " + what + " at byte " + std::to_string(i + 1) + hint);
+    };
+    if (c == ' ') throw bad("a space", "; write it as %20");
+    if (!is_url_char(c)) {
+      char enc[4];
+      std::snprintf(enc, sizeof enc, "%%%02X", c);
+      std::string shown = hex_byte(c);
+      if (c < 0x80) shown = {'\'', static_cast<char>(c), '\''};
+      throw bad("a character not allowed in URLs (" + shown + ")", std::string("; percent-encode it (") + enc + ")");
+    }
+    if (c == '%' && (i + 2 >= url.size() || !std::isxdigit(static_cast<unsigned char>(url[i + 1])) ||
+                     !std::isxdigit(static_cast<unsigned char>(url[i + 2]))))
+      throw bad("a '%' not followed by two hex digits", "");
+  }
+  // libcurl reads "https:///x" as host "x"; a host-less URL is a typo here.
+  const std::string_view rest = std::string_view(url).substr(url.find("://") + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (size_t at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
+  if (authority.empty() || authority.front() == ':') throw InputError(name, line, "URL '" + url + "' has no host");
+  CURLU* u = curl_url();
+  if (!u) throw Error("libcurl: out of memory");
+  const CURLUcode rc = curl_url_set(u, CURLUPART_URL, url.c_str(), 0);
+  curl_url_cleanup(u);
+  if (rc != CURLUE_OK) throw InputError(name, line, "URL '" + url + "' is not valid: " + curl_url_strerror(rc));
+}
+
 // Output paths come from a file that may be shared or generated: refuse
 // anything that could escape the output directory.
 std::string check_relative_path(std::string_view p, const std::string& name, uint64_t line) {
   if (p.empty()) throw InputError(name, line, "empty output path");
+  check_no_control(p, "output path", name, line);
   if (p.front() == '/') throw InputError(name, line, "output path '" + std::string(p) + "' must be relative");
   size_t start = 0;
   while (start <= p.size()) {
@@ -37,8 +109,10 @@ std::string check_relative_path(std::string_view p, const std::string& name, uin
       throw InputError(name, line, "output path '" + std::string(p) + "' has an empty, '.' or '..' component");
     start = end + 1;
   }
-  if (p.size() >= 5 && p.substr(p.size() - 5) == ".part")
-    throw InputError(name, line, "output path '" + std::string(p) + "' must not end in .part (used for partial downloads)");
+  for (std::string_view suffix : {std::string_view(".part"), std::string_view(".part.meta")})
+    if (p.size() >= suffix.size() && p.substr(p.size() - suffix.size()) == suffix)
+      throw InputError(name, line, "output path '" + std::string(p) + "' must not end in " + std::string(suffix) +
+                                       " (used for partial downloads)");
   return std::string(p);
 }
 
@@ -83,10 +157,10 @@ std::vector<ManifestEntry> parse_manifest(std::string_view text, const std::stri
     ManifestEntry e;
     e.line = line_no;
     e.url = std::string(f[0]);
-    if (e.url.rfind("http://", 0) != 0 && e.url.rfind("https://", 0) != 0)
-      throw InputError(name, line_no, "'" + e.url + "' is not an http:// or https:// URL");
+    check_url(e.url, name, line_no);
     if (f.size() > 1 && !f[1].empty() && f[1] != "-") {
-      if (!is_sha256_hex(f[1])) throw InputError(name, line_no, "'" + std::string(f[1]) + "' is not a SHA-256 (64 hex digits) or '-'");
+      if (!is_sha256_hex(f[1]))
+        throw InputError(name, line_no, "'" + printable(f[1]) + "' is not a SHA-256 (64 hex digits) or '-'");
       e.sha256 = std::string(f[1]);
       for (auto& c : e.sha256) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     }
@@ -96,7 +170,7 @@ std::vector<ManifestEntry> parse_manifest(std::string_view text, const std::stri
       errno = 0;
       unsigned long long n = std::strtoull(v.c_str(), &end, 10);
       if (errno || *end || v.front() == '-' || !std::isdigit(static_cast<unsigned char>(v.front())))
-        throw InputError(name, line_no, "'" + v + "' is not a size in bytes or '-'");
+        throw InputError(name, line_no, "'" + printable(v) + "' is not a size in bytes or '-'");
       e.size = n;
       e.size_known = true;
     }

@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <ctime>
 #include <map>
 #include <set>
 #include <sstream>
@@ -36,26 +37,33 @@ std::string make_bytes(size_t n, uint64_t seed) {
 }
 
 struct LogLine {
-  std::string server, path, range, auth;
+  std::string server, path, range, auth, if_range;
   double t = 0;  // arrival time (Unix seconds)
 };
 
-// Extracts "key": "value" from one JSON log line (values have no escapes).
+// Extracts "key": "value" from one JSON log line (only \" and \\ escapes occur).
 std::string field(const std::string& line, const std::string& key) {
   auto p = line.find("\"" + key + "\": \"");
   if (p == std::string::npos) return "";
-  p += key.size() + 5;
-  return line.substr(p, line.find('"', p) - p);
+  std::string out;
+  for (p += key.size() + 5; p < line.size() && line[p] != '"'; ++p) {
+    if (line[p] == '\\' && p + 1 < line.size()) ++p;
+    out += line[p];
+  }
+  return out;
 }
 
 class TestServer {
  public:
-  explicit TestServer(const std::string& root, const std::string& dir) : log_(dir + "/requests.log") {
+  // extra_args: e.g. "--tls-cert C --tls-key K" (then url() gives https:// URLs).
+  explicit TestServer(const std::string& root, const std::string& dir, const std::string& extra_args = "")
+      : log_(dir + "/requests.log"), scheme_(extra_args.find("--tls-cert") != std::string::npos ? "https" : "http") {
     const std::string port_file = dir + "/ports";
     const std::string cmd = "python3 " + shell_quote(std::string(SP_SOURCE_DIR) + "/tests/download_test_server.py") +
                             " --root " + shell_quote(root) + " --log " + shell_quote(log_) + " --port-file " +
-                            shell_quote(port_file) + " --lifetime 150 >/dev/null 2>" + shell_quote(dir + "/server.err") +
-                            " </dev/null & echo $! > " + shell_quote(dir + "/server.pid");
+                            shell_quote(port_file) + " --lifetime 150 " + extra_args + " >/dev/null 2>" +
+                            shell_quote(dir + "/server.err") + " </dev/null & echo $! > " +
+                            shell_quote(dir + "/server.pid");
     if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot start the test server");
     for (int i = 0; i < 200 && !file_exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (!file_exists(port_file)) throw std::runtime_error("test server did not start: " + read_file(dir + "/server.err"));
@@ -66,7 +74,7 @@ class TestServer {
     if (pid_ > 0) ::kill(pid_, SIGKILL);
   }
   std::string url(const std::string& mode, const std::string& name) const {
-    return "http://127.0.0.1:" + std::to_string(port1_) + "/" + mode + "/" + name;
+    return scheme_ + "://127.0.0.1:" + std::to_string(port1_) + "/" + mode + "/" + name;
   }
   std::vector<LogLine> requests() const {
     std::vector<LogLine> out;
@@ -74,12 +82,12 @@ class TestServer {
     std::istringstream in(read_file(log_));
     for (std::string l; std::getline(in, l);)
       out.push_back({field(l, "server"), field(l, "path"), field(l, "range"), field(l, "authorization"),
-                     std::atof(field(l, "t").c_str())});
+                     field(l, "if_range"), std::atof(field(l, "t").c_str())});
     return out;
   }
 
  private:
-  std::string log_;
+  std::string log_, scheme_;
   int port1_ = 0, port2_ = 0;
   int pid_ = -1;
 };
@@ -379,6 +387,9 @@ TEST(SpDownload, UsageErrors) {
   r = run_command(dl("--help"));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("mpirun"), std::string::npos);
+  EXPECT_NE(r.out.find("--ca-cert FILE"), std::string::npos);
+  EXPECT_NE(r.out.find("SSL_CERT_FILE"), std::string::npos);
+  EXPECT_NE(r.out.find("If-Range"), std::string::npos);
 }
 
 TEST(SpDownload, DryRunSharesAreDisjointAndComplete) {
@@ -462,4 +473,288 @@ TEST(SpDownload, HubLinkedEtagIsVerified) {
   r = run_command(dl(args + " --no-linked-etag"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(read_file(out + "/bad.bin") == make_bytes(30000, 12));
+}
+
+namespace {
+
+// The validators download_test_server.py sends for some bytes.
+std::string server_etag(const std::string& bytes) { return "\"" + sp::sha256_hex(bytes).substr(0, 16) + "\""; }
+std::string server_last_modified(const std::string& bytes) {
+  const time_t t = 1500000000 + static_cast<time_t>(std::stoll(sp::sha256_hex(bytes).substr(0, 7), nullptr, 16));
+  struct tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return buf;
+}
+
+std::vector<LogLine> requests_for(const std::vector<LogLine>& all, const std::string& path_prefix, size_t from = 0) {
+  std::vector<LogLine> out;
+  for (size_t i = from; i < all.size(); ++i)
+    if (all[i].path.rfind(path_prefix, 0) == 0) out.push_back(all[i]);
+  return out;
+}
+
+bool ci() {
+  const char* v = std::getenv("CI");
+  return v && std::string(v) == "true";
+}
+
+}  // namespace
+
+// The file changes on the server between two attempts of one run (no SHA-256
+// in the manifest). The old head must never be joined to the new tail: the
+// resume carries If-Range, a 206 with other validators is refused, and
+// without a strong validator there is no resume at all.
+TEST(SpDownload, ChangedFileIsStartedOverNotJoined) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  struct Case {
+    std::string name, query;
+  };
+  const std::vector<Case> cases = {
+      {"etag.bin", "?validators=etag&ifrange=ignore"},  // only the client's ETag check can catch it
+      {"etagifr.bin", "?validators=etag"},              // the server answers the stale If-Range with 200
+      {"lm.bin", "?validators=lm&ifrange=ignore"},      // Last-Modified is the only validator
+      {"none.bin", "?validators=none"},                 // nothing proves a resume: start over
+      {"weak.bin", "?validators=weak"},                 // a weak ETag does not promise equal bytes
+  };
+  const size_t size = 200000;
+  std::map<std::string, std::string> v1, v2;
+  std::string manifest;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const auto& c = cases[i];
+    v1[c.name] = make_bytes(size, 100 + i);
+    v2[c.name] = make_bytes(size, 200 + i);
+    write_file(root + "/" + c.name, v1[c.name]);
+    write_file(root + "/" + c.name + ".v2", v2[c.name]);
+    manifest += server.url("flip", c.name) + c.query + "\n";
+  }
+  write_file(d / "m.tsv", manifest);
+  auto r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                          " --connections 2 --retries 3 --retry-base-delay 0.05 --progress none"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::set<std::string> names;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    names.insert(c.name);
+    ASSERT_TRUE(file_exists(out + "/" + c.name));
+    EXPECT_TRUE(read_file(out + "/" + c.name) == v2[c.name]) << "old head joined to the new tail";
+  }
+  EXPECT_EQ(files_in(out), names) << "no .part or .part.meta may remain";
+
+  const auto all = server.requests();
+  const std::string half = "bytes=" + std::to_string(size / 2) + "-";
+  auto etag = requests_for(all, "/flip/etag.bin");
+  ASSERT_EQ(etag.size(), 3u);
+  EXPECT_EQ(etag[1].range, half);
+  EXPECT_EQ(etag[1].if_range, server_etag(v1["etag.bin"]));
+  EXPECT_EQ(etag[2].range, "") << "after a 206 of another object the file starts over";
+  auto ifr = requests_for(all, "/flip/etagifr.bin");
+  ASSERT_EQ(ifr.size(), 2u) << "the 200 answer to If-Range is the new file";
+  EXPECT_EQ(ifr[1].range, half);
+  EXPECT_EQ(ifr[1].if_range, server_etag(v1["etagifr.bin"]));
+  auto lm = requests_for(all, "/flip/lm.bin");
+  ASSERT_EQ(lm.size(), 3u);
+  EXPECT_EQ(lm[1].if_range, server_last_modified(v1["lm.bin"]));
+  EXPECT_EQ(lm[2].range, "");
+  for (const std::string n : {"none.bin", "weak.bin"}) {
+    auto q = requests_for(all, "/flip/" + n);
+    ASSERT_EQ(q.size(), 2u) << n;
+    EXPECT_EQ(q[1].range, "") << n << ": resumed without a validator";
+    EXPECT_EQ(q[1].if_range, "") << n;
+  }
+}
+
+// The happy path: an unchanged file still resumes (Range plus If-Range) when
+// the manifest has no SHA-256, with either kind of validator.
+TEST(SpDownload, UnchangedFileResumesWithIfRange) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  const std::string a = make_bytes(300000, 31), b = make_bytes(300000, 32);
+  write_file(root + "/a.bin", a);
+  write_file(root + "/b.bin", b);
+  write_file(d / "m.tsv", server.url("short", "a.bin") + "\n" + server.url("short", "b.bin") + "?validators=lm\n");
+  auto r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                          " --retries 0 --progress none"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(out + "/a.bin") == a);
+  EXPECT_TRUE(read_file(out + "/b.bin") == b);
+  EXPECT_EQ(files_in(out), (std::set<std::string>{"a.bin", "b.bin"}));
+  const auto all = server.requests();
+  auto qa = requests_for(all, "/short/a.bin"), qb = requests_for(all, "/short/b.bin");
+  ASSERT_EQ(qa.size(), 2u);
+  EXPECT_EQ(qa[1].range, "bytes=150000-");
+  EXPECT_EQ(qa[1].if_range, server_etag(a));
+  ASSERT_EQ(qb.size(), 2u);
+  EXPECT_EQ(qb[1].range, "bytes=150000-");
+  EXPECT_EQ(qb[1].if_range, server_last_modified(b));
+}
+
+// The validators of the first response are kept beside the .part, so a LATER
+// run resumes only the same object and starts changed files over.
+TEST(SpDownload, ResumeAcrossRunsOnlyWhenValidatorsMatch) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root) + " " + shell_quote(out)).c_str()), 0);
+  TestServer server(root, d.path());
+  const size_t size = 240000;
+  const std::string a = make_bytes(size, 41), b1 = make_bytes(size, 42), b2 = make_bytes(size, 43),
+                    c1 = make_bytes(size, 44), c2 = make_bytes(size, 45), dd = make_bytes(size, 46);
+  write_file(root + "/a.bin", a);
+  write_file(root + "/b.bin", b1);
+  write_file(root + "/c.bin", c1);
+  write_file(root + "/d.bin", dd);
+  const std::string lines = server.url("cut503", "a.bin") + "\n" +                  // unchanged: resumed
+                            server.url("cut503", "b.bin") + "?ifrange=ignore\n" +   // changed, If-Range ignored
+                            server.url("cut503", "c.bin") + "\n";                   // changed, If-Range honoured
+  write_file(d / "m1.tsv", lines);
+  const std::string flags = " --output-dir " + shell_quote(out) + " --retries 0 --progress none";
+  // Run 1: half of each file, then a 503 that --retries 0 does not retry.
+  auto r = run_command(dl("--manifest " + shell_quote(d / "m1.tsv") + flags));
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  for (const std::string n : {"a.bin", "b.bin", "c.bin"}) {
+    EXPECT_FALSE(file_exists(out + "/" + n)) << n;
+    ASSERT_TRUE(file_exists(out + "/" + n + ".part")) << n;
+    EXPECT_EQ(read_file(out + "/" + n + ".part").size(), size / 2) << n;
+    EXPECT_TRUE(file_exists(out + "/" + n + ".part.meta")) << n << ": validators not kept for the next run";
+  }
+
+  // Between the runs b and c change on the server; d has a .part of unknown origin (no .meta).
+  write_file(root + "/b.bin", b2);
+  write_file(root + "/c.bin", c2);
+  write_file(out + "/d.bin.part", make_bytes(1000, 47));
+  write_file(d / "m2.tsv", lines + server.url("ok", "d.bin") + "\n");
+  const size_t before = server.requests().size();
+  r = run_command(dl("--manifest " + shell_quote(d / "m2.tsv") + flags + " --report " + shell_quote(d / "r.json")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(out + "/a.bin") == a);
+  EXPECT_TRUE(read_file(out + "/b.bin") == b2) << "old head of b joined to its new tail";
+  EXPECT_TRUE(read_file(out + "/c.bin") == c2) << "old head of c joined to its new tail";
+  EXPECT_TRUE(read_file(out + "/d.bin") == dd);
+  EXPECT_EQ(files_in(out), (std::set<std::string>{"a.bin", "b.bin", "c.bin", "d.bin"}));
+
+  const auto all = server.requests();
+  const std::string half = "bytes=" + std::to_string(size / 2) + "-";
+  auto qa = requests_for(all, "/cut503/a.bin", before);
+  ASSERT_EQ(qa.size(), 1u);
+  EXPECT_EQ(qa[0].range, half);
+  EXPECT_EQ(qa[0].if_range, server_etag(a));
+  auto qb = requests_for(all, "/cut503/b.bin", before);
+  ASSERT_EQ(qb.size(), 2u);
+  EXPECT_EQ(qb[0].range, half);
+  EXPECT_EQ(qb[0].if_range, server_etag(b1));
+  EXPECT_EQ(qb[1].range, "");
+  auto qc = requests_for(all, "/cut503/c.bin", before);
+  ASSERT_EQ(qc.size(), 1u);
+  EXPECT_EQ(qc[0].if_range, server_etag(c1));
+  auto qd = requests_for(all, "/ok/d.bin", before);
+  ASSERT_EQ(qd.size(), 1u);
+  EXPECT_EQ(qd[0].range, "") << "a .part without recorded validators is not resumable";
+  EXPECT_NE(read_file(d / "r.json").find("\"resumed_from\": " + std::to_string(size / 2)), std::string::npos);
+}
+
+// Bytes past Content-Length on a kept-alive connection are a connection
+// fault: the next file's request on it is retried on a fresh connection.
+TEST(SpDownload, JunkAfterBodyDoesNotFailTheNextFile) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  const std::string a = make_bytes(50000, 51), b = make_bytes(50000, 52), c = make_bytes(50000, 53);
+  write_file(root + "/a.bin", a);
+  write_file(root + "/b.bin", b);
+  write_file(root + "/c.bin", c);
+  write_file(d / "m.tsv", server.url("extra", "a.bin") + "\t" + sp::sha256_hex(a) + "\n" +  //
+                              server.url("ok", "b.bin") + "\t" + sp::sha256_hex(b) + "\n" +     //
+                              server.url("extra", "c.bin") + "\t" + sp::sha256_hex(c) + "\n");
+  // One connection: every request after the first would reuse the poisoned one.
+  auto r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                          " --connections 1 --retries 2 --retry-base-delay 0.05"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(out + "/a.bin") == a);
+  EXPECT_TRUE(read_file(out + "/b.bin") == b);
+  EXPECT_TRUE(read_file(out + "/c.bin") == c);
+  EXPECT_EQ(files_in(out), (std::set<std::string>{"a.bin", "b.bin", "c.bin"}));
+}
+
+// A permanent failure with no useful bytes leaves neither .part nor .part.meta.
+TEST(SpDownload, PermanentFailureLeavesNoPartFiles) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  write_file(root + "/y.bin", make_bytes(1000, 61));
+  write_file(d / "m.tsv", server.url("missing", "x.bin") + "\n" + server.url("loop", "y.bin") + "\n");
+  auto r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                          " --retries 2 --retry-base-delay 0.05 --progress none"));
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("HTTP 404"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("redirects"), std::string::npos) << r.err;
+  EXPECT_EQ(files_in(out), std::set<std::string>{}) << "leftovers of permanently failed files";
+}
+
+// HTTPS against a self-signed certificate: without its CA the file fails at
+// once (a certificate problem never heals by retrying), with --ca-cert,
+// SSL_CERT_FILE or CURL_CA_BUNDLE it downloads; a missing CA file is a usage error.
+TEST(SpDownload, HttpsCertificateVerification) {
+  if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
+    if (ci()) FAIL() << "the openssl CLI is missing (scripts/setup.sh installs it)";
+    GTEST_SKIP() << "the openssl CLI is missing (scripts/setup.sh installs it)";
+  }
+  TempDir d;
+  const std::string root = d / "root", cert = d / "cert.pem", key = d / "key.pem";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  auto g = run_command("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
+                       " -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1,IP:127.0.0.2 -keyout " +
+                       shell_quote(key) + " -out " + shell_quote(cert));
+  ASSERT_EQ(g.exit_code, 0) << g.err;
+  TestServer server(root, d.path(), "--tls-cert " + shell_quote(cert) + " --tls-key " + shell_quote(key));
+  const std::string bytes = make_bytes(100000, 71);
+  write_file(root + "/t.bin", bytes);
+  write_file(d / "m.tsv", server.url("ok", "t.bin") + "\t" + sp::sha256_hex(bytes) + "\t100000\n");
+  // Default --retries and back-off: a retried certificate failure would take many minutes.
+  auto run = [&](const std::string& env, const std::string& out, const std::string& extra) {
+    return run_command("env -u SSL_CERT_FILE -u CURL_CA_BUNDLE " + env + " timeout 120 " +
+                       dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                          " --progress none" + extra));
+  };
+
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = run("", d / "out-a", "");
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_LT(secs, 10.0) << "a certificate failure was retried";
+  EXPECT_NE(r.err.find("certificate"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--ca-cert"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(d / "out-a/t.bin"));
+  EXPECT_EQ(files_in(d / "out-a"), std::set<std::string>{});
+  EXPECT_EQ(server.requests().size(), 0u) << "no request may pass an unverified connection";
+
+  r = run("", d / "out-b", " --ca-cert " + shell_quote(cert));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(d / "out-b/t.bin") == bytes);
+  r = run("SSL_CERT_FILE=" + shell_quote(cert), d / "out-c", "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(d / "out-c/t.bin") == bytes);
+  r = run("CURL_CA_BUNDLE=" + shell_quote(cert), d / "out-d", "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(d / "out-d/t.bin") == bytes);
+  // --ca-cert wins over the environment, CURL_CA_BUNDLE over SSL_CERT_FILE.
+  r = run("SSL_CERT_FILE=/nonexistent/ca.pem CURL_CA_BUNDLE=/nonexistent/ca.pem", d / "out-e",
+          " --ca-cert " + shell_quote(cert));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = run("SSL_CERT_FILE=/nonexistent/ca.pem CURL_CA_BUNDLE=" + shell_quote(cert), d / "out-f", "");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  r = run("", d / "out-g", " --ca-cert /nonexistent/ca.pem");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--ca-cert"), std::string::npos) << r.err;
+  r = run("SSL_CERT_FILE=/nonexistent/ca.pem", d / "out-h", "");
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("SSL_CERT_FILE"), std::string::npos) << r.err;
 }

@@ -22,22 +22,42 @@ misbehaviour; the rest names the file under --root:
   /corrupt/NAME      always serves the file with one byte changed
   /missing/NAME      always 404
   /slow/NAME         ok, but 64 KiB every 20 ms
+  /flip/NAME         first request: half the body of NAME, then a clean close;
+                     later requests serve NAME.v2 (the file changed on the server)
+  /cut503/NAME       first request: half the body and close; second: 503; then ok
+                     (so a run with --retries 0 leaves a .part for the next run)
+  /extra/NAME        ok, but 0.1 s after the body some junk bytes beyond
+                     Content-Length follow on the kept-alive connection
+  /loop/NAME         302 to itself, forever
+
+Validators: 200/206 answers carry a strong ETag and a Last-Modified derived
+from the bytes served (so a changed file changes them), and a Range request
+with an If-Range that matches neither gets the whole file (200), as RFC 9110
+says. The query string changes that: validators=etag|lm|weak|none sends only
+a strong ETag, only Last-Modified, only a weak ETag, or nothing;
+ifrange=ignore answers Range whatever If-Range says (a server that would join
+an old head to a new tail).
+
+With --tls-cert/--tls-key both addresses serve HTTPS instead of HTTP.
 
 Every request is appended to --log as one JSON line (t, server, method, path,
-range, authorization), so tests can count requests. The server exits by
+range, if_range, authorization), so tests can count requests. The server exits by
 itself after --lifetime seconds, so a crashed test never leaves it running.
 Standard library only.
 """
 import argparse
+import email.utils
 import hashlib
 import json
 import os
 import socket
+import ssl
 import struct
 import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
 
 LOCK = threading.Lock()
 COUNTS = {}
@@ -51,14 +71,48 @@ def log(entry):
             f.write(json.dumps(entry) + "\n")
 
 
+def validators_of(data, style):
+    """ETag / Last-Modified headers for these bytes, in the given style."""
+    digest = hashlib.sha256(data).hexdigest()
+    out = {}
+    if style in ("both", "etag"):
+        out["ETag"] = '"%s"' % digest[:16]
+    elif style == "weak":
+        out["ETag"] = 'W/"%s"' % digest[:16]
+    if style in ("both", "lm"):
+        out["Last-Modified"] = email.utils.formatdate(1500000000 + int(digest[:7], 16), usegmt=True)
+    return out
+
+
 def count(key):
     with LOCK:
         COUNTS[key] = COUNTS.get(key, 0) + 1
         return COUNTS[key]
 
 
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    tls = None  # ssl.SSLContext when serving HTTPS
+
+    def get_request(self):
+        sock, addr = super().get_request()
+        if self.tls:  # handshake in the handler's thread, so one bad client cannot block the others
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, addr
+
+    def handle_error(self, request, client_address):
+        if isinstance(sys.exc_info()[1], (ssl.SSLError, ConnectionError)):
+            return  # failed handshakes (the client refused our certificate) are expected in the tests
+        super().handle_error(request, client_address)
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def setup(self):
+        if isinstance(self.request, ssl.SSLSocket):
+            self.request.do_handshake()
+        super().setup()
 
     def log_message(self, fmt, *args):  # quiet
         pass
@@ -66,8 +120,10 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         server_name = self.server.server_address[0]
         log({"t": "%.6f" % time.time(), "server": server_name, "method": "GET", "path": self.path,
-             "range": self.headers.get("Range", ""),
+             "range": self.headers.get("Range", ""), "if_range": self.headers.get("If-Range", ""),
              "authorization": self.headers.get("Authorization", "")})
+        query = parse_qs(self.path.split("?", 1)[1]) if "?" in self.path else {}
+        style = query.get("validators", ["both"])[0]
         parts = self.path.split("?")[0].lstrip("/").split("/", 1)
         if len(parts) != 2:
             return self.simple(404, b"bad path\n")
@@ -77,6 +133,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.simple(404, b"not here\n")
         if mode == "redirect":
             return self.redirect(302, "/ok/" + name)
+        if mode == "loop":
+            return self.redirect(302, self.path)
         if mode in ("hub", "hubbad"):
             with open(os.path.join(ARGS.root, name), "rb") as f:
                 data = f.read()
@@ -89,9 +147,9 @@ class Handler(BaseHTTPRequestHandler):
             return self.simple(429, b"slow down\n", {"Retry-After": "1"})
         if mode == "rl429" and n == 1:
             return self.simple(429, b"slow down\n", {"RateLimit": '"api";r=0;t=1'})
-        if mode == "e503" and n <= 2:
+        if (mode == "e503" and n <= 2) or (mode == "cut503" and n == 2):
             return self.simple(503, b"busy\n")
-        path = os.path.join(ARGS.root, name)
+        path = os.path.join(ARGS.root, name + (".v2" if mode == "flip" and n > 1 else ""))
         try:
             with open(path, "rb") as f:
                 data = f.read()
@@ -101,6 +159,11 @@ class Handler(BaseHTTPRequestHandler):
             data = bytes([data[0] ^ 1]) + data[1:] if data else b"x"
         first = n == 1
         honor_range = mode not in ("norange",) and not (mode == "shortnr" and not first)
+        validators = validators_of(data, style)
+        if_range = self.headers.get("If-Range")
+        if if_range is not None and query.get("ifrange", [""])[0] != "ignore":
+            strong = [v for v in validators.values() if not v.startswith("W/")]
+            honor_range = honor_range and if_range in strong
         start = 0
         rng = self.headers.get("Range", "")
         if honor_range and rng.startswith("bytes=") and rng.endswith("-"):
@@ -108,6 +171,8 @@ class Handler(BaseHTTPRequestHandler):
             if start >= len(data):
                 self.send_response(416)
                 self.send_header("Content-Range", "bytes */%d" % len(data))
+                for k, v in validators.items():
+                    self.send_header(k, v)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 return
@@ -117,9 +182,11 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Accept-Ranges", "bytes")
+        for k, v in validators.items():
+            self.send_header(k, v)
         self.end_headers()
         half = len(body) // 2
-        if first and mode in ("reset", "short", "shortnr", "stall"):
+        if first and mode in ("reset", "short", "shortnr", "stall", "flip", "cut503"):
             self.wfile.write(body[:half])
             self.wfile.flush()
             if mode == "stall":
@@ -136,6 +203,10 @@ class Handler(BaseHTTPRequestHandler):
                 time.sleep(0.02)
             return
         self.wfile.write(body)
+        if mode == "extra":  # late enough that the client has put the connection back in its pool
+            self.wfile.flush()
+            time.sleep(0.1)
+            self.wfile.write(b"junk after the body\r\n")
 
     def simple(self, code, body, headers=None):
         self.send_response(code)
@@ -161,11 +232,17 @@ def main():
     p.add_argument("--log", required=True)
     p.add_argument("--port-file", required=True)
     p.add_argument("--lifetime", type=float, default=120)
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
     ARGS = p.parse_args()
+    tls = None
+    if ARGS.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
     servers = []
     for host in ("127.0.0.1", "127.0.0.2"):
-        s = ThreadingHTTPServer((host, 0), Handler)
-        s.daemon_threads = True
+        s = Server((host, 0), Handler)
+        s.tls = tls
         PORTS[host] = s.server_address[1]
         servers.append(s)
         threading.Thread(target=s.serve_forever, daemon=True).start()

@@ -76,3 +76,53 @@ TEST(Manifest, SlimPajamaCountsAndUrls) {
   EXPECT_THROW(sp::builtin_manifest("slimpajama:dev", "https://h"), sp::UsageError);
   EXPECT_THROW(sp::builtin_manifest("slimpajama:train", "mirror"), sp::UsageError);
 }
+
+namespace {
+
+// The InputError of parsing `text`, or "" when it parses.
+std::string parse_error(const std::string& text) {
+  try {
+    sp::parse_manifest(text, "m.tsv");
+  } catch (const sp::InputError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+}  // namespace
+
+// URLs that libcurl would refuse only when their turn comes fail at load, with file:line.
+TEST(Manifest, RejectsInvalidUrlsAtLoad) {
+  const std::string ok = "https://h/ok.bin\n";
+  EXPECT_EQ(parse_error(ok), "");
+  EXPECT_EQ(parse_error("https://h/a%20b.bin\nhttps://h/q?x=1&y=%2F#frag\nhttp://[::1]:8080/v6.bin\n"), "");
+  for (const std::string bad :
+       {"https://h/a b.bin", "https://h/a\"b.bin", "https://h/a<b>.bin", "https://h/a{b}.bin", "https://h/a\\b.bin",
+        "https://h/a%2.bin", "https://h/a%zz.bin", "https://h/caf\xc3\xa9.bin", "https://h/a\x01.bin",
+        "https://h/a\x7f.bin", "ftp://h/x.bin", "file:///etc/passwd", "https:///nohost.bin",
+        "https://h:99999/port.bin", "HTTPS//h/x.bin"}) {
+    SCOPED_TRACE(bad);
+    const std::string err = parse_error(ok + bad + "\n");
+    EXPECT_EQ(err.rfind("m.tsv:2: ", 0), 0u) << err;
+  }
+  EXPECT_NE(parse_error("https://h/a b.bin\n").find("space"), std::string::npos);
+  EXPECT_NE(parse_error("ftp://h/x.bin\n").find("http"), std::string::npos);
+}
+
+// A NUL byte would cut the name short at open() and slip past the duplicate
+// check; control characters have no place in a path or URL either.
+TEST(Manifest, RejectsControlCharactersInPathsAndUrls) {
+  using namespace std::string_literals;
+  const std::string dup = "https://h/a\t-\t-\tx.bin\nhttps://h/b\t-\t-\tx.bin\0tail\n"s;
+  std::string err = parse_error(dup);
+  EXPECT_EQ(err.rfind("m.tsv:2: ", 0), 0u) << err;
+  EXPECT_NE(err.find("\\x00"), std::string::npos) << "the NUL byte is named, not printed: " << err;
+  EXPECT_EQ(err.find('\0'), std::string::npos);
+  err = parse_error("https://h/a\t-\t-\tdir/\x1b[31mred.bin\n");
+  EXPECT_EQ(err.rfind("m.tsv:1: ", 0), 0u) << err;
+  err = parse_error("https://h/a\x00.bin\n"s);
+  EXPECT_EQ(err.rfind("m.tsv:1: ", 0), 0u) << err;
+  // The sidecar of a resumable download is "<path>.part.meta": no entry may take that name.
+  err = parse_error("https://h/x.bin\nhttps://h/y\t-\t-\tx.bin.part.meta\n");
+  EXPECT_EQ(err.rfind("m.tsv:2: ", 0), 0u) << err;
+}

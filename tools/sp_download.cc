@@ -2,6 +2,11 @@
 // manifest) into a directory; each rank of an mpirun/bcprun job takes its own
 // size-balanced share. All the work is in sp/download.h; this file parses
 // flags, picks the share, shows progress and reports.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -35,7 +40,8 @@ sp::cli::Program program() {
           {"base-url", "URL", "Hub or mirror for built-in manifests.", "https://huggingface.co"},
           {"connections", "N", "Concurrent transfers in this process.", "16"},
           {"retries", "N", "Retries per file after a retryable failure (429, 408, 5xx, connection error, stall, "
-                           "short body, hash mismatch). Attempts that made progress are not counted.", "10"},
+                           "short body, hash mismatch). Attempts that made progress are not counted. TLS certificate "
+                           "failures are never retried.", "10"},
           {"stall-timeout", "SEC", "Abort and resume a transfer that receives no byte for this long.", "60"},
           {"connect-timeout", "SEC", "Give up a connection attempt after this long (then retry).", "30"},
           {"retry-base-delay", "SEC", "First backoff delay; doubles per retry, with jitter, when the server gives no Retry-After.", "1"},
@@ -46,6 +52,8 @@ sp::cli::Program program() {
                                   "(default: trust them; sp_download only ever puts verified files there)."},
           {"no-linked-etag", "", "Do not verify against the Hub's X-Linked-Etag (SHA-256) and X-Linked-Size headers "
                                  "when the manifest gives no hash/size."},
+          {"ca-cert", "FILE", "CA certificates (PEM) to verify HTTPS servers with, e.g. a private mirror's CA "
+                              "(default: $CURL_CA_BUNDLE, else $SSL_CERT_FILE, else the system's CAs)."},
           {"rank", "R", "This process's rank (default: from OMPI_COMM_WORLD_RANK, RANK, PMIX_RANK, SLURM_PROCID)."},
           {"world-size", "W", "Number of processes sharing the manifest (with --rank)."},
           {"report", "FILE", "Write per-file status as JSON. '{rank}' in the name is replaced by the rank; with "
@@ -53,12 +61,17 @@ sp::cli::Program program() {
           {"dry-run", "", "Print this rank's share as manifest lines and exit without downloading."},
       })),
       "Environment:\n"
-      "  HF_TOKEN   sent as 'Authorization: Bearer' to the manifest URL's own host only, never after a\n"
-      "             redirect to another host (the Hub redirects downloads to a CDN).\n"
+      "  HF_TOKEN        sent as 'Authorization: Bearer' to the manifest URL's own host only, never after\n"
+      "                  a redirect to another host (the Hub redirects downloads to a CDN).\n"
+      "  CURL_CA_BUNDLE  CA certificates for HTTPS when --ca-cert is not given (as curl does).\n"
+      "  SSL_CERT_FILE   the same, when neither --ca-cert nor CURL_CA_BUNDLE is given.\n"
       "\n"
       "Files go to DIR/PATH.part first and are renamed to DIR/PATH only after their size and SHA-256\n"
       "check out, so a file at its final name is always complete. Rerun the same command after any\n"
-      "failure or kill: finished files are skipped without a request, .part files are resumed.\n"
+      "failure or kill: finished files are skipped without a request, .part files are resumed, but\n"
+      "only when the server still has the same file: the ETag/Last-Modified of the first answer are\n"
+      "kept in DIR/PATH.part.meta and sent as If-Range; a changed file, or one without such\n"
+      "validators (and no SHA-256 in the manifest), is downloaded from its start again.\n"
       "Exit status: 0 when every file of this rank's share is present, 1 otherwise (each failure is named).\n"
       "\n"
       "Examples:\n"
@@ -74,6 +87,24 @@ std::string report_path(std::string path, const sp::RankInfo& r) {
   const std::string key = "{rank}";
   if (auto pos = path.find(key); pos != std::string::npos) return path.replace(pos, key.size(), std::to_string(r.rank));
   if (r.world > 1) path += ".rank" + std::to_string(r.rank);
+  return path;
+}
+
+// The CA file as curl picks it: --ca-cert, else $CURL_CA_BUNDLE, else
+// $SSL_CERT_FILE ("" = libcurl's default). One that cannot be read is a usage
+// error now, not a certificate failure per file later.
+std::string ca_cert(const sp::cli::Args& args) {
+  std::string path, source;
+  if (args.has("ca-cert")) path = args.get("ca-cert"), source = "--ca-cert";
+  else if (const char* v = std::getenv("CURL_CA_BUNDLE"); v && *v) path = v, source = "CURL_CA_BUNDLE";
+  else if (const char* v2 = std::getenv("SSL_CERT_FILE"); v2 && *v2) path = v2, source = "SSL_CERT_FILE";
+  if (source.empty()) return "";
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw sp::UsageError(source + ": " + sp::errno_message("cannot read CA certificates", path));
+  struct stat st;
+  const bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+  ::close(fd);
+  if (!regular) throw sp::UsageError(source + ": '" + path + "' is not a regular file (a PEM file of CA certificates)");
   return path;
 }
 
@@ -134,6 +165,7 @@ int run(int argc, char** argv) {
   if (opt.stall_timeout_s < 1) throw sp::UsageError("--stall-timeout must be at least 1 second");
   if (opt.connect_timeout_s <= 0 || opt.retry_base_delay_s < 0 || opt.max_retry_wait_s < 0 || opt.max_requests_per_second < 0)
     throw sp::UsageError("timeouts, delays and rates must not be negative");
+  opt.ca_cert = ca_cert(args);
   if (const char* tok = std::getenv("HF_TOKEN"); tok && *tok) opt.bearer_token = tok;
   else if (const char* tok2 = std::getenv("HUGGING_FACE_HUB_TOKEN"); tok2 && *tok2) opt.bearer_token = tok2;
 

@@ -5,7 +5,22 @@
 // after its size (manifest, X-Linked-Size or Content-Length) and its SHA-256
 // (manifest or the Hub's X-Linked-Etag, when known) match, via fsync+rename.
 // So a final name never holds a partial or unverified file, whatever happens to
-// the process, and a rerun resumes every ".part" with a Range request.
+// the process.
+//
+// A ".part" is resumed (Range), in this run or a later one, only when its bytes
+// provably come from the object the server has now: the validators of the
+// answer that started it (strong ETag, Last-Modified, X-Linked-Etag, total size)
+// are kept in "<final>.part.meta", sent back as If-Range, and compared with the
+// 206 answer; a 200 answer, any difference, or no validator at all (and no
+// SHA-256 in the manifest to catch a wrong join) starts the file over. So an
+// old head is never joined to a new tail. A file that fails for good leaves
+// no ".part"/".part.meta" unless they hold bytes a later run can resume.
+//
+// Failures: 429/408/5xx, connection faults (resets, stalls, short bodies,
+// garbage where a response should start, e.g. bytes left past the previous
+// answer's Content-Length) are retried, after a transport fault on a fresh
+// connection; 4xx, redirect loops and TLS certificate failures are permanent
+// (a certificate does not heal by waiting).
 #pragma once
 
 #include <atomic>
@@ -31,6 +46,7 @@ struct DownloadOptions {
   bool verify_existing = false;        // re-hash files already at their final name
   bool use_linked_etag = true;         // trust the Hub's X-Linked-Etag/X-Linked-Size
   std::string bearer_token;            // sent only to the manifest URL's own origin
+  std::string ca_cert;                 // CA certificates (PEM) to verify TLS servers; "" = libcurl's default
   std::string user_agent;              // "sp_download/<version>" when empty
 };
 

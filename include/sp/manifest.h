@@ -3,6 +3,10 @@
 //   URL [SHA256|- [SIZE|- [RELATIVE_PATH]]]
 // Blank lines and lines starting with '#' are ignored. Also the built-in
 // SlimPajama-627B manifests, generated from the published per-chunk counts.
+//
+// Guarantee: every entry parse_manifest returns has an http(s) URL that
+// libcurl accepts (RFC 3986 characters only, valid percent escapes, a host)
+// and a safe relative path; neither holds a control character.
 #pragma once
 
 #include <cstdint>
@@ -17,13 +21,16 @@ struct ManifestEntry {
   std::string sha256;  // lower-case hex, or "" when unknown
   uint64_t size = 0;   // bytes; 0 when unknown (an empty file cannot be told apart, and needs no download)
   bool size_known = false;
-  std::string path;    // relative output path, '/'-separated, never absolute, no ".."
+  std::string path;    // relative output path, '/'-separated, never absolute, no "..", no control characters
   uint64_t line = 0;   // 1-based line in the manifest file (0 for generated entries)
 };
 
 // Parses manifest text; `name` is used in errors ("name:line: reason").
-// Throws InputError on a malformed line, an unsafe relative path, or two
-// entries mapping to the same output path.
+// Throws InputError on a malformed line, an invalid URL (a space, a character
+// outside RFC 3986, a bad %-escape, no host, a scheme other than http/https), a
+// control character (NUL included) in a URL or path, an unsafe relative path
+// (absolute, "..", or ending in ".part" / ".part.meta", the names of partial
+// downloads), or two entries mapping to the same output path.
 std::vector<ManifestEntry> parse_manifest(std::string_view text, const std::string& name);
 
 // Reads and parses a manifest file ("-" for standard input).
