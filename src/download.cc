@@ -20,7 +20,9 @@
 #include <thread>
 
 #include "sp/error.h"
+#include "sp/json_out.h"
 #include "sp/fs.h"
+#include "sp/io.h"
 #include "sp/sha256.h"
 
 namespace sp {
@@ -161,13 +163,12 @@ std::string format_meta(const Validators& v) {
 // False when the sidecar is missing, torn or not ours: then nothing proves what the .part holds.
 bool read_meta(const std::string& path, Validators& v) {
   v = Validators{};
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
   std::string text;
-  char buf[4096];
-  ssize_t n;
-  while (text.size() < 65536 && (n = ::read(fd, buf, sizeof buf)) > 0) text.append(buf, static_cast<size_t>(n));
-  ::close(fd);
+  try {
+    text = read_file(path);
+  } catch (const Error&) {
+    return false;
+  }
   const std::string head = std::string(kMetaMagic) + "\n";
   if (text.rfind(head, 0) != 0 || text.size() < head.size() + 4 || text.compare(text.size() - 4, 4, "end\n") != 0)
     return false;
@@ -594,18 +595,16 @@ Validators Engine::response_validators(const Task& t, bool size_known, uint64_t 
 bool Engine::write_meta(Task& t) {
   const std::string text = format_meta(response_validators(t, t.expected_size_known, t.expected_size));
   int err = 0;
-  int fd = ::open(t.meta_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) err = errno;
-  for (size_t done = 0; !err && done < text.size();) {
-    ssize_t w = ::write(fd, text.data() + done, text.size() - done);
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0) err = errno;
-    else done += static_cast<size_t>(w);
+  try {
+    UniqueFd fd(::open(t.meta_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+    if (!fd) throw IoError(errno, errno_message("cannot create", t.meta_path));
+    write_all(fd.get(), text.data(), text.size(), t.meta_path);
+    if (::close(fd.release()) != 0) throw IoError(errno, errno_message("cannot write", t.meta_path));
+    return true;
+  } catch (const IoError& e) {
+    err = e.error_number;
+    t.abort_reason = e.what();
   }
-  if (fd >= 0 && ::close(fd) != 0 && !err) err = errno;
-  if (!err) return true;
-  errno = err;
-  t.abort_reason = errno_message("cannot write", t.meta_path);
   t.abort_permanent = err == ENOSPC || err == EDQUOT || err == EROFS;
   ::unlink(t.meta_path.c_str());  // a torn sidecar must not vouch for these bytes
   return false;
@@ -622,16 +621,12 @@ size_t Engine::write_cb(char* p, size_t sz, size_t n, void* ud) {
     t.abort_reason = "server sent more than the expected " + std::to_string(t.expected_size) + " bytes";
     return 0;
   }
-  size_t done = 0;
-  while (done < len) {
-    ssize_t w = ::pwrite(t.fd, p + done, len - done, static_cast<off_t>(t.offset + t.written + done));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      t.abort_reason = errno_message("cannot write", t.part_path);
-      t.abort_permanent = errno == ENOSPC || errno == EDQUOT || errno == EROFS;
-      return 0;
-    }
-    done += static_cast<size_t>(w);
+  try {
+    pwrite_all(t.fd, p, len, t.offset + t.written, t.part_path);
+  } catch (const IoError& e) {
+    t.abort_reason = e.what();
+    t.abort_permanent = e.error_number == ENOSPC || e.error_number == EDQUOT || e.error_number == EROFS;
+    return 0;
   }
   if (t.hash) t.hash->update(p, len);
   t.written += len;
@@ -965,32 +960,6 @@ std::vector<FileResult> download_all(const std::vector<ManifestEntry>& entries, 
   return engine.run();
 }
 
-namespace {
-
-std::string json_str(const std::string& s) {
-  std::string o = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': o += "\\\""; break;
-      case '\\': o += "\\\\"; break;
-      case '\n': o += "\\n"; break;
-      case '\r': o += "\\r"; break;
-      case '\t': o += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          char b[8];
-          std::snprintf(b, sizeof b, "\\u%04x", c);
-          o += b;
-        } else {
-          o += static_cast<char>(c);
-        }
-    }
-  }
-  return o + "\"";
-}
-
-}  // namespace
-
 void write_download_report(const std::string& path, const std::vector<ManifestEntry>& entries,
                            const std::vector<FileResult>& results, int rank, int world, double seconds) {
   size_t ok = 0, present = 0, failed = 0;
@@ -1010,12 +979,12 @@ void write_download_report(const std::string& path, const std::vector<ManifestEn
     const auto& r = results[i];
     const auto& e = entries[i];
     s += i ? ",\n    {" : "\n    {";
-    s += "\"url\": " + json_str(e.url) + ", \"path\": " + json_str(e.path) + ", \"status\": " + json_str(outcome_name(r.outcome)) +
+    s += "\"url\": " + json_quote(e.url) + ", \"path\": " + json_quote(e.path) + ", \"status\": " + json_quote(outcome_name(r.outcome)) +
          ", \"size\": " + std::to_string(r.size) + ", \"bytes_received\": " + std::to_string(r.bytes_received) +
          ", \"resumed_from\": " + std::to_string(r.resumed_from) + ", \"requests\": " + std::to_string(r.requests) +
          ", \"retries\": " + std::to_string(r.retries) + ", \"http_status\": " + std::to_string(r.last_http_status);
-    if (!r.sha256.empty()) s += ", \"sha256\": " + json_str(r.sha256);
-    if (r.outcome == FileOutcome::kFailed) s += ", \"error\": " + json_str(r.error);
+    if (!r.sha256.empty()) s += ", \"sha256\": " + json_quote(r.sha256);
+    if (r.outcome == FileOutcome::kFailed) s += ", \"error\": " + json_quote(r.error);
     s += "}";
   }
   s += results.empty() ? "]\n}\n" : "\n  ]\n}\n";

@@ -17,7 +17,7 @@ void UniqueFd::reset(int fd) {
 
 UniqueFd open_for_reading(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw Error(errno_message("cannot open", path));
+  if (!fd) throw IoError(errno, errno_message("cannot open", path));
   return fd;
 }
 
@@ -52,7 +52,7 @@ std::string read_file(const std::string& path) {
   for (;;) {
     const ssize_t r = ::read(fd, buf, sizeof buf);
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) throw Error(errno_message("cannot read", name));
+    if (r < 0) throw IoError(errno, errno_message("cannot read", name));
     if (r == 0) break;
     text.append(buf, static_cast<size_t>(r));
   }
@@ -65,7 +65,7 @@ size_t pread_full(int fd, void* dst, size_t n, uint64_t offset, const std::strin
   while (done < n) {
     const ssize_t r = ::pread(fd, p + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0 && errno == EINTR) continue;
-    if (r < 0) throw Error(errno_message("cannot read", path));
+    if (r < 0) throw IoError(errno, errno_message("cannot read", path));
     if (r == 0) break;
     done += static_cast<size_t>(r);
   }
@@ -79,9 +79,9 @@ static void write_loop(int fd, const char* p, size_t n, int64_t offset, const st
     const ssize_t w = offset < 0 ? ::write(fd, p, n) : ::pwrite(fd, p, n, static_cast<off_t>(offset));
     if (w < 0) {
       if (errno == EINTR) continue;
-      throw Error(errno_message("cannot write", path));
+      throw IoError(errno, errno_message("cannot write", path));
     }
-    if (w == 0) throw Error("cannot write '" + path + "': the device accepts no more bytes");
+    if (w == 0) throw IoError(ENOSPC, "cannot write '" + path + "': the device accepts no more bytes");
     p += w, n -= static_cast<size_t>(w);
     if (offset >= 0) offset += w;
   }

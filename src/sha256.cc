@@ -4,12 +4,14 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <new>
 #include <vector>
 
 #include "sp/error.h"
+#include "sp/io.h"
 
 namespace sp {
 
@@ -49,45 +51,27 @@ std::string sha256_hex(std::string_view data) {
 }
 
 void sha256_update_from_file(Sha256& h, const std::string& path, uint64_t length) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(errno_message("cannot open", path));
+  const UniqueFd fd = open_for_reading(path);
   std::vector<char> buf(size_t{1} << 20);
-  uint64_t left = length;
-  while (left) {
-    ssize_t r = ::read(fd, buf.data(), left < buf.size() ? static_cast<size_t>(left) : buf.size());
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      std::string msg = errno_message("cannot read", path);
-      ::close(fd);
-      throw Error(msg);
-    }
-    if (r == 0) {
-      ::close(fd);
-      throw Error("'" + path + "' is shorter than expected while hashing");
-    }
-    h.update(buf.data(), static_cast<size_t>(r));
-    left -= static_cast<uint64_t>(r);
+  for (uint64_t done = 0; done < length;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), length - done));
+    const size_t got = pread_full(fd.get(), buf.data(), want, done, path);
+    if (got == 0) throw Error("'" + path + "' is shorter than expected while hashing");
+    h.update(buf.data(), got);
+    done += got;
   }
-  ::close(fd);
 }
 
 std::string sha256_file(const std::string& path) {
   Sha256 h;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) throw Error(errno_message("cannot open", path));
+  const UniqueFd fd = open_for_reading(path);
   std::vector<char> buf(size_t{1} << 20);
-  for (;;) {
-    ssize_t r = ::read(fd, buf.data(), buf.size());
-    if (r < 0) {
-      if (errno == EINTR) continue;
-      std::string msg = errno_message("cannot read", path);
-      ::close(fd);
-      throw Error(msg);
-    }
-    if (r == 0) break;
-    h.update(buf.data(), static_cast<size_t>(r));
+  for (uint64_t done = 0;;) {
+    const size_t got = pread_full(fd.get(), buf.data(), buf.size(), done, path);
+    if (got == 0) break;
+    h.update(buf.data(), got);
+    done += got;
   }
-  ::close(fd);
   return h.hex_digest();
 }
 

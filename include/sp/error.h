@@ -23,6 +23,14 @@ struct InputError : Error {
   std::string reason;
 };
 
+// A failed system call on a file (read, write, open, ...), with its errno, for
+// callers that treat some causes differently (ENOSPC is permanent, EINTR is
+// never seen: io.h retries it).
+struct IoError : Error {
+  IoError(int error_number, const std::string& message) : Error(message), error_number(error_number) {}
+  int error_number;
+};
+
 // Wrong command-line usage; tools exit 2 and point at --help.
 struct UsageError : Error {
   using Error::Error;

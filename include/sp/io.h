@@ -1,5 +1,5 @@
 // The low-level I/O every tool goes through, with one error policy: each
-// failure throws sp::Error whose message names the operation and the path
+// failure throws sp::IoError (an sp::Error with the errno) whose message names the operation and the path
 // ("cannot read 'x': Input/output error"); EINTR is retried; a short read or
 // write is continued, never mistaken for the end. Nothing here prints.
 #pragma once
