@@ -258,7 +258,7 @@ class Gpt2 : public ::testing::Test {
     model_ = nullptr;
   }
   void SetUp() override {
-    if (!model_) GTEST_SKIP() << "GPT-2 vocab not found; run third_party/gpt2/fetch_vocab.sh";
+    SP_REQUIRE_FIXTURE(model_, "GPT-2 vocab not found; run third_party/gpt2/fetch_vocab.sh");
   }
   static std::vector<uint32_t> encode(std::string_view text, size_t cache_entries = BpeCache::kDefaultEntries) {
     BpeCache cache(cache_entries);

@@ -348,7 +348,7 @@ TEST(SpDownload, RanksSplitWorkWithoutOverlap) {
 }
 
 TEST(SpDownload, MpirunSplitsWorkWithoutOverlap) {
-  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "OpenMPI not installed";
+  SP_REQUIRE_FIXTURE(std::system("command -v mpirun >/dev/null 2>&1") == 0, "OpenMPI not installed");
   TempDir d;
   const std::string root = d / "root", out = d / "out";
   ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
@@ -363,7 +363,7 @@ TEST(SpDownload, MpirunSplitsWorkWithoutOverlap) {
   auto r = run_command("mpirun --allow-run-as-root --oversubscribe -np 2 " +
                        dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
                           " --progress none --report " + shell_quote(d / "rep-{rank}.json")));
-  if (r.exit_code != 0 && r.err.find("rank") == std::string::npos) GTEST_SKIP() << "mpirun cannot start here: " << r.err;
+  SP_REQUIRE_FIXTURE(r.exit_code == 0 || r.err.find("rank") != std::string::npos, "mpirun cannot start here: " + r.err);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("[rank 0/2]"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("[rank 1/2]"), std::string::npos) << r.err;
@@ -493,11 +493,6 @@ std::vector<LogLine> requests_for(const std::vector<LogLine>& all, const std::st
   for (size_t i = from; i < all.size(); ++i)
     if (all[i].path.rfind(path_prefix, 0) == 0) out.push_back(all[i]);
   return out;
-}
-
-bool ci() {
-  const char* v = std::getenv("CI");
-  return v && std::string(v) == "true";
 }
 
 }  // namespace
@@ -702,10 +697,8 @@ TEST(SpDownload, PermanentFailureLeavesNoPartFiles) {
 // once (a certificate problem never heals by retrying), with --ca-cert,
 // SSL_CERT_FILE or CURL_CA_BUNDLE it downloads; a missing CA file is a usage error.
 TEST(SpDownload, HttpsCertificateVerification) {
-  if (std::system("command -v openssl >/dev/null 2>&1") != 0) {
-    if (ci()) FAIL() << "the openssl CLI is missing (scripts/setup.sh installs it)";
-    GTEST_SKIP() << "the openssl CLI is missing (scripts/setup.sh installs it)";
-  }
+  SP_REQUIRE_FIXTURE(std::system("command -v openssl >/dev/null 2>&1") == 0,
+                     "the openssl CLI is missing (scripts/setup.sh installs it)");
   TempDir d;
   const std::string root = d / "root", cert = d / "cert.pem", key = d / "key.pem";
   ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);

@@ -385,15 +385,15 @@ TEST(SpExtractTool, RanksSplitTheFilesDisjointly) {
 }
 
 TEST(SpExtractTool, MpirunTwoRanks) {
-  if (std::system("command -v mpirun >/dev/null 2>&1") != 0) GTEST_SKIP() << "mpirun not installed";
+  SP_REQUIRE_FIXTURE(std::system("command -v mpirun >/dev/null 2>&1") == 0, "mpirun not installed");
   Corpus c(9);
   const std::string out = c.dir / "out";
   // mpirun's OMPI_COMM_WORLD_* variables take precedence over anything inherited.
   auto r = run_command("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
                        shell_quote(tool_path("sp_extract")) + " --input-dir " + shell_quote(c.in()) +
                        " --output-dir " + shell_quote(out) + " --progress none");
-  if (r.err.find("[rank 0/2]") == std::string::npos && r.exit_code != 0)
-    GTEST_SKIP() << "mpirun cannot start processes here: " << r.err;
+  SP_REQUIRE_FIXTURE(r.err.find("[rank 0/2]") != std::string::npos || r.exit_code == 0,
+                     "mpirun cannot start processes here: " + r.err);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("[rank 0/2]"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("[rank 1/2]"), std::string::npos) << r.err;

@@ -30,7 +30,7 @@ using test::write_file;
 class SpTokenize : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (test::gpt2_dir().empty()) GTEST_SKIP() << "GPT-2 vocab not fetched (third_party/gpt2/fetch_vocab.sh)";
+    SP_REQUIRE_FIXTURE(!test::gpt2_dir().empty(), "GPT-2 vocab not fetched (third_party/gpt2/fetch_vocab.sh)");
     static BpeModel* m = new BpeModel(
         BpeModel::load_gpt2(test::gpt2_dir() + "/vocab.json", test::gpt2_dir() + "/merges.txt"));
     model = m;

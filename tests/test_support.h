@@ -48,7 +48,21 @@ std::string gpt2_dir();
 // UTF-8 bytes of one code point (surrogates too, for invalid-input tests).
 std::string utf8(char32_t cp);
 
+// True under CI (the environment variable CI is "true" or "1"): there a
+// missing fixture (vocabulary, tool, package) must fail a test, never skip it.
+bool in_ci();
+
 // Single-quotes a string for /bin/sh.
 std::string shell_quote(const std::string& s);
 
 }  // namespace sp::test
+
+// Skips the current test when a fixture is missing on a developer's machine,
+// but fails it under CI, so CI cannot pass with a suite silently skipped.
+#define SP_REQUIRE_FIXTURE(present, what)                                           \
+  do {                                                                              \
+    if (!(present)) {                                                               \
+      if (::sp::test::in_ci()) FAIL() << (what) << " (a missing fixture fails under CI)"; \
+      else GTEST_SKIP() << (what);                                                  \
+    }                                                                               \
+  } while (0)

@@ -28,14 +28,11 @@ std::string installed_ucd_version() {
 }
 
 TEST(UnicodeTables, CommittedFileMatchesGenerator) {
-  if (!test::file_exists(std::string(kUcdDir) + "/UnicodeData.txt")) {
-    GTEST_SKIP() << "unicode-data not installed";
-  }
+  SP_REQUIRE_FIXTURE(test::file_exists(std::string(kUcdDir) + "/UnicodeData.txt"), "unicode-data not installed");
   const std::string version = installed_ucd_version();
-  if (version != unicode_version()) {
-    GTEST_SKIP() << "installed UCD is " << version << ", tables are " << unicode_version();
-  }
-  if (test::run_command("command -v python3").exit_code != 0) GTEST_SKIP() << "no python3";
+  SP_REQUIRE_FIXTURE(version == unicode_version(),
+                     "installed UCD is " + version + ", tables are " + std::string(unicode_version()));
+  SP_REQUIRE_FIXTURE(test::run_command("command -v python3").exit_code == 0, "no python3");
   test::TempDir dir;
   const std::string out = dir / "unicode_tables.inc";
   const auto r = test::run_command("python3 " + test::shell_quote(std::string(SP_SOURCE_DIR) +
