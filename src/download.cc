@@ -21,6 +21,7 @@
 
 #include "sp/error.h"
 #include "sp/json_out.h"
+#include "sp/record.h"
 #include "sp/fs.h"
 #include "sp/io.h"
 #include "sp/sha256.h"
@@ -317,38 +318,85 @@ void Engine::ensure_dir(const std::string& dir) {
   dirs_.insert(dir);
 }
 
-// Files already at their final name were verified when they were put there, so
-// they are skipped without a request; only a size that contradicts the
-// manifest (e.g. left by another tool) or --verify-existing looks closer.
+// The record a finished download carries: the manifest line that made it and
+// the file's size, mtime and checksum (record.h).
+CompletionRecord download_record(const ManifestEntry& e, const std::string& final_path) {
+  CompletionRecord r;
+  r.path = record_path_for(final_path);
+  r.tool = "sp_download";
+  r.options = {{"url", e.url},
+               {"sha256", e.sha256.empty() ? "-" : e.sha256},
+               {"size", e.size_known ? std::to_string(e.size) : "-"}};
+  r.outputs = {FileIdentity{final_path}};
+  return r;
+}
+
+// A file at its final name is skipped without a request only when its
+// completion record vouches for it (written when sp_download put it there).
+// Without one it is proven by the manifest's SHA-256, adopted with
+// --adopt-existing, or downloaded again; a record that contradicts the file
+// or the manifest line means downloading again.
 bool Engine::check_existing(Task& t) {
   struct stat st;
-  if (::stat(t.final_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  if (::lstat(t.final_path.c_str(), &st) != 0) return false;
   const auto& e = *t.entry;
-  const uint64_t size = static_cast<uint64_t>(st.st_size);
-  if (e.size_known && size != e.size) {
-    note(t.final_path + ": existing file is " + std::to_string(size) + " bytes, manifest says " +
-         std::to_string(e.size) + "; downloading again");
+  auto& r = results_[t.index];
+  CompletionRecord expected = download_record(e, t.final_path);
+  CompletionCheck check;
+  try {
+    check = check_completion(expected, opt_.verify_existing ? VerifyDepth::kFull : VerifyDepth::kQuick);
+  } catch (const Error& err) {
+    note(std::string(err.what()) + "; downloading again");
     return false;
   }
-  auto& r = results_[t.index];
-  if (opt_.verify_existing && !e.sha256.empty()) {
-    std::string got;
+  bool proven = check.state == Completion::kComplete;
+  if (!proven && check.state == Completion::kUnrecorded && S_ISREG(st.st_mode) &&
+      (!e.size_known || static_cast<uint64_t>(st.st_size) == e.size)) {
+    if (!e.sha256.empty()) {
+      try {
+        r.sha256 = sha256_file(t.final_path);
+      } catch (const Error& err) {
+        note(std::string(err.what()) + "; downloading again");
+        return false;
+      }
+      proven = r.sha256 == e.sha256;
+      if (!proven) note(t.final_path + ": existing file has SHA-256 " + r.sha256 + ", manifest says " + e.sha256);
+    } else {
+      proven = opt_.adopt_existing;
+    }
+    if (proven) {
+      try {
+        expected.outputs = {identify_output(t.final_path)};
+        write_record(expected);
+      } catch (const Error& err) {
+        fail(t, err.what());
+        return true;
+      }
+    }
+  } else if (proven && opt_.verify_existing && !e.sha256.empty()) {
     try {
-      got = sha256_file(t.final_path);
+      r.sha256 = sha256_file(t.final_path);
     } catch (const Error& err) {
       note(std::string(err.what()) + "; downloading again");
       return false;
     }
-    if (got != e.sha256) {
-      note(t.final_path + ": existing file has SHA-256 " + got + ", manifest says " + e.sha256 + "; downloading again");
-      return false;
-    }
-    r.sha256 = got;
+    proven = r.sha256 == e.sha256;
+    if (!proven) note(t.final_path + ": existing file has SHA-256 " + r.sha256 + ", manifest says " + e.sha256);
+  }
+  if (!proven) {
+    if (check.state != Completion::kComplete)
+      note(t.final_path + ": " + check.reason +
+           (check.state == Completion::kUnrecorded && e.sha256.empty() && !opt_.adopt_existing
+                ? "; downloading again (--adopt-existing keeps such files)"
+                : "; downloading again"));
+    else
+      note(t.final_path + ": downloading again");
+    return false;
   }
   r.outcome = FileOutcome::kAlreadyPresent;
-  r.size = size;
+  r.size = static_cast<uint64_t>(st.st_size);
   ctr_.files_done++;
-  if (hooks_.on_progress) hooks_.on_progress(size, 1);
+  if (hooks_.on_progress) hooks_.on_progress(r.size, 1);
   return true;
 }
 
@@ -701,8 +749,14 @@ bool Engine::verify_and_commit(Task& t, uint64_t size, bool hashed_inline) {
       return false;
     }
   }
+  // The record goes before the rename is replaced by a new file and after it
+  // is in place: never vouching for bytes that are not there.
+  CompletionRecord record = download_record(*t.entry, t.final_path);
   try {
+    remove_record(record.path);
     durable_rename(t.fd, t.part_path, t.final_path);
+    record.outputs = {identify_output(t.final_path)};
+    write_record(record);
   } catch (const Error& e) {
     fail(t, e.what());
     return false;

@@ -109,10 +109,11 @@ std::string check_relative_path(std::string_view p, const std::string& name, uin
       throw InputError(name, line, "output path '" + std::string(p) + "' has an empty, '.' or '..' component");
     start = end + 1;
   }
-  for (std::string_view suffix : {std::string_view(".part"), std::string_view(".part.meta")})
+  for (std::string_view suffix : {std::string_view(".part"), std::string_view(".part.meta"),
+                                   std::string_view(".sp-record")})
     if (p.size() >= suffix.size() && p.substr(p.size() - suffix.size()) == suffix)
       throw InputError(name, line, "output path '" + std::string(p) + "' must not end in " + std::string(suffix) +
-                                       " (used for partial downloads)");
+                                       " (used for partial downloads and completion records)");
   return std::string(p);
 }
 

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "sp/download.h"
+#include "sp/record.h"
 #include "sp/sha256.h"
 #include "test_support.h"
 
@@ -94,11 +95,14 @@ class TestServer {
 
 std::string dl(const std::string& args) { return shell_quote(tool_path("sp_download")) + " " + args; }
 
-// Everything under dir that is a final name must equal its expected bytes;
-// returns the relative names seen.
+// The names in dir, completion records aside; each downloaded file must
+// have its record.
 std::set<std::string> files_in(const std::string& dir) {
   std::set<std::string> s;
-  for (const auto& n : list_dir(dir)) s.insert(n);
+  for (const auto& n : list_dir(dir))
+    if (!sp::is_record_name(n)) s.insert(n);
+  for (const auto& n : s)
+    if (n.find(".part") == std::string::npos) EXPECT_TRUE(file_exists(sp::record_path_for(dir + "/" + n))) << n;
   return s;
 }
 
@@ -311,6 +315,58 @@ TEST(SpDownload, CompletePartAndWrongSizedFinal) {
   auto reqs = server.requests();
   ASSERT_EQ(reqs.size(), 1u);
   EXPECT_EQ(reqs[0].path, "/ok/b.bin");
+}
+
+// A file at its final name is trusted only through its completion record:
+// without one (an aborted wget, an empty file, an older version) and without a
+// SHA-256 to prove it, it is downloaded again unless --adopt-existing; a
+// recorded file that changed afterwards is downloaded again.
+TEST(SpDownload, ExistingFilesNeedARecordOrProof) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root) + " " + shell_quote(out)).c_str()), 0);
+  TestServer server(root, d.path());
+  const std::string a = make_bytes(70000, 7), b = make_bytes(80000, 8), c = make_bytes(90000, 9);
+  write_file(root + "/a.bin", a);
+  write_file(root + "/b.bin", b);
+  write_file(root + "/c.bin", c);
+  write_file(out + "/a.bin", "");                  // empty, no size in the manifest
+  write_file(out + "/b.bin", b.substr(0, 500));    // truncated, no size in the manifest
+  write_file(out + "/c.bin", c);                   // right, but nothing proves it
+  const std::string manifest = server.url("ok", "a.bin") + "\t-\t-\n" + server.url("ok", "b.bin") + "\t-\t-\n" +
+                               server.url("ok", "c.bin") + "\t" + sp::sha256_hex(c) + "\t-\n";
+  write_file(d / "m.tsv", manifest);
+  const std::string cmd = dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out));
+  auto r = run_command(cmd + " --progress none");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(out + "/a.bin") == a);
+  EXPECT_TRUE(read_file(out + "/b.bin") == b);
+  EXPECT_TRUE(read_file(out + "/c.bin") == c);
+  EXPECT_NE(r.err.find("no completion record"), std::string::npos) << r.err;
+  std::set<std::string> fetched;
+  for (const auto& q : server.requests()) fetched.insert(q.path);
+  EXPECT_EQ(fetched, (std::set<std::string>{"/ok/a.bin", "/ok/b.bin"})) << "c.bin is proven by its SHA-256";
+  EXPECT_EQ(files_in(out), (std::set<std::string>{"a.bin", "b.bin", "c.bin"}));
+
+  // A rerun keeps everything without a request.
+  const size_t before = server.requests().size();
+  r = run_command(cmd + " --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(server.requests().size(), before);
+
+  // A recorded file truncated afterwards is fetched again.
+  write_file(out + "/a.bin", a.substr(0, 10));
+  r = run_command(cmd + " --progress none");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(out + "/a.bin") == a);
+  EXPECT_EQ(server.requests().size(), before + 1);
+
+  // --adopt-existing keeps an unrecorded file as it is and records it.
+  ::unlink(sp::record_path_for(out + "/b.bin").c_str());
+  r = run_command(cmd + " --adopt-existing --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(server.requests().size(), before + 1);
+  EXPECT_TRUE(file_exists(sp::record_path_for(out + "/b.bin")));
 }
 
 // Ranks split the manifest: every file fetched once, by exactly one rank.

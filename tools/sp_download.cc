@@ -48,8 +48,12 @@ sp::cli::Program program() {
           {"max-retry-wait", "SEC", "Cap on any wait, including the server's Retry-After/RateLimit.", "600"},
           {"max-requests-per-second", "R", "Cap on new requests per second from this process (0 = none). The Hub allows a "
                                            "few thousand resolves per 5 minutes per token: divide by the number of ranks.", "0"},
-          {"verify-existing", "", "Re-hash files already at their final name against the manifest's SHA-256 "
-                                  "(default: trust them; sp_download only ever puts verified files there)."},
+          {"verify-existing", "", "Re-read files already at their final name: their checksum against their "
+                                  "completion record, and the manifest's SHA-256 when it has one (default: a file "
+                                  "is kept when its FILE.sp-record matches its size and mtime)."},
+          {"adopt-existing", "", "Keep files at their final name that have no completion record and no SHA-256 to "
+                                 "prove them (e.g. downloaded by an older version), writing their records now "
+                                 "(default: download them again)."},
           {"no-linked-etag", "", "Do not verify against the Hub's X-Linked-Etag (SHA-256) and X-Linked-Size headers "
                                  "when the manifest gives no hash/size."},
           {"ca-cert", "FILE", "CA certificates (PEM) to verify HTTPS servers with, e.g. a private mirror's CA "
@@ -159,6 +163,7 @@ int run(int argc, char** argv) {
   opt.max_retry_wait_s = args.get_double("max-retry-wait", 600);
   opt.max_requests_per_second = args.get_double("max-requests-per-second", 0);
   opt.verify_existing = args.flag("verify-existing");
+  opt.adopt_existing = args.flag("adopt-existing");
   opt.use_linked_etag = !args.flag("no-linked-etag");
   if (opt.connections < 1 || opt.connections > 1024) throw sp::UsageError("--connections must be between 1 and 1024");
   if (opt.retries < 0) throw sp::UsageError("--retries must be >= 0");

@@ -44,6 +44,7 @@ struct DownloadOptions {
   double max_requests_per_second = 0;  // new requests to manifest hosts; 0 = no cap
   int max_redirects = 10;
   bool verify_existing = false;        // re-hash files already at their final name
+  bool adopt_existing = false;         // keep files at their final name that have no completion record
   bool use_linked_etag = true;         // trust the Hub's X-Linked-Etag/X-Linked-Size
   std::string bearer_token;            // sent only to the manifest URL's own origin
   std::string ca_cert;                 // CA certificates (PEM) to verify TLS servers; "" = libcurl's default
