@@ -12,13 +12,15 @@
 #include "sp/byte_source.h"
 #include "sp/error.h"
 #include "sp/fs.h"
+#include "sp/interrupt.h"
 #include "sp/jsonl.h"
 #include "sp/progress.h"
 
 namespace sp {
 
-std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir) {
-  auto files = list_files(input_dir, [](std::string_view rel) { return ends_with(rel, ".zst"); });
+std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir,
+                                      std::vector<std::string>* dangling) {
+  auto files = list_files(input_dir, [](std::string_view rel) { return ends_with(rel, ".zst"); }, dangling);
   std::string out_root = output_dir;
   while (out_root.size() > 1 && out_root.back() == '/') out_root.pop_back();
   std::vector<ExtractTask> tasks;
@@ -114,6 +116,7 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
       LineBlock block;
       simdjson::dom::parser parser;
       while (reader.next(block)) {
+        throw_if_interrupted();
         std::string bad;
         uint64_t bad_line = 0;
         for_each_line(block, [&](std::string_view line, uint64_t n) {
@@ -131,6 +134,7 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
       std::vector<char> buf(opt.buffer_bytes);
       WritebackKick kick(out);
       for (;;) {
+        throw_if_interrupted();
         size_t n = read_full(*src, buf.data(), buf.size());
         if (n == 0) break;
         out.write(buf.data(), n);
@@ -142,6 +146,8 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
     r.bytes_in = src->raw_bytes_read();
     out.commit();
     r.status = ExtractStatus::kExtracted;
+  } catch (const Interrupted&) {
+    throw;  // not this file's failure: the run stops (the temporary is already removed)
   } catch (const InputError& e) {
     r.status = ExtractStatus::kFailed;
     r.error = e.file == task.source ? e.what() : task.source + ": " + e.what();

@@ -20,8 +20,10 @@ struct ExtractTask {
 
 // Every "*.zst" file under input_dir (recursively, byte-wise sorted by
 // relative path), mapped to output_dir/<relative without .zst>, or to the
-// path beside the source when output_dir is empty.
-std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir);
+// path beside the source when output_dir is empty. Dangling symlinks found
+// on the way are appended to dangling_links when given (see list_files).
+std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir,
+                                      std::vector<std::string>* dangling_links = nullptr);
 
 struct ExtractOptions {
   bool validate = false;       // check each line is a JSON object with valid UTF-8
