@@ -65,6 +65,11 @@ std::string help_text(const Program& p) {
     s += wrap(text, 30, 100) + "\n";
   }
   if (!p.epilog.empty()) s += "\n" + p.epilog + (p.epilog.back() == '\n' ? "" : "\n");
+  // The same for every tool (run_tool and sp/interrupt.h implement it).
+  s += "\nSignals: SIGINT, SIGTERM (a batch system's time limit) or SIGHUP stop the run cleanly: unfinished\n"
+       "outputs are not left at final names, what was finished is reported, and the exit status is\n"
+       "128 + the signal number (130, 143, 129); rerun the same command to finish. A second signal ends\n"
+       "the process at once.\n";
   return s;
 }
 

@@ -18,6 +18,7 @@
 #include "sp/cli.h"
 #include "sp/error.h"
 #include "sp/fs.h"
+#include "sp/interrupt.h"
 #include "sp/io.h"
 #include "sp/progress.h"
 #include "sp/record.h"
@@ -50,6 +51,7 @@ void copy_range(int in, const std::string& in_path, int out, const std::string& 
   bool use_cfr = true;
   std::vector<char> buf;
   while (static_cast<uint64_t>(ioff) < len) {
+    throw_if_interrupted();
     const size_t want = static_cast<size_t>(std::min(kPiece, len - static_cast<uint64_t>(ioff)));
     ssize_t got = -1;
     if (use_cfr) {
@@ -106,7 +108,8 @@ std::vector<Chunk> plan_chunks(const std::vector<ChunkInput>& inputs, const Conc
   return chunks;
 }
 
-std::vector<ChunkInput> list_concat_inputs(const std::string& input_dir, const std::string& output_dir) {
+std::vector<ChunkInput> list_concat_inputs(const std::string& input_dir, const std::string& output_dir,
+                                           std::vector<std::string>* dangling) {
   const std::string in_real = real_path(input_dir), out_real = real_path(output_dir);
   std::string skip;  // relative prefix of output_dir inside input_dir
   if (!in_real.empty() && !out_real.empty()) {
@@ -115,7 +118,7 @@ std::vector<ChunkInput> list_concat_inputs(const std::string& input_dir, const s
   }
   auto files = list_files(input_dir, [&](std::string_view rel) {
     return ends_with(rel, ".jsonl") && (skip.empty() || rel.substr(0, skip.size()) != skip);
-  });
+  }, dangling);
   std::vector<ChunkInput> out;
   out.reserve(files.size());
   for (auto& f : files) {
@@ -393,6 +396,7 @@ void build_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* progres
   } else {
     for (size_t i = 0; i < n; ++i) copy_one(i);
   }
+  throw_if_interrupted();  // copy_one kept only the message of an Interrupted
   if (!first_error.empty()) throw Error(first_error);
   out.note_external_write(offset[n]);
   out.commit();
@@ -436,6 +440,8 @@ ChunkResult write_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* 
       r.status = ChunkStatus::kWritten;
       if (opt.remove_source) remove_inputs(chunk, expected, r);
     }
+  } catch (const Interrupted&) {
+    throw;  // not this chunk's failure: the run stops (the temporary is already removed)
   } catch (const std::exception& e) {
     r.status = ChunkStatus::kFailed;
     const std::string what = e.what();

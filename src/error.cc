@@ -6,6 +6,8 @@
 #include <exception>
 #include <new>
 
+#include "sp/interrupt.h"
+
 namespace sp {
 
 static std::string format_input_error(const std::string& file, uint64_t line,
@@ -27,10 +29,20 @@ std::string errno_message(std::string_view what, std::string_view path) {
   return s;
 }
 
+void print_warning(std::string_view label, std::string_view message) {
+  std::fprintf(stderr, "%.*s: warning: %.*s\n", static_cast<int>(label.size()), label.data(),
+               static_cast<int>(message.size()), message.data());
+}
+
 int run_tool(std::string_view tool, int (*body)(int, char**), int argc, char** argv) {
   const std::string name(tool);
+  install_interrupt_handlers();
   try {
     return body(argc, argv);
+  } catch (const Interrupted& e) {
+    // What was finished was reported by the tool; nothing unfinished is at a final name.
+    std::fprintf(stderr, "%s: %s; rerun the same command to finish\n", name.c_str(), e.what());
+    return 128 + e.signal;
   } catch (const UsageError& e) {
     std::fprintf(stderr, "%s: error: %s\nTry '%s --help' for more information.\n", name.c_str(),
                  e.what(), name.c_str());

@@ -15,6 +15,7 @@
 #include "sp/checksum.h"
 #include "sp/error.h"
 #include "sp/fs.h"
+#include "sp/interrupt.h"
 #include "sp/jsonl.h"
 #include "sp/progress.h"
 #include "sp/record.h"
@@ -39,11 +40,12 @@ std::string name_problem(const std::string& relative) {
 
 }  // namespace
 
-std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir) {
+std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir,
+                                      std::vector<std::string>* dangling) {
   const std::string in_root = trim_slashes(input_dir);
   const std::string out_root = output_dir.empty() ? in_root : trim_slashes(output_dir);
   std::map<std::string, ExtractTask> by_relative;
-  for (auto& f : list_files(in_root, [](std::string_view rel) { return ends_with(rel, ".zst"); })) {
+  for (auto& f : list_files(in_root, [](std::string_view rel) { return ends_with(rel, ".zst"); }, dangling)) {
     ExtractTask t;
     t.problem = name_problem(f.relative);
     t.output = out_root + "/" + f.relative.substr(0, f.relative.size() - 4);
@@ -170,6 +172,7 @@ std::string decompress(const ExtractTask& task, const ExtractOptions& opt, Extra
     LineBlock block;
     simdjson::dom::parser parser;
     while (reader.next(block)) {
+      throw_if_interrupted();
       std::string bad;
       uint64_t bad_line = 0;
       for_each_line(block, [&](std::string_view line, uint64_t n) {
@@ -187,6 +190,7 @@ std::string decompress(const ExtractTask& task, const ExtractOptions& opt, Extra
     std::vector<char> buf(opt.buffer_bytes);
     WritebackKick kick(out);
     for (;;) {
+      throw_if_interrupted();
       size_t n = read_full(*src, buf.data(), buf.size());
       if (n == 0) break;
       sum.update(buf.data(), n);
@@ -239,6 +243,8 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
       r.status = ExtractStatus::kExtracted;
       if (opt.remove_source) remove_source(task, expected, r);
     }
+  } catch (const Interrupted&) {
+    throw;  // not this file's failure: the run stops (the temporary is already removed)
   } catch (const InputError& e) {
     fail(e.file == task.source ? e.what() : task.source + ": " + e.what());
   } catch (const std::exception& e) {

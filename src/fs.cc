@@ -117,8 +117,8 @@ void make_durable(const std::string& path) {
   if (dir && ::fsync(dir.get()) != 0 && errno != EINVAL) throw Error(errno_message("cannot sync", parent_dir(path)));
 }
 
-static void walk(const std::string& root, const std::string& rel,
-                 const std::function<bool(std::string_view)>& keep, std::vector<FileEntry>& out, int depth) {
+static void walk(const std::string& root, const std::string& rel, const std::function<bool(std::string_view)>& keep,
+                 std::vector<FileEntry>& out, std::vector<std::string>* dangling, int depth) {
   if (depth > 64) throw Error("directory nesting too deep (symlink loop?) at '" + root + "/" + rel + "'");
   const std::string dir = rel.empty() ? root : root + "/" + rel;
   DIR* d = ::opendir(dir.c_str());
@@ -133,22 +133,45 @@ static void walk(const std::string& root, const std::string& rel,
     const std::string r = rel.empty() ? name : rel + "/" + name;
     const std::string full = root + "/" + r;
     struct stat st;
-    if (::stat(full.c_str(), &st) != 0) continue;  // dangling symlink or raced removal
-    if (S_ISDIR(st.st_mode)) walk(root, r, keep, out, depth + 1);
+    if (::stat(full.c_str(), &st) != 0) {
+      // A dangling symlink is worth a warning (its target may be a whole
+      // unmounted directory); anything else vanished while we looked.
+      if (dangling && ::lstat(full.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) dangling->push_back(full);
+      continue;
+    }
+    if (S_ISDIR(st.st_mode)) walk(root, r, keep, out, dangling, depth + 1);
     else if (S_ISREG(st.st_mode) && keep(r)) out.push_back({full, r, static_cast<uint64_t>(st.st_size)});
   }
 }
 
-std::vector<FileEntry> list_files(const std::string& root, const std::function<bool(std::string_view)>& keep) {
+std::vector<FileEntry> list_files(const std::string& root, const std::function<bool(std::string_view)>& keep,
+                                  std::vector<std::string>* dangling) {
   struct stat st;
   if (::stat(root.c_str(), &st) != 0) throw Error(errno_message("cannot open directory", root));
   if (!S_ISDIR(st.st_mode)) throw Error("'" + root + "' is not a directory");
   std::string r = root;
   while (r.size() > 1 && r.back() == '/') r.pop_back();
   std::vector<FileEntry> out;
-  walk(r, "", keep, out, 0);
+  const size_t dangling_before = dangling ? dangling->size() : 0;
+  walk(r, "", keep, out, dangling, 0);
   std::sort(out.begin(), out.end(), [](const FileEntry& a, const FileEntry& b) { return a.relative < b.relative; });
+  if (dangling) std::sort(dangling->begin() + static_cast<std::ptrdiff_t>(dangling_before), dangling->end());
   return out;
+}
+
+void warn_dangling_links(std::string_view label, const std::vector<std::string>& links) {
+  for (const auto& l : links) print_warning(label, "skipping dangling symlink '" + l + "' (its target does not exist)");
+}
+
+void check_output_file_path(const std::string& path, std::string_view flag) {
+  const std::string f(flag);
+  if (path.empty()) throw UsageError(f + ": expected a file name");
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) throw UsageError(f + ": '" + path + "' is a directory");
+  const std::string dir = parent_dir(path);
+  if (::stat(dir.c_str(), &st) != 0) throw UsageError(f + ": " + errno_message("cannot use directory", dir));
+  if (!S_ISDIR(st.st_mode)) throw UsageError(f + ": '" + dir + "' is not a directory");
+  if (::access(dir.c_str(), W_OK) != 0) throw UsageError(f + ": " + errno_message("cannot write in directory", dir));
 }
 
 void make_dirs(const std::string& dir) {

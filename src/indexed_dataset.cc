@@ -4,8 +4,6 @@
 
 #include <bit>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "sp/error.h"
 #include "sp/io.h"
@@ -20,20 +18,9 @@ constexpr char kMagic[9] = {'M', 'M', 'I', 'D', 'I', 'D', 'X', '\0', '\0'};
 constexpr uint64_t kVersion = 1;
 constexpr size_t kHeaderSize = 9 + 8 + 1 + 8 + 8;
 
-template <class T>
-void put(AtomicFile& f, T v) {
+template <class T, class File>  // AtomicFile or ScratchFile
+void put(File& f, T v) {
   f.write(&v, sizeof v);
-}
-
-// Copies a scratch file's bytes into `out` in blocks.
-void copy_into(const std::string& path, AtomicFile& out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(errno_message("cannot reopen scratch file", path));
-  std::vector<char> buf(size_t{1} << 20);
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    out.write(buf.data(), static_cast<size_t>(in.gcount()));
-  }
 }
 
 }  // namespace
@@ -74,13 +61,18 @@ IndexedDatasetWriter::IndexedDatasetWriter(std::string prefix, TokenDtype dtype)
     : prefix_(std::move(prefix)), dtype_(dtype) {
   // Tokens only ever arrive through reserve/write_at (append_index, write_tokens).
   bin_ = std::make_unique<AtomicFile>(bin_path(prefix_));
-  // Scratch files sit beside the outputs (same file system) and never get a final name.
-  lengths_ = std::make_unique<AtomicFile>(idx_path(prefix_) + ".lengths");
-  doc_index_ = std::make_unique<AtomicFile>(idx_path(prefix_) + ".docs");
+  // Scratch files sit beside the outputs (same file system) and never have a name to leave behind.
+  lengths_ = std::make_unique<ScratchFile>(idx_path(prefix_) + ".lengths");
+  doc_index_ = std::make_unique<ScratchFile>(idx_path(prefix_) + ".docs");
   put<int64_t>(*doc_index_, 0);
 }
 
 IndexedDatasetWriter::~IndexedDatasetWriter() = default;  // AtomicFile destructors remove temporaries
+
+std::vector<std::string> writer_temp_finals(const std::string& prefix) {
+  const std::string idx = idx_path(prefix);
+  return {bin_path(prefix), idx, idx + ".lengths", idx + ".docs"};  // the last two: named scratch of older versions
+}
 
 void IndexedDatasetWriter::append(const DocumentBatch& b) { write_tokens(append_index(b), b); }
 
@@ -111,34 +103,35 @@ void IndexedDatasetWriter::add_document(std::span<const uint32_t> tokens, std::s
 
 void IndexedDatasetWriter::finish() {
   if (finished_) return;
-  lengths_->flush();
-  doc_index_->flush();
   AtomicFile idx(idx_path(prefix_));
   idx.write(kMagic, sizeof kMagic);
   put<uint64_t>(idx, kVersion);
   put<uint8_t>(idx, static_cast<uint8_t>(dtype_));
   put<uint64_t>(idx, sequences_);
   put<uint64_t>(idx, documents_ + 1);
-  copy_into(lengths_->temp_path(), idx);
+  const auto copy = [&idx](const char* p, size_t n) { idx.write(p, n); };
+  lengths_->read_all(copy);
   {
     // Pointers are the running byte offsets of the sequences in the .bin.
-    std::ifstream in(lengths_->temp_path(), std::ios::binary);
-    std::vector<int32_t> lens(size_t{1} << 18);
-    std::vector<int64_t> ptrs(lens.size());
+    constexpr size_t kLengths = size_t{1} << 18;  // per piece: whole int32s
+    std::vector<int32_t> lens(kLengths);
+    std::vector<int64_t> ptrs(kLengths);
     int64_t offset = 0;
     const auto item = static_cast<int64_t>(dtype_size(dtype_));
-    while (in) {
-      in.read(reinterpret_cast<char*>(lens.data()), static_cast<std::streamsize>(lens.size() * 4));
-      const size_t n = static_cast<size_t>(in.gcount()) / 4;
-      for (size_t i = 0; i < n; ++i) {
-        ptrs[i] = offset;
-        offset += lens[i] * item;
-      }
-      idx.write(ptrs.data(), n * 8);
-    }
+    lengths_->read_all(
+        [&](const char* p, size_t bytes) {
+          const size_t n = bytes / 4;
+          std::memcpy(lens.data(), p, n * 4);
+          for (size_t i = 0; i < n; ++i) {
+            ptrs[i] = offset;
+            offset += lens[i] * item;
+          }
+          idx.write(ptrs.data(), n * 8);
+        },
+        kLengths * 4);
     if (static_cast<uint64_t>(offset) != token_bytes_) throw Error("internal: sequence lengths do not add up for " + prefix_);
   }
-  copy_into(doc_index_->temp_path(), idx);
+  doc_index_->read_all(copy);
   // The .bin first, the .idx last: an .idx at its final name means the pair is
   // complete. An older pair being replaced loses its .idx first, so it never
   // describes the new .bin.
@@ -146,8 +139,8 @@ void IndexedDatasetWriter::finish() {
     throw Error(errno_message("cannot replace", idx_path(prefix_)));
   bin_->commit();
   idx.commit();
-  lengths_->discard();
-  doc_index_->discard();
+  lengths_.reset();  // frees the scratch space now
+  doc_index_.reset();
   finished_ = true;
 }
 

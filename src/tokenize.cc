@@ -14,6 +14,7 @@
 #include "sp/byte_source.h"
 #include "sp/error.h"
 #include "sp/indexed_dataset.h"
+#include "sp/interrupt.h"
 #include "sp/json_out.h"
 #include "sp/jsonl.h"
 #include "sp/progress.h"
@@ -247,6 +248,7 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
                                         fc.stop();
                                         return nullptr;
                                       }
+                                      throw_if_interrupted();  // unwinds; the writers remove their temporaries
                                       Work* w = take();
                                       if (!reader.next(w->block)) {
                                         give(w);

@@ -4,6 +4,8 @@
 #include "sp/concat.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <map>
@@ -421,11 +423,51 @@ TEST(SpConcatTool, RerunAfterKillCompletesAndCleansTemporaries) {
   const auto ref = snapshot(in.dir / "ref");
   run_command("timeout -s KILL 0.1 " + cmd);  // killed wherever it happens to be
   make_dirs(out);
-  write_file(out + "/train_chunk_1.jsonl.tmp-deadhost-4242", "{\"half");  // what a kill mid-write leaves
+  write_file(test::temp_of_dead_process(out + "/train_chunk_1.jsonl"), "{\"half");  // what a kill mid-write leaves
   r = run_command(cmd);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(snapshot(out), ref);
   for (const auto& name : test::list_dir(out)) EXPECT_FALSE(is_temp_name(name)) << name;
+}
+
+// SIGINT and SIGTERM mid-run: exit 128 + signal, the summary says it was
+// interrupted, no temporaries and no partial chunk remain, and the rerun
+// gives the chunks of an uninterrupted run.
+TEST(SpConcatTool, SignalsStopCleanlyAndTheRerunMatches) {
+  Inputs in(24, 3000);  // ~40 MB
+  auto r = run_command(env_cmd("", in.args(in.dir / "ref", "--target-size 4M")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ref = snapshot(in.dir / "ref");
+  ASSERT_GE(ref.size(), 6u);
+  for (int sig : {SIGINT, SIGTERM}) {
+    const std::string out = in.dir / ("out" + std::to_string(sig));
+    const std::string cmd = env_cmd("", in.args(out, "--target-size 4M --threads 1"));
+    bool mid_run = false;
+    r = test::interrupt_while_working(cmd, out, sig, [&] { return snapshot(out).size() < ref.size(); }, &mid_run);
+    ASSERT_TRUE(mid_run) << "the run was over before the signal; test is void";
+    EXPECT_EQ(r.exit_code, 128 + sig) << r.err;
+    EXPECT_NE(r.err.find("sp_concat: interrupted by " + std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT")),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(" not finished"), std::string::npos) << "no summary marked interrupted: " << r.err;
+    EXPECT_TRUE(test::temps_under(out).empty());
+    const auto partial = snapshot(out);
+    EXPECT_LT(partial.size(), ref.size());
+    for (const auto& [name, bytes] : partial)
+      EXPECT_TRUE(ref.count(name) && bytes == ref.at(name)) << name << " is not a complete output";
+    r = run_command(cmd);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(snapshot(out) == ref);
+  }
+}
+
+TEST(SpConcatTool, DanglingSymlinksAreReported) {
+  Inputs in(3);
+  ASSERT_EQ(::symlink((in.dir / "gone.jsonl").c_str(), (in.in() + "/a/lost.jsonl").c_str()), 0);
+  auto r = run_command(env_cmd("", in.args(in.dir / "out", "--target-size 1M --quiet")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("sp_concat: warning: skipping dangling symlink '" + in.in() + "/a/lost.jsonl'"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(in.dir / "out").size(), 1u);
 }
 
 TEST(SpConcatTool, UsageErrors) {

@@ -293,6 +293,41 @@ TEST(SpDownload, KilledRunResumesFromPartial) {
   EXPECT_EQ(read_file(d / "r.json").find("\"resumed_from\": 0,"), std::string::npos);
 }
 
+// SIGTERM (a batch system's time limit) in the middle of a transfer: the run
+// stops through the shared interrupt mechanism, says so, exits 128 + 15 and
+// keeps the .part (not at the final name) for the rerun, which resumes it.
+TEST(SpDownload, SigtermStopsCleanlyAndTheRerunResumes) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  const std::string bytes = make_bytes(6 << 20, 7);  // ~2 s at the slow rate
+  write_file(root + "/big.bin", bytes);
+  write_file(d / "m.tsv", server.url("slow", "big.bin") + "\t" + sp::sha256_hex(bytes) + "\t" +
+                              std::to_string(bytes.size()) + "\n");
+  const std::string cmd =
+      dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) + " --progress none");
+  const std::string part = out + "/big.bin.part";
+  BackgroundCommand run(cmd);
+  struct stat st{};
+  ASSERT_TRUE(wait_until([&] { return (::stat(part.c_str(), &st) == 0 && st.st_size > (1 << 20)) || !run.running(); },
+                         30));
+  run.signal(SIGTERM);
+  auto r = run.wait();
+  EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+  EXPECT_NE(r.err.find("(interrupted)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sp_download: interrupted by SIGTERM"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(out + "/big.bin")) << "a partial file reached its final name";
+  ASSERT_EQ(::stat(part.c_str(), &st), 0);
+  EXPECT_LT(static_cast<size_t>(st.st_size), bytes.size());
+
+  r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(read_file(out + "/big.bin") == bytes);
+  EXPECT_NE(server.requests().back().range, "bytes=0-");
+  EXPECT_EQ(server.requests().back().range.rfind("bytes=", 0), 0u) << "rerun did not resume";
+}
+
 // A .part that is already complete (killed between download and rename) is
 // verified and renamed without a request; an existing file with a size that
 // contradicts the manifest is replaced.
@@ -440,12 +475,20 @@ TEST(SpDownload, UsageErrors) {
   r = run_command(dl("--print-manifest slimpajama:nope"));
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("slimpajama:train"), std::string::npos);
+  // An unusable --report path is refused before any download, not after all of them.
+  TempDir d;
+  r = run_command(dl("--manifest slimpajama:validation --output-dir " + shell_quote(d / "out") + " --report " +
+                     shell_quote(d / "no/such/dir/r.json")));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("--report: cannot use directory"), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(d / "out"));
   r = run_command(dl("--help"));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("mpirun"), std::string::npos);
   EXPECT_NE(r.out.find("--ca-cert FILE"), std::string::npos);
   EXPECT_NE(r.out.find("SSL_CERT_FILE"), std::string::npos);
   EXPECT_NE(r.out.find("If-Range"), std::string::npos);
+  EXPECT_NE(r.out.find("128 + the signal number"), std::string::npos) << "the shared Signals paragraph";
 }
 
 TEST(SpDownload, DryRunSharesAreDisjointAndComplete) {

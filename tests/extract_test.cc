@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <unistd.h>
 #include <zstd.h>
 
@@ -19,6 +20,7 @@
 namespace sp {
 namespace {
 
+using test::file_exists;
 using test::read_file;
 using test::run_command;
 using test::shell_quote;
@@ -450,15 +452,86 @@ TEST(SpExtractTool, RerunAfterKillCompletesAndCleansTemporaries) {
   run_command("timeout -s KILL 0.15 " + cmd);
   // Plus the temporary that a kill -9 in the middle of a write leaves behind.
   make_dirs(out + "/chunk1");
-  write_file(out + "/chunk1/ex0.jsonl.tmp-otherhost-12345", "{\"partial\":");
+  write_file(test::temp_of_dead_process(out + "/chunk1/ex0.jsonl"), "{\"partial\":");
+  // And one of another host, whose writer cannot be checked from here: kept, and said so.
+  make_dirs(out + "/chunk2");
+  const std::string other = out + "/chunk2/ex1.jsonl.tmp-other-host-12345";
+  write_file(other, "{\"partial\":");
   auto r = run_command(cmd);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(snapshot(out), c.expected);
-  EXPECT_EQ(count_temps(out), 0u);
+  EXPECT_TRUE(file_exists(other));
+  EXPECT_NE(r.err.find("sp_extract: warning: left 1 temporary of other hosts alone (e.g. " + other), std::string::npos)
+      << r.err;
+  ASSERT_EQ(::unlink(other.c_str()), 0);
+  EXPECT_TRUE(snapshot(out) == c.expected);
+  EXPECT_EQ(test::temps_under(out), std::vector<std::string>{}) << r.err;
   // A second rerun has nothing left to do.
   r = run_command(cmd);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("0 extracted, 8 kept (complete)"), std::string::npos) << r.err;
+}
+
+// Two runs into one directory (a resubmitted job, or ranks orphaned by a
+// killed mpirun still writing): the second run's clean-up must not delete the
+// first one's live temporaries, so both finish.
+TEST(SpExtractTool, ConcurrentRunKeepsTheOtherRunsLiveTemporaries) {
+  Corpus c(4, 20000);
+  const std::string out = c.dir / "out";
+  const std::string cmd = env_cmd("", "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " +
+                                                        shell_quote(out) + " --threads 1 --progress none");
+  test::BackgroundCommand first(cmd);
+  ASSERT_TRUE(test::wait_until([&] { return !test::temps_under(out).empty() || !first.running(); }, 60));
+  ASSERT_TRUE(first.freeze()) << "the first run finished at once; test is void";
+  const auto live = test::temps_under(out);
+  ASSERT_EQ(live.size(), 1u);
+  auto second = run_command(cmd);
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_TRUE(file_exists(live[0])) << "the second run deleted the first run's live temporary " << live[0];
+  first.signal(SIGCONT);
+  auto r = first.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(snapshot(out), c.expected);
+  EXPECT_EQ(count_temps(out), 0u);
+}
+
+// SIGTERM and SIGINT mid-run: exit 128 + signal, the summary says it was
+// interrupted, no temporaries and no partial output remain, and the rerun
+// gives the tree of an uninterrupted run.
+TEST(SpExtractTool, SignalsStopCleanlyAndTheRerunMatches) {
+  Corpus c(6, 20000);
+  for (int sig : {SIGTERM, SIGINT}) {
+    const std::string out = c.dir / ("out" + std::to_string(sig));
+    const std::string cmd = env_cmd("", "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " +
+                                                          shell_quote(out) + " --threads 1 --progress none");
+    bool mid_run = false;
+    auto r = test::interrupt_while_working(cmd, out, sig, [&] { return snapshot(out).size() < c.expected.size(); },
+                                           &mid_run);
+    ASSERT_TRUE(mid_run) << "the run was over before the signal; test is void";
+    EXPECT_EQ(r.exit_code, 128 + sig) << r.err;
+    EXPECT_NE(r.err.find("sp_extract: interrupted by " + std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT")),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(" not finished"), std::string::npos) << "no summary marked interrupted: " << r.err;
+    EXPECT_EQ(count_temps(out), 0u);
+    const auto partial = snapshot(out);
+    EXPECT_LT(partial.size(), c.expected.size());
+    for (const auto& [rel, bytes] : partial)
+      EXPECT_TRUE(c.expected.count(rel) && bytes == c.expected.at(rel)) << rel << " is not a complete output";
+    r = run_command(cmd);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(snapshot(out) == c.expected);
+    run_command("rm -rf " + shell_quote(out));
+  }
+}
+
+TEST(SpExtractTool, DanglingSymlinksAreReported) {
+  Corpus c(2);
+  ASSERT_EQ(::symlink((c.dir / "gone.jsonl.zst").c_str(), (c.in() + "/chunk1/lost.jsonl.zst").c_str()), 0);
+  auto r = run_command(env_cmd("", "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " +
+                                                     shell_quote(c.dir / "out") + " --quiet"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("sp_extract: warning: skipping dangling symlink '" + c.in() + "/chunk1/lost.jsonl.zst'"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(snapshot(c.dir / "out"), c.expected);
 }
 
 TEST(SpExtractTool, UsageErrors) {

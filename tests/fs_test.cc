@@ -2,6 +2,7 @@
 #include "sp/fs.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include "sp/byte_source.h"
@@ -90,6 +91,41 @@ TEST(ListFiles, RecursiveSortedBytewiseAndFiltered) {
   EXPECT_EQ(files[1].size, 3u);
   EXPECT_EQ(files[1].path, d.path() + "/a/B.jsonl");
   EXPECT_THROW(list_files(d / "missing", [](std::string_view) { return true; }), Error);
+}
+
+TEST(ListFiles, ReportsDanglingSymlinksInsteadOfSkippingThemSilently) {
+  TempDir d;
+  make_dirs(d / "in/sub");
+  make_dirs(d / "elsewhere");
+  write_file(d / "in/a.jsonl", "1");
+  write_file(d / "elsewhere/b.jsonl", "22");
+  ASSERT_EQ(::symlink((d / "elsewhere/b.jsonl").c_str(), (d / "in/b.jsonl").c_str()), 0);   // fine: followed
+  ASSERT_EQ(::symlink((d / "gone/c.jsonl").c_str(), (d / "in/sub/c.jsonl").c_str()), 0);    // dangling file
+  ASSERT_EQ(::symlink((d / "unmounted").c_str(), (d / "in/shards").c_str()), 0);            // dangling directory
+  std::vector<std::string> dangling;
+  auto files = list_files(d / "in", [](std::string_view rel) { return ends_with(rel, ".jsonl"); }, &dangling);
+  std::vector<std::string> rel;
+  for (const auto& f : files) rel.push_back(f.relative);
+  EXPECT_EQ(rel, (std::vector<std::string>{"a.jsonl", "b.jsonl"}));
+  EXPECT_EQ(dangling, (std::vector<std::string>{d / "in/shards", d / "in/sub/c.jsonl"}));
+  // Without the out-parameter the listing is the same.
+  EXPECT_EQ(list_files(d / "in", [](std::string_view) { return true; }).size(), 2u);
+}
+
+TEST(CheckOutputFilePath, RefusesWhatCouldNeverBeWritten) {
+  TempDir d;
+  make_dirs(d / "dir");
+  write_file(d / "plain", "x");
+  EXPECT_NO_THROW(check_output_file_path(d / "stats.json", "--stats-json"));
+  EXPECT_NO_THROW(check_output_file_path(d / "plain", "--stats-json"));  // replaced when written
+  for (const std::string& bad : {d / "missing/stats.json", d / "plain/stats.json", d / "dir", std::string()}) {
+    try {
+      check_output_file_path(bad, "--stats-json");
+      ADD_FAILURE() << "accepted " << bad;
+    } catch (const UsageError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind("--stats-json: ", 0), 0u) << e.what();
+    }
+  }
 }
 
 TEST(Paths, Helpers) {

@@ -143,6 +143,29 @@ TEST(IndexedDataset, UnfinishedWriterLeavesNothing) {
   EXPECT_TRUE(test::list_dir(d.path()).empty());
 }
 
+// While a writer works, its only name on disk is the .bin's temporary: the
+// index scratch (lengths, document indices) has none, so a kill -9 cannot
+// leave it behind (~12 bytes per document, for ever).
+TEST(IndexedDataset, IndexScratchHasNoNameWhileWriting) {
+  TempDir d;
+  IndexedDatasetWriter w(d / "ds", TokenDtype::kUint16);
+  const uint32_t doc[] = {1, 2, 3};
+  const int32_t len[] = {3};
+  for (int i = 0; i < 100000; ++i) w.add_document(doc, len);  // past the scratch buffers
+  const auto names = test::list_dir(d.path());
+  ASSERT_EQ(names.size(), 1u) << names.size() << " names, the second: " << (names.size() > 1 ? names[1] : "");
+  EXPECT_EQ(names[0].rfind("ds.bin.tmp-", 0), 0u) << names[0];
+  w.finish();
+  EXPECT_EQ(read_indexed_dataset(d / "ds").document_count(), 100000u);
+  EXPECT_EQ(test::list_dir(d.path()), (std::vector<std::string>{"ds.bin", "ds.idx"}));
+}
+
+TEST(IndexedDataset, WriterTempFinalsCoverOlderVersionsScratch) {
+  EXPECT_EQ(writer_temp_finals("o/x_text_document"),
+            (std::vector<std::string>{"o/x_text_document.bin", "o/x_text_document.idx",
+                                      "o/x_text_document.idx.lengths", "o/x_text_document.idx.docs"}));
+}
+
 TEST(IndexedDataset, ReaderRejectsDamagedFiles) {
   TempDir d;
   {

@@ -6,15 +6,19 @@
 
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
+#include <map>
 #include <random>
 
 #include "sp/bpe.h"
+#include "sp/fs.h"
 #include "sp/indexed_dataset.h"
 #include "sp/record.h"
+#include "sp/stale_temps.h"
 #include "test_support.h"
 
 namespace sp {
@@ -436,6 +440,12 @@ TEST_F(SpTokenize, UsageAndEnvironmentErrorsAreOneClearLine) {
       {"--input " + dir / "in.jsonl" + " --output-prefix o --on-error maybe", 2, "--on-error"},
       {"--input " + dir / "in.jsonl" + " --output-prefix o --tokenizer-type BertWordPieceLowerCase", 2, "not supported"},
       {"--input " + dir / "in.jsonl" + " --output-prefix " + dir / "o --vocab-file " + dir / "nope.json", 1, "nope.json"},
+      // Sizes that could only end in "out of memory" (exit 3) are refused up front.
+      {"--input " + dir / "in.jsonl" + " --output-prefix " + dir / "o --block-size 1T", 2, "--block-size must be"},
+      // An unusable --stats-json is noticed before the work, not after it.
+      {"--input " + dir / "in.jsonl" + " --output-prefix " + dir / "o --stats-json " + dir / "no/such/dir/s.json", 2,
+       "--stats-json: cannot use directory"},
+      {"--input " + dir / "in.jsonl" + " --output-prefix " + dir / "o --stats-json " + dir.path(), 2, "is a directory"},
   };
   for (const auto& c : cases) {
     auto r = tokenize(c.args);
@@ -446,6 +456,107 @@ TEST_F(SpTokenize, UsageAndEnvironmentErrorsAreOneClearLine) {
   auto help = run_command(shell_quote(test::tool_path("sp_tokenize")) + " --help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("--append-eod"), std::string::npos);
+}
+
+std::string tokenize_cmd(const std::string& args) {
+  return shell_quote(test::tool_path("sp_tokenize")) + " --vocab-file " +
+         shell_quote(test::gpt2_dir() + "/vocab.json") + " --progress none " + args;
+}
+
+// Many small documents, about `mb` MB of JSONL.
+void write_tiny_docs(const std::string& path, size_t mb, int seed) {
+  std::ofstream f(path, std::ios::binary);
+  for (size_t i = 0, bytes = 0; bytes < (mb << 20); ++i) {
+    const std::string line = "{\"text\":\"doc " + std::to_string(seed) + "-" + std::to_string(i) + " says hi\"}\n";
+    f << line;
+    bytes += line.size();
+  }
+}
+
+// kill -9 in the middle of a run: the index scratch (sequence lengths and
+// document indices, ~12 bytes a document) has no name to leave behind, and
+// the rerun removes what the killed process did leave (its .bin temporary).
+TEST_F(SpTokenize, KillNineLeavesNoIndexScratchAndTheRerunCleansUp) {
+  write_tiny_docs(dir / "in.jsonl", 24, 1);
+  const std::string cmd = tokenize_cmd("--workers 1 --input " + dir / "in.jsonl" + " --output-prefix " + dir / "out/x");
+  test::run_command("mkdir -p " + dir / "out");
+  {
+    test::BackgroundCommand run(cmd);
+    // Well into the run (1 MB of tokens: ~90,000 documents indexed), where a
+    // named index scratch file would hold about a megabyte too.
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+          const auto t = test::temps_under(dir / "out");
+          struct stat st {};
+          return (!t.empty() && ::stat(t[0].c_str(), &st) == 0 && st.st_size > (1 << 20)) || !run.running();
+        },
+        60));
+    ASSERT_TRUE(run.freeze()) << "finished before the kill; test is void";
+    run.signal(SIGKILL);
+    EXPECT_EQ(run.wait().exit_code, 128 + SIGKILL);
+  }
+  ASSERT_FALSE(test::file_exists(dir / "out/x_text_document.idx")) << "finished before the kill; test is void";
+  for (const auto& name : test::list_dir(dir / "out"))
+    EXPECT_EQ(name.find(".idx."), std::string::npos) << "index scratch left behind: " << name;
+
+  auto r = test::run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(test::list_dir(dir / "out"), (std::vector<std::string>{"x_text_document.bin", "x_text_document.idx",
+                                                                   "x_text_document.sp-record"}));
+  EXPECT_GT(read_indexed_dataset(dir / "out/x_text_document").document_count(), 500000u);
+}
+
+// SIGTERM (a batch system's time limit) and SIGINT (Ctrl-C) mid-run: exit
+// 128 + signal, a summary marked interrupted, no temporaries, no partial
+// pair; the rerun finishes with the bytes of an uninterrupted run.
+TEST_F(SpTokenize, SignalsStopCleanlyAndTheRerunMatches) {
+  test::run_command("mkdir -p " + dir / "in");
+  for (int i = 0; i < 4; ++i) write_file(dir / ("in/part_" + std::to_string(i) + ".jsonl"), make_corpus(20000, i));
+  // The data files (records hold mtimes and hosts; each pair must have one).
+  const auto tree = [](const std::string& root) {
+    std::map<std::string, std::string> m;
+    for (const auto& f : list_files(root, [](std::string_view rel) { return !is_record_name(std::string(rel)); }))
+      m[f.relative] = read_file(f.path);
+    return m;
+  };
+  ASSERT_EQ(test::run_command(tokenize_cmd("--input-dir " + dir / "in" + " --output-dir " + dir / "ref")).exit_code, 0);
+  const auto ref = tree(dir / "ref");
+  ASSERT_EQ(ref.size(), 8u);
+  for (int sig : {SIGTERM, SIGINT}) {
+    const std::string out = dir / ("out" + std::to_string(sig));
+    const std::string cmd = tokenize_cmd("--workers 1 --input-dir " + dir / "in" + " --output-dir " + out);
+    bool mid_run = false;
+    auto r = test::interrupt_while_working(cmd, out, sig, [&] { return tree(out).size() < 8; }, &mid_run);
+    ASSERT_TRUE(mid_run) << "the run was over before the signal; test is void";
+    EXPECT_EQ(r.exit_code, 128 + sig) << r.err;
+    EXPECT_NE(r.err.find("interrupted by " + std::string(sig == SIGTERM ? "SIGTERM" : "SIGINT")), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("sp_tokenize: interrupted after "), std::string::npos) << r.err;
+    EXPECT_TRUE(test::temps_under(out).empty());
+    const auto partial = tree(out);
+    EXPECT_LT(partial.size(), 8u);
+    for (const auto& [name, bytes] : partial) {
+      EXPECT_TRUE(ref.count(name) && bytes == ref.at(name)) << name << " is not a complete output";
+      const std::string stem = name.substr(0, name.size() - 4);
+      EXPECT_TRUE(partial.count(stem + ".bin") && partial.count(stem + ".idx")) << name << " without its pair";
+    }
+    r = test::run_command(cmd);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_TRUE(tree(out) == ref);
+    for (const auto& [name, bytes] : ref)
+      EXPECT_TRUE(test::file_exists(record_path_for(out + "/" + name.substr(0, name.size() - 4)))) << name;
+  }
+}
+
+TEST_F(SpTokenize, DanglingSymlinksInTheInputDirAreReported) {
+  test::run_command("mkdir -p " + dir / "in");
+  write_file(dir / "in/a.jsonl", make_corpus(10, 1));
+  ASSERT_EQ(::symlink((dir / "gone/b.jsonl").c_str(), (dir / "in/b.jsonl").c_str()), 0);
+  auto r = tokenize("--input-dir " + dir / "in" + " --output-dir " + dir / "out --quiet");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("sp_tokenize: warning: skipping dangling symlink '" + dir / "in/b.jsonl" + "'"),
+            std::string::npos) << r.err;
+  EXPECT_TRUE(test::file_exists(dir / "out/a.jsonl_text_document.idx"));
 }
 
 // Peak resident memory (KiB) of one run of a command, from wait4's rusage.

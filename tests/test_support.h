@@ -2,7 +2,10 @@
 // tools, reading and writing files, locating the GPT-2 vocabulary.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -30,6 +33,48 @@ struct CommandResult {
 
 // Runs a shell command line (via /bin/sh -c), capturing stdout and stderr.
 CommandResult run_command(const std::string& command_line);
+
+// A shell command line started in the background (stdout and stderr to
+// files, stdin from /dev/null), with SIGINT, SIGTERM and SIGHUP at their
+// default action whatever the test runner's. The command is exec'd by the
+// shell, so pid() is the tool's own process when the line is one command.
+// The destructor kills (SIGKILL) and reaps it if it is still running.
+class BackgroundCommand {
+ public:
+  explicit BackgroundCommand(const std::string& command_line);
+  ~BackgroundCommand();
+  BackgroundCommand(const BackgroundCommand&) = delete;
+  BackgroundCommand& operator=(const BackgroundCommand&) = delete;
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const;
+  // SIGSTOP, returning once it has stopped (false if it exited first).
+  bool freeze();
+  bool running();          // false once it has exited (then it is reaped)
+  CommandResult wait();    // waits for it to exit; exit_code as in run_command
+
+ private:
+  TempDir dir_;
+  pid_t pid_ = -1;
+  int status_ = 0;
+  bool reaped_ = false;
+};
+
+// Polls `condition` every millisecond until it holds (true) or `seconds` pass (false).
+bool wait_until(const std::function<bool()>& condition, double seconds);
+
+// Paths of AtomicFile temporaries ("*.tmp-*") anywhere under root, sorted.
+std::vector<std::string> temps_under(const std::string& root);
+
+// Runs command_line in the background; as soon as a temporary shows up under
+// watch_dir, freezes it (SIGSTOP), sets *caught_mid_run to work_remains()
+// (false means the run was about to end anyway: the test is void), sends
+// `sig`, lets it continue (SIGCONT) and waits for it to exit.
+CommandResult interrupt_while_working(const std::string& command_line, const std::string& watch_dir, int sig,
+                                      const std::function<bool()>& work_remains, bool* caught_mid_run);
+
+// AtomicFile's temporary name for `final_path` as a process of this host
+// that has exited would have left it ("<final>.tmp-<this host>-<dead pid>").
+std::string temp_of_dead_process(const std::string& final_path);
 
 // Absolute path of a built tool: SP_BIN_DIR "/" name.
 std::string tool_path(const std::string& name);

@@ -14,6 +14,7 @@
 #include "sp/concat.h"
 #include "sp/error.h"
 #include "sp/fs.h"
+#include "sp/interrupt.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
 #include "sp/record.h"
@@ -88,7 +89,9 @@ int body(int argc, char** argv) {
 
   const sp::RankInfo rank = sp::detect_rank();
   const std::string label = sp::rank_prefix(rank) + "sp_concat";
-  const auto listed = sp::list_concat_inputs(po.input_dir, po.output_dir);
+  std::vector<std::string> dangling;
+  const auto listed = sp::list_concat_inputs(po.input_dir, po.output_dir, &dangling);
+  if (rank.rank == 0) sp::warn_dangling_links(label, dangling);
   const auto planned = sp::plan_chunks(listed, po);
   const std::string plan_path = sp::plan_file_path(po.output_dir);
   if (planned.empty() && !sp::path_exists(plan_path)) {
@@ -122,7 +125,9 @@ int body(int argc, char** argv) {
   // The plan's own temporary may belong to a rank still writing it: only a
   // single process can be sure a leftover one is stale.
   if (rank.world == 1) finals.push_back(plan_path);
-  const size_t stale = sp::remove_stale_temps(finals);
+  const sp::StaleTempSweep sweep = sp::remove_stale_temps(finals);
+  const size_t stale = sweep.removed;
+  if (sweep.other_hosts) sp::print_warning(label, sweep.other_hosts_note());
 
   uint64_t total = 0;
   for (size_t i : mine) total += sizes[i];
@@ -137,7 +142,7 @@ int body(int argc, char** argv) {
   std::vector<sp::ChunkResult> results(mine.size());
   std::mutex err_mu;
   tbb::task_arena arena(threads);
-  arena.execute([&] {
+  const auto stop = sp::run_interruptible([&] { arena.execute([&] {
     tbb::parallel_for(tbb::blocked_range<size_t>(0, mine.size(), 1), [&](const tbb::blocked_range<size_t>& r) {
       for (size_t k = r.begin(); k != r.end(); ++k) {
         results[k] = sp::write_chunk(plan[mine[k]], co, &progress);
@@ -150,16 +155,17 @@ int body(int argc, char** argv) {
         }
       }
     });
-  });
+  }); });
   progress.finish();
 
-  size_t written = 0, skipped = 0, failed = 0;
+  size_t written = 0, skipped = 0, failed = 0, unfinished = 0;
   uint64_t out = 0, newlines = 0, removed = 0, files = 0;
   for (size_t k = 0; k < mine.size(); ++k) {
     const auto& r = results[k];
     written += r.status == sp::ChunkStatus::kWritten;
     skipped += r.status == sp::ChunkStatus::kSkipped;
-    failed += r.status == sp::ChunkStatus::kFailed;
+    failed += r.status == sp::ChunkStatus::kFailed && !r.error.empty();
+    unfinished += r.status == sp::ChunkStatus::kFailed && r.error.empty();  // not reached: interrupted
     out += r.bytes_out, newlines += r.newlines_added, removed += r.sources_removed;
     if (r.status == sp::ChunkStatus::kWritten) files += plan[mine[k]].inputs.size();
   }
@@ -171,6 +177,7 @@ int body(int argc, char** argv) {
                     std::to_string(failed) + " failed | " + std::to_string(newlines) + " missing final newlines added";
     if (co.remove_source) s += " | " + std::to_string(removed) + " sources removed";
     if (stale) s += " | " + std::to_string(stale) + " stale temporaries removed";
+    if (stop) s += " | interrupted: " + std::to_string(unfinished) + " not finished";
     char buf[200];
     std::snprintf(buf, sizeof buf, " | out %.1f MB | %s | %.1f MB/s", out / 1e6, sp::cli::format_duration(t).c_str(),
                   sp::mb_per_s(out, t));
@@ -178,9 +185,9 @@ int body(int argc, char** argv) {
   }
   if (failed) {
     std::fprintf(stderr, "%s: error: %zu chunk(s) failed (errors above); rerun to retry them\n", label.c_str(), failed);
-    return 1;
   }
-  return 0;
+  if (stop) throw *stop;
+  return failed ? 1 : 0;
 }
 
 }  // namespace

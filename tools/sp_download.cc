@@ -6,8 +6,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -16,15 +14,13 @@
 #include "sp/cli.h"
 #include "sp/download.h"
 #include "sp/error.h"
+#include "sp/interrupt.h"
 #include "sp/manifest.h"
 #include "sp/fs.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
 
 namespace {
-
-volatile std::sig_atomic_t g_stop = 0;
-void on_signal(int) { g_stop = 1; }
 
 sp::cli::Program program() {
   return {
@@ -151,6 +147,7 @@ int run(int argc, char** argv) {
     return std::fflush(stdout) == 0 ? 0 : 1;
   }
   if (!args.has("output-dir")) throw sp::UsageError("--output-dir is required");
+  if (args.has("report")) sp::check_output_file_path(report_path(args.get("report"), rank), "--report");
 
   sp::DownloadOptions opt;
   opt.output_dir = args.get("output-dir");
@@ -203,9 +200,7 @@ int run(int argc, char** argv) {
   hooks.on_progress = [&progress](uint64_t b, uint64_t f) { progress.add(b, f); };
   hooks.on_total_learned = [&progress](uint64_t b) { progress.add_total_bytes(b); };
   if (!quiet) hooks.on_event = [&label](const std::string& line) { std::fprintf(stderr, "%s: %s\n", label.c_str(), line.c_str()); };
-  hooks.should_stop = [] { return g_stop != 0; };
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  hooks.should_stop = sp::interrupted;  // run_tool installed the handlers; .part files stay for the rerun
 
   auto results = sp::download_all(mine, opt, counters, hooks);
   progress.finish();
@@ -233,7 +228,8 @@ int run(int argc, char** argv) {
       std::fprintf(stderr, "%s: failed: %s (%s): %s\n", label.c_str(), mine[i].url.c_str(), mine[i].path.c_str(), results[i].error.c_str());
   if (failed) {
     std::fprintf(stderr, "%s: %zu of %zu files failed; rerun the same command to resume%s\n", label.c_str(), failed, results.size(),
-                 g_stop ? " (interrupted)" : "");
+                 sp::interrupted() ? " (interrupted)" : "");
+    sp::throw_if_interrupted();
     return 1;
   }
   return 0;

@@ -14,6 +14,7 @@
 #include "sp/error.h"
 #include "sp/extract.h"
 #include "sp/fs.h"
+#include "sp/interrupt.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
 #include "sp/record.h"
@@ -70,7 +71,9 @@ int body(int argc, char** argv) {
 
   const sp::RankInfo rank = sp::detect_rank();
   const std::string label = sp::rank_prefix(rank) + "sp_extract";
-  const auto tasks = sp::plan_extract(args.get("input-dir"), args.get("output-dir"));
+  std::vector<std::string> dangling;
+  const auto tasks = sp::plan_extract(args.get("input-dir"), args.get("output-dir"), &dangling);
+  if (rank.rank == 0) sp::warn_dangling_links(label, dangling);
   if (tasks.empty()) {
     if (!quiet && rank.rank == 0) std::fprintf(stderr, "%s: no *.zst files under %s: nothing to do\n", label.c_str(), args.get("input-dir").c_str());
     return 0;
@@ -84,7 +87,9 @@ int body(int argc, char** argv) {
 
   std::vector<std::string> finals;
   for (size_t i : mine) finals.insert(finals.end(), {tasks[i].output, sp::record_path_for(tasks[i].output)});
-  const size_t stale = sp::remove_stale_temps(finals);
+  const sp::StaleTempSweep sweep = sp::remove_stale_temps(finals);
+  const size_t stale = sweep.removed;
+  if (sweep.other_hosts) sp::print_warning(label, sweep.other_hosts_note());
 
   uint64_t total_in = 0;
   for (size_t i : mine) total_in += sizes[i];
@@ -100,7 +105,7 @@ int body(int argc, char** argv) {
 
   std::vector<sp::ExtractResult> results(mine.size());
   tbb::task_arena arena(threads);
-  arena.execute([&] {
+  const auto stop = sp::run_interruptible([&] { arena.execute([&] {
     tbb::parallel_for(tbb::blocked_range<size_t>(0, mine.size(), 1), [&](const tbb::blocked_range<size_t>& r) {
       for (size_t k = r.begin(); k != r.end(); ++k) {
         results[k] = sp::extract_file(tasks[mine[k]], opt, &progress);
@@ -114,17 +119,18 @@ int body(int argc, char** argv) {
         }
       }
     });
-  });
+  }); });
   progress.finish();
 
-  size_t done = 0, skipped = 0, removed = 0;
+  size_t done = 0, skipped = 0, removed = 0, unfinished = 0;
   uint64_t in = 0, out = 0, lines = 0;
   std::vector<std::string> failed;
   for (size_t k = 0; k < mine.size(); ++k) {
     const auto& r = results[k];
     if (r.status == sp::ExtractStatus::kExtracted) ++done;
     if (r.status == sp::ExtractStatus::kSkipped) ++skipped;
-    if (r.status == sp::ExtractStatus::kFailed) failed.push_back(tasks[mine[k]].source);
+    if (r.status == sp::ExtractStatus::kFailed && r.error.empty()) ++unfinished;  // not reached: interrupted
+    else if (r.status == sp::ExtractStatus::kFailed) failed.push_back(tasks[mine[k]].source);
     removed += r.source_removed;
     in += r.bytes_in, out += r.bytes_out, lines += r.lines;
   }
@@ -137,6 +143,7 @@ int body(int argc, char** argv) {
     if (opt.validate) s += " | " + std::to_string(lines) + " lines validated";
     if (opt.remove_source) s += " | " + std::to_string(removed) + " sources removed";
     if (stale) s += " | " + std::to_string(stale) + " stale temporaries removed";
+    if (stop) s += " | interrupted: " + std::to_string(unfinished) + " not finished";
     char buf[256];
     std::snprintf(buf, sizeof buf, " | in %.1f MB, out %.1f MB | %s | %.1f MB/s in, %.1f MB/s out", in / 1e6,
                   out / 1e6, sp::cli::format_duration(t).c_str(), sp::mb_per_s(in, t), sp::mb_per_s(out, t));
@@ -149,9 +156,9 @@ int body(int argc, char** argv) {
     if (failed.size() > 20) list += "\n  ... and " + std::to_string(failed.size() - 20) + " more";
     std::fprintf(stderr, "%s: error: %zu file(s) failed (errors above); rerun to retry them:%s\n", label.c_str(),
                  failed.size(), list.c_str());
-    return 1;
   }
-  return 0;
+  if (stop) throw *stop;
+  return failed.empty() ? 0 : 1;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "sp/error.h"
 #include "sp/fs.h"
 #include "sp/indexed_dataset.h"
+#include "sp/interrupt.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
 #include "sp/record.h"
@@ -104,7 +105,9 @@ int run(int argc, char** argv) {
   else if (on_error == "skip") opt.on_error = sp::OnError::kSkip;
   else throw sp::UsageError("--on-error: expected stop or skip, got '" + on_error + "'");
   opt.block_bytes = args.get_size("block-size", opt.block_bytes);
-  if (opt.block_bytes < 4096) throw sp::UsageError("--block-size must be at least 4K");
+  if (opt.block_bytes < 4096 || opt.block_bytes > (size_t{1} << 30))
+    throw sp::UsageError("--block-size must be between 4K and 1G");
+  if (args.has("stats-json")) sp::check_output_file_path(args.get("stats-json"), "--stats-json");
   const long workers = args.get_int("workers", 0);
   if (workers < 0) throw sp::UsageError("--workers: expected a positive number");
   const int threads = workers > 0 ? static_cast<int>(workers) : sp::default_threads();
@@ -131,8 +134,10 @@ int run(int argc, char** argv) {
   } else {
     const std::string out_dir = args.get("output-dir");
     if (args.has("input-dir")) {
-      for (const auto& f : sp::list_files(args.get("input-dir"), is_jsonl_name))
+      std::vector<std::string> dangling;
+      for (const auto& f : sp::list_files(args.get("input-dir"), is_jsonl_name, &dangling))
         add_job(f.path, out_dir + "/" + strip_zst(f.relative), f.size);
+      if (rank.rank == 0) sp::warn_dangling_links(who, dangling);
       if (jobs.empty()) throw sp::Error("no *.jsonl / *.json / *.jsonl.zst files under '" + args.get("input-dir") + "'");
     } else {
       for (const auto& in : inputs) add_job(in, out_dir + "/" + strip_zst(sp::base_name(in)), sp::file_size(in));
@@ -194,18 +199,23 @@ int run(int argc, char** argv) {
   sp::apply_progress_flags(args, po);
   sp::Progress progress(po);
 
-  for (const auto& j : todo) {
-    for (const auto& p : j.prefixes) sp::make_dirs(sp::parent_dir(p));
-    std::vector<std::string> finals;
-    for (const auto& p : j.prefixes)
-      finals.insert(finals.end(), {sp::bin_path(p), sp::idx_path(p), sp::record_path_for(p)});
-    sp::remove_stale_temps(finals);
-    total.merge(sp::tokenize_file(tokenizer, j.input, j.prefixes, opt, &progress));
-  }
+  const auto stop = sp::run_interruptible([&] {
+    for (const auto& j : todo) {
+      for (const auto& p : j.prefixes) sp::make_dirs(sp::parent_dir(p));
+      std::vector<std::string> finals;
+      for (const auto& p : j.prefixes) {
+        for (auto& f : sp::writer_temp_finals(p)) finals.push_back(std::move(f));
+        finals.push_back(sp::record_path_for(p));
+      }
+      const auto sweep = sp::remove_stale_temps(finals);
+      if (sweep.other_hosts) sp::print_warning(who, sweep.other_hosts_note());
+      total.merge(sp::tokenize_file(tokenizer, j.input, j.prefixes, opt, &progress));
+    }
+  });
   progress.finish();
   total.seconds = progress.elapsed_seconds();
 
-  if (args.has("stats-json")) {
+  if (args.has("stats-json") && !stop) {  // partial statistics would look like a finished run's
     std::string path = args.get("stats-json");
     if (rank.world > 1) path += ".rank" + std::to_string(rank.rank);
     sp::AtomicFile f(path);
@@ -214,7 +224,9 @@ int run(int argc, char** argv) {
   }
   if (!quiet) {
     std::string s = sp::stats_summary(total);
-    std::fprintf(stderr, "%s: done (%d worker thread%s)\n", who.c_str(), threads, threads == 1 ? "" : "s");
+    if (stop) std::fprintf(stderr, "%s: interrupted after %llu of %zu file(s); finished:\n", who.c_str(),
+                           static_cast<unsigned long long>(total.files), todo.size());
+    else std::fprintf(stderr, "%s: done (%d worker thread%s)\n", who.c_str(), threads, threads == 1 ? "" : "s");
     size_t pos = 0;
     while (pos < s.size()) {
       size_t nl = s.find('\n', pos);
@@ -222,6 +234,7 @@ int run(int argc, char** argv) {
       pos = nl + 1;
     }
   }
+  if (stop) throw *stop;
   return 0;
 }
 

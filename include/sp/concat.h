@@ -41,8 +41,10 @@ std::vector<Chunk> plan_chunks(const std::vector<ChunkInput>& inputs, const Conc
 
 // The "*.jsonl" files under input_dir in byte-wise order of relative path,
 // leaving out anything inside output_dir (so chunks written into a
-// subdirectory of the input are never taken as inputs by a rerun).
-std::vector<ChunkInput> list_concat_inputs(const std::string& input_dir, const std::string& output_dir);
+// subdirectory of the input are never taken as inputs by a rerun). Dangling
+// symlinks are appended to dangling_links when given (see list_files).
+std::vector<ChunkInput> list_concat_inputs(const std::string& input_dir, const std::string& output_dir,
+                                           std::vector<std::string>* dangling_links = nullptr);
 
 // A plan pinned in <output_dir>/sp_concat_plan.tsv: the first process to get
 // there writes it (atomically, never overwriting), every process and every

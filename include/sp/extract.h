@@ -26,8 +26,10 @@ struct ExtractTask {
 // output_dir/<relative without .zst> (beside the source when output_dir is
 // empty). Sources and completed outputs count alike, so every rank plans the
 // same tasks with the same sizes however late it starts: the split of work
-// does not depend on when a rank looks.
-std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir);
+// does not depend on when a rank looks. Dangling symlinks found on the way
+// are appended to dangling_links when given (see list_files).
+std::vector<ExtractTask> plan_extract(const std::string& input_dir, const std::string& output_dir,
+                                      std::vector<std::string>* dangling_links = nullptr);
 
 struct ExtractOptions {
   bool validate = false;       // check each line is a JSON object with valid UTF-8

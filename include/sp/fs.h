@@ -86,9 +86,19 @@ struct FileEntry {
 // All regular files under root (recursively, following symlinks to files),
 // for which keep(relative) is true, sorted by relative path byte-wise
 // (strcmp order, the same on every machine and rank). Throws Error when root
-// is missing or unreadable.
+// is missing or unreadable. Symlinks whose target is missing (an unmounted
+// file system, a moved directory) cannot be listed; when dangling_links is
+// given, their paths are appended to it (sorted) so the caller can warn.
 std::vector<FileEntry> list_files(const std::string& root,
-                                  const std::function<bool(std::string_view relative)>& keep);
+                                  const std::function<bool(std::string_view relative)>& keep,
+                                  std::vector<std::string>* dangling_links = nullptr);
+// One warning line per dangling symlink: "<label>: warning: skipping dangling symlink '<path>' ...".
+void warn_dangling_links(std::string_view label, const std::vector<std::string>& links);
+
+// Checks, before any work, that a file can later be created at `path` (a
+// --stats-json or --report file): its directory exists and is writable and
+// the path is not a directory. Throws UsageError naming `flag` otherwise.
+void check_output_file_path(const std::string& path, std::string_view flag);
 
 // mkdir -p; throws Error.
 void make_dirs(const std::string& dir);

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "sp/fs.h"
+#include "sp/scratch_file.h"
 
 namespace sp {
 
@@ -73,10 +74,11 @@ struct DocumentBatch {
 
 // Streams a dataset to <prefix>.bin/.idx with memory bounded whatever the
 // corpus size: tokens go straight to the .bin, sequence lengths and document
-// indices to scratch files, and the .idx is assembled by finish(). Both files
-// are written under temporary names; finish() renames the .bin and then the
-// .idx, so a pair with an .idx is always complete. Destroyed without finish(),
-// nothing is left behind.
+// indices to nameless scratch files beside it (sp/scratch_file.h: they vanish
+// with the process, even after kill -9), and the .idx is assembled by
+// finish(). Both files are written under temporary names; finish() renames
+// the .bin and then the .idx, so a pair with an .idx is always complete.
+// Destroyed without finish(), nothing is left behind.
 class IndexedDatasetWriter {
  public:
   IndexedDatasetWriter(std::string prefix, TokenDtype dtype);
@@ -104,10 +106,17 @@ class IndexedDatasetWriter {
  private:
   std::string prefix_;
   TokenDtype dtype_;
-  std::unique_ptr<AtomicFile> bin_, lengths_, doc_index_;
+  std::unique_ptr<AtomicFile> bin_;
+  std::unique_ptr<ScratchFile> lengths_, doc_index_;
   uint64_t documents_ = 0, sequences_ = 0, token_bytes_ = 0;
   bool finished_ = false;
 };
+
+// The final names a writer of `prefix` writes temporaries for, including the
+// named scratch files of older versions ("<prefix>.idx.lengths.tmp-*",
+// "<prefix>.idx.docs.tmp-*"): what to pass to remove_stale_temps before
+// rebuilding the pair.
+std::vector<std::string> writer_temp_finals(const std::string& prefix);
 
 // Appends token ids to `bytes` in `dtype` (little-endian). Ids must fit.
 void append_tokens(TokenDtype dtype, std::span<const uint32_t> ids, ByteBuffer& bytes);
