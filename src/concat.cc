@@ -411,26 +411,20 @@ ChunkResult write_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* 
   bool counted = false;  // the chunk's bytes given to progress
   try {
     CompletionRecord expected = expected_record(chunk);
-    bool inputs_gone = false;
-    for (const auto& in : expected.inputs) inputs_gone |= !in.present;
+    std::string missing;  // an input already removed: the chunk can no longer be rebuilt
+    for (size_t i = 0; i < chunk.inputs.size() && missing.empty(); ++i)
+      if (!expected.inputs[i].present) missing = chunk.inputs[i].path;
     const CompletionCheck check = check_completion(expected, VerifyDepth::kQuick);
-    if (check.state == Completion::kComplete && (!opt.overwrite || inputs_gone)) {
+    const OutputDecision d = decide_outputs(check, chunk.output, missing, opt.overwrite, opt.remove_source);
+    if (d.plan == OutputPlan::kKeep) {
       r.status = ChunkStatus::kSkipped;
       if (progress) progress->add(chunk.bytes);
       counted = true;
       if (opt.remove_source) remove_inputs(chunk, expected, r);
-    } else if (inputs_gone) {
-      std::string gone;
-      for (size_t i = 0; i < chunk.inputs.size() && gone.empty(); ++i)
-        if (!expected.inputs[i].present) gone = chunk.inputs[i].path;
-      throw Error("input '" + gone + "' was removed, but the chunk cannot be trusted now: " + check.reason +
-                  "; restore the inputs and rerun");
-    } else if (opt.remove_source && (check.state == Completion::kStale || check.state == Completion::kDamaged)) {
-      throw Error("not removing its inputs: " + check.reason +
-                  "; delete the chunk and its .sp-record to rebuild it, or rerun without --remove-source");
+    } else if (d.plan == OutputPlan::kRefuse) {
+      throw Error(d.message);
     } else {
-      if (check.state != Completion::kAbsent) r.notice = "rebuilding " + chunk.output + ": " + check.reason;
-      if (check.state == Completion::kComplete) r.notice = "rebuilding " + chunk.output + " (--overwrite)";
+      r.notice = d.message;
       remove_record(expected.path);  // a record never vouches for a half-rebuilt chunk
       counted = true;                // build_chunk reports bytes as they are copied
       build_chunk(chunk, opt, progress, r);

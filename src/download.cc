@@ -349,39 +349,28 @@ bool Engine::check_existing(Task& t) {
     note(std::string(err.what()) + "; downloading again");
     return false;
   }
+  // The manifest's SHA-256, when it has one, proves or disproves the bytes.
+  auto sha_matches = [&]() -> bool {
+    r.sha256 = sha256_file(t.final_path);
+    if (r.sha256 != e.sha256)
+      note(t.final_path + ": existing file has SHA-256 " + r.sha256 + ", manifest says " + e.sha256);
+    return r.sha256 == e.sha256;
+  };
   bool proven = check.state == Completion::kComplete;
-  if (!proven && check.state == Completion::kUnrecorded && S_ISREG(st.st_mode) &&
-      (!e.size_known || static_cast<uint64_t>(st.st_size) == e.size)) {
-    if (!e.sha256.empty()) {
-      try {
-        r.sha256 = sha256_file(t.final_path);
-      } catch (const Error& err) {
-        note(std::string(err.what()) + "; downloading again");
-        return false;
-      }
-      proven = r.sha256 == e.sha256;
-      if (!proven) note(t.final_path + ": existing file has SHA-256 " + r.sha256 + ", manifest says " + e.sha256);
-    } else {
-      proven = opt_.adopt_existing;
-    }
-    if (proven) {
-      try {
+  try {
+    if (!proven && check.state == Completion::kUnrecorded && S_ISREG(st.st_mode) &&
+        (!e.size_known || static_cast<uint64_t>(st.st_size) == e.size)) {
+      proven = e.sha256.empty() ? opt_.adopt_existing : sha_matches();
+      if (proven) {
         expected.outputs = {identify_output(t.final_path)};
         write_record(expected);
-      } catch (const Error& err) {
-        fail(t, err.what());
-        return true;
       }
+    } else if (proven && opt_.verify_existing && !e.sha256.empty()) {
+      proven = sha_matches();
     }
-  } else if (proven && opt_.verify_existing && !e.sha256.empty()) {
-    try {
-      r.sha256 = sha256_file(t.final_path);
-    } catch (const Error& err) {
-      note(std::string(err.what()) + "; downloading again");
-      return false;
-    }
-    proven = r.sha256 == e.sha256;
-    if (!proven) note(t.final_path + ": existing file has SHA-256 " + r.sha256 + ", manifest says " + e.sha256);
+  } catch (const Error& err) {
+    note(std::string(err.what()) + "; downloading again");
+    return false;
   }
   if (!proven) {
     if (check.state != Completion::kComplete)

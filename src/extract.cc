@@ -223,18 +223,15 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
     if (!task.problem.empty()) throw Error("cannot extract '" + task.source + "': " + task.problem);
     CompletionRecord expected = expected_record(task);
     const CompletionCheck check = check_completion(expected, VerifyDepth::kQuick);
-    if (check.state == Completion::kComplete && (!opt.overwrite || !task.source_present)) {
+    const OutputDecision d =
+        decide_outputs(check, task.output, task.source_present ? "" : task.source, opt.overwrite, opt.remove_source);
+    if (d.plan == OutputPlan::kKeep) {
       r.status = ExtractStatus::kSkipped;
       if (opt.remove_source && task.source_present) remove_source(task, expected, r);
-    } else if (!task.source_present) {
-      fail("source '" + task.source + "' was removed after extraction, but its output cannot be trusted now: " +
-           check.reason + "; restore the source (e.g. download it again) and rerun");
-    } else if (opt.remove_source && (check.state == Completion::kStale || check.state == Completion::kDamaged)) {
-      fail("not removing source '" + task.source + "': its output " + check.reason +
-           "; delete the output and its .sp-record to rebuild it, or rerun without --remove-source");
+    } else if (d.plan == OutputPlan::kRefuse) {
+      fail(d.message);
     } else {
-      if (check.state != Completion::kAbsent) r.notice = "rebuilding " + task.output + ": " + check.reason;
-      if (check.state == Completion::kComplete) r.notice = "rebuilding " + task.output + " (--overwrite)";
+      r.notice = d.message;
       remove_record(expected.path);  // a record never vouches for a half-rebuilt output
       const std::string checksum = decompress(task, opt, r, report);
       expected.outputs = {identify_output(task.output, checksum)};

@@ -248,6 +248,23 @@ CompletionCheck check_completion(const CompletionRecord& expected, VerifyDepth d
   return c;
 }
 
+OutputDecision decide_outputs(const CompletionCheck& check, const std::string& what,
+                              const std::string& missing_source, bool overwrite, bool remove_source) {
+  const bool complete = check.state == Completion::kComplete;
+  if (complete && (!overwrite || !missing_source.empty())) return {OutputPlan::kKeep, ""};
+  if (!missing_source.empty())
+    return {OutputPlan::kRefuse, "source '" + missing_source + "' was removed, but " + what +
+                                     " cannot be rebuilt without it and cannot be trusted now: " +
+                                     (check.reason.empty() ? "it does not exist" : check.reason) +
+                                     "; restore the source (e.g. download it again) and rerun"};
+  if (remove_source && (check.state == Completion::kStale || check.state == Completion::kDamaged))
+    return {OutputPlan::kRefuse, "not removing the source(s) of " + what + ": " + check.reason +
+                                     "; delete it and its .sp-record to rebuild it, or rerun without --remove-source"};
+  if (complete) return {OutputPlan::kBuild, "rebuilding " + what + " (--overwrite)"};
+  if (check.state == Completion::kAbsent) return {OutputPlan::kBuild, ""};
+  return {OutputPlan::kBuild, "rebuilding " + what + ": " + check.reason};
+}
+
 const char* completion_name(Completion c) {
   switch (c) {
     case Completion::kComplete: return "complete";

@@ -177,6 +177,30 @@ TEST(Record, RemoveRecordAndNames) {
   EXPECT_EQ(check_completion(f.expected(), VerifyDepth::kQuick).state, Completion::kUnrecorded);
 }
 
+TEST(Record, OneDecisionPolicy) {
+  auto check = [](Completion state) {
+    CompletionCheck c;
+    c.state = state;
+    c.reason = state == Completion::kAbsent ? "" : "why";
+    return c;
+  };
+  const auto keep = OutputPlan::kKeep, build = OutputPlan::kBuild, refuse = OutputPlan::kRefuse;
+  EXPECT_EQ(decide_outputs(check(Completion::kComplete), "o", "", false, true).plan, keep);
+  EXPECT_EQ(decide_outputs(check(Completion::kComplete), "o", "", true, false).plan, build);
+  EXPECT_EQ(decide_outputs(check(Completion::kComplete), "o", "src", true, false).plan, keep);  // cannot rebuild
+  EXPECT_EQ(decide_outputs(check(Completion::kAbsent), "o", "", false, false).message, "");
+  for (Completion s : {Completion::kUnrecorded, Completion::kStale, Completion::kDamaged}) {
+    const auto d = decide_outputs(check(s), "o", "", false, false);
+    EXPECT_EQ(d.plan, build) << completion_name(s);
+    EXPECT_EQ(d.message, "rebuilding o: why");
+    EXPECT_EQ(decide_outputs(check(s), "o", "src", false, false).plan, refuse) << completion_name(s);
+  }
+  // Under --remove-source only outputs that contradict their record stop the task.
+  EXPECT_EQ(decide_outputs(check(Completion::kUnrecorded), "o", "", false, true).plan, build);
+  EXPECT_EQ(decide_outputs(check(Completion::kStale), "o", "", false, true).plan, refuse);
+  EXPECT_EQ(decide_outputs(check(Completion::kDamaged), "o", "", false, true).plan, refuse);
+}
+
 TEST(Record, AbsolutePath) {
   EXPECT_EQ(absolute_path("/a//b/./c/"), "/a/b/c");
   EXPECT_EQ(absolute_path("/"), "/");

@@ -92,6 +92,23 @@ struct CompletionCheck {
 // vouched for by the record itself.
 CompletionCheck check_completion(const CompletionRecord& expected, VerifyDepth depth);
 
+// The one policy every tool applies to a task's existing outputs.
+enum class OutputPlan {
+  kKeep,    // complete: nothing to do (beyond removing sources, with --remove-source)
+  kBuild,   // make them (anew); remove the record first
+  kRefuse,  // neither: a source is gone, or --remove-source meets outputs that contradict their record
+};
+struct OutputDecision {
+  OutputPlan plan = OutputPlan::kBuild;
+  std::string message;  // kBuild: why existing outputs are rebuilt ("" when there were none); kRefuse: the error
+};
+// `what` names the outputs in messages (a path). missing_source: a source
+// that no longer exists ("" when all do; then nothing can be rebuilt).
+// overwrite: rebuild even complete outputs. remove_source: a mismatch is an
+// error, not a rebuild.
+OutputDecision decide_outputs(const CompletionCheck& check, const std::string& what,
+                              const std::string& missing_source, bool overwrite, bool remove_source);
+
 // "complete", "absent", ...: for messages.
 const char* completion_name(Completion c);
 
