@@ -51,8 +51,10 @@ int run_tool(std::string_view tool, int (*body)(int, char**), int argc, char** a
     std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
     return 1;
   } catch (const std::bad_alloc&) {
-    std::fprintf(stderr, "%s: error: out of memory\n", name.c_str());
-    return 3;
+    // The machine's limit, like a full disk: an environment failure (1), not a bug.
+    std::fprintf(stderr, "%s: error: out of memory (fewer --workers or a smaller --block-size need less)\n",
+                 name.c_str());
+    return 1;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "%s: internal error: %s\n", name.c_str(), e.what());
     return 3;

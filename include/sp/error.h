@@ -45,9 +45,9 @@ std::string errno_message(std::string_view what, std::string_view path);
 void print_warning(std::string_view label, std::string_view message);
 
 // Runs a tool's body, turning exceptions into one clear line on stderr and an
-// exit status: 0 on success, 1 on Error, 2 on UsageError, 128 + the signal
-// number when interrupted (sp/interrupt.h; its handlers are installed here,
-// for every tool), 3 on anything else.
+// exit status: 0 on success, 1 on Error and on running out of memory, 2 on
+// UsageError, 128 + the signal number when interrupted (sp/interrupt.h; its
+// handlers are installed here, for every tool), 3 on anything else (a bug).
 int run_tool(std::string_view tool, int (*body)(int argc, char** argv), int argc, char** argv);
 
 }  // namespace sp
