@@ -127,10 +127,13 @@ class TeeSource final : public ByteSource {
 };
 
 // The record a complete output of this task has (outputs' identities aside).
-CompletionRecord expected_record(const ExtractTask& t) {
+CompletionRecord expected_record(const ExtractTask& t, const ExtractOptions& opt) {
   CompletionRecord r;
   r.path = record_path_for(t.output);
   r.tool = "sp_extract";
+  // Not a byte of the output, but what was checked: a rerun with --validate
+  // must not keep an output whose lines nobody validated.
+  r.options = {{"validated_lines", opt.validate ? "true" : "false"}};
   r.inputs = {identify_input(t.source)};
   if (!t.source_present) r.inputs[0].present = false;
   r.outputs = {FileIdentity{t.output}};
@@ -221,7 +224,7 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
 
   try {
     if (!task.problem.empty()) throw Error("cannot extract '" + task.source + "': " + task.problem);
-    CompletionRecord expected = expected_record(task);
+    CompletionRecord expected = expected_record(task, opt);
     const CompletionCheck check = check_completion(expected, VerifyDepth::kQuick);
     const OutputDecision d =
         decide_outputs(check, task.output, task.source_present ? "" : task.source, opt.overwrite, opt.remove_source);

@@ -254,6 +254,17 @@ TEST(ExtractFile, SameSizeCorruptionIsCaughtByTheChecksumBeforeRemoval) {
   EXPECT_TRUE(test::file_exists(d / "a.zst"));
 }
 
+TEST(ExtractFile, ValidateRerunRevalidatesOutputsMadeWithoutIt) {
+  TempDir d;
+  write_file(d / "a.zst", compress("{\"text\":1}\nnot json\n"));
+  ASSERT_EQ(extract_file(task_for(d, "a"), {}).status, ExtractStatus::kExtracted);
+  ExtractOptions opt;
+  opt.validate = true;
+  auto r = extract_file(task_for(d, "a"), opt);
+  EXPECT_EQ(r.status, ExtractStatus::kFailed) << "kept without validating";
+  EXPECT_NE(r.error.find(":2:"), std::string::npos) << r.error;
+}
+
 TEST(ExtractFile, DirectoryAtTheOutputNameFailsAndKeepsTheSource) {
   TempDir d;
   write_file(d / "a.zst", compress("x\n"));
