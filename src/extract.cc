@@ -14,6 +14,7 @@
 #include "sp/byte_source.h"
 #include "sp/checksum.h"
 #include "sp/error.h"
+#include "sp/failpoint.h"
 #include "sp/fs.h"
 #include "sp/jsonl.h"
 #include "sp/progress.h"
@@ -144,9 +145,12 @@ void remove_source(const ExtractTask& t, const CompletionRecord& expected, Extra
     r.error = "not removing source '" + t.source + "': its output " + check.reason;
     return;
   }
+  failpoint("remove_source.after_verify");
   make_durable(t.output);
   make_durable(expected.path);
+  failpoint("remove_source.before_unlink");
   if (::unlink(t.source.c_str()) == 0) {
+    failpoint("remove_source.after_unlink");
     r.source_removed = true;
   } else if (errno != ENOENT) {  // gone already: another rerun beat us to it
     r.status = ExtractStatus::kFailed;
@@ -232,7 +236,9 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
       if (check.state != Completion::kAbsent) r.notice = "rebuilding " + task.output + ": " + check.reason;
       if (check.state == Completion::kComplete) r.notice = "rebuilding " + task.output + " (--overwrite)";
       remove_record(expected.path);  // a record never vouches for a half-rebuilt output
+      failpoint("extract.after_record_removed");
       const std::string checksum = decompress(task, opt, r, report);
+      failpoint("extract.after_output_rename");
       expected.outputs = {identify_output(task.output, checksum)};
       expected.counts = {{"bytes_in", r.bytes_in}, {"bytes_out", r.bytes_out}};
       write_record(expected);

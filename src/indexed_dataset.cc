@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "sp/error.h"
+#include "sp/failpoint.h"
 #include "sp/io.h"
 
 namespace sp {
@@ -145,6 +146,7 @@ void IndexedDatasetWriter::finish() {
   if (path_exists(idx_path(prefix_)) && ::unlink(idx_path(prefix_).c_str()) != 0)
     throw Error(errno_message("cannot replace", idx_path(prefix_)));
   bin_->commit();
+  failpoint("dataset.between_bin_and_idx_rename");
   idx.commit();
   lengths_->discard();
   doc_index_->discard();
