@@ -37,7 +37,14 @@ void copy_into(const std::string& path, AtomicFile& out) {
   }
 }
 
+std::string lengths_scratch_path(const std::string& prefix) { return idx_path(prefix) + ".lengths"; }
+std::string doc_index_scratch_path(const std::string& prefix) { return idx_path(prefix) + ".docs"; }
+
 }  // namespace
+
+std::vector<std::string> dataset_file_names(const std::string& prefix) {
+  return {bin_path(prefix), idx_path(prefix), lengths_scratch_path(prefix), doc_index_scratch_path(prefix)};
+}
 
 size_t dtype_size(TokenDtype d) {
   switch (d) {
@@ -76,8 +83,8 @@ IndexedDatasetWriter::IndexedDatasetWriter(std::string prefix, TokenDtype dtype)
   // Tokens only ever arrive through reserve/write_at (append_index, write_tokens).
   bin_ = std::make_unique<AtomicFile>(bin_path(prefix_));
   // Scratch files sit beside the outputs (same file system) and never get a final name.
-  lengths_ = std::make_unique<AtomicFile>(idx_path(prefix_) + ".lengths");
-  doc_index_ = std::make_unique<AtomicFile>(idx_path(prefix_) + ".docs");
+  lengths_ = std::make_unique<AtomicFile>(lengths_scratch_path(prefix_));
+  doc_index_ = std::make_unique<AtomicFile>(doc_index_scratch_path(prefix_));
   put<int64_t>(*doc_index_, 0);
 }
 

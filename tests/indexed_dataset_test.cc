@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
 #include "sp/error.h"
+#include "sp/stale_temps.h"
 #include "test_support.h"
 
 namespace sp {
@@ -141,6 +143,26 @@ TEST(IndexedDataset, UnfinishedWriterLeavesNothing) {
     w.add_document(doc, len);
   }  // destroyed without finish(), as when a run fails
   EXPECT_TRUE(test::list_dir(d.path()).empty());
+}
+
+// A killed writer leaves its temporaries; dataset_file_names must name the
+// final of each one, or a rerun's remove_stale_temps would never clean it.
+TEST(IndexedDataset, DatasetFileNamesCoverEveryTemporary) {
+  TempDir d;
+  IndexedDatasetWriter w(d / "ds", TokenDtype::kUint16);
+  const uint32_t doc[] = {1, 2, 3};
+  const int32_t len[] = {3};
+  w.add_document(doc, len);
+  const std::vector<std::string> finals = dataset_file_names(d / "ds");
+  size_t temps = 0;
+  for (const std::string& name : test::list_dir(d.path())) {
+    std::string final_name;
+    ASSERT_TRUE(is_temp_name(name, &final_name)) << name;
+    EXPECT_NE(std::find(finals.begin(), finals.end(), d / final_name), finals.end()) << name;
+    ++temps;
+  }
+  EXPECT_EQ(temps, 3u);  // .bin, and the .idx's two scratch files (the .idx itself is made by finish())
+  EXPECT_EQ(remove_stale_temps(finals), 3u);
 }
 
 TEST(IndexedDataset, ReaderRejectsDamagedFiles) {

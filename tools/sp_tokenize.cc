@@ -197,8 +197,10 @@ int run(int argc, char** argv) {
   for (const auto& j : todo) {
     for (const auto& p : j.prefixes) sp::make_dirs(sp::parent_dir(p));
     std::vector<std::string> finals;
-    for (const auto& p : j.prefixes)
-      finals.insert(finals.end(), {sp::bin_path(p), sp::idx_path(p), sp::record_path_for(p)});
+    for (const auto& p : j.prefixes) {
+      for (auto& name : sp::dataset_file_names(p)) finals.push_back(std::move(name));
+      finals.push_back(sp::record_path_for(p));
+    }
     sp::remove_stale_temps(finals);
     total.merge(sp::tokenize_file(tokenizer, j.input, j.prefixes, opt, &progress));
   }

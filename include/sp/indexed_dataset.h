@@ -33,6 +33,11 @@ TokenDtype dtype_for_vocab_size(uint64_t vocab_size);
 
 inline std::string bin_path(const std::string& prefix) { return prefix + ".bin"; }
 inline std::string idx_path(const std::string& prefix) { return prefix + ".idx"; }
+// Every name IndexedDatasetWriter writes under for <prefix>: the .bin, the
+// .idx and its two scratch files. None but the pair ever exists at its name,
+// but a killed writer leaves "<name>.tmp-*" temporaries of all four; a rerun
+// hands these names to remove_stale_temps (stale_temps.h).
+std::vector<std::string> dataset_file_names(const std::string& prefix);
 
 // A std::allocator that leaves new elements uninitialized (default-init), so
 // growing a byte buffer that is about to be overwritten costs no memset.
