@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "sp/error.h"
+#include "sp/failpoint.h"
 #include "sp/json_out.h"
 #include "sp/fs.h"
 #include "sp/io.h"
@@ -345,6 +346,9 @@ bool Engine::check_existing(Task& t) {
     }
     r.sha256 = got;
   }
+  // A run killed between the rename and the sidecar's removal left the
+  // sidecar of a .part that is gone: nothing will ever read it.
+  if (!path_exists(t.part_path)) ::unlink(t.meta_path.c_str());
   r.outcome = FileOutcome::kAlreadyPresent;
   r.size = size;
   ctr_.files_done++;
@@ -701,12 +705,14 @@ bool Engine::verify_and_commit(Task& t, uint64_t size, bool hashed_inline) {
       return false;
     }
   }
+  failpoint("download.before_rename");
   try {
     durable_rename(t.fd, t.part_path, t.final_path);
   } catch (const Error& e) {
     fail(t, e.what());
     return false;
   }
+  failpoint("download.after_rename");
   ::unlink(t.meta_path.c_str());
   close_part(t);
   finish_ok(t, size);

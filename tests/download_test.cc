@@ -257,6 +257,23 @@ TEST(SpDownload, CompletePartAndWrongSizedFinal) {
   EXPECT_EQ(reqs[0].path, "/ok/b.bin");
 }
 
+// A run killed between renaming a .part into place and removing its sidecar
+// leaves "<final>.part.meta"; the next run, finding the file complete, removes
+// it (and makes no request).
+TEST(SpDownload, SidecarLeftBesideACompleteFileIsRemoved) {
+  TempDir d;
+  const std::string out = d / "out";
+  const std::string a = make_bytes(5000, 8);
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(out)).c_str()), 0);
+  write_file(out + "/a.bin", a);
+  write_file(out + "/a.bin.part.meta", "sp_download part-meta 1\netag \"x\"\nsize 5000\nend\n");
+  // Port 9 (discard): never contacted, since the file is already there.
+  write_file(d / "m.tsv", "http://127.0.0.1:9/ok/a.bin\t" + sp::sha256_hex(a) + "\t5000\n");
+  auto r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) + " --quiet"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(files_in(out), std::set<std::string>{"a.bin"});
+}
+
 // Ranks split the manifest: every file fetched once, by exactly one rank.
 TEST(SpDownload, RanksSplitWorkWithoutOverlap) {
   TempDir d;
