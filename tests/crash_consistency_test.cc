@@ -38,6 +38,7 @@
 #include "sp/fs.h"
 #include "sp/io.h"
 #include "sp/record.h"
+#include "sp/sha256.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -121,7 +122,12 @@ std::string zstd_compress(const std::string& data) {
   return out;
 }
 
-bool is_temp(const std::string& rel) { return rel.find(".tmp-") != std::string::npos; }
+// AtomicFile's temporaries, and sp_download's partial files and their sidecars.
+bool is_temp(const std::string& rel) {
+  return rel.find(".tmp-") != std::string::npos || sp::ends_with(rel, ".part") || sp::ends_with(rel, ".part.meta");
+}
+
+std::string signal_name(int sig) { return std::string("SIG") + sigabbrev_np(sig); }
 
 // Every regular file under root but the records.
 Tree snapshot(const std::string& root) {
@@ -152,8 +158,10 @@ std::string tree_diff(const Tree& want, const Tree& got) {
 }
 
 struct Outcome {
-  bool killed = false;  // ended by SIGKILL (a fail point, or our timer)
-  int exit_code = -1;
+  bool killed = false;     // ended by SIGKILL (a fail point, or our timer)
+  bool signalled = false;  // our timer fired (the signal was sent before the tool ended)
+  bool hung = false;       // did not end within 10 s of an interrupt signal (then killed)
+  int exit_code = -1;      // exit status, or 128 + signal
   double seconds = 0;
 };
 
@@ -170,6 +178,7 @@ struct Scenario {
   // sibling ending in the second is complete there too (Megatron's readers
   // open a dataset by its .idx).
   std::vector<std::pair<std::string, std::string>> sibling_promises;
+  bool writes_records = true;  // false: sp_download, whose final names alone mean complete (verified before the rename)
   Tree source_contents;                                         // of `sources`
   Tree reference;          // root after an uninterrupted run, records left out
   Tree earlier_reference;  // root after the earlier run (rebuilds only)
@@ -190,7 +199,7 @@ void write_tree(const std::string& root, const Files& files) {
   }
 }
 
-Outcome run(const Scenario& s, const std::string& failpoint, double kill_after = 0);
+Outcome run(const Scenario& s, const std::string& failpoint, double signal_after = 0, int signal = SIGKILL);
 
 // The state a trial starts from; *earlier gets the tree the earlier run left.
 void reset(const Scenario& s, Tree* earlier = nullptr) {
@@ -211,8 +220,8 @@ void reset(const Scenario& s, Tree* earlier = nullptr) {
 }
 
 // Runs the scenario's command with SP_FAILPOINT = failpoint (unless empty);
-// kill_after > 0 sends SIGKILL after that many seconds if it is still running.
-Outcome run(const Scenario& s, const std::string& failpoint, double kill_after) {
+// signal_after > 0 sends `signal` after that many seconds if it is still running.
+Outcome run(const Scenario& s, const std::string& failpoint, double signal_after, int signal) {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     const std::string v = *e;
@@ -244,13 +253,17 @@ Outcome run(const Scenario& s, const std::string& failpoint, double kill_after) 
   if (rc != 0) throw std::runtime_error("cannot start " + s.argv[0] + ": " + std::strerror(rc));
   auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   int status = 0;
-  if (kill_after > 0) {
-    for (;;) {
-      const pid_t r = ::waitpid(pid, &status, WNOHANG);
-      if (r == pid) break;
-      if (elapsed() >= kill_after) {
+  Outcome o;
+  if (signal_after > 0) {
+    while (::waitpid(pid, &status, WNOHANG) != pid) {
+      if (!o.signalled && elapsed() >= signal_after) {
+        ::kill(pid, signal);
+        o.signalled = true;
+      }
+      if (o.signalled && elapsed() >= signal_after + 10) {  // an interrupt that is not obeyed
         ::kill(pid, SIGKILL);
         ::waitpid(pid, &status, 0);
+        o.hung = true;
         break;
       }
       std::this_thread::sleep_for(std::chrono::microseconds(500));
@@ -258,7 +271,6 @@ Outcome run(const Scenario& s, const std::string& failpoint, double kill_after) 
   } else {
     ::waitpid(pid, &status, 0);
   }
-  Outcome o;
   o.seconds = elapsed();
   o.killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
   o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
@@ -321,7 +333,9 @@ void prepare(Scenario& s, const std::string& dir) {
       if (s.sources.count(rel)) s.replaced_by[rel] = outs;
     }
   }
-  ASSERT_FALSE(s.replaced_by.empty()) << "the reference run wrote no records";
+  if (s.writes_records) {
+    ASSERT_FALSE(s.replaced_by.empty()) << "the reference run wrote no records";
+  }
 }
 
 // Whether `now` has rel with the content `tree` gives it.
@@ -436,7 +450,7 @@ void kill_at_fail_points(const Scenario& s, const std::vector<std::string>& poin
         kills += kill_at_every_hit(mine, points[i], max_hits);
     });
   for (auto& t : workers) t.join();
-  std::printf("[   kills  ] %d, at %zu fail points\n", kills.load(), points.size());
+  std::printf("[   stops  ] %d kills at %zu fail points\n", kills.load(), points.size());
 }
 
 uint64_t seed_from_env(uint64_t fallback) {
@@ -444,33 +458,52 @@ uint64_t seed_from_env(uint64_t fallback) {
   return v && *v ? std::strtoull(v, nullptr, 10) : fallback;
 }
 
-// Chains of SIGKILLs at random moments: each run resumes what the killed one
-// left (the state is checked after every kill), then a last run must finish.
-void kill_at_random_times(const Scenario& s, uint64_t seed, int chains, int kills_per_chain) {
+// Chains of signals at random moments: each run resumes what the stopped one
+// left (the state is checked after every stop), then a last run must finish.
+// The signals take turns from `signals`: SIGKILL, or an interrupt (SIGTERM,
+// SIGINT) for tools that handle one, which must then end the run by itself,
+// promptly, with exit status 1 (interrupted). Interrupts are sent only once
+// a run is well under way (from 30% of the reference run's time), when the
+// tool has surely installed its handler.
+void stop_at_random_times(const Scenario& s, uint64_t seed, int chains, int stops_per_chain,
+                          const std::vector<int>& signals = {SIGKILL}) {
   SCOPED_TRACE("SP_CRASH_SEED=" + std::to_string(seed) + ", reference run " + std::to_string(s.reference_seconds) + " s");
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> when(0.02, 0.8);
-  int kills = 0;
+  std::map<int, int> stops;  // by signal
   for (int c = 0; c < chains; ++c) {
     reset(s);
-    for (int k = 0; k < kills_per_chain; ++k) {
-      const double delay = when(rng) * s.reference_seconds;
-      SCOPED_TRACE("chain " + std::to_string(c) + ", kill " + std::to_string(k) + " after " + std::to_string(delay) +
-                   " s");
-      const Outcome o = run(s, "", delay);
-      if (!o.killed) {  // finished before the timer
+    for (int k = 0; k < stops_per_chain; ++k) {
+      const int sig = signals[static_cast<size_t>(c * stops_per_chain + k) % signals.size()];
+      const double delay = std::max(when(rng), sig == SIGKILL ? 0.0 : 0.3) * s.reference_seconds;
+      SCOPED_TRACE("chain " + std::to_string(c) + ", " + signal_name(sig) + " after " + std::to_string(delay) + " s");
+      const Outcome o = run(s, "", delay, sig);
+      if (!o.signalled) {  // finished before the timer
         ASSERT_EQ(o.exit_code, 0) << log_tail(s);
         break;
       }
-      ++kills;
+      if (sig != SIGKILL) {
+        EXPECT_FALSE(o.hung) << "still running 10 s after the signal" << log_tail(s);
+        EXPECT_TRUE(o.exit_code == 1 || o.exit_code == 0) << "exit status " << o.exit_code << log_tail(s);
+      } else if (!o.killed) {  // ended by itself just as the timer fired
+        ASSERT_EQ(o.exit_code, 0) << log_tail(s);
+        break;
+      }
+      ++stops[sig];
       expect_trustworthy(s);
       if (::testing::Test::HasFailure()) return;
     }
     expect_rerun_completes(s);
     if (::testing::Test::HasFailure()) return;
   }
-  std::printf("[   kills  ] %d, at random times (%d chains)\n", kills, chains);
-  EXPECT_GE(kills, chains) << "too few runs were still going when their timer fired";
+  int total = 0;
+  std::string by_signal;
+  for (const auto& [sig, n] : stops) {
+    total += n;
+    by_signal += std::string(by_signal.empty() ? "" : ", ") + std::to_string(n) + " " + signal_name(sig);
+  }
+  std::printf("[   stops  ] %d at random times in %d chains (%s)\n", total, chains, by_signal.c_str());
+  EXPECT_GE(total, chains) << "too few runs were still going when their timer fired";
 }
 
 // --- sp_extract -------------------------------------------------------------
@@ -522,7 +555,7 @@ TEST(CrashConsistency, ExtractKilledAtRandomTimes) {
   s.argv = {tool_path("sp_extract"), "--input-dir", "in", "--remove-source", "--threads", "2",
             "--progress", "none"};
   prepare(s, d.path());
-  kill_at_random_times(s, seed_from_env(1), /*chains=*/4, /*kills_per_chain=*/3);
+  stop_at_random_times(s, seed_from_env(1), /*chains=*/4, /*stops_per_chain=*/3);
 }
 
 // --- sp_concat --------------------------------------------------------------
@@ -533,7 +566,7 @@ Scenario concat_scenario(bool large) {
   for (int i = 0; i < files; ++i) {
     const std::string rel = std::string("in/") + (i < files / 2 ? "p/" : "q/") + "part" + std::to_string(i) + ".jsonl";
     // Some inputs lack their final newline: the chunk adds one.
-    s.sources[rel] = jsonl(200 + i, large ? 20000 + 1500 * i : 30 + 10 * i, 60, /*final_newline=*/i % 3 != 1);
+    s.sources[rel] = jsonl(200 + i, large ? 16000 + 1000 * i : 30 + 10 * i, 60, /*final_newline=*/i % 3 != 1);
   }
   s.sources["in/q/empty.jsonl"] = "";
   return s;
@@ -557,9 +590,9 @@ TEST(CrashConsistency, ConcatKilledAtRandomTimes) {
   TempDir d;
   Scenario s = concat_scenario(true);
   s.argv = {tool_path("sp_concat"), "--input-dir", "in", "--output-dir", "out",
-            "--target-size", "20M", "--remove-source", "--threads", "2", "--progress", "none"};
+            "--target-size", "12M", "--remove-source", "--threads", "2", "--progress", "none"};
   prepare(s, d.path());
-  kill_at_random_times(s, seed_from_env(2), /*chains=*/4, /*kills_per_chain=*/3);
+  stop_at_random_times(s, seed_from_env(2), /*chains=*/4, /*stops_per_chain=*/3);
 }
 
 // --- sp_tokenize ------------------------------------------------------------
@@ -609,7 +642,55 @@ TEST(CrashConsistency, TokenizeKilledAtRandomTimes) {
   TempDir d;
   Scenario s = tokenize_scenario(true);
   prepare(s, d.path());
-  kill_at_random_times(s, seed_from_env(3), /*chains=*/4, /*kills_per_chain=*/3);
+  stop_at_random_times(s, seed_from_env(3), /*chains=*/4, /*stops_per_chain=*/3);
+}
+
+// --- sp_download ------------------------------------------------------------
+
+// Three files served by the loopback test server (mode "ok", or "slow": 64 KiB
+// every 20 ms) and a manifest of them with SHA-256 and size; outputs go to out/.
+Scenario download_scenario(const TempDir& d, const sp::test::TestServer& server, const std::string& mode,
+                           size_t bytes) {
+  Scenario s;
+  std::string manifest;
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {"a.bin", "a.bin"}, {"b.bin", "sub/b.bin"}, {"c.bin", "sub/deep/c.bin"}};
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  for (size_t i = 0; i < files.size(); ++i) {
+    std::string data(bytes * (files.size() - i) / files.size() + 1000 * i, '\0');
+    for (char& c : data) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      c = static_cast<char>(x >> 56);
+    }
+    sp::test::write_file(d / ("served/" + files[i].first), data);
+    manifest += server.url(mode, files[i].first) + "\t" + sp::sha256_hex(data) + "\t" + std::to_string(data.size()) +
+                "\t" + files[i].second + "\n";
+  }
+  s.sources["manifest.tsv"] = manifest;
+  s.argv = {tool_path("sp_download"), "--manifest", "manifest.tsv", "--output-dir", "out", "--connections", "3",
+            "--progress", "none"};
+  s.writes_records = false;
+  return s;
+}
+
+TEST(CrashConsistency, DownloadKilledAtEveryFailPoint) {
+  TempDir d;
+  std::filesystem::create_directories(d / "served");
+  const sp::test::TestServer server(d / "served", d.path());
+  Scenario s = download_scenario(d, server, "ok", 300000);
+  prepare(s, d.path());
+  kill_at_fail_points(s, {"download.before_rename", "download.after_rename"}, /*max_hits=*/3);
+}
+
+// sp_download stops on SIGTERM and SIGINT (keeping its .part files for the
+// next run): interrupts are mixed with kills here.
+TEST(CrashConsistency, DownloadStoppedAtRandomTimes) {
+  TempDir d;
+  std::filesystem::create_directories(d / "served");
+  const sp::test::TestServer server(d / "served", d.path());
+  Scenario s = download_scenario(d, server, "slow", 1000000);
+  prepare(s, d.path());
+  stop_at_random_times(s, seed_from_env(4), /*chains=*/4, /*stops_per_chain=*/3, {SIGKILL, SIGTERM, SIGINT});
 }
 
 }  // namespace
