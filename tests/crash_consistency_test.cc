@@ -1,8 +1,10 @@
-// Crash consistency of sp_extract, sp_concat and sp_tokenize: each tool is
-// killed with SIGKILL at every hit of its fail points (sp/failpoint.h: after
-// each output rename, around each record write, before each source unlink,
-// between the .bin and .idx renames, ...) and at random times, and after every
-// kill the files must be trustworthy:
+// Crash consistency of sp_extract, sp_concat, sp_tokenize and sp_download:
+// each tool is killed with SIGKILL at every hit of its fail points
+// (sp/failpoint.h: after each output rename, around each record write, before
+// each source unlink, between the .bin and .idx renames, ...), on a fresh
+// start and while rebuilding the outputs of a changed input, and at random
+// times (sp_download also gets SIGTERM and SIGINT, which it handles). After
+// every stop the files must be trustworthy:
 //   (a) every output that a record vouches for (check_completion says
 //       complete) holds exactly the bytes of an uninterrupted run, and no
 //       final name (anything but a temporary) holds other bytes;
@@ -10,9 +12,10 @@
 //       is, verified in full against its record;
 //   (c) rerunning the same command exits 0, leaves exactly the tree of an
 //       uninterrupted run (records aside: they hold mtimes and host names),
-//       every output vouched for by its record, and no temporary (*.tmp-*).
-// Each scenario works in one fixed directory (reset before every trial), so
-// the absolute paths inside records are the same as in its reference run.
+//       every output vouched for by its record, and no temporary (*.tmp-*,
+//       *.part, *.part.meta).
+// The tools run inside a scenario's directory (reset before every trial) and
+// name their files relative to it. SP_CRASH_SEED=N varies the random times.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -166,7 +169,7 @@ struct Outcome {
 };
 
 struct Scenario {
-  std::string root;  // the tool's working area: root/in holds the sources
+  std::string root;  // the tool's working area (its working directory)
   std::string log;   // stdout and stderr of the last run
   Files sources;     // as they are before the first run
   // When not empty: the sources of an earlier, complete run whose outputs the
@@ -178,11 +181,15 @@ struct Scenario {
   // sibling ending in the second is complete there too (Megatron's readers
   // open a dataset by its .idx).
   std::vector<std::pair<std::string, std::string>> sibling_promises;
-  bool writes_records = true;  // false: sp_download, whose final names alone mean complete (verified before the rename)
-  Tree source_contents;                                         // of `sources`
+  // False for sp_download: a file at its final name is complete by itself
+  // (its SHA-256 and size were checked before the rename).
+  bool writes_records = true;
+
+  // Filled by prepare():
+  Tree source_contents;
   Tree reference;          // root after an uninterrupted run, records left out
   Tree earlier_reference;  // root after the earlier run (rebuilds only)
-  std::map<std::string, std::vector<std::string>> replaced_by;  // source -> the outputs its record lists (relative)
+  std::map<std::string, std::vector<std::string>> replaced_by;  // source -> the outputs its record lists
   double reference_seconds = 0;
 };
 
@@ -199,7 +206,22 @@ void write_tree(const std::string& root, const Files& files) {
   }
 }
 
-Outcome run(const Scenario& s, const std::string& failpoint, double signal_after = 0, int signal = SIGKILL);
+Outcome run(const Scenario& s, const std::string& failpoint, double signal_after = 0, int signal = SIGKILL,
+            bool when_caught = false);
+
+// Whether process pid has a handler installed for sig (/proc/PID/status, SigCgt).
+bool catches(pid_t pid, int sig) {
+  std::string status;
+  try {
+    status = sp::read_file("/proc/" + std::to_string(pid) + "/status");
+  } catch (const sp::Error&) {
+    return false;  // gone already
+  }
+  const auto at = status.find("SigCgt:");
+  if (at == std::string::npos) return false;
+  const unsigned long long mask = std::strtoull(status.c_str() + at + 7, nullptr, 16);
+  return (mask >> (sig - 1)) & 1;
+}
 
 // The state a trial starts from; *earlier gets the tree the earlier run left.
 void reset(const Scenario& s, Tree* earlier = nullptr) {
@@ -220,8 +242,9 @@ void reset(const Scenario& s, Tree* earlier = nullptr) {
 }
 
 // Runs the scenario's command with SP_FAILPOINT = failpoint (unless empty);
-// signal_after > 0 sends `signal` after that many seconds if it is still running.
-Outcome run(const Scenario& s, const std::string& failpoint, double signal_after, int signal) {
+// signal_after > 0 sends `signal` after that many seconds (and, when_caught,
+// only once the tool has a handler for it) if it is still running.
+Outcome run(const Scenario& s, const std::string& failpoint, double signal_after, int signal, bool when_caught) {
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     const std::string v = *e;
@@ -256,7 +279,7 @@ Outcome run(const Scenario& s, const std::string& failpoint, double signal_after
   Outcome o;
   if (signal_after > 0) {
     while (::waitpid(pid, &status, WNOHANG) != pid) {
-      if (!o.signalled && elapsed() >= signal_after) {
+      if (!o.signalled && elapsed() >= signal_after && (!when_caught || catches(pid, signal))) {
         ::kill(pid, signal);
         o.signalled = true;
       }
@@ -462,24 +485,29 @@ uint64_t seed_from_env(uint64_t fallback) {
 // left (the state is checked after every stop), then a last run must finish.
 // The signals take turns from `signals`: SIGKILL, or an interrupt (SIGTERM,
 // SIGINT) for tools that handle one, which must then end the run by itself,
-// promptly, with exit status 1 (interrupted). Interrupts are sent only once
-// a run is well under way (from 30% of the reference run's time), when the
-// tool has surely installed its handler.
+// promptly, with exit status 1 (interrupted). An interrupt is sent only once
+// the tool has installed its handler (before that, it would simply die).
+// Delays are fractions of a full run's time, re-measured whenever the first
+// run of a chain (a full one) ends before its timer, as it can on a machine
+// whose load changes.
 void stop_at_random_times(const Scenario& s, uint64_t seed, int chains, int stops_per_chain,
                           const std::vector<int>& signals = {SIGKILL}) {
-  SCOPED_TRACE("SP_CRASH_SEED=" + std::to_string(seed) + ", reference run " + std::to_string(s.reference_seconds) + " s");
+  SCOPED_TRACE("SP_CRASH_SEED=" + std::to_string(seed) + ", reference run " + std::to_string(s.reference_seconds) +
+               " s");
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> when(0.02, 0.8);
+  double full_run = s.reference_seconds;
   std::map<int, int> stops;  // by signal
   for (int c = 0; c < chains; ++c) {
     reset(s);
     for (int k = 0; k < stops_per_chain; ++k) {
       const int sig = signals[static_cast<size_t>(c * stops_per_chain + k) % signals.size()];
-      const double delay = std::max(when(rng), sig == SIGKILL ? 0.0 : 0.3) * s.reference_seconds;
+      const double delay = when(rng) * full_run;
       SCOPED_TRACE("chain " + std::to_string(c) + ", " + signal_name(sig) + " after " + std::to_string(delay) + " s");
-      const Outcome o = run(s, "", delay, sig);
+      const Outcome o = run(s, "", delay, sig, /*when_caught=*/sig != SIGKILL);
       if (!o.signalled) {  // finished before the timer
         ASSERT_EQ(o.exit_code, 0) << log_tail(s);
+        if (k == 0) full_run = std::min(full_run, o.seconds);
         break;
       }
       if (sig != SIGKILL) {
@@ -512,7 +540,8 @@ Scenario extract_scenario(bool large) {
   Scenario s;
   const int files = large ? 6 : 3;
   for (int i = 0; i < files; ++i) {
-    const std::string rel = std::string("in/") + (i % 2 ? "a/" : "b/deep/") + "shard" + std::to_string(i) + ".jsonl.zst";
+    const std::string rel =
+        std::string("in/") + (i % 2 ? "a/" : "b/deep/") + "shard" + std::to_string(i) + ".jsonl.zst";
     const std::string text = jsonl(100 + i, large ? 30000 + 5000 * i : 200 + 50 * i, 60);
     // Two frames in one file, as pzstd and concatenated shards have.
     s.sources[rel] = zstd_compress(text.substr(0, text.size() / 3)) + zstd_compress(text.substr(text.size() / 3));
