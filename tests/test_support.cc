@@ -146,7 +146,8 @@ TestServer::TestServer(const std::string& root, const std::string& dir, const st
                           shell_quote(dir + "/server.err") + " </dev/null & echo $! > " +
                           shell_quote(dir + "/server.pid");
   if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot start the test server");
-  for (int i = 0; i < 200 && !file_exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  for (int i = 0; i < 200 && !file_exists(port_file); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   if (!file_exists(port_file)) throw std::runtime_error("test server did not start: " + read_file(dir + "/server.err"));
   std::istringstream(read_file(port_file)) >> port1_ >> port2_;
   pid_ = std::stoi(read_file(dir + "/server.pid"));
