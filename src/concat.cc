@@ -17,6 +17,7 @@
 
 #include "sp/cli.h"
 #include "sp/error.h"
+#include "sp/failpoint.h"
 #include "sp/fs.h"
 #include "sp/interrupt.h"
 #include "sp/io.h"
@@ -209,6 +210,7 @@ std::vector<Chunk> pin_plan(const std::vector<Chunk>& planned, const ConcatPlanO
       f.write(serialize_plan(planned, o));
       f.flush();
       if (::fsync(f.fd()) != 0 && errno != EINVAL) throw Error(errno_message("cannot sync", f.temp_path()));
+      failpoint("plan.before_link");
       if (::link(f.temp_path().c_str(), path.c_str()) != 0 && errno != EEXIST)
         throw Error(errno_message("cannot create plan file " + path + " from", f.temp_path()));
     }  // the AtomicFile destructor removes its temporary
@@ -352,12 +354,18 @@ void remove_inputs(const Chunk& c, const CompletionRecord& expected, ChunkResult
     }
   });
   if (!first_error.empty()) throw Error("not removing the inputs of " + c.output + ": " + first_error);
+  failpoint("remove_source.after_verify");
   make_durable(c.output);
   make_durable(expected.path);
   for (size_t i : present) {
     const ChunkInput& in = c.inputs[i];
-    if (::unlink(in.path.c_str()) == 0) ++r.sources_removed;
-    else if (errno != ENOENT) throw Error(errno_message(c.output + " is complete but cannot remove source", in.path));
+    failpoint("remove_source.before_unlink");  // its later hits fall between two inputs' unlinks
+    if (::unlink(in.path.c_str()) == 0) {
+      ++r.sources_removed;
+      failpoint("remove_source.after_unlink");
+    } else if (errno != ENOENT) {
+      throw Error(errno_message(c.output + " is complete but cannot remove source", in.path));
+    }
   }
 }
 
@@ -426,8 +434,10 @@ ChunkResult write_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* 
     } else {
       r.notice = d.message;
       remove_record(expected.path);  // a record never vouches for a half-rebuilt chunk
+      failpoint("concat.after_record_removed");
       counted = true;                // build_chunk reports bytes as they are copied
       build_chunk(chunk, opt, progress, r);
+      failpoint("concat.after_output_rename");
       expected.outputs = {identify_output(chunk.output)};
       expected.counts = {{"bytes", r.bytes_out}, {"newlines_added", r.newlines_added}};
       write_record(expected);

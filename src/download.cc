@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "sp/error.h"
+#include "sp/failpoint.h"
 #include "sp/json_out.h"
 #include "sp/record.h"
 #include "sp/fs.h"
@@ -382,6 +383,9 @@ bool Engine::check_existing(Task& t) {
       note(t.final_path + ": downloading again");
     return false;
   }
+  // A run killed between the rename and the sidecar's removal left the
+  // sidecar of a .part that is gone: nothing will ever read it.
+  if (!path_exists(t.part_path)) ::unlink(t.meta_path.c_str());
   r.outcome = FileOutcome::kAlreadyPresent;
   r.size = static_cast<uint64_t>(st.st_size);
   ctr_.files_done++;
@@ -741,6 +745,7 @@ bool Engine::verify_and_commit(Task& t, uint64_t size, bool hashed_inline) {
   // The record goes before the rename is replaced by a new file and after it
   // is in place: never vouching for bytes that are not there.
   CompletionRecord record = download_record(*t.entry, t.final_path);
+  failpoint("download.before_rename");
   try {
     remove_record(record.path);
     durable_rename(t.fd, t.part_path, t.final_path);
@@ -750,6 +755,7 @@ bool Engine::verify_and_commit(Task& t, uint64_t size, bool hashed_inline) {
     fail(t, e.what());
     return false;
   }
+  failpoint("download.after_rename");
   ::unlink(t.meta_path.c_str());
   close_part(t);
   finish_ok(t, size);

@@ -14,6 +14,7 @@
 #include "sp/byte_source.h"
 #include "sp/checksum.h"
 #include "sp/error.h"
+#include "sp/failpoint.h"
 #include "sp/fs.h"
 #include "sp/interrupt.h"
 #include "sp/jsonl.h"
@@ -149,9 +150,12 @@ void remove_source(const ExtractTask& t, const CompletionRecord& expected, Extra
     r.error = "not removing source '" + t.source + "': its output " + check.reason;
     return;
   }
+  failpoint("remove_source.after_verify");
   make_durable(t.output);
   make_durable(expected.path);
+  failpoint("remove_source.before_unlink");
   if (::unlink(t.source.c_str()) == 0) {
+    failpoint("remove_source.after_unlink");
     r.source_removed = true;
   } else if (errno != ENOENT) {  // gone already: another rerun beat us to it
     r.status = ExtractStatus::kFailed;
@@ -236,7 +240,9 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
     } else {
       r.notice = d.message;
       remove_record(expected.path);  // a record never vouches for a half-rebuilt output
+      failpoint("extract.after_record_removed");
       const std::string checksum = decompress(task, opt, r, report);
+      failpoint("extract.after_output_rename");
       expected.outputs = {identify_output(task.output, checksum)};
       expected.counts = {{"bytes_in", r.bytes_in}, {"bytes_out", r.bytes_out}};
       write_record(expected);

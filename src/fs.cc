@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "sp/error.h"
+#include "sp/failpoint.h"
 #include "sp/io.h"
 
 namespace sp {
@@ -81,7 +82,9 @@ void AtomicFile::flush() {
 void AtomicFile::commit() {
   if (done_) throw Error("internal: commit of a closed file " + final_);
   flush();
+  failpoint("atomic_file.before_rename");
   durable_rename(fd_, temp_, final_);
+  failpoint("atomic_file.after_rename");
   ::close(fd_);
   fd_ = -1;
   done_ = true;

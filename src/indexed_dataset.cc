@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "sp/error.h"
+#include "sp/failpoint.h"
 #include "sp/io.h"
 
 namespace sp {
@@ -138,6 +139,7 @@ void IndexedDatasetWriter::finish() {
   if (path_exists(idx_path(prefix_)) && ::unlink(idx_path(prefix_).c_str()) != 0)
     throw Error(errno_message("cannot replace", idx_path(prefix_)));
   bin_->commit();
+  failpoint("dataset.between_bin_and_idx_rename");
   idx.commit();
   lengths_.reset();  // frees the scratch space now
   doc_index_.reset();

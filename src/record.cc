@@ -10,6 +10,7 @@
 
 #include "sp/checksum.h"
 #include "sp/error.h"
+#include "sp/failpoint.h"
 #include "sp/fs.h"
 #include "sp/io.h"
 #include "sp/json_out.h"
@@ -206,7 +207,9 @@ CompletionRecord read_record(const std::string& record_path) { return parse(reco
 void write_record(const CompletionRecord& record) {
   AtomicFile f(record.path, 4096);
   f.write(serialize(record));
+  failpoint("record.before_rename");
   f.commit();
+  failpoint("record.after_rename");
 }
 
 void remove_record(const std::string& record_path) {

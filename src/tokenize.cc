@@ -13,6 +13,7 @@
 #include "sp/bpe.h"
 #include "sp/byte_source.h"
 #include "sp/error.h"
+#include "sp/failpoint.h"
 #include "sp/indexed_dataset.h"
 #include "sp/interrupt.h"
 #include "sp/json_out.h"
@@ -198,6 +199,7 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
     remove_record(record_path_for(prefixes[k]));
     if (input != "-") records.push_back(expected_record(tok, input, prefixes[k], k, opt));
   }
+  failpoint("tokenize.after_records_removed");
   auto source = open_byte_source(input);
   // Lines are counted by the workers, not the reading thread, which must
   // keep up with all of them; the writer turns block-relative line numbers
@@ -301,6 +303,7 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
           }));
 
   for (auto& w : writers) w->finish();
+  failpoint("tokenize.before_records");
   st.input_bytes = source->raw_bytes_read();
   for (size_t k = 0; k < records.size(); ++k) {
     records[k].outputs = {identify_output(bin_path(prefixes[k])), identify_output(idx_path(prefixes[k]))};

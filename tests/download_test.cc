@@ -37,62 +37,6 @@ std::string make_bytes(size_t n, uint64_t seed) {
   return s;
 }
 
-struct LogLine {
-  std::string server, path, range, auth, if_range;
-  double t = 0;  // arrival time (Unix seconds)
-};
-
-// Extracts "key": "value" from one JSON log line (only \" and \\ escapes occur).
-std::string field(const std::string& line, const std::string& key) {
-  auto p = line.find("\"" + key + "\": \"");
-  if (p == std::string::npos) return "";
-  std::string out;
-  for (p += key.size() + 5; p < line.size() && line[p] != '"'; ++p) {
-    if (line[p] == '\\' && p + 1 < line.size()) ++p;
-    out += line[p];
-  }
-  return out;
-}
-
-class TestServer {
- public:
-  // extra_args: e.g. "--tls-cert C --tls-key K" (then url() gives https:// URLs).
-  explicit TestServer(const std::string& root, const std::string& dir, const std::string& extra_args = "")
-      : log_(dir + "/requests.log"), scheme_(extra_args.find("--tls-cert") != std::string::npos ? "https" : "http") {
-    const std::string port_file = dir + "/ports";
-    const std::string cmd = "python3 " + shell_quote(std::string(SP_SOURCE_DIR) + "/tests/download_test_server.py") +
-                            " --root " + shell_quote(root) + " --log " + shell_quote(log_) + " --port-file " +
-                            shell_quote(port_file) + " --lifetime 150 " + extra_args + " >/dev/null 2>" +
-                            shell_quote(dir + "/server.err") + " </dev/null & echo $! > " +
-                            shell_quote(dir + "/server.pid");
-    if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot start the test server");
-    for (int i = 0; i < 200 && !file_exists(port_file); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    if (!file_exists(port_file)) throw std::runtime_error("test server did not start: " + read_file(dir + "/server.err"));
-    std::istringstream(read_file(port_file)) >> port1_ >> port2_;
-    pid_ = std::stoi(read_file(dir + "/server.pid"));
-  }
-  ~TestServer() {
-    if (pid_ > 0) ::kill(pid_, SIGKILL);
-  }
-  std::string url(const std::string& mode, const std::string& name) const {
-    return scheme_ + "://127.0.0.1:" + std::to_string(port1_) + "/" + mode + "/" + name;
-  }
-  std::vector<LogLine> requests() const {
-    std::vector<LogLine> out;
-    if (!file_exists(log_)) return out;
-    std::istringstream in(read_file(log_));
-    for (std::string l; std::getline(in, l);)
-      out.push_back({field(l, "server"), field(l, "path"), field(l, "range"), field(l, "authorization"),
-                     field(l, "if_range"), std::atof(field(l, "t").c_str())});
-    return out;
-  }
-
- private:
-  std::string log_, scheme_;
-  int port1_ = 0, port2_ = 0;
-  int pid_ = -1;
-};
-
 std::string dl(const std::string& args) { return shell_quote(tool_path("sp_download")) + " " + args; }
 
 // The names in dir, completion records aside; each downloaded file must
@@ -402,6 +346,23 @@ TEST(SpDownload, ExistingFilesNeedARecordOrProof) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(server.requests().size(), before + 1);
   EXPECT_TRUE(file_exists(sp::record_path_for(out + "/b.bin")));
+}
+
+// A run killed between renaming a .part into place and removing its sidecar
+// leaves "<final>.part.meta"; the next run, finding the file complete, removes
+// it (and makes no request).
+TEST(SpDownload, SidecarLeftBesideACompleteFileIsRemoved) {
+  TempDir d;
+  const std::string out = d / "out";
+  const std::string a = make_bytes(5000, 8);
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(out)).c_str()), 0);
+  write_file(out + "/a.bin", a);
+  write_file(out + "/a.bin.part.meta", "sp_download part-meta 1\netag \"x\"\nsize 5000\nend\n");
+  // Port 9 (discard): never contacted, since the file is already there.
+  write_file(d / "m.tsv", "http://127.0.0.1:9/ok/a.bin\t" + sp::sha256_hex(a) + "\t5000\n");
+  auto r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) + " --quiet"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(files_in(out), std::set<std::string>{"a.bin"});
 }
 
 // Ranks split the manifest: every file fetched once, by exactly one rank.

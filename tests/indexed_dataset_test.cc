@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 #include <vector>
 
 #include "sp/error.h"
+#include "sp/stale_temps.h"
 #include "test_support.h"
 
 namespace sp {

@@ -228,4 +228,54 @@ std::string gpt2_dir() {
   return dir;
 }
 
+namespace {
+
+// Extracts "key": "value" from one JSON log line (only \" and \\ escapes occur).
+std::string field(const std::string& line, const std::string& key) {
+  auto p = line.find("\"" + key + "\": \"");
+  if (p == std::string::npos) return "";
+  std::string out;
+  for (p += key.size() + 5; p < line.size() && line[p] != '"'; ++p) {
+    if (line[p] == '\\' && p + 1 < line.size()) ++p;
+    out += line[p];
+  }
+  return out;
+}
+
+}  // namespace
+
+TestServer::TestServer(const std::string& root, const std::string& dir, const std::string& extra_args)
+    : log_(dir + "/requests.log"), scheme_(extra_args.find("--tls-cert") != std::string::npos ? "https" : "http") {
+  const std::string port_file = dir + "/ports";
+  const std::string cmd = "python3 " + shell_quote(std::string(SP_SOURCE_DIR) + "/tests/download_test_server.py") +
+                          " --root " + shell_quote(root) + " --log " + shell_quote(log_) + " --port-file " +
+                          shell_quote(port_file) + " --lifetime 150 " + extra_args + " >/dev/null 2>" +
+                          shell_quote(dir + "/server.err") + " </dev/null & echo $! > " +
+                          shell_quote(dir + "/server.pid");
+  if (std::system(cmd.c_str()) != 0) throw std::runtime_error("cannot start the test server");
+  for (int i = 0; i < 200 && !file_exists(port_file); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  if (!file_exists(port_file)) throw std::runtime_error("test server did not start: " + read_file(dir + "/server.err"));
+  std::istringstream(read_file(port_file)) >> port1_ >> port2_;
+  pid_ = std::stoi(read_file(dir + "/server.pid"));
+}
+
+TestServer::~TestServer() {
+  if (pid_ > 0) ::kill(pid_, SIGKILL);
+}
+
+std::string TestServer::url(const std::string& mode, const std::string& name) const {
+  return scheme_ + "://127.0.0.1:" + std::to_string(port1_) + "/" + mode + "/" + name;
+}
+
+std::vector<LogLine> TestServer::requests() const {
+  std::vector<LogLine> out;
+  if (!file_exists(log_)) return out;
+  std::istringstream in(read_file(log_));
+  for (std::string l; std::getline(in, l);)
+    out.push_back({field(l, "server"), field(l, "path"), field(l, "range"), field(l, "authorization"),
+                   field(l, "if_range"), std::atof(field(l, "t").c_str())});
+  return out;
+}
+
 }  // namespace sp::test

@@ -100,6 +100,30 @@ bool in_ci();
 // Single-quotes a string for /bin/sh.
 std::string shell_quote(const std::string& s);
 
+// tests/download_test_server.py, started on loopback (127.0.0.1 and
+// 127.0.0.2) for the test's lifetime and killed when it ends. It serves the
+// files under `root` at url(mode, name), misbehaving as `mode` says (see the
+// script), and logs every request under `dir`.
+struct LogLine {
+  std::string server, path, range, auth, if_range;
+  double t = 0;  // arrival time (Unix seconds)
+};
+class TestServer {
+ public:
+  // extra_args: e.g. "--tls-cert C --tls-key K" (then url() gives https:// URLs).
+  explicit TestServer(const std::string& root, const std::string& dir, const std::string& extra_args = "");
+  ~TestServer();
+  TestServer(const TestServer&) = delete;
+  TestServer& operator=(const TestServer&) = delete;
+  std::string url(const std::string& mode, const std::string& name) const;
+  std::vector<LogLine> requests() const;
+
+ private:
+  std::string log_, scheme_;
+  int port1_ = 0, port2_ = 0;
+  int pid_ = -1;
+};
+
 }  // namespace sp::test
 
 // Skips the current test when a fixture is missing on a developer's machine,
