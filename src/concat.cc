@@ -433,14 +433,13 @@ ChunkResult write_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* 
       throw Error(d.message);
     } else {
       r.notice = d.message;
-      remove_record(expected.path);  // a record never vouches for a half-rebuilt chunk
-      failpoint("concat.after_record_removed");
-      counted = true;                // build_chunk reports bytes as they are copied
-      build_chunk(chunk, opt, progress, r);
-      failpoint("concat.after_output_rename");
-      expected.outputs = {identify_output(chunk.output)};
-      expected.counts = {{"bytes", r.bytes_out}, {"newlines_added", r.newlines_added}};
-      write_record(expected);
+      counted = true;  // build_chunk reports bytes as they are copied
+      std::vector<CompletionRecord> records{expected};
+      build_recorded(records, [&] {
+        build_chunk(chunk, opt, progress, r);
+        return BuildResult{{}, {{"bytes", r.bytes_out}, {"newlines_added", r.newlines_added}}};
+      });
+      expected = records[0];
       r.status = ChunkStatus::kWritten;
       if (opt.remove_source) remove_inputs(chunk, expected, r);
     }

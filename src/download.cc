@@ -742,20 +742,17 @@ bool Engine::verify_and_commit(Task& t, uint64_t size, bool hashed_inline) {
       return false;
     }
   }
-  // The record goes before the rename is replaced by a new file and after it
-  // is in place: never vouching for bytes that are not there.
-  CompletionRecord record = download_record(*t.entry, t.final_path);
-  failpoint("download.before_rename");
   try {
-    remove_record(record.path);
-    durable_rename(t.fd, t.part_path, t.final_path);
-    record.outputs = {identify_output(t.final_path)};
-    write_record(record);
+    std::vector<CompletionRecord> records{download_record(*t.entry, t.final_path)};
+    build_recorded(records, [&] {
+      durable_rename(t.fd, t.part_path, t.final_path);
+      return BuildResult{};
+    });
   } catch (const Error& e) {
     fail(t, e.what());
     return false;
   }
-  failpoint("download.after_rename");
+  failpoint("download.after_record");
   ::unlink(t.meta_path.c_str());
   close_part(t);
   finish_ok(t, size);

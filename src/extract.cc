@@ -239,13 +239,12 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
       fail(d.message);
     } else {
       r.notice = d.message;
-      remove_record(expected.path);  // a record never vouches for a half-rebuilt output
-      failpoint("extract.after_record_removed");
-      const std::string checksum = decompress(task, opt, r, report);
-      failpoint("extract.after_output_rename");
-      expected.outputs = {identify_output(task.output, checksum)};
-      expected.counts = {{"bytes_in", r.bytes_in}, {"bytes_out", r.bytes_out}};
-      write_record(expected);
+      std::vector<CompletionRecord> records{expected};
+      build_recorded(records, [&] {
+        const std::string checksum = decompress(task, opt, r, report);
+        return BuildResult{{{task.output, checksum}}, {{"bytes_in", r.bytes_in}, {"bytes_out", r.bytes_out}}};
+      });
+      expected = records[0];
       r.status = ExtractStatus::kExtracted;
       if (opt.remove_source) remove_source(task, expected, r);
     }

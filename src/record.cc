@@ -212,6 +212,21 @@ void write_record(const CompletionRecord& record) {
   failpoint("record.after_rename");
 }
 
+void build_recorded(std::vector<CompletionRecord>& records, const std::function<BuildResult()>& build) {
+  for (const CompletionRecord& r : records) remove_record(r.path);
+  failpoint("build.after_records_removed");
+  const BuildResult built = build();
+  failpoint("build.after_outputs");
+  for (CompletionRecord& r : records) {
+    for (FileIdentity& o : r.outputs) {
+      const auto it = built.checksums.find(o.path);
+      o = identify_output(o.path, it == built.checksums.end() ? "" : it->second);
+    }
+    r.counts = built.counts;
+    write_record(r);
+  }
+}
+
 void remove_record(const std::string& record_path) {
   if (::unlink(record_path.c_str()) != 0 && errno != ENOENT)
     throw Error(errno_message("cannot remove completion record", record_path));

@@ -187,19 +187,12 @@ TokenizedCheck check_tokenized(const TextTokenizer& tok, const std::string& inpu
   return c;
 }
 
-TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
-                            const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress) {
-  if (prefixes.size() != opt.json_keys.size()) throw Error("internal: one output prefix per JSON key is needed");
-  const auto start = std::chrono::steady_clock::now();
+namespace {
+
+// The pipeline itself: reads `input`, writes the .bin/.idx pairs.
+TokenizeStats run_pipeline(const TextTokenizer& tok, const std::string& input,
+                           const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress) {
   const TokenDtype dtype = dtype_for_vocab_size(tok.vocab_size);
-  // Records are written last and removed first: none ever vouches for a pair
-  // that is being replaced. The input is identified before it is read.
-  std::vector<CompletionRecord> records;
-  for (size_t k = 0; k < prefixes.size(); ++k) {
-    remove_record(record_path_for(prefixes[k]));
-    if (input != "-") records.push_back(expected_record(tok, input, prefixes[k], k, opt));
-  }
-  failpoint("tokenize.after_records_removed");
   auto source = open_byte_source(input);
   // Lines are counted by the workers, not the reading thread, which must
   // keep up with all of them; the writer turns block-relative line numbers
@@ -303,12 +296,27 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
           }));
 
   for (auto& w : writers) w->finish();
-  failpoint("tokenize.before_records");
   st.input_bytes = source->raw_bytes_read();
-  for (size_t k = 0; k < records.size(); ++k) {
-    records[k].outputs = {identify_output(bin_path(prefixes[k])), identify_output(idx_path(prefixes[k]))};
-    records[k].counts = stats_counts(st);
-    write_record(records[k]);
+  return st;
+}
+
+}  // namespace
+
+TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
+                            const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress) {
+  if (prefixes.size() != opt.json_keys.size()) throw Error("internal: one output prefix per JSON key is needed");
+  const auto start = std::chrono::steady_clock::now();
+  TokenizeStats st;
+  if (input == "-") {  // standard input cannot be identified: no record vouches for these outputs
+    for (const auto& p : prefixes) remove_record(record_path_for(p));
+    st = run_pipeline(tok, input, prefixes, opt, progress);
+  } else {
+    std::vector<CompletionRecord> records;  // the input is identified before it is read
+    for (size_t k = 0; k < prefixes.size(); ++k) records.push_back(expected_record(tok, input, prefixes[k], k, opt));
+    build_recorded(records, [&] {
+      st = run_pipeline(tok, input, prefixes, opt, progress);
+      return BuildResult{{}, stats_counts(st)};
+    });
   }
   st.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return st;

@@ -556,8 +556,8 @@ TEST(CrashConsistency, ExtractKilledAtEveryFailPoint) {
             "--remove-source", "--threads", "2", "--progress", "none"};
   prepare(s, d.path());
   kill_at_fail_points(s,
-                      {"extract.after_record_removed", "atomic_file.before_rename", "atomic_file.after_rename",
-                       "extract.after_output_rename", "record.before_rename", "record.after_rename",
+                      {"build.after_records_removed", "atomic_file.before_rename", "atomic_file.after_rename",
+                       "build.after_outputs", "record.before_rename", "record.after_rename",
                        "remove_source.after_verify", "remove_source.before_unlink", "remove_source.after_unlink"},
                       /*max_hits=*/8);
 }
@@ -572,8 +572,8 @@ TEST(CrashConsistency, ExtractRebuildKilledAtEveryFailPoint) {
             "none"};
   prepare(s, d.path());
   kill_at_fail_points(s,
-                      {"extract.after_record_removed", "atomic_file.before_rename", "atomic_file.after_rename",
-                       "extract.after_output_rename", "record.before_rename", "record.after_rename"},
+                      {"build.after_records_removed", "atomic_file.before_rename", "atomic_file.after_rename",
+                       "build.after_outputs", "record.before_rename", "record.after_rename"},
                       /*max_hits=*/4);
 }
 
@@ -608,8 +608,8 @@ TEST(CrashConsistency, ConcatKilledAtEveryFailPoint) {
             "--files-per-chunk", "3", "--remove-source", "--threads", "2", "--progress", "none"};
   prepare(s, d.path());
   kill_at_fail_points(s,
-                      {"plan.before_link", "concat.after_record_removed", "atomic_file.before_rename",
-                       "atomic_file.after_rename", "concat.after_output_rename", "record.before_rename",
+                      {"plan.before_link", "build.after_records_removed", "atomic_file.before_rename",
+                       "atomic_file.after_rename", "build.after_outputs", "record.before_rename",
                        "record.after_rename", "remove_source.after_verify", "remove_source.before_unlink",
                        "remove_source.after_unlink"},
                       /*max_hits=*/10);
@@ -646,8 +646,8 @@ TEST(CrashConsistency, TokenizeKilledAtEveryFailPoint) {
   Scenario s = tokenize_scenario(false);
   prepare(s, d.path());
   kill_at_fail_points(s,
-                      {"tokenize.after_records_removed", "atomic_file.before_rename", "atomic_file.after_rename",
-                       "dataset.between_bin_and_idx_rename", "tokenize.before_records", "record.before_rename",
+                      {"build.after_records_removed", "atomic_file.before_rename", "atomic_file.after_rename",
+                       "dataset.between_bin_and_idx_rename", "build.after_outputs", "record.before_rename",
                        "record.after_rename"},
                       /*max_hits=*/12);
 }
@@ -661,8 +661,8 @@ TEST(CrashConsistency, TokenizeRebuildKilledAtEveryFailPoint) {
   prepare(s, d.path());
   // The moments where the old pair is half replaced: its .idx gone, then the new .bin in place.
   kill_at_fail_points(s,
-                      {"tokenize.after_records_removed", "atomic_file.before_rename",
-                       "dataset.between_bin_and_idx_rename", "tokenize.before_records"},
+                      {"build.after_records_removed", "atomic_file.before_rename",
+                       "dataset.between_bin_and_idx_rename", "build.after_outputs"},
                       /*max_hits=*/6);
 }
 
@@ -708,7 +708,7 @@ TEST(CrashConsistency, DownloadKilledAtEveryFailPoint) {
   const sp::test::TestServer server(d / "served", d.path());
   Scenario s = download_scenario(d, server, "ok", 300000);
   prepare(s, d.path());
-  kill_at_fail_points(s, {"download.before_rename", "download.after_rename"}, /*max_hits=*/3);
+  kill_at_fail_points(s, {"build.after_records_removed", "build.after_outputs", "download.after_record"}, /*max_hits=*/3);
 }
 
 // sp_download stops on SIGTERM and SIGINT (keeping its .part files for the

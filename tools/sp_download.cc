@@ -19,6 +19,8 @@
 #include "sp/fs.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
+#include "sp/record.h"
+#include "sp/stale_temps.h"
 
 namespace {
 
@@ -201,6 +203,13 @@ int run(int argc, char** argv) {
   hooks.on_total_learned = [&progress](uint64_t b) { progress.add_total_bytes(b); };
   if (!quiet) hooks.on_event = [&label](const std::string& line) { std::fprintf(stderr, "%s: %s\n", label.c_str(), line.c_str()); };
   hooks.should_stop = sp::interrupted;  // run_tool installed the handlers; .part files stay for the rerun
+
+  // Completion records are written under temporary names too: a kill -9 can
+  // leave one (the .part files are resumed, not swept).
+  std::vector<std::string> records;
+  for (const auto& e : mine) records.push_back(sp::record_path_for(opt.output_dir + "/" + e.path));
+  const sp::StaleTempSweep sweep = sp::remove_stale_temps(records);
+  if (sweep.other_hosts) sp::print_warning(label, sweep.other_hosts_note());
 
   auto results = sp::download_all(mine, opt, counters, hooks);
   progress.finish();

@@ -22,6 +22,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -61,6 +63,20 @@ FileIdentity identify_output(const std::string& path, const std::string& checksu
 
 // Reads a record file; throws Error when it is missing or not a record.
 CompletionRecord read_record(const std::string& record_path);
+
+// What a build hands back for its records: the checksums of outputs it
+// computed on the way (by output path; the others are read back from disk)
+// and the counts to keep.
+struct BuildResult {
+  std::map<std::string, std::string> checksums;
+  std::vector<std::pair<std::string, uint64_t>> counts;
+};
+// The one way every tool makes outputs: the records are removed first, then
+// `build` renames each output into place, then each record is written with
+// the identities of its outputs as they now are (records' `outputs` give the
+// paths). A build that throws leaves no record behind, so no record ever
+// vouches for outputs that are being replaced.
+void build_recorded(std::vector<CompletionRecord>& records, const std::function<BuildResult()>& build);
 
 // Writes the record atomically and durably (as AtomicFile) at record.path.
 void write_record(const CompletionRecord& record);
