@@ -56,6 +56,7 @@ static void write_all(int fd, const char* p, size_t n, const std::string& path, 
 }
 
 void AtomicFile::write(const void* data, size_t n) {
+  if (n == 0) return;  // data may be null then (an empty vector's), which memcpy must not see
   const char* p = static_cast<const char*>(data);
   if (used_ + n > capacity_) {
     flush();
