@@ -44,6 +44,7 @@ AtomicFile::AtomicFile(std::string final_path, size_t buffer_bytes)
 AtomicFile::~AtomicFile() { discard(); }
 
 void AtomicFile::write(const void* data, size_t n) {
+  if (n == 0) return;  // data may be null then (an empty vector's), which memcpy must not see
   const char* p = static_cast<const char*>(data);
   if (used_ + n > capacity_) {
     flush();

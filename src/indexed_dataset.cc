@@ -52,7 +52,7 @@ void append_tokens(TokenDtype dtype, std::span<const uint32_t> ids, ByteBuffer& 
     for (size_t i = 0; i < ids.size(); ++i) p[i] = static_cast<uint16_t>(ids[i]);
   } else if (dtype == TokenDtype::kInt32) {
     bytes.resize(at + ids.size() * 4);
-    std::memcpy(bytes.data() + at, ids.data(), ids.size() * 4);
+    if (!ids.empty()) std::memcpy(bytes.data() + at, ids.data(), ids.size() * 4);  // an empty span may be null
   } else {
     throw Error("token dtype code " + std::to_string(static_cast<int>(dtype)) + " is not used for token ids");
   }
@@ -188,16 +188,26 @@ IndexedDataset read_indexed_dataset(const std::string& prefix) {
   if (version != kVersion) throw bad("unsupported version " + std::to_string(version));
   IndexedDataset ds;
   ds.dtype = static_cast<TokenDtype>(code);
+  // The token dtypes Megatron writes (and sequence() decodes); any other
+  // code would have its tokens read with the wrong width.
+  if (ds.dtype != TokenDtype::kUint16 && ds.dtype != TokenDtype::kInt32)
+    throw bad("token dtype code " + std::to_string(code) + " is not uint16 (8) or int32 (4)");
   const size_t item = dtype_size(ds.dtype);
-  if (idx.size() != kHeaderSize + seqs * 4 + seqs * 8 + docs * 8)
+  // The counts are untrusted: bound each by the size first, so that the sum
+  // cannot wrap around and match, and nothing is allocated for counts the
+  // file cannot hold.
+  const uint64_t body = idx.size() - kHeaderSize;
+  if (seqs > body / 12 || docs > body / 8 || seqs * 12 + docs * 8 != body)
     throw bad("size " + std::to_string(idx.size()) + " does not match its counts");
   const char* p = idx.data() + kHeaderSize;
   ds.sequence_lengths.resize(seqs);
   ds.sequence_pointers.resize(seqs);
   ds.document_indices.resize(docs);
-  std::memcpy(ds.sequence_lengths.data(), p, seqs * 4);
-  std::memcpy(ds.sequence_pointers.data(), p + seqs * 4, seqs * 8);
-  std::memcpy(ds.document_indices.data(), p + seqs * 12, docs * 8);
+  if (seqs) {  // memcpy must not see the null data() of an empty vector
+    std::memcpy(ds.sequence_lengths.data(), p, seqs * 4);
+    std::memcpy(ds.sequence_pointers.data(), p + seqs * 4, seqs * 8);
+  }
+  if (docs) std::memcpy(ds.document_indices.data(), p + seqs * 12, docs * 8);
   ds.bin = read_file(bin_path(prefix));
   int64_t offset = 0;
   for (size_t i = 0; i < seqs; ++i) {

@@ -179,7 +179,9 @@ std::vector<ManifestEntry> parse_manifest(std::string_view text, const std::stri
       e.path = check_relative_path(f[3], name, line_no);
     } else {
       std::string base = url_file_name(e.url);
-      if (base.empty()) throw InputError(name, line_no, "cannot name a file after '" + e.url + "': give an output path in the 4th field");
+      // A name with white space at either end could not be written back as a
+      // 4th field (fields are trimmed), so it is no name either.
+      if (base.empty() || trim(base) != base) throw InputError(name, line_no, "cannot name a file after '" + e.url + "': give an output path in the 4th field");
       e.path = check_relative_path(base, name, line_no);
     }
     auto [it, fresh] = seen.emplace(e.path, line_no);

@@ -54,6 +54,18 @@ TEST(AtomicFile, ReservedRangesFilledOutOfOrder) {
   EXPECT_EQ(read_file(path), "headAAAAAmidBBBtail");
 }
 
+// Found by the fuzzers under UndefinedBehaviorSanitizer: writing an empty
+// vector (null data()) reached memcpy. Fails only in scripts/sanitize.sh.
+TEST(AtomicFile, WritingNothingFromANullPointerIsANoOp) {
+  TempDir d;
+  AtomicFile f(d / "out.bin");
+  f.write(nullptr, 0);
+  f.write("x", 1);
+  f.write(nullptr, 0);
+  f.commit();
+  EXPECT_EQ(read_file(d / "out.bin"), "x");
+}
+
 TEST(AtomicFile, DiscardedOrDestroyedLeavesNothing) {
   TempDir d;
   write_file(d / "keep.bin", "old");

@@ -185,5 +185,54 @@ TEST(IndexedDataset, ReaderRejectsDamagedFiles) {
   EXPECT_THROW(read_indexed_dataset(d / "x"), Error);
 }
 
+// Found by fuzz/indexed_dataset_fuzz.cc: 2^62 sequences and no documents made
+// the size check wrap around to "matches", and resize() threw
+// std::length_error instead of sp::Error.
+TEST(IndexedDataset, ReaderRejectsCountsThatWrapTheSizeCheck) {
+  TempDir d;
+  const std::string header = std::string("MMIDIDX\0\0", 9) + le64(1) + std::string(1, '\x08');
+  test::write_file(d / "x.bin", "");
+  test::write_file(d / "x.idx", header + le64(uint64_t{1} << 62) + le64(0));
+  EXPECT_THROW(read_indexed_dataset(d / "x"), Error);
+  test::write_file(d / "x.idx", header + le64(0) + le64(uint64_t{1} << 61));
+  EXPECT_THROW(read_indexed_dataset(d / "x"), Error);
+}
+
+// Found by fuzz/indexed_dataset_fuzz.cc: a uint8 (or int64, float) index was
+// accepted, and sequence() then read 4-byte tokens past the end of the .bin.
+TEST(IndexedDataset, ReaderRejectsDtypesItCannotDecode) {
+  TempDir d;
+  const std::string idx = std::string("MMIDIDX\0\0", 9) + le64(1) + std::string(1, '\x01') + le64(1) + le64(2) +
+                          le32(2) + le64(0) + le64(0) + le64(1);
+  test::write_file(d / "x.idx", idx);
+  test::write_file(d / "x.bin", "\x05\x06");
+  try {
+    read_indexed_dataset(d / "x");
+    FAIL() << "uint8 dataset accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("dtype code 1"), std::string::npos) << e.what();
+  }
+}
+
+// Found by the fuzzers under UndefinedBehaviorSanitizer: a document without
+// tokens passed the null data() of empty vectors to memcpy (append_tokens,
+// AtomicFile::write, the reader's copies). Fails only in scripts/sanitize.sh.
+TEST(IndexedDataset, DocumentsWithoutTokensRoundTripInBothDtypes) {
+  TempDir d;
+  for (TokenDtype dtype : {TokenDtype::kUint16, TokenDtype::kInt32}) {
+    const std::string prefix = d / ("empty" + std::to_string(static_cast<int>(dtype)));
+    {
+      IndexedDatasetWriter w(prefix, dtype);
+      w.add_document({}, {});
+      w.finish();
+    }
+    const IndexedDataset ds = read_indexed_dataset(prefix);
+    EXPECT_EQ(ds.dtype, dtype);
+    ASSERT_EQ(ds.document_count(), 1u);
+    EXPECT_EQ(ds.sequence_count(), 0u);
+    EXPECT_TRUE(ds.document(0).empty());
+  }
+}
+
 }  // namespace
 }  // namespace sp

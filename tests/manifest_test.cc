@@ -54,6 +54,21 @@ TEST(Manifest, RejectsBadLines) {
   EXPECT_THROW(sp::parse_manifest("https://h/x\t-\t-\tp\textra\n", "m"), sp::InputError);
 }
 
+// Found by fuzz/manifest_fuzz.cc: a file name taken from a URL could end (or
+// start) with a space ("x.zst #frag"), which format_manifest_line cannot
+// write back: the reparsed, trimmed field named another file.
+TEST(Manifest, UrlFileNameWithSurroundingSpaceNeedsAnExplicitPath) {
+  EXPECT_THROW(sp::parse_manifest("https://h/a/x.zst #frag\n", "m"), sp::InputError);
+  EXPECT_THROW(sp::parse_manifest("https://h/a/ x.zst\n", "m"), sp::InputError);
+  auto m = sp::parse_manifest("https://h/a/x.zst #frag\t-\t-\tx.zst\nhttps://h/a/my file.zst\n", "m");
+  ASSERT_EQ(m.size(), 2u);
+  EXPECT_EQ(m[1].path, "my file.zst");
+  auto again = sp::parse_manifest(sp::format_manifest_line(m[0]) + "\n" + sp::format_manifest_line(m[1]) + "\n", "m");
+  ASSERT_EQ(again.size(), 2u);
+  EXPECT_EQ(again[0].path, "x.zst");
+  EXPECT_EQ(again[1].path, "my file.zst");
+}
+
 TEST(Manifest, SlimPajamaCountsAndUrls) {
   auto train = sp::slimpajama_chunk_counts("train");
   ASSERT_EQ(train.size(), 10u);

@@ -137,8 +137,9 @@ struct IndexedDataset {
   std::vector<uint32_t> document(size_t d) const;
 };
 
-// Reads and checks <prefix>.idx/.bin (magic, version, counts, pointers
-// consistent with lengths, .bin size); throws Error naming the file.
+// Reads and checks <prefix>.idx/.bin (magic, version, a uint16 or int32
+// dtype, counts, pointers consistent with lengths, .bin size); throws Error
+// naming the file.
 IndexedDataset read_indexed_dataset(const std::string& prefix);
 
 }  // namespace sp
