@@ -77,6 +77,20 @@ def manifest_seeds():
     write(t, "no_name", b"https://host\nftp://h/x\n")
 
 
+def record_seeds():
+    t = "record_fuzz"
+    good = (b'{\n  "sp_record": 1,\n  "tool": "sp_test",\n  "tool_version": "0.1.0",\n  "host": "h",\n'
+            b'  "written_unix": 1,\n  "options": {"key": "text"},\n  "inputs": [\n'
+            b'    {"path": "/tmp/x/in.jsonl", "size": 13, "mtime_ns": 1, "fingerprint": "xxh3ends64k:00"}],\n'
+            b'  "outputs": [\n    {"name": "out.bin", "size": 12, "mtime_ns": 1, "checksum": "xxh3tree16m:00"}],\n'
+            b'  "counts": {"documents": 1}\n}\n')
+    write(t, "shaped_like_a_record", good)
+    write(t, "other_version", good.replace(b'"sp_record": 1', b'"sp_record": 2'))
+    write(t, "wrong_types", good.replace(b'"size": 12', b'"size": "12"'))
+    write(t, "truncated", good[: len(good) // 2])
+    write(t, "not_json", b"out.bin 12\n")
+
+
 def idx_bytes(dtype, lengths, doc_index):
     item = {8: 2, 4: 4, 1: 1, 5: 8}[dtype]
     out = b"MMIDIDX\x00\x00" + struct.pack("<QBQQ", 1, dtype, len(lengths), len(doc_index))
@@ -133,6 +147,7 @@ def main():
     jsonl_seeds()
     unicode_seeds()
     manifest_seeds()
+    record_seeds()
     indexed_dataset_seeds()
     byte_source_seeds()
 
