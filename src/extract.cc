@@ -229,7 +229,15 @@ ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& opt, P
   try {
     if (!task.problem.empty()) throw Error("cannot extract '" + task.source + "': " + task.problem);
     CompletionRecord expected = expected_record(task, opt);
-    const CompletionCheck check = check_completion(expected, VerifyDepth::kQuick);
+    CompletionCheck check = check_completion(expected, VerifyDepth::kQuick);
+    if (check.state == Completion::kStale && !opt.validate) {
+      // An output whose lines were validated serves a run that does not ask for it.
+      ExtractOptions validated = opt;
+      validated.validate = true;
+      CompletionRecord stricter = expected_record(task, validated);
+      CompletionCheck again = check_completion(stricter, VerifyDepth::kQuick);
+      if (again.state == Completion::kComplete) expected = std::move(stricter), check = std::move(again);
+    }
     const OutputDecision d =
         decide_outputs(check, task.output, task.source_present ? "" : task.source, opt.overwrite, opt.remove_source);
     if (d.plan == OutputPlan::kKeep) {

@@ -263,6 +263,15 @@ TEST(ExtractFile, ValidateRerunRevalidatesOutputsMadeWithoutIt) {
   auto r = extract_file(task_for(d, "a"), opt);
   EXPECT_EQ(r.status, ExtractStatus::kFailed) << "kept without validating";
   EXPECT_NE(r.error.find(":2:"), std::string::npos) << r.error;
+  // The other way round, a validated output serves a run that does not ask:
+  // kept, and its source removed.
+  write_file(d / "b.zst", compress("{\"text\":1}\n"));
+  ASSERT_EQ(extract_file(task_for(d, "b"), opt).status, ExtractStatus::kExtracted);
+  ExtractOptions plain;
+  plain.remove_source = true;
+  r = extract_file(task_for(d, "b"), plain);
+  EXPECT_EQ(r.status, ExtractStatus::kSkipped) << r.error;
+  EXPECT_TRUE(r.source_removed);
 }
 
 TEST(ExtractFile, DirectoryAtTheOutputNameFailsAndKeepsTheSource) {
