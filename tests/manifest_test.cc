@@ -57,16 +57,26 @@ TEST(Manifest, RejectsBadLines) {
 // Found by fuzz/manifest_fuzz.cc: a file name taken from a URL could end (or
 // start) with a space ("x.zst #frag"), which format_manifest_line cannot
 // write back: the reparsed, trimmed field named another file.
-TEST(Manifest, UrlFileNameWithSurroundingSpaceNeedsAnExplicitPath) {
-  EXPECT_THROW(sp::parse_manifest("https://h/a/x.zst #frag\n", "m"), sp::InputError);
-  EXPECT_THROW(sp::parse_manifest("https://h/a/ x.zst\n", "m"), sp::InputError);
-  auto m = sp::parse_manifest("https://h/a/x.zst #frag\t-\t-\tx.zst\nhttps://h/a/my file.zst\n", "m");
-  ASSERT_EQ(m.size(), 2u);
-  EXPECT_EQ(m[1].path, "my file.zst");
-  auto again = sp::parse_manifest(sp::format_manifest_line(m[0]) + "\n" + sp::format_manifest_line(m[1]) + "\n", "m");
-  ASSERT_EQ(again.size(), 2u);
-  EXPECT_EQ(again[0].path, "x.zst");
-  EXPECT_EQ(again[1].path, "my file.zst");
+// Found by fuzzing: a file name taken from a URL with a space next to it
+// ("x.zst #frag" -> "x.zst ") did not survive format -> parse. URLs with a
+// space are now refused at load (percent-encode them), so no entry can carry
+// such a name, with or without an explicit path.
+TEST(Manifest, UrlWithSpacesIsRefusedSoNamesRoundTrip) {
+  for (const char* line :
+       {"https://h/a/x.zst #frag\n", "https://h/a/ x.zst\n", "https://h/a/x.zst #frag\t-\t-\tx.zst\n"}) {
+    try {
+      sp::parse_manifest(line, "m");
+      ADD_FAILURE() << "accepted: " << line;
+    } catch (const sp::InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("%20"), std::string::npos) << e.what();
+    }
+  }
+  auto m = sp::parse_manifest("https://h/a/my%20file.zst\t-\t-\tmy file.zst\n", "m");
+  ASSERT_EQ(m.size(), 1u);
+  auto again = sp::parse_manifest(sp::format_manifest_line(m[0]) + "\n", "m");
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].path, "my file.zst");
+  EXPECT_EQ(again[0].url, m[0].url);
 }
 
 TEST(Manifest, SlimPajamaCountsAndUrls) {
