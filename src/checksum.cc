@@ -1,8 +1,6 @@
 #include "sp/checksum.h"
 
 #include <sys/stat.h>
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -13,6 +11,7 @@
 
 #include "sp/error.h"
 #include "sp/io.h"
+#include "sp/threads.h"
 
 namespace sp {
 
@@ -77,24 +76,19 @@ std::string file_checksum(const std::string& path) {
   // Each leaf is read in small pieces into a streaming state: memory stays at
   // one piece per worker, not one leaf.
   constexpr size_t kPiece = size_t{1} << 20;
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, n, 1), [&](const tbb::blocked_range<size_t>& r) {
+  parallel_for_each_index(n, [&](size_t i) {
     std::unique_ptr<char[]> buf(new char[kPiece]);
-    XXH3_state_t* state = XXH3_createState();
-    for (size_t i = r.begin(); i != r.end(); ++i) {
-      const uint64_t begin = i * kChecksumLeafBytes, end = std::min(size, begin + kChecksumLeafBytes);
-      XXH3_64bits_reset(state);
-      for (uint64_t off = begin; off < end;) {
-        const size_t want = static_cast<size_t>(std::min<uint64_t>(kPiece, end - off));
-        if (pread_full(fd.get(), buf.get(), want, off, path) != want) {
-          XXH3_freeState(state);
-          throw Error("'" + path + "' shrank while its checksum was computed");
-        }
-        XXH3_64bits_update(state, buf.get(), want);
-        off += want;
-      }
-      leaves[i] = XXH3_64bits_digest(state);
+    std::unique_ptr<XXH3_state_t, XXH_errorcode (*)(XXH3_state_t*)> state(XXH3_createState(), XXH3_freeState);
+    const uint64_t begin = i * kChecksumLeafBytes, end = std::min(size, begin + kChecksumLeafBytes);
+    XXH3_64bits_reset(state.get());
+    for (uint64_t off = begin; off < end;) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(kPiece, end - off));
+      if (pread_full(fd.get(), buf.get(), want, off, path) != want)
+        throw Error("'" + path + "' shrank while its checksum was computed");
+      XXH3_64bits_update(state.get(), buf.get(), want);
+      off += want;
     }
-    XXH3_freeState(state);
+    leaves[i] = XXH3_64bits_digest(state.get());
   });
   return root_of(leaves);
 }

@@ -4,8 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -23,6 +21,7 @@
 #include "sp/io.h"
 #include "sp/progress.h"
 #include "sp/record.h"
+#include "sp/threads.h"
 
 namespace sp {
 
@@ -343,14 +342,12 @@ void remove_inputs(const Chunk& c, const CompletionRecord& expected, ChunkResult
     if (expected.inputs[i].present) present.push_back(i);
   std::mutex mu;
   std::string first_error;
-  tbb::parallel_for(tbb::blocked_range<size_t>(0, present.size(), 1), [&](const tbb::blocked_range<size_t>& range) {
-    for (size_t k = range.begin(); k != range.end(); ++k) {
-      try {
-        check_segment(c.inputs[present[k]], c.output, l.offset[present[k]]);
-      } catch (const std::exception& e) {
-        std::lock_guard<std::mutex> lk(mu);
-        if (first_error.empty()) first_error = e.what();
-      }
+  parallel_for_each_index(present.size(), [&](size_t k) {
+    try {
+      check_segment(c.inputs[present[k]], c.output, l.offset[present[k]]);
+    } catch (const std::exception& e) {
+      std::lock_guard<std::mutex> lk(mu);
+      if (first_error.empty()) first_error = e.what();
     }
   });
   if (!first_error.empty()) throw Error("not removing the inputs of " + c.output + ": " + first_error);
@@ -398,9 +395,7 @@ void build_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* progres
     }
   };
   if (opt.parallel_inputs && n > 1) {
-    tbb::parallel_for(tbb::blocked_range<size_t>(0, n, 1), [&](const tbb::blocked_range<size_t>& range) {
-      for (size_t i = range.begin(); i != range.end(); ++i) copy_one(i);
-    });
+    parallel_for_each_index(n, copy_one);
   } else {
     for (size_t i = 0; i < n; ++i) copy_one(i);
   }

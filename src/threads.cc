@@ -1,5 +1,9 @@
 #include "sp/threads.h"
 
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_group.h>
+
 #include <sched.h>
 #include <unistd.h>
 
@@ -36,6 +40,17 @@ int default_threads() {
 int resolve_threads(long requested) {
   if (requested < 0) throw UsageError("--threads: expected a number >= 0, got " + std::to_string(requested));
   return requested > 0 ? static_cast<int>(requested) : default_threads();
+}
+
+void parallel_for_each_index(size_t n, const std::function<void(size_t)>& body) {
+  tbb::task_group_context own(tbb::task_group_context::isolated);
+  tbb::parallel_for(
+      tbb::blocked_range<size_t>(0, n, 1),
+      [&](const tbb::blocked_range<size_t>& r) {
+        for (size_t i = r.begin(); i != r.end(); ++i) body(i);
+      },
+      own);
+  if (own.is_group_execution_cancelled()) throw Error("internal: a parallel loop was cancelled before it finished");
 }
 
 }  // namespace sp

@@ -3,6 +3,9 @@
 // "all cores" per rank would oversubscribe the node many times over.
 #pragma once
 
+#include <cstddef>
+#include <functional>
+
 namespace sp {
 
 // CPUs this process may run on (sched_getaffinity, so taskset/cgroup cpusets
@@ -13,5 +16,14 @@ int default_threads();
 
 // `requested` when > 0, else default_threads(). Throws UsageError when < 0.
 int resolve_threads(long requested);
+
+// Runs body(i) for every i in [0, n) on the current oneTBB arena and returns
+// only when every call has run. The loop gets its own isolated task group:
+// when it is nested in another parallel loop (one chunk's checksum inside the
+// loop over chunks) and another iteration of that loop throws, oneTBB would
+// otherwise cancel this one too and return as if done, silently skipping
+// work (a checksum of unread leaves, a verification that compared nothing).
+// A body's exception is rethrown here.
+void parallel_for_each_index(size_t n, const std::function<void(size_t)>& body);
 
 }  // namespace sp
