@@ -175,11 +175,13 @@ TokenizedCheck check_tokenized(const TextTokenizer& tok, const std::string& inpu
   if (input == "-") return c;  // standard input cannot be identified: always made anew
   for (size_t k = 0; k < prefixes.size(); ++k) {
     const CompletionCheck check = check_completion(expected_record(tok, input, prefixes[k], k, opt), VerifyDepth::kQuick);
-    if (check.state == Completion::kComplete) {
+    // The shared policy (no sources to remove; --overwrite never gets here).
+    const OutputDecision d = decide_outputs(check, prefixes[k] + ".bin/.idx", "", false, false);
+    if (d.plan == OutputPlan::kKeep) {
       if (k == 0) c.stats = stats_from(check.record);
       continue;
     }
-    if (check.state != Completion::kAbsent) c.notice = "rebuilding " + prefixes[k] + ".bin/.idx: " + check.reason;
+    c.notice = d.message;
     c.stats = TokenizeStats{};
     return c;
   }
