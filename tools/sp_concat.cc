@@ -122,9 +122,9 @@ int body(int argc, char** argv) {
   std::vector<size_t> mine = sp::shard_by_size(sizes, rank.rank, rank.world);
   std::vector<std::string> finals;
   for (size_t i : mine) finals.insert(finals.end(), {plan[i].output, sp::record_path_for(plan[i].output)});
-  // The plan's own temporary may belong to a rank still writing it: only a
-  // single process can be sure a leftover one is stale.
-  if (rank.world == 1) finals.push_back(plan_path);
+  // The plan's own temporary too: the sweep removes only those of dead
+  // writers, never one a rank is still writing.
+  finals.push_back(plan_path);
   const sp::StaleTempSweep sweep = sp::remove_stale_temps(finals);
   const size_t stale = sweep.removed;
   if (sweep.other_hosts) sp::print_warning(label, sweep.other_hosts_note());

@@ -199,16 +199,19 @@ int run(int argc, char** argv) {
   sp::apply_progress_flags(args, po);
   sp::Progress progress(po);
 
+  // One sweep for all of this rank's outputs (one directory read each), not
+  // one per input: thousands of outputs share a directory.
+  std::vector<std::string> finals;
+  for (const auto& j : todo)
+    for (const auto& p : j.prefixes) {
+      for (auto& f : sp::writer_temp_finals(p)) finals.push_back(std::move(f));
+      finals.push_back(sp::record_path_for(p));
+    }
+  const auto sweep = sp::remove_stale_temps(finals);
+  if (sweep.other_hosts) sp::print_warning(who, sweep.other_hosts_note());
   const auto stop = sp::run_interruptible([&] {
     for (const auto& j : todo) {
       for (const auto& p : j.prefixes) sp::make_dirs(sp::parent_dir(p));
-      std::vector<std::string> finals;
-      for (const auto& p : j.prefixes) {
-        for (auto& f : sp::writer_temp_finals(p)) finals.push_back(std::move(f));
-        finals.push_back(sp::record_path_for(p));
-      }
-      const auto sweep = sp::remove_stale_temps(finals);
-      if (sweep.other_hosts) sp::print_warning(who, sweep.other_hosts_note());
       total.merge(sp::tokenize_file(tokenizer, j.input, j.prefixes, opt, &progress));
     }
   });
