@@ -15,28 +15,11 @@
 #include <utility>
 #include <vector>
 
+#include "sp/tokenizer.h"
+
 namespace sp {
 
 class Progress;
-
-// What the pipeline needs from a tokenizer: a vocabulary size (for the output
-// dtype), the end-of-document id, and a factory of per-thread encoders (each
-// owns its caches, so encoding needs no locks).
-struct TextTokenizer {
-  std::string name;  // "GPT2BPETokenizer"
-  // What makes this tokenizer's ids what they are, for completion records:
-  // its type and the SHA-256 of each file it was loaded from.
-  std::vector<std::pair<std::string, std::string>> identity;
-  uint64_t vocab_size = 0;
-  uint32_t eod_id = 0;
-  // The ids of `text`, in a buffer the encoder owns: valid until its next call
-  // (no copy into a caller's vector on the way to the output bytes).
-  using Encode = std::function<std::span<const uint32_t>(std::string_view text)>;
-  std::function<Encode()> make_encoder;
-};
-
-// Loads GPT-2 byte-level BPE from vocab.json + merges.txt; throws Error.
-TextTokenizer load_gpt2_tokenizer(const std::string& vocab_json, const std::string& merges_txt);
 
 enum class OnError { kStop, kSkip };
 

@@ -1,0 +1,17 @@
+// The loaders behind load_tokenizer (tokenizer.h), one per family; private to
+// the library. Each takes the already-validated options of its type.
+#pragma once
+
+#include "sp/tokenizer.h"
+
+namespace sp {
+
+// HuggingFaceTokenizer: tokenizer.json (+ tokenizer_config.json) BPE models (hf_tokenizer.cc).
+TextTokenizer load_hf_tokenizer(const TokenizerOptions& options);
+// TikTokenizer: .tiktoken rank files and Megatron's tiktoken JSON (tiktoken_tokenizer.cc).
+TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options);
+// SentencePieceTokenizer, GPTSentencePieceTokenizer, Llama2Tokenizer through
+// libsentencepiece (sentencepiece_tokenizer.cc).
+TextTokenizer load_sentencepiece_tokenizer(const TokenizerOptions& options);
+
+}  // namespace sp
