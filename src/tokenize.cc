@@ -10,7 +10,6 @@
 #include <memory>
 #include <mutex>
 
-#include "sp/bpe.h"
 #include "sp/byte_source.h"
 #include "sp/error.h"
 #include "sp/failpoint.h"
@@ -20,25 +19,8 @@
 #include "sp/jsonl.h"
 #include "sp/progress.h"
 #include "sp/record.h"
-#include "sp/sha256.h"
 
 namespace sp {
-
-TextTokenizer load_gpt2_tokenizer(const std::string& vocab_json, const std::string& merges_txt) {
-  auto model = std::make_shared<const BpeModel>(BpeModel::load_gpt2(vocab_json, merges_txt));
-  TextTokenizer t;
-  t.name = "GPT2BPETokenizer";
-  t.identity = {{"tokenizer_type", t.name},
-                {"vocab_sha256", sha256_file(vocab_json)},
-                {"merges_sha256", sha256_file(merges_txt)}};
-  t.vocab_size = model->vocab_size();
-  t.eod_id = model->eod_id();
-  t.make_encoder = [model]() -> TextTokenizer::Encode {
-    auto cache = std::make_shared<BpeCache>();
-    return [model, cache](std::string_view text) { return model->encode_span(text, *cache); };
-  };
-  return t;
-}
 
 std::string output_prefix_for(const std::string& prefix, const std::string& key) {
   return prefix + "_" + key + "_document";

@@ -1,5 +1,8 @@
 // The loaders behind load_tokenizer (tokenizer.h), one per family; private to
-// the library. Each takes the already-validated options of its type.
+// the library. Each takes the already-validated options of its type and
+// resolves options.eod_token against its own vocabulary (UsageError when it is
+// not a token), adding ("eod_id", id) to the identity; load_tokenizer applies
+// options.eod_id.
 #pragma once
 
 #include "sp/tokenizer.h"

@@ -1,10 +1,12 @@
-// sp_tokenize: JSONL -> Megatron indexed dataset (.bin/.idx) with GPT-2 BPE.
-// A drop-in for Megatron-LM's tools/preprocess_data.py (same flags, same
-// output bytes), plus a batch mode that shards files across ranks.
+// sp_tokenize: JSONL -> Megatron indexed dataset (.bin/.idx) with any of
+// Megatron-LM's text tokenizer types. A drop-in for Megatron-LM's
+// tools/preprocess_data.py (same flags, same output bytes), plus a batch mode
+// that shards files across ranks.
 #include <tbb/global_control.h>
 
 #include <cstdio>
-#include <cstdlib>
+#include <cstdint>
+#include <optional>
 #include <map>
 #include <set>
 
@@ -24,7 +26,7 @@ namespace {
 
 const sp::cli::Program kProgram{
     "sp_tokenize",
-    "tokenize JSONL documents with GPT-2 BPE into Megatron .bin/.idx files",
+    "tokenize JSONL documents with Megatron-LM's tokenizers into Megatron .bin/.idx files",
     "sp_tokenize --input FILE --output-prefix PREFIX [options]\n"
     "       sp_tokenize (--input FILE...|--input-dir DIR) --output-dir DIR [options]",
     sp::with_output_flags(sp::with_progress_flags({
@@ -33,11 +35,31 @@ const sp::cli::Program kProgram{
         {"output-prefix", "PREFIX", "Single-input mode: write PREFIX_<key>_document.bin/.idx (Megatron's naming)."},
         {"output-dir", "DIR", "Batch mode: write DIR/<input path without .zst>_<key>_document.bin/.idx."},
         {"json-keys", "KEY", "JSON keys to tokenize; one output pair per key.", "text", true},
-        {"append-eod", "", "Append the end-of-document token (<|endoftext|>, id 50256) to each document."},
+        {"append-eod", "", "Append the tokenizer's end-of-document token to each document (GPT2BPETokenizer: "
+         "<|endoftext|>, 50256; TikTokenizer: </s>, or <|endoftext|> for .tiktoken files; SentencePiece types: the "
+         "model's </s>; HuggingFaceTokenizer: its EOS). --eod-id / --eod-token choose another."},
         {"skip-empty", "", "Leave documents that produce no tokens out of the index (NeMo's behaviour; Megatron keeps them)."},
-        {"tokenizer-type", "NAME", "Tokenizer; GPT2BPETokenizer is supported.", "GPT2BPETokenizer"},
+        {"tokenizer-type", "NAME",
+         "GPT2BPETokenizer, HuggingFaceTokenizer, TikTokenizer, SentencePieceTokenizer, GPTSentencePieceTokenizer "
+         "or Llama2Tokenizer (Megatron's types; see README).", "GPT2BPETokenizer"},
+        {"tokenizer-model", "PATH",
+         "The model: a .tiktoken file or Megatron's tiktoken JSON (TikTokenizer), a SentencePiece .model, a "
+         "tokenizer.json or its directory (HuggingFaceTokenizer)."},
         {"vocab-file", "FILE", "GPT-2 vocab.json (default: $SP_GPT2_DIR/vocab.json or ~/.cache/sp_toolkit/gpt2/vocab.json).", "", false, {"vocab"}},
         {"merge-file", "FILE", "GPT-2 merges.txt (default: beside the vocab file).", "", false, {"merges"}},
+        {"tiktoken-pattern", "PATTERN",
+         "TikTokenizer's split regex: Megatron's v1 or v2 (default for its JSON), an encoding name (gpt2, r50k_base, "
+         "p50k_base, cl100k_base, o200k_base) or a regex."},
+        {"tiktoken-num-special-tokens", "N",
+         "TikTokenizer: ids 0..N-1 are special tokens (<unk>, <s>, </s>, ...) and the vocabulary's ids are shifted "
+         "by N (default: Megatron's 1000 for its JSON, 0 for .tiktoken files)."},
+        {"vocab-size", "N",
+         "TikTokenizer: Megatron's vocabulary size, special tokens included (default 131072); the vocabulary is "
+         "cut to its first N - num_special_tokens tokens."},
+        {"tokenizer-hf-no-include-special-tokens", "",
+         "HuggingFaceTokenizer: encode without the special tokens (BOS/EOS) the tokenizer adds."},
+        {"eod-id", "N", "The end-of-document id for --append-eod, instead of the tokenizer type's."},
+        {"eod-token", "TEXT", "The end-of-document token for --append-eod, by its text (e.g. '<|im_end|>')."},
         {"workers", "N", "Worker threads (default: the CPUs available to this process, divided among the ranks of a node).", "", false, {"threads"}},
         {"on-error", "MODE", "stop: a bad line ends the run with file:line: reason; skip: skip bad lines, count and report them.", "stop"},
         {"overwrite", "",
@@ -47,6 +69,19 @@ const sp::cli::Program kProgram{
         {"block-size", "BYTES", "Bytes of lines per parallel task (advanced).", "1M"},
         {"dataset-impl", "IMPL", "Accepted for Megatron compatibility; only mmap exists.", "mmap"},
         {"log-interval", "N", "Accepted for Megatron compatibility; ignored (see --progress-interval)."},
+        // Megatron flags that cannot change the output: preprocess_data.py
+        // resets --vocab-extra-ids and --make-vocab-size-divisible-by, and the
+        // fast tokenizer with special tokens is the default.
+        {"vocab-extra-ids", "N", "Accepted for Megatron compatibility; ignored (preprocess_data.py sets it to 0)."},
+        {"make-vocab-size-divisible-by", "N", "Accepted for Megatron compatibility; ignored (padding does not change ids)."},
+        {"tokenizer-hf-use-fast", "", "Accepted for Megatron compatibility (the default)."},
+        {"tokenizer-hf-include-special-tokens", "", "Accepted for Megatron compatibility (the default)."},
+        // Megatron flags that would change ids in ways not implemented: refused by name.
+        {"tokenizer-special-tokens", "TOKEN", "Not supported (refused): custom special tokens change the ids.", "", true},
+        {"tokenizer-metadata", "FILE", "Not supported (refused)."},
+        {"tokenizer-hf-no-use-fast", "", "Not supported (refused): only the fast tokenizer's ids are implemented."},
+        {"tokenizer-sentencepiece-legacy", "", "Not supported (refused)."},
+        {"no-tokenizer-sentencepiece-ignore-extra-whitespaces", "", "Not supported (refused)."},
     })),
     "Examples:\n"
     "  sp_tokenize --input train_chunk_0.jsonl --output-prefix out/train_chunk_0.jsonl \\\n"
@@ -75,10 +110,31 @@ std::string strip_zst(const std::string& name) {
   return name;
 }
 
-std::string default_vocab_dir() {
-  if (const char* d = std::getenv("SP_GPT2_DIR"); d && *d) return d;
-  if (const char* h = std::getenv("HOME"); h && *h) return std::string(h) + "/.cache/sp_toolkit/gpt2";
-  return "";
+// Megatron's tokenizer flags -> TokenizerOptions (load_tokenizer checks the combinations).
+sp::TokenizerOptions tokenizer_options(const sp::cli::Args& args) {
+  for (const char* refused : {"tokenizer-special-tokens", "tokenizer-metadata", "tokenizer-hf-no-use-fast",
+                              "tokenizer-sentencepiece-legacy", "no-tokenizer-sentencepiece-ignore-extra-whitespaces"})
+    if (args.has(refused))
+      throw sp::UsageError(std::string("--") + refused + " is not supported: it changes the ids in ways sp_tokenize "
+                           "does not implement");
+  sp::TokenizerOptions o;
+  o.type = args.get("tokenizer-type");
+  o.model = args.get("tokenizer-model");
+  o.vocab_file = args.get("vocab-file");
+  o.merge_file = args.get("merge-file");
+  o.tiktoken_pattern = args.get("tiktoken-pattern");
+  auto count = [&](const char* flag, int64_t max) -> std::optional<int64_t> {
+    if (!args.has(flag)) return std::nullopt;
+    const int64_t v = args.get_int(flag, 0);
+    if (v < 0 || v > max) throw sp::UsageError(std::string("--") + flag + ": expected 0.." + std::to_string(max));
+    return v;
+  };
+  if (auto n = count("tiktoken-num-special-tokens", UINT32_MAX)) o.tiktoken_num_special_tokens = *n;
+  if (auto n = count("vocab-size", UINT32_MAX)) o.vocab_size = *n;
+  if (auto n = count("eod-id", UINT32_MAX)) o.eod_id = *n;
+  if (args.has("eod-token")) o.eod_token = args.get("eod-token");
+  o.hf_include_special_tokens = !args.flag("tokenizer-hf-no-include-special-tokens");
+  return o;
 }
 
 int run(int argc, char** argv) {
@@ -87,8 +143,7 @@ int run(int argc, char** argv) {
   const sp::RankInfo rank = sp::detect_rank();
   const std::string who = sp::rank_prefix(rank) + "sp_tokenize";
 
-  if (args.get("tokenizer-type") != "GPT2BPETokenizer")
-    throw sp::UsageError("--tokenizer-type " + args.get("tokenizer-type") + " is not supported (supported: GPT2BPETokenizer)");
+  const sp::TokenizerOptions tokenizer_opt = tokenizer_options(args);
   if (args.get("dataset-impl") != "mmap") throw sp::UsageError("--dataset-impl: only mmap is supported");
 
   sp::TokenizeOptions opt;
@@ -161,14 +216,9 @@ int run(int argc, char** argv) {
     std::fprintf(stderr, "%s: %zu of %zu input file(s) for this rank (%s)\n", who.c_str(), mine.size(), jobs.size(), rank.source.c_str());
   if (mine.empty()) return 0;
 
-  std::string vocab = args.get("vocab-file"), merges = args.get("merge-file");
-  if (vocab.empty()) {
-    vocab = default_vocab_dir() + "/vocab.json";
-    if (!sp::path_exists(vocab))
-      throw sp::UsageError("no --vocab-file given and no GPT-2 vocab in the cache (run third_party/gpt2/fetch_vocab.sh)");
-  }
-  if (merges.empty()) merges = sp::parent_dir(vocab) + "/merges.txt";
-  const sp::TextTokenizer tokenizer = sp::load_gpt2_tokenizer(vocab, merges);
+  const sp::TextTokenizer tokenizer = sp::load_tokenizer(tokenizer_opt);
+  if (!quiet && rank.rank == 0)
+    for (const auto& note : tokenizer.notes) std::fprintf(stderr, "%s: %s\n", who.c_str(), note.c_str());
 
   // Outputs are kept only when their completion records match them, this
   // input, this tokenizer and these options; anything else is rebuilt.

@@ -49,6 +49,7 @@ struct TokenizerOptions {
   std::string vocab_file, merge_file;  // --vocab-file / --merge-file (GPT2BPETokenizer)
   std::string tiktoken_pattern;        // --tiktoken-pattern: v1, v2, an encoding name or a regex
   std::optional<uint32_t> tiktoken_num_special_tokens;  // --tiktoken-num-special-tokens
+  std::optional<uint64_t> vocab_size;  // --vocab-size: TikTokenizer's vocabulary size (Megatron: 131072)
   bool hf_include_special_tokens = true;                // --tokenizer-hf-no-include-special-tokens clears it
   std::optional<uint32_t> eod_id;                       // --eod-id overrides the type's EOD
   std::optional<std::string> eod_token;                 // --eod-token: the EOD by its token text
