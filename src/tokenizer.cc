@@ -2,6 +2,7 @@
 // of the family the type names; and GPT-2's loader (GPT2BPETokenizer).
 #include "sp/tokenizer.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 
@@ -122,7 +123,10 @@ TextTokenizer load_tokenizer(const TokenizerOptions& options) {
       throw UsageError("--eod-id " + std::to_string(*options.eod_id) + " is not below the vocabulary size " +
                        std::to_string(t.vocab_size) + " of " + t.name);
     t.eod_id = *options.eod_id;
-    t.identity.emplace_back("eod_id", std::to_string(t.eod_id));
+    // One ("eod_id", id) entry, whether or not the family wrote one.
+    auto entry = std::find_if(t.identity.begin(), t.identity.end(), [](const auto& kv) { return kv.first == "eod_id"; });
+    if (entry == t.identity.end()) t.identity.emplace_back("eod_id", std::to_string(t.eod_id));
+    else entry->second = std::to_string(t.eod_id);
   }
   return t;
 }

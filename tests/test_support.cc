@@ -18,6 +18,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <simdjson.h>
+
 #include "sp/fs.h"
 #include "sp/stale_temps.h"
 
@@ -226,6 +228,36 @@ std::string gpt2_dir() {
   else if (const char* h = std::getenv("HOME")) dir = std::string(h) + "/.cache/sp_toolkit/gpt2";
   if (dir.empty() || !file_exists(dir + "/vocab.json") || !file_exists(dir + "/merges.txt")) return "";
   return dir;
+}
+
+std::string tokenizers_dir() {
+  std::string dir;
+  if (const char* e = std::getenv("SP_TOKENIZERS_DIR"); e && *e) dir = e;
+  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) dir = std::string(x) + "/sp_toolkit/tokenizers";
+  else if (const char* h = std::getenv("HOME")) dir = std::string(h) + "/.cache/sp_toolkit/tokenizers";
+  if (dir.empty() || !file_exists(dir)) return "";
+  return dir;
+}
+
+std::vector<GoldenLine> read_golden(const std::string& path, const std::string& field) {
+  simdjson::dom::parser parser;
+  simdjson::dom::document_stream stream;
+  const simdjson::padded_string json = simdjson::padded_string(read_file(path));
+  if (parser.parse_many(json).get(stream)) throw std::runtime_error(path + ": not JSON lines");
+  std::vector<GoldenLine> out;
+  for (auto doc : stream) {
+    simdjson::dom::element line;
+    if (doc.get(line)) throw std::runtime_error(path + ": bad JSON line");
+    GoldenLine g;
+    std::string_view text;
+    simdjson::dom::array ids;
+    if (line["text"].get_string().get(text) || line[field].get_array().get(ids))
+      throw std::runtime_error(path + ": a line without \"text\" and \"" + field + "\"");
+    g.text = std::string(text);
+    for (auto id : ids) g.ids.push_back(static_cast<uint32_t>(id.get_uint64().value()));
+    out.push_back(std::move(g));
+  }
+  return out;
 }
 
 namespace {

@@ -90,6 +90,19 @@ std::vector<std::string> list_dir(const std::string& dir);
 // third_party/gpt2/fetch_vocab.sh fills). Empty string when absent.
 std::string gpt2_dir();
 
+// Directory of the tokenizer models third_party/tokenizers/fetch_models.sh
+// fills: $SP_TOKENIZERS_DIR, else ${XDG_CACHE_HOME:-~/.cache}/sp_toolkit/tokenizers.
+// Empty string when absent.
+std::string tokenizers_dir();
+
+// One line of a tests/golden/tok_*.jsonl file: a text and the oracle's ids
+// (the `field` read_golden was asked for: "ids" or "ids_no_special").
+struct GoldenLine {
+  std::string text;
+  std::vector<uint32_t> ids;
+};
+std::vector<GoldenLine> read_golden(const std::string& path, const std::string& field = "ids");
+
 // UTF-8 bytes of one code point (surrogates too, for invalid-input tests).
 std::string utf8(char32_t cp);
 

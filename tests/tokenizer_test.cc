@@ -81,7 +81,8 @@ class Gpt2 : public ::testing::Test {
     merges = test::gpt2_dir() + "/merges.txt";
   }
   std::vector<uint32_t> encode(const TextTokenizer& t, std::string_view text) {
-    auto span = t.make_encoder()(text);
+    const auto encode = t.make_encoder();  // owns the buffer the span points into
+    const auto span = encode(text);
     return {span.begin(), span.end()};
   }
   std::string vocab, merges;
