@@ -385,9 +385,10 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
   for (size_t r = 0; r < ranks.tokens.size(); ++r)
     if (ranks.given[r]) id_of.emplace(ranks.tokens[r], static_cast<uint32_t>(specials + r));
   // Ids that are not ranks get their names, or a placeholder no text can make
-  // (0xFF is never in UTF-8) when a rank has those bytes.
+  // (0xFF is never in UTF-8) when a rank has those bytes or the id is a gap
+  // between ranks (p50k_base has one).
   auto place = [&](uint32_t id, std::string name) {
-    if (id_of.contains(name)) name = "\xff<" + std::to_string(id) + ">";
+    if (name.empty() || id_of.contains(name)) name = "\xff<" + std::to_string(id) + ">";
     v.tokens[id] = std::move(name);
     v.specials.push_back(id);
   };

@@ -593,5 +593,190 @@ TEST_F(SpTokenize, PeakMemoryDoesNotGrowWithInputSize) {
   EXPECT_LT(large, small + 16 * 1024) << "peak RSS grew from " << small << " KiB to " << large << " KiB";
 }
 
+// ---- Every tokenizer family end to end: the .bin/.idx bytes hold, per
+// document, the oracle's ids (tests/golden/tok_*.jsonl: tiktoken,
+// Python's sentencepiece) and the type's EOD.
+class SpTokenizeFamilies : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    models = test::tokenizers_dir();
+    SP_REQUIRE_FIXTURE(!models.empty() && test::file_exists(models + "/tiktoken/cl100k_base.tiktoken") &&
+                           test::file_exists(models + "/spm/bpe_bytefallback.model"),
+                       "tokenizer models not fetched (third_party/tokenizers/fetch_models.sh)");
+  }
+  static CommandResult tokenize(const std::string& args) {
+    return run_command(shell_quote(test::tool_path("sp_tokenize")) + " --progress none " + args);
+  }
+  // The golden texts as JSONL, and their ids.
+  std::vector<test::GoldenLine> golden_input(const std::string& name, const std::string& jsonl) {
+    auto lines = test::read_golden(std::string(SP_SOURCE_DIR) + "/tests/golden/tok_" + name + ".jsonl");
+    std::string out;
+    for (const auto& l : lines) out += "{\"text\":" + json_string(l.text) + "}\n";
+    write_file(jsonl, out);
+    return lines;
+  }
+  // Megatron's preprocess_data.py: EOD after each document with tokens.
+  static void expect_documents(const IndexedDataset& ds, const std::vector<test::GoldenLine>& lines, uint32_t eod,
+                               bool (*checked)(const std::string&) = nullptr) {
+    ASSERT_EQ(ds.document_count(), lines.size());
+    size_t compared = 0;
+    for (size_t d = 0; d < lines.size(); ++d) {
+      if (checked && !checked(lines[d].text)) continue;
+      auto want = lines[d].ids;
+      if (!want.empty()) want.push_back(eod);
+      EXPECT_EQ(ds.document(d), want) << "document " << d << ": " << lines[d].text.substr(0, 60);
+      ++compared;
+    }
+    EXPECT_GT(compared, lines.size() * 9 / 10);
+  }
+  std::string models;
+  TempDir dir;
+};
+
+TEST_F(SpTokenizeFamilies, TikTokenizerTiktokenFilesAreEncodeOrdinary) {
+  // o200k_base: tiktoken_tokenizer_test (the same loader; one model here keeps this binary fast).
+  for (const auto& [name, eod] : {std::pair{"cl100k", 100257u}}) {
+    const auto lines = golden_input(name, dir / "in.jsonl");
+    auto r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / name + " --append-eod" +
+                      " --tokenizer-type TikTokenizer --tokenizer-model " + models + "/tiktoken/" + name +
+                      "_base.tiktoken --workers 3");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const IndexedDataset ds = read_indexed_dataset(dir / name + "_text_document");
+    EXPECT_EQ(ds.dtype, TokenDtype::kInt32);
+    expect_documents(ds, lines, eod);
+  }
+}
+
+bool names_no_megatron_special(const std::string& text) {
+  for (const char* s : {"<unk>", "<s>", "</s>", "<mask>", "<pad>", "<cls>", "<sep>", "<SPECIAL_"})
+    if (text.find(s) != std::string::npos) return false;
+  return true;
+}
+
+TEST_F(SpTokenizeFamilies, TikTokenizerMegatronJson) {
+  const std::string model = models + "/tiktoken/cl100k_megatron.json";
+  for (const char* pattern : {"v2"}) {  // v1: tiktoken_tokenizer_test
+    const auto lines = golden_input(std::string("megatron_cl100k_") + pattern, dir / "in.jsonl");
+    auto r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / pattern + " --append-eod" +
+                      " --tokenizer-type TikTokenizer --tokenizer-model " + model + " --tiktoken-pattern " + pattern +
+                      " --vocab-size 101256 --tiktoken-num-special-tokens 1000 --workers 2");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    // Lines naming Megatron's special tokens encode them as specials (tiktoken_tokenizer_test checks them).
+    expect_documents(read_indexed_dataset(dir / pattern + "_text_document"), lines, 2, names_no_megatron_special);
+  }
+  // Megatron's default vocabulary size (131072) needs more tokens than cl100k has.
+  auto r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "d --tokenizer-type TikTokenizer" +
+                    " --tokenizer-model " + model);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("give --vocab-size 101256"), std::string::npos) << r.err;
+}
+
+TEST_F(SpTokenizeFamilies, SentencePieceTypesAreEncodeAsIdsWithEos) {
+  const auto lines = golden_input("spm_bpe", dir / "in.jsonl");
+  for (const char* type : {"SentencePieceTokenizer", "GPTSentencePieceTokenizer", "Llama2Tokenizer"}) {
+    auto r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / type + " --append-eod" +
+                      " --tokenizer-type " + type + " --tokenizer-model " + models + "/spm/bpe_bytefallback.model");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const IndexedDataset ds = read_indexed_dataset(dir / type + "_text_document");
+    EXPECT_EQ(ds.dtype, TokenDtype::kUint16);
+    expect_documents(ds, lines, 2);
+  }
+}
+
+// A small rank file: the 256 bytes, then a few merges, as OpenAI's
+// .tiktoken lines or as Megatron's JSON list.
+std::string small_ranks(bool megatron_json) {
+  std::vector<std::string> tokens;
+  for (int b = 0; b < 256; ++b) tokens.emplace_back(1, static_cast<char>(b));
+  // "bC" first: v1 keeps "abCD" one piece and merges bC; v2 splits it at the case change.
+  for (const char* t : {"bC", "ab", "cd", "abcd", " ab", "He", "ll", "llo", "Hello"}) tokens.emplace_back(t);
+  std::string out = megatron_json ? "[" : "";
+  for (size_t r = 0; r < tokens.size(); ++r)
+    out += megatron_json ? std::string(r ? "," : "") + "{\"rank\":" + std::to_string(r) + ",\"token_bytes\":\"" +
+                               test::base64(tokens[r]) + "\",\"token_str\":\"\"}"
+                         : test::base64(tokens[r]) + " " + std::to_string(r) + "\n";
+  return out + (megatron_json ? "]" : "");
+}
+constexpr int kSmallRanks = 265;
+
+// Completion records carry the tokenizer's identity: its model file and every
+// flag that changes ids make another record, so the outputs are rebuilt.
+TEST_F(SpTokenizeFamilies, RecordsChangeWithTheModelAndTheTokenizerFlags) {
+  write_file(dir / "in.jsonl", "{\"text\":\"Hello <s> world abCD abcd 12345\"}\n{\"text\":\"\"}\n");
+  write_file(dir / "small.json", small_ranks(true));
+  write_file(dir / "small.tiktoken", small_ranks(false));
+  const std::string base = "--input " + dir / "in.jsonl" + " --output-prefix " + dir / "p --append-eod ";
+  const std::string tik = "--tokenizer-type TikTokenizer --tokenizer-model " + dir / "small.json" + " ";
+  const std::string spm = "--tokenizer-type SentencePieceTokenizer --tokenizer-model " + models + "/spm/";
+  const std::vector<std::string> runs = {
+      tik + "--vocab-size " + std::to_string(1000 + kSmallRanks),
+      tik + "--vocab-size " + std::to_string(1000 + kSmallRanks) + " --tiktoken-pattern v1",
+      tik + "--vocab-size " + std::to_string(1000 + kSmallRanks - 1) + " --tiktoken-pattern v1",
+      tik + "--vocab-size " + std::to_string(500 + kSmallRanks) + " --tiktoken-pattern v1 --tiktoken-num-special-tokens 500",
+      tik + "--vocab-size " + std::to_string(500 + kSmallRanks) + " --tiktoken-pattern v1 --tiktoken-num-special-tokens 500 --eod-id 1",
+      tik + "--vocab-size " + std::to_string(500 + kSmallRanks) + " --tiktoken-pattern v1 --tiktoken-num-special-tokens 500 --eod-token '<pad>'",
+      "--tokenizer-type TikTokenizer --tokenizer-model " + dir / "small.tiktoken" + " --tiktoken-pattern v1",
+      "--tokenizer-type TikTokenizer --tokenizer-model " + dir / "small.tiktoken" + " --tiktoken-pattern cl100k_base",
+      spm + "bpe_bytefallback.model",
+      spm + "unigram_nfkc.model",
+      "--tokenizer-type Llama2Tokenizer --tokenizer-model " + models + "/spm/unigram_nfkc.model",
+  };
+  std::vector<std::string> outputs;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    auto r = tokenize(base + runs[i]);
+    ASSERT_EQ(r.exit_code, 0) << runs[i] << "\n" << r.err;
+    if (i > 0) EXPECT_NE(r.err.find("rebuilding"), std::string::npos) << runs[i] << "\n" << r.err;
+    outputs.push_back(read_file(dir / "p_text_document.bin"));
+  }
+  // Each of these changed the ids or the EOD (the record follows the identity, not the bytes).
+  for (size_t i : {1, 2, 3, 4, 5, 9}) EXPECT_NE(outputs[i], outputs[i - 1]) << runs[i];
+  // The same command again keeps the pair; changing the model file's bytes rebuilds it.
+  auto again = tokenize(base + runs[6]);
+  EXPECT_NE(again.err.find("rebuilding"), std::string::npos) << again.err;
+  again = tokenize(base + runs[6]);
+  EXPECT_NE(again.err.find("kept"), std::string::npos) << again.err;
+  write_file(dir / "small.tiktoken", small_ranks(false) + "\n");
+  again = tokenize(base + runs[6]);
+  EXPECT_NE(again.err.find("rebuilding"), std::string::npos) << again.err;
+}
+
+TEST_F(SpTokenizeFamilies, NotesPrintOnceAndMegatronFlagsAreAcceptedOrRefused) {
+  write_file(dir / "in.jsonl", "{\"text\":\"ab cd\"}\n{\"text\":\"ef\"}\n");
+  write_file(dir / "small.tiktoken", small_ranks(false));
+  const std::string base = "--input " + dir / "in.jsonl" + " --output-prefix " + dir / "p " +
+                           "--tokenizer-type TikTokenizer --tokenizer-model " + dir / "small.tiktoken" +
+                           " --workers 2 ";
+  auto r = tokenize(base + "--tiktoken-pattern '[a-z]+| '");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const size_t at = r.err.find("the slower path");
+  EXPECT_NE(at, std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("the slower path", at + 1), std::string::npos) << "printed once\n" << r.err;
+  r = tokenize(base + "--tiktoken-pattern '[a-z]+| ' --overwrite --quiet");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("the slower path"), std::string::npos) << r.err;
+  // Harmless Megatron flags are accepted; flags that would change ids unimplemented are refused.
+  r = tokenize(base + "--tiktoken-pattern v2 --vocab-extra-ids 100 --make-vocab-size-divisible-by 128 "
+                      "--tokenizer-hf-use-fast --tokenizer-hf-include-special-tokens");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (const std::string refused : {"--tokenizer-special-tokens '<x>'", "--tokenizer-metadata m.json",
+                                    "--tokenizer-hf-no-use-fast", "--tokenizer-sentencepiece-legacy"}) {
+    r = tokenize(base + "--tiktoken-pattern v2 " + refused);
+    EXPECT_EQ(r.exit_code, 2) << refused;
+    EXPECT_NE(r.err.find("is not supported"), std::string::npos) << r.err;
+  }
+  for (const std::string& bad : {std::string("--tokenizer-type Llama2Tokenizer"),  // needs --tokenizer-model
+                                 std::string("--tokenizer-type GPTSentencePieceTokenizer --tokenizer-model x.model "
+                                             "--vocab-size 32000"),
+                                 std::string("--tokenizer-type Llama2Tokenizer --tokenizer-model x.model "
+                                             "--tiktoken-pattern v2"),
+                                 std::string("--tokenizer-type Llama2Tokenizer --tokenizer-model x.model "
+                                             "--eod-id 1 --eod-token '</s>'")}) {
+    r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "q " + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad << "\n" << r.err;
+  }
+  auto help = run_command(shell_quote(test::tool_path("sp_tokenize")) + " --help");
+  EXPECT_EQ(help.out.find("id 50256) to each"), std::string::npos) << "the EOD depends on the type";
+}
+
 }  // namespace
 }  // namespace sp

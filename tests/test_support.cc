@@ -230,6 +230,24 @@ std::string gpt2_dir() {
   return dir;
 }
 
+std::string base64(std::string_view bytes) {
+  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
+    for (int s : {18, 12, 6, 0}) out += kAlphabet[(n >> s) & 63];
+  }
+  if (bytes.size() - i == 1) {
+    const uint32_t n = uint8_t(bytes[i]) << 16;
+    out += kAlphabet[(n >> 18) & 63], out += kAlphabet[(n >> 12) & 63], out += "==";
+  } else if (bytes.size() - i == 2) {
+    const uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
+    out += kAlphabet[(n >> 18) & 63], out += kAlphabet[(n >> 12) & 63], out += kAlphabet[(n >> 6) & 63], out += "=";
+  }
+  return out;
+}
+
 std::string tokenizers_dir() {
   std::string dir;
   if (const char* e = std::getenv("SP_TOKENIZERS_DIR"); e && *e) dir = e;

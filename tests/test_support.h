@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sp::test {
@@ -102,6 +103,9 @@ struct GoldenLine {
   std::vector<uint32_t> ids;
 };
 std::vector<GoldenLine> read_golden(const std::string& path, const std::string& field = "ids");
+
+// Standard base64 with padding (tiktoken rank files).
+std::string base64(std::string_view bytes);
 
 // UTF-8 bytes of one code point (surrogates too, for invalid-input tests).
 std::string utf8(char32_t cp);

@@ -18,24 +18,6 @@
 namespace sp {
 namespace {
 
-std::string base64(std::string_view bytes) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 3 <= bytes.size(); i += 3) {
-    const uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8) | uint8_t(bytes[i + 2]);
-    for (int s : {18, 12, 6, 0}) out += kAlphabet[(n >> s) & 63];
-  }
-  if (bytes.size() - i == 1) {
-    const uint32_t n = uint8_t(bytes[i]) << 16;
-    out += kAlphabet[(n >> 18) & 63], out += kAlphabet[(n >> 12) & 63], out += "==";
-  } else if (bytes.size() - i == 2) {
-    const uint32_t n = (uint8_t(bytes[i]) << 16) | (uint8_t(bytes[i + 1]) << 8);
-    out += kAlphabet[(n >> 18) & 63], out += kAlphabet[(n >> 12) & 63], out += kAlphabet[(n >> 6) & 63], out += "=";
-  }
-  return out;
-}
-
 // The 256 bytes as ranks 0..255, then `extra` in rank order from 256.
 std::vector<std::string> with_bytes(const std::vector<std::string>& extra) {
   std::vector<std::string> tokens;
@@ -46,7 +28,7 @@ std::vector<std::string> with_bytes(const std::vector<std::string>& extra) {
 
 std::string tiktoken_file(const std::vector<std::string>& tokens) {
   std::string out;
-  for (size_t r = 0; r < tokens.size(); ++r) out += base64(tokens[r]) + " " + std::to_string(r) + "\n";
+  for (size_t r = 0; r < tokens.size(); ++r) out += test::base64(tokens[r]) + " " + std::to_string(r) + "\n";
   return out;
 }
 
@@ -54,7 +36,7 @@ std::string megatron_json(const std::vector<std::string>& tokens) {
   std::string out = "[";
   for (size_t r = 0; r < tokens.size(); ++r)
     out += std::string(r ? ",\n" : "") + "{\"rank\": " + std::to_string(r) + ", \"token_bytes\": \"" +
-           base64(tokens[r]) + "\", \"token_str\": \"\"}";
+           test::base64(tokens[r]) + "\", \"token_str\": \"\"}";
   return out + "]";
 }
 
@@ -119,19 +101,30 @@ TEST_F(TikToken, LowestRankMergesFirstLeftmostOnTiesWholePieceIsItsToken) {
   EXPECT_NE(t.notes[0].find("<|endoftext|> is id 263"), std::string::npos) << t.notes[0];
 }
 
+TEST_F(TikToken, RanksMayHaveGaps) {
+  // Ranks 0..255, then 258 and 260 (p50k_base skips 50256, its <|endoftext|>).
+  std::string file = tiktoken_file(with_bytes({}));
+  file += test::base64("ab") + " 258\n" + test::base64("abc") + " 260\n";
+  const TextTokenizer t = load(write("gaps.tiktoken", file));
+  EXPECT_EQ(ids(t, "abc"), std::vector<uint32_t>{260});
+  EXPECT_EQ(ids(t, "abcab"), (std::vector<uint32_t>{260, 258}));
+  EXPECT_EQ(t.eod_id, 261u);
+  EXPECT_EQ(t.vocab_size, 262u);
+}
+
 TEST_F(TikToken, TiktokenFileErrorsNameFileAndLine) {
   auto lines = tiktoken_file(with_bytes({"ab"}));
   EXPECT_NE(input_error(write("b64.tiktoken", lines + "YW$j 257\n")).find("b64.tiktoken:258: the token is not base64"),
             std::string::npos);
   EXPECT_NE(input_error(write("pad.tiktoken", lines + "YWJj= 257\n")).find(":258: the token is not base64"),
             std::string::npos);
-  EXPECT_NE(input_error(write("rank.tiktoken", lines + base64("xy") + " 256\n")).find(":258: rank 256 given twice"),
+  EXPECT_NE(input_error(write("rank.tiktoken", lines + test::base64("xy") + " 256\n")).find(":258: rank 256 given twice"),
             std::string::npos);
-  EXPECT_NE(input_error(write("dup.tiktoken", lines + base64("ab") + " 300\n")).find(":258: token given twice"),
+  EXPECT_NE(input_error(write("dup.tiktoken", lines + test::base64("ab") + " 300\n")).find(":258: token given twice"),
             std::string::npos);
-  EXPECT_NE(input_error(write("num.tiktoken", lines + base64("xy") + " 2x\n")).find(":258: the rank is not a number"),
+  EXPECT_NE(input_error(write("num.tiktoken", lines + test::base64("xy") + " 2x\n")).find(":258: the rank is not a number"),
             std::string::npos);
-  EXPECT_NE(input_error(write("shape.tiktoken", lines + base64("xy") + "\n")).find(":258: expected 'base64 rank'"),
+  EXPECT_NE(input_error(write("shape.tiktoken", lines + test::base64("xy") + "\n")).find(":258: expected 'base64 rank'"),
             std::string::npos);
   EXPECT_NE(input_error(write("empty.tiktoken", "\n\n")).find("empty.tiktoken: no tokens"), std::string::npos);
   // Every byte must be a token (byte-level BPE): byte 'z' dropped.
