@@ -41,7 +41,8 @@ std::string default_gpt2_dir() {
 
 // Flag combinations that cannot mean anything for the type are refused
 // rather than ignored: Megatron ignores them, but whoever passed them expected
-// them to change the ids.
+// them to change the ids. --vocab-size is the exception: scripts pass it for
+// every type, and outside TikTokenizer it changes nothing, in Megatron too.
 void check_options(const TokenizerOptions& o) {
   for (const char* t : kUnsupportedMegatronTypes)
     if (o.type == t)
@@ -60,9 +61,6 @@ void check_options(const TokenizerOptions& o) {
     throw UsageError("--tiktoken-pattern applies only to --tokenizer-type TikTokenizer");
   if (!tiktoken && o.tiktoken_num_special_tokens)
     throw UsageError("--tiktoken-num-special-tokens applies only to --tokenizer-type TikTokenizer");
-  if (!tiktoken && o.vocab_size)
-    throw UsageError("--vocab-size changes ids only for TikTokenizer (Megatron ignores it for " + o.type +
-                     "); leave it out");
   if (o.eod_id && o.eod_token) throw UsageError("give either --eod-id or --eod-token, not both");
   if (o.eod_token && o.eod_token->empty()) throw UsageError("--eod-token: expected a token's text, got ''");
 }

@@ -78,6 +78,16 @@ TEST_F(SentencePiece, AllThreeTypesAreEncodeAsIdsWithEosAsEod) {
   }
 }
 
+TEST_F(SentencePiece, VocabSizeChangesNothing) {
+  // Megatron passes --vocab-size to TikTokenizer only; scripts give it for every type.
+  auto o = options("Llama2Tokenizer", *dir / "bpe.model");
+  const TextTokenizer plain = load_tokenizer(o);
+  o.vocab_size = 32000;
+  const TextTokenizer with = load_tokenizer(o);
+  EXPECT_EQ(with.vocab_size, plain.vocab_size);
+  EXPECT_EQ(with.identity, plain.identity);
+}
+
 TEST_F(SentencePiece, IdentityNamesTheTypeAndTheModel) {
   const auto a = load_tokenizer(options("Llama2Tokenizer", *dir / "bpe.model")).identity;
   EXPECT_NE(a, load_tokenizer(options("GPTSentencePieceTokenizer", *dir / "bpe.model")).identity);

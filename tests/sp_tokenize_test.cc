@@ -765,8 +765,6 @@ TEST_F(SpTokenizeFamilies, NotesPrintOnceAndMegatronFlagsAreAcceptedOrRefused) {
     EXPECT_NE(r.err.find("is not supported"), std::string::npos) << r.err;
   }
   for (const std::string& bad : {std::string("--tokenizer-type Llama2Tokenizer"),  // needs --tokenizer-model
-                                 std::string("--tokenizer-type GPTSentencePieceTokenizer --tokenizer-model x.model "
-                                             "--vocab-size 32000"),
                                  std::string("--tokenizer-type Llama2Tokenizer --tokenizer-model x.model "
                                              "--tiktoken-pattern v2"),
                                  std::string("--tokenizer-type Llama2Tokenizer --tokenizer-model x.model "

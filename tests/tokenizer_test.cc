@@ -53,9 +53,6 @@ TEST(LoadTokenizer, RefusesFlagsThatDoNotApplyToTheType) {
   o = typed("GPT2BPETokenizer");
   o.tiktoken_num_special_tokens = 1000;
   EXPECT_NE(usage_error(o).find("--tiktoken-num-special-tokens applies only to"), std::string::npos);
-  o = typed("GPTSentencePieceTokenizer", "x.model");
-  o.vocab_size = 32000;
-  EXPECT_NE(usage_error(o).find("--vocab-size changes ids only for TikTokenizer"), std::string::npos);
   o = typed("TikTokenizer", "x.tiktoken");
   o.eod_id = 1;
   o.eod_token = "</s>";

@@ -4,10 +4,10 @@
 // that shards files across ranks.
 #include <tbb/global_control.h>
 
-#include <cstdio>
 #include <cstdint>
-#include <optional>
+#include <cstdio>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "sp/cli.h"
@@ -55,7 +55,7 @@ const sp::cli::Program kProgram{
          "by N (default: Megatron's 1000 for its JSON, 0 for .tiktoken files)."},
         {"vocab-size", "N",
          "TikTokenizer: Megatron's vocabulary size, special tokens included (default 131072); the vocabulary is "
-         "cut to its first N - num_special_tokens tokens."},
+         "cut to its first N - num_special_tokens tokens. Ignored by the other types, as in Megatron."},
         {"tokenizer-hf-no-include-special-tokens", "",
          "HuggingFaceTokenizer: encode without the special tokens (BOS/EOS) the tokenizer adds."},
         {"eod-id", "N", "The end-of-document id for --append-eod, instead of the tokenizer type's."},
