@@ -86,6 +86,18 @@ TEST(RegexSplit, UnicodeAndLookahead) {
   EXPECT_EQ(matches(RegexSplitter("a$"), "a\na"), (Matches{{0, 1}, {2, 3}}));
 }
 
+// \s and \S are White_Space, as in Oniguruma: U+0085 in, U+180E out (PCRE2's
+// own \s holds both), inside classes too; escaped backslashes stay literal.
+TEST(RegexSplit, WhiteSpaceIsOniguruma) {
+  EXPECT_EQ(matches(RegexSplitter(R"(\s+)"), "a\u180E\u0085 \u3000b"), (Matches{{4, 10}}));
+  EXPECT_EQ(matches(RegexSplitter(R"(\S+)"), "a\u180E\u0085b"), (Matches{{0, 4}, {6, 7}}));
+  EXPECT_EQ(matches(RegexSplitter(R"([^\s\p{L}]+)"), "1\u180E \u00852"), (Matches{{0, 4}, {7, 8}}));
+  EXPECT_EQ(matches(RegexSplitter(R"([\s]+)"), "\u180E\u2028"), (Matches{{3, 6}}));
+  EXPECT_EQ(matches(RegexSplitter(R"([]\s]+)"), "x] \u180E"), (Matches{{1, 3}}));
+  EXPECT_EQ(matches(RegexSplitter(R"(\\s)"), "\\s \\ "), (Matches{{0, 2}}));
+  EXPECT_EQ(matches(RegexSplitter(R"(\s+(?!\S)|\s+)"), "a \u180E"), (Matches{{1, 2}}));
+}
+
 TEST(RegexSplit, CompileErrorsNameThePattern) {
   try {
     RegexSplitter bad("(ab");
@@ -96,6 +108,13 @@ TEST(RegexSplit, CompileErrorsNameThePattern) {
     EXPECT_NE(what.find("(ab"), std::string::npos) << what;
   }
   EXPECT_THROW(RegexSplitter(R"(\p{Nope})"), Error);
+  try {
+    RegexSplitter bad(R"(\s(ab)");
+    FAIL() << "compiled";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("does not compile: "), std::string::npos) << e.what();  // no offset
+    EXPECT_NE(std::string(e.what()).find(R"(\s(ab)"), std::string::npos) << e.what();
+  }
 }
 
 TEST(RegexSplit, InvalidUtf8IsAnError) {
