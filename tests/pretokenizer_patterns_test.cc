@@ -294,8 +294,10 @@ TEST(PretokenPatterns, RegexSpellingsFromTheFiles) {
                                        R"( ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
             P::kQwen2);
   EXPECT_EQ(pretoken_pattern_for_regex(
-                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
-                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+)"
+                R"((?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*)"
+                R"((?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
                 R"(\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
             P::kO200k);
   // Megatron-LM's PATTERN_TIKTOKEN_V1 / _V2
@@ -324,7 +326,9 @@ TEST(PretokenPatterns, EveryPatternsRegexSelectsIt) {
 }
 
 TEST(PretokenPatterns, Names) {
-  for (const char* n : {"gpt2", "r50k_base", "p50k_base", "p50k_edit"}) EXPECT_EQ(pretoken_pattern_by_name(n), P::kGpt2);
+  for (const char* n : {"gpt2", "r50k_base", "p50k_base", "p50k_edit"}) {
+    EXPECT_EQ(pretoken_pattern_by_name(n), P::kGpt2) << n;
+  }
   EXPECT_EQ(pretoken_pattern_by_name("cl100k_base"), P::kCl100k);
   EXPECT_EQ(pretoken_pattern_by_name("o200k_base"), P::kO200k);
   EXPECT_EQ(pretoken_pattern_by_name("v1"), P::kMegatronV1);
