@@ -410,6 +410,26 @@ size_t pretoken_end(PretokenPattern p, std::string_view text, size_t pos) {
   return gpt2_pretoken_end(text, pos);
 }
 
+PretokenEndFunction pretoken_end_function(PretokenPattern p) {
+  switch (p) {
+    case PretokenPattern::kGpt2:
+      return &gpt2_pretoken_end;
+    case PretokenPattern::kCl100k:
+      return &scan<kCl100kSpec>;
+    case PretokenPattern::kLlama3:
+      return &scan<kLlama3Spec>;
+    case PretokenPattern::kQwen2:
+      return &scan<kQwen2Spec>;
+    case PretokenPattern::kO200k:
+      return &scan<kO200kSpec>;
+    case PretokenPattern::kMegatronV1:
+      return &scan<kMegatronV1Spec>;
+    case PretokenPattern::kMegatronV2:
+      return &scan<kMegatronV2Spec>;
+  }
+  return &gpt2_pretoken_end;
+}
+
 std::vector<std::string_view> pretokenize(PretokenPattern p, std::string_view text) {
   std::vector<std::string_view> pieces;
   if (p == PretokenPattern::kGpt2) {

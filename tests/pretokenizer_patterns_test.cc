@@ -325,6 +325,20 @@ TEST(PretokenPatterns, EveryPatternsRegexSelectsIt) {
   }
 }
 
+TEST(PretokenPatterns, EndFunctionIsThePatternsScanner) {
+  const std::string text = "He's   got 12345 caf\xC3\xA9s\r\n\n  \xE4\xB8\xAD\xE6\x96\x87 ABCdef/\n!! x  ";
+  for (int i = 0; i <= static_cast<int>(P::kMegatronV2); ++i) {
+    const auto p = static_cast<P>(i);
+    const PretokenEndFunction end = pretoken_end_function(p);
+    std::vector<std::string_view> pieces;
+    for (size_t pos = 0; pos < text.size(); pos = end(text, pos)) pieces.push_back(std::string_view(text).substr(pos));
+    std::vector<std::string_view> expected;
+    for (size_t pos = 0; pos < text.size(); pos = pretoken_end(p, text, pos))
+      expected.push_back(std::string_view(text).substr(pos));
+    EXPECT_EQ(pieces, expected) << name(p);
+  }
+}
+
 TEST(PretokenPatterns, Names) {
   for (const char* n : {"gpt2", "r50k_base", "p50k_base", "p50k_edit"}) {
     EXPECT_EQ(pretoken_pattern_by_name(n), P::kGpt2) << n;

@@ -70,6 +70,10 @@ enum class PretokenPattern {
 // (0 or a previous piece's end) and valid UTF-8. Always returns a value > pos.
 // For kGpt2 it is gpt2_pretoken_end.
 size_t pretoken_end(PretokenPattern p, std::string_view text, size_t pos);
+// The same as a plain function, the scanner itself with no dispatch per
+// piece: what encoders take (BpeModel::encode_span).
+using PretokenEndFunction = size_t (*)(std::string_view text, size_t pos);
+PretokenEndFunction pretoken_end_function(PretokenPattern p);
 
 // All pre-tokens of `text` under p, in order (for tests and tools; encoders
 // loop over pretoken_end, or for_each_pretoken for GPT-2).
