@@ -204,24 +204,6 @@ struct Split {
   std::shared_ptr<const RegexSplitter> regex;
 };
 
-template <PretokenPattern P>
-size_t scan(std::string_view text, size_t pos) {
-  return pretoken_end(P, text, pos);
-}
-
-BpeModel::PretokenEnd scanner(PretokenPattern p) {
-  switch (p) {
-    case PretokenPattern::kGpt2: return &gpt2_pretoken_end;
-    case PretokenPattern::kCl100k: return &scan<PretokenPattern::kCl100k>;
-    case PretokenPattern::kLlama3: return &scan<PretokenPattern::kLlama3>;
-    case PretokenPattern::kQwen2: return &scan<PretokenPattern::kQwen2>;
-    case PretokenPattern::kO200k: return &scan<PretokenPattern::kO200k>;
-    case PretokenPattern::kMegatronV1: return &scan<PretokenPattern::kMegatronV1>;
-    case PretokenPattern::kMegatronV2: return &scan<PretokenPattern::kMegatronV2>;
-  }
-  throw Error("unknown pre-tokenizer pattern");
-}
-
 Split choose_split(const std::string& given, const std::string& implied) {
   Split s;
   s.spelling = given.empty() ? implied : given;
@@ -302,7 +284,7 @@ class Encoder {
       return model_->encode_pieces(pieces_, cache_);
     }
     if (*split_.pattern == PretokenPattern::kGpt2) return model_->encode_span(text, cache_);
-    return model_->encode_span(text, scanner(*split_.pattern), cache_);
+    return model_->encode_span(text, pretoken_end_function(*split_.pattern), cache_);
   }
 
   std::shared_ptr<const BpeModel> model_;
