@@ -97,29 +97,27 @@ bool base64_decode(std::string_view in, std::string& out) {
 struct Ranks {
   std::vector<std::string> tokens;  // by rank; ranks never given stay empty
   std::vector<bool> given;
+  std::vector<uint64_t> line;  // where each rank was given (1-based; JSON: its entry + 1)
   size_t count = 0;
 };
 
-void set_rank(Ranks& r, absl::flat_hash_map<std::string, uint64_t>& seen, std::string bytes, uint64_t rank,
-              const std::string& path, uint64_t line) {
+void set_rank(Ranks& r, std::string bytes, uint64_t rank, const std::string& path, uint64_t line) {
   if (rank >= (uint64_t{1} << 21)) throw InputError(path, line, "rank " + std::to_string(rank) + " is too large");
-  if (auto [it, fresh] = seen.emplace(bytes, rank); !fresh)
-    throw InputError(path, line, "token given twice (ranks " + std::to_string(it->second) + " and " +
-                                     std::to_string(rank) + ")");
   if (rank >= r.tokens.size()) {
     r.tokens.resize(rank + 1);
     r.given.resize(rank + 1, false);
+    r.line.resize(rank + 1, 0);
   }
   if (r.given[rank]) throw InputError(path, line, "rank " + std::to_string(rank) + " given twice");
   r.tokens[rank] = std::move(bytes);
   r.given[rank] = true;
+  r.line[rank] = line;
   ++r.count;
 }
 
 // OpenAI's format: "base64 rank" per line, blank lines skipped.
 Ranks read_tiktoken_file(const std::string& path, const std::string& text) {
   Ranks r;
-  absl::flat_hash_map<std::string, uint64_t> seen;
   std::string bytes;
   uint64_t line_no = 0;
   for (size_t pos = 0; pos < text.size();) {
@@ -141,7 +139,7 @@ Ranks read_tiktoken_file(const std::string& path, const std::string& text) {
         !std::all_of(rank_text.begin(), rank_text.end(), [](char c) { return c >= '0' && c <= '9'; }))
       throw InputError(path, line_no, "the rank is not a number ('" + std::string(rank_text) + "')");
     for (char c : rank_text) rank = rank * 10 + static_cast<uint64_t>(c - '0');
-    set_rank(r, seen, bytes, rank, path, line_no);
+    set_rank(r, bytes, rank, path, line_no);
   }
   if (r.count == 0) throw InputError(path, 0, "no tokens");
   return r;
@@ -159,7 +157,6 @@ Ranks read_megatron_json(const std::string& path, const std::string& text, uint6
   if (root.get_array().get(list))
     throw InputError(path, 0, "Megatron's tiktoken JSON is a list of {\"rank\", \"token_bytes\", \"token_str\"}");
   Ranks r;
-  absl::flat_hash_map<std::string, uint64_t> seen;
   std::string bytes;
   uint64_t i = 0;
   for (simdjson::dom::element entry : list) {
@@ -190,7 +187,7 @@ Ranks read_megatron_json(const std::string& path, const std::string& text, uint6
     if (!base64_decode(b64, bytes)) throw InputError(path, 0, where + "\"token_bytes\" is not base64");
     if (i < 256 && bytes != std::string(1, static_cast<char>(i)))
       throw InputError(path, 0, where + "the first 256 tokens must be the bytes 0..255 in order");
-    set_rank(r, seen, bytes, i, path, 0);
+    set_rank(r, bytes, i, path, i + 1);
     ++i;
   }
   return r;
@@ -364,8 +361,19 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
     eod = encoding ? encoding->endoftext : static_cast<uint32_t>(ranks.tokens.size());
   }
   v.tokens.resize(std::max<size_t>(rank_ids, specials == 0 ? size_t{eod} + 1 : 0));
-  for (size_t r = 0; r < ranks.tokens.size(); ++r)
-    if (ranks.given[r]) id_of.emplace(ranks.tokens[r], static_cast<uint32_t>(specials + r));
+  id_of.reserve(ranks.count);
+  for (size_t r = 0; r < ranks.tokens.size(); ++r) {
+    if (!ranks.given[r]) continue;
+    if (auto [it, fresh] = id_of.emplace(ranks.tokens[r], static_cast<uint32_t>(specials + r)); !fresh) {
+      const size_t first = it->second - specials;
+      if (megatron)
+        throw InputError(path, 0, "entry " + std::to_string(r) + ": token given twice (also entry " +
+                                      std::to_string(first) + ")");
+      throw InputError(path, ranks.line[r], "token given twice (ranks " + std::to_string(first) + " and " +
+                                                std::to_string(r) + ", line " + std::to_string(ranks.line[first]) +
+                                                ")");
+    }
+  }
   // Ids that are not ranks get their names, or a placeholder no text can make
   // (0xFF is never in UTF-8) when a rank has those bytes or the id is a gap
   // between ranks (p50k_base has one).
@@ -377,8 +385,8 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
   for (uint32_t i = 0; i < specials; ++i) place(i, names[i]);
   for (size_t id = specials; id < v.tokens.size(); ++id) {
     const size_t r = id - specials;
-    if (r < ranks.tokens.size() && ranks.given[r]) v.tokens[id] = ranks.tokens[r];
-    else if (specials == 0 && id == eod) place(eod, "<|endoftext|>");
+    if (r < ranks.tokens.size() && ranks.given[r]) continue;  // moved in below, once merges are made
+    if (specials == 0 && id == eod) place(eod, "<|endoftext|>");
     else place(static_cast<uint32_t>(id), "");
   }
   if (specials == 0 && ranks.given.size() > eod && ranks.given[eod])
@@ -396,7 +404,9 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
       v.merges.push_back({a->second, b->second, static_cast<uint32_t>(r)});
     }
   }
-  id_of.clear();
+  id_of.clear();  // its keys view the rank strings moved next
+  for (size_t r = 0; r < ranks.tokens.size(); ++r)
+    if (ranks.given[r]) v.tokens[specials + r] = std::move(ranks.tokens[r]);
   auto model = std::make_shared<const BpeModel>(BpeModel::build(std::move(v), path));
 
   TextTokenizer t;
