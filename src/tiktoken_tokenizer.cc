@@ -416,7 +416,10 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
                 {"tiktoken_pattern", split.spelling},
                 {"tiktoken_num_special_tokens", std::to_string(specials)}};
   if (vocab_size) t.identity.emplace_back("vocab_size", std::to_string(*vocab_size));
-  t.vocab_size = vocab_size ? *vocab_size : specials > 0 ? rank_ids : encoding ? encoding->n_vocab : model->vocab_size();
+  t.vocab_size = vocab_size      ? *vocab_size
+                 : specials > 0 ? rank_ids
+                 : encoding     ? encoding->n_vocab
+                                : model->vocab_size();
   t.eod_id = eod;
   if (options.eod_token) {
     const int64_t id = model->token_id(*options.eod_token);

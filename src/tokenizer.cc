@@ -122,7 +122,8 @@ TextTokenizer load_tokenizer(const TokenizerOptions& options) {
                        std::to_string(t.vocab_size) + " of " + t.name);
     t.eod_id = *options.eod_id;
     // One ("eod_id", id) entry, whether or not the family wrote one.
-    auto entry = std::find_if(t.identity.begin(), t.identity.end(), [](const auto& kv) { return kv.first == "eod_id"; });
+    auto entry =
+        std::find_if(t.identity.begin(), t.identity.end(), [](const auto& kv) { return kv.first == "eod_id"; });
     if (entry == t.identity.end()) t.identity.emplace_back("eod_id", std::to_string(t.eod_id));
     else entry->second = std::to_string(t.eod_id);
   }

@@ -708,13 +708,14 @@ TEST_F(SpTokenizeFamilies, RecordsChangeWithTheModelAndTheTokenizerFlags) {
   const std::string base = "--input " + dir / "in.jsonl" + " --output-prefix " + dir / "p --append-eod ";
   const std::string tik = "--tokenizer-type TikTokenizer --tokenizer-model " + dir / "small.json" + " ";
   const std::string spm = "--tokenizer-type SentencePieceTokenizer --tokenizer-model " + models + "/spm/";
+  const std::string v1_500 = " --tiktoken-pattern v1 --tiktoken-num-special-tokens 500";
   const std::vector<std::string> runs = {
       tik + "--vocab-size " + std::to_string(1000 + kSmallRanks),
       tik + "--vocab-size " + std::to_string(1000 + kSmallRanks) + " --tiktoken-pattern v1",
       tik + "--vocab-size " + std::to_string(1000 + kSmallRanks - 1) + " --tiktoken-pattern v1",
-      tik + "--vocab-size " + std::to_string(500 + kSmallRanks) + " --tiktoken-pattern v1 --tiktoken-num-special-tokens 500",
-      tik + "--vocab-size " + std::to_string(500 + kSmallRanks) + " --tiktoken-pattern v1 --tiktoken-num-special-tokens 500 --eod-id 1",
-      tik + "--vocab-size " + std::to_string(500 + kSmallRanks) + " --tiktoken-pattern v1 --tiktoken-num-special-tokens 500 --eod-token '<pad>'",
+      tik + "--vocab-size " + std::to_string(500 + kSmallRanks) + v1_500,
+      tik + "--vocab-size " + std::to_string(500 + kSmallRanks) + v1_500 + " --eod-id 1",
+      tik + "--vocab-size " + std::to_string(500 + kSmallRanks) + v1_500 + " --eod-token '<pad>'",
       "--tokenizer-type TikTokenizer --tokenizer-model " + dir / "small.tiktoken" + " --tiktoken-pattern v1",
       "--tokenizer-type TikTokenizer --tokenizer-model " + dir / "small.tiktoken" + " --tiktoken-pattern cl100k_base",
       spm + "bpe_bytefallback.model",

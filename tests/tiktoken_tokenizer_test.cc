@@ -62,7 +62,9 @@ class TikToken : public ::testing::Test {
     const auto span = encode(text);
     return {span.begin(), span.end()};
   }
-  static std::vector<uint32_t> ids(const TextTokenizer& t, std::string_view text) { return ids(t.make_encoder(), text); }
+  static std::vector<uint32_t> ids(const TextTokenizer& t, std::string_view text) {
+    return ids(t.make_encoder(), text);
+  }
   std::string input_error(const TokenizerOptions& o) {
     try {
       load_tokenizer(o);
@@ -118,13 +120,16 @@ TEST_F(TikToken, TiktokenFileErrorsNameFileAndLine) {
             std::string::npos);
   EXPECT_NE(input_error(write("pad.tiktoken", lines + "YWJj= 257\n")).find(":258: the token is not base64"),
             std::string::npos);
-  EXPECT_NE(input_error(write("rank.tiktoken", lines + test::base64("xy") + " 256\n")).find(":258: rank 256 given twice"),
+  EXPECT_NE(input_error(write("rank.tiktoken", lines + test::base64("xy") + " 256\n"))
+                .find(":258: rank 256 given twice"),
             std::string::npos);
   EXPECT_NE(input_error(write("dup.tiktoken", lines + test::base64("ab") + " 300\n")).find(":258: token given twice"),
             std::string::npos);
-  EXPECT_NE(input_error(write("num.tiktoken", lines + test::base64("xy") + " 2x\n")).find(":258: the rank is not a number"),
+  EXPECT_NE(input_error(write("num.tiktoken", lines + test::base64("xy") + " 2x\n"))
+                .find(":258: the rank is not a number"),
             std::string::npos);
-  EXPECT_NE(input_error(write("shape.tiktoken", lines + test::base64("xy") + "\n")).find(":258: expected 'base64 rank'"),
+  EXPECT_NE(input_error(write("shape.tiktoken", lines + test::base64("xy") + "\n"))
+                .find(":258: expected 'base64 rank'"),
             std::string::npos);
   EXPECT_NE(input_error(write("empty.tiktoken", "\n\n")).find("empty.tiktoken: no tokens"), std::string::npos);
   // Every byte must be a token (byte-level BPE): byte 'z' dropped.
@@ -242,7 +247,8 @@ TEST_F(MegatronJson, MalformedListsAreRefused) {
   EXPECT_NE(input_error(options(write("keys.json", "[{\"rank\": 0, \"token_bytes\": \"AA==\"}]"), 1001))
                 .find("entry 0: expected exactly the keys"),
             std::string::npos);
-  EXPECT_NE(input_error(options(write("b64.json", "[{\"rank\": 0, \"token_bytes\": \"A\", \"token_str\": \"\"}]"), 1001))
+  const std::string short_b64 = "[{\"rank\": 0, \"token_bytes\": \"A\", \"token_str\": \"\"}]";
+  EXPECT_NE(input_error(options(write("b64.json", short_b64), 1001))
                 .find("entry 0: \"token_bytes\" is not base64"),
             std::string::npos);
   EXPECT_NE(input_error(options(write("nojson.json", "[{\"rank\": 0,"), 1001)).find("not JSON"), std::string::npos);

@@ -73,11 +73,13 @@ const sp::cli::Program kProgram{
         // resets --vocab-extra-ids and --make-vocab-size-divisible-by, and the
         // fast tokenizer with special tokens is the default.
         {"vocab-extra-ids", "N", "Accepted for Megatron compatibility; ignored (preprocess_data.py sets it to 0)."},
-        {"make-vocab-size-divisible-by", "N", "Accepted for Megatron compatibility; ignored (padding does not change ids)."},
+        {"make-vocab-size-divisible-by", "N",
+         "Accepted for Megatron compatibility; ignored (padding does not change ids)."},
         {"tokenizer-hf-use-fast", "", "Accepted for Megatron compatibility (the default)."},
         {"tokenizer-hf-include-special-tokens", "", "Accepted for Megatron compatibility (the default)."},
         // Megatron flags that would change ids in ways not implemented: refused by name.
-        {"tokenizer-special-tokens", "TOKEN", "Not supported (refused): custom special tokens change the ids.", "", true},
+        {"tokenizer-special-tokens", "TOKEN", "Not supported (refused): custom special tokens change the ids.", "",
+         true},
         {"tokenizer-metadata", "FILE", "Not supported (refused)."},
         {"tokenizer-hf-no-use-fast", "", "Not supported (refused): only the fast tokenizer's ids are implemented."},
         {"tokenizer-sentencepiece-legacy", "", "Not supported (refused)."},
