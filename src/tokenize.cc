@@ -32,7 +32,7 @@ TextTokenizer load_gpt2_tokenizer(const std::string& vocab_json, const std::stri
                 {"vocab_sha256", sha256_file(vocab_json)},
                 {"merges_sha256", sha256_file(merges_txt)}};
   t.vocab_size = model->vocab_size();
-  t.eod_id = model->eod_id();
+  t.eod_id = static_cast<uint32_t>(model->token_id("<|endoftext|>"));  // load_gpt2 requires it
   t.make_encoder = [model]() -> TextTokenizer::Encode {
     auto cache = std::make_shared<BpeCache>();
     return [model, cache](std::string_view text) { return model->encode_span(text, *cache); };

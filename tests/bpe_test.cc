@@ -14,6 +14,7 @@
 #include <set>
 #include <unordered_map>
 
+#include "bpe_engine.h"
 #include "sp/error.h"
 #include "sp/pretokenizer.h"
 #include "test_support.h"
@@ -83,6 +84,12 @@ std::vector<uint32_t> encode_piece(const BpeModel& m, std::string_view piece, si
   std::vector<uint32_t> ids;
   m.encode_piece(piece, ids, cache);
   return ids;
+}
+
+// Whether the engine may emit the token with these bytes whole, unmerged.
+bool emitted_whole(const BpeModel& m, std::string_view bytes) {
+  const int64_t word = m.engine().find_token(bytes, PieceKey(bytes));
+  return word >= 0 && (word & BpeEngine::kWholeToken) != 0;
 }
 
 std::vector<std::string> token_strings(const BpeModel& m, const std::vector<uint32_t>& ids) {
@@ -169,8 +176,6 @@ TEST(BpeLoad, MalformedMerges) {
   expect_load_error(toy.vocab, bad, bad + ":3:", "unknown token xyz");
   write_file(bad, "#version: 0.2\na b\na b\n");
   expect_load_error(toy.vocab, bad, bad + ":3:", "duplicate merge");
-  write_file(bad, "#version: 0.2\nab c\na b\n");  // uses "ab" before "a b" makes it
-  expect_load_error(toy.vocab, bad, bad + ":2:", "before any earlier merge makes it");
   write_file(bad, "#version: 0.2\na b c\n");
   expect_load_error(toy.vocab, bad, bad + ":2:", "two tokens");
   write_file(bad, "#version: 0.2\n");
@@ -187,8 +192,9 @@ TEST(BpeToy, LowestRankMergesFirstNotLeftmost) {
   auto toy = write_toy(dir, {{"b", "c"}, {"a", "b"}, {"ab", "c"}});
   auto m = BpeModel::load_gpt2(toy.vocab, toy.merges);
   EXPECT_EQ(m.vocab_size(), 256u + 3 + 1);
-  EXPECT_EQ(m.eod_id(), 259u);
-  EXPECT_FALSE(m.uses_whole_token_shortcut());
+  EXPECT_EQ(m.token_id("<|endoftext|>"), 259);
+  EXPECT_FALSE(emitted_whole(m, "abc"));
+  EXPECT_TRUE(emitted_whole(m, "bc"));
   EXPECT_THAT(token_strings(m, encode_piece(m, "abc")), ElementsAre("a", "bc"));
   EXPECT_THAT(token_strings(m, encode_piece(m, "abd")), ElementsAre("ab", "d"));
   EXPECT_THAT(token_strings(m, encode_piece(m, "ababc")), ElementsAre("ab", "a", "bc"));
@@ -198,7 +204,7 @@ TEST(BpeToy, LeftmostWinsTiesAndMergesChain) {
   TempDir dir;
   auto toy = write_toy(dir, {{"a", "a"}, {"aa", "aa"}, {"aaaa", "a"}});
   auto m = BpeModel::load_gpt2(toy.vocab, toy.merges);
-  EXPECT_TRUE(m.uses_whole_token_shortcut());
+  EXPECT_TRUE(emitted_whole(m, "aaaaa"));
   EXPECT_THAT(token_strings(m, encode_piece(m, "aaa")), ElementsAre("aa", "a"));
   EXPECT_THAT(token_strings(m, encode_piece(m, "aaaaa")), ElementsAre("aaaaa"));
   // Seven: aa|aa|aa|a, then aaaa|aa|a; "aaaa a" never becomes adjacent.
@@ -273,16 +279,17 @@ BpeModel* Gpt2::model_ = nullptr;
 
 TEST_F(Gpt2, Shape) {
   EXPECT_EQ(model().vocab_size(), 50257u);
-  EXPECT_EQ(model().eod_id(), 50256u);
+  EXPECT_EQ(model().token_id("<|endoftext|>"), 50256);  // a special: decodable, never made from text
   EXPECT_EQ(model().merge_count(), 50000u);
-  EXPECT_TRUE(model().uses_whole_token_shortcut());
-  EXPECT_TRUE(model().uses_rank_plus_merged_ids());  // GPT-2's merge of rank r is token 256 + r
+  const BpeEngine& e = model().engine();
+  EXPECT_TRUE(e.ranks_ordered_ && e.one_pair_per_rank_);  // merge_long and merge_runs apply
+  EXPECT_EQ(e.merged_is_rank_plus_, 256u);                // GPT-2's merge of rank r is token 256 + r
+  for (uint32_t id = 0; id < 50256; ++id) EXPECT_TRUE(emitted_whole(model(), model().token_bytes(id))) << id;
   EXPECT_EQ(model().token_bytes(50256), "<|endoftext|>");
   EXPECT_EQ(model().token_bytes(220), " ");
   EXPECT_EQ(model().token_bytes(198), "\n");
   EXPECT_EQ(model().token_bytes(15496), "Hello");
   EXPECT_EQ(model().token_bytes(995), " world");
-  EXPECT_EQ(model().token_id("<|endoftext|>"), -1);  // special, not text
 }
 
 TEST_F(Gpt2, HandCheckedIds) {
@@ -380,7 +387,7 @@ TEST_F(Gpt2, GoldenTextsRoundTripAndNeverEmitEod) {
   for (const auto& c : load_golden()) {
     auto ids = encode(c.text);
     EXPECT_EQ(model().decode(ids), c.text) << escaped(c.text);
-    EXPECT_EQ(std::count(ids.begin(), ids.end(), model().eod_id()), 0) << escaped(c.text);
+    EXPECT_EQ(std::count(ids.begin(), ids.end(), 50256u), 0) << escaped(c.text);
   }
 }
 

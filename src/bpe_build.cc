@@ -1,0 +1,270 @@
+// BpeModel::build: a parsed vocabulary (BpeVocabulary, from any family's
+// loader) indexed for the encoder in bpe.cc, with the checks that make its
+// fast paths exact for this vocabulary:
+//   - which tokens may be emitted whole without merging (every token under
+//     ignore_merges; else those whose bytes merge back to themselves);
+//   - whether merges are ordered (every merge's parts exist before it), which
+//     merge_long and merge_runs need;
+//   - whether merged ids are rank + a constant (merged_id's shortcut).
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <cstdio>
+
+#include "bpe_engine.h"
+#include "sp/error.h"
+#include "sp/unicode.h"
+
+namespace sp {
+
+namespace {
+
+constexpr uint64_t kEmptyPair = UINT64_MAX;
+
+// A token's text for messages: printable ASCII as is, other bytes as \xNN.
+std::string shown(std::string_view bytes) {
+  std::string s = "'";
+  for (unsigned char c : bytes) {
+    if (c >= 0x20 && c < 0x7F && c != '\\') {
+      s += static_cast<char>(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof hex, "\\x%02X", c);
+      s += hex;
+    }
+  }
+  return s + "'";
+}
+
+}  // namespace
+
+BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
+  using E = BpeEngine;
+  auto fail = [&](const std::string& reason) { throw InputError(source, 0, reason); };
+  auto engine = std::make_shared<BpeEngine>();
+  BpeEngine& m = *engine;
+  const size_t vocab = v.tokens.size();
+  constexpr size_t kMaxTokens = (size_t{1} << E::kIdBits) - 2;
+  constexpr size_t kMaxRank = (size_t{1} << E::kRankBits) - 2;
+  if (vocab == 0) fail("the vocabulary is empty");
+  if (vocab > kMaxTokens) fail("more than " + std::to_string(kMaxTokens) + " tokens are not supported");
+  m.units_ = v.units;
+
+  // Token bytes, id order; the specials stay out of the lookup table.
+  std::vector<bool> special(vocab, false);
+  for (uint32_t id : v.specials) {
+    if (id >= vocab) fail("special token id " + std::to_string(id) + " is outside the vocabulary");
+    special[id] = true;
+  }
+  for (uint32_t id = 0; id < vocab; ++id)
+    if (special[id]) m.specials_.push_back(id);
+  size_t blob = 0;
+  for (const std::string& t : v.tokens) blob += t.size();
+  if (blob >= UINT32_MAX) fail("the vocabulary's tokens hold 4 GiB or more");
+  m.token_blob_.reserve(blob);
+  m.token_offsets_.reserve(vocab + 1);
+  m.token_offsets_.push_back(0);
+  for (const std::string& t : v.tokens) {
+    m.token_blob_ += t;
+    m.token_offsets_.push_back(static_cast<uint32_t>(m.token_blob_.size()));
+  }
+  std::vector<std::string>().swap(v.tokens);
+  m.token_slots_.assign_zero(2 * std::bit_ceil(vocab));
+  for (uint32_t id = 0; id < vocab; ++id) {
+    const std::string_view bytes = m.token_bytes(id);
+    if (special[id] || bytes.empty()) continue;  // an empty token is unreachable from text
+    const PieceKey key(bytes);
+    if (const int64_t other = m.find_token(bytes, key); other >= 0)
+      fail("token " + shown(bytes) + " appears twice (ids " + std::to_string(other) + " and " + std::to_string(id) +
+           ")");
+    const size_t mask = m.token_slots_.size() - 1;
+    size_t i = key.hash & mask;
+    while (m.token_slots_[i].len != 0) i = (i + 1) & mask;
+    m.token_slots_[i] = E::TokenSlot{key.head, key.tail, static_cast<uint32_t>(bytes.size()), id};
+  }
+  auto token_of = [&](std::string_view bytes) -> int64_t {
+    const int64_t word = m.find_token(bytes, PieceKey(bytes));
+    return word < 0 ? -1 : word & ~E::kWholeToken;
+  };
+
+  // Initial symbols: every byte (kBytes), or byte fallback and unknown tokens.
+  if (v.units == BpeVocabulary::Units::kBytes) {
+    for (int b = 0; b < 256; ++b) {
+      const int64_t id = token_of(std::string(1, static_cast<char>(b)));
+      if (id < 0) fail("no token for byte " + std::to_string(b) + " (a byte-level vocabulary needs all 256)");
+      m.byte_ids_[b] = static_cast<uint32_t>(id);
+    }
+  } else {
+    m.byte_fallback_ = v.byte_fallback;
+    for (int b = 0; b < 256; ++b) {
+      char name[8];
+      std::snprintf(name, sizeof name, "<0x%02X>", b);
+      const int64_t id = token_of(name);
+      m.byte_fallback_ids_[b] = id < 0 ? E::kNoRank : static_cast<uint32_t>(id);
+    }
+    if (v.unk_id) {
+      if (*v.unk_id >= vocab) fail("unknown token id " + std::to_string(*v.unk_id) + " is outside the vocabulary");
+      m.unk_id_ = *v.unk_id;
+    }
+    m.fuse_unk_ = v.fuse_unk;
+  }
+
+  // Merges: each pair once (the last priority given wins, as HF tokenizers'
+  // merge map does), each rank making one token.
+  if (v.merges.size() > kMaxRank) fail("more than " + std::to_string(kMaxRank) + " merges are not supported");
+  std::vector<uint64_t> pair_slots(2 * std::bit_ceil(v.merges.size() + 1), kEmptyPair);
+  const int pair_shift = 64 - std::countr_zero(pair_slots.size());
+  std::vector<uint32_t> final_rank;  // per merge: its priority, or kNoRank when a later duplicate replaced it
+  final_rank.reserve(v.merges.size());
+  std::vector<size_t> where(v.merges.size());  // the merge's slot in pair_slots
+  uint32_t max_rank = 0;
+  std::string joined;
+  for (size_t i = 0; i < v.merges.size(); ++i) {
+    const BpeVocabulary::Merge& g = v.merges[i];
+    auto name = [&](uint32_t id) { return id < vocab ? shown(m.token_bytes(id)) : std::to_string(id); };
+    if (g.left >= vocab || g.right >= vocab)
+      fail("merge " + std::to_string(i) + " names token id " + std::to_string(std::max(g.left, g.right)) +
+           ", outside the vocabulary");
+    if (special[g.left] || special[g.right])
+      fail("merge " + name(g.left) + " " + name(g.right) + " uses a special token");
+    if (g.priority > kMaxRank) fail("merge priority " + std::to_string(g.priority) + " is too large");
+    const uint64_t pair = (uint64_t{g.left} << E::kIdBits) | g.right;
+    size_t s = (pair * 0x9E3779B97F4A7C15ull) >> pair_shift;
+    for (;; s = (s + 1) & (pair_slots.size() - 1)) {
+      if (pair_slots[s] == kEmptyPair || (pair_slots[s] >> E::kRankBits) == pair) break;
+    }
+    if (pair_slots[s] != kEmptyPair) {  // a duplicate: the earlier one no longer counts
+      const auto earlier = static_cast<size_t>(pair_slots[s] & ((uint64_t{1} << E::kRankBits) - 1));
+      final_rank[earlier] = E::kNoRank;
+    }
+    pair_slots[s] = (pair << E::kRankBits) | i;
+    where[i] = s;
+    final_rank.push_back(g.priority);
+    max_rank = std::max(max_rank, g.priority);
+  }
+  std::vector<uint64_t>().swap(pair_slots);
+  m.rules_.assign(v.merges.empty() ? 0 : size_t{max_rank} + 1, E::MergeRule{E::kNoRank, E::kNoRank, E::kNoRank});
+  std::vector<uint32_t> pairs_of_rank(m.rules_.size(), 0);
+  std::vector<BpeVocabulary::Merge> kept;  // the merges that count
+  for (size_t i = 0; i < v.merges.size(); ++i) {
+    if (final_rank[i] == E::kNoRank) continue;
+    const BpeVocabulary::Merge& g = v.merges[i];
+    joined.assign(m.token_bytes(g.left)).append(m.token_bytes(g.right));
+    const int64_t merged = token_of(joined);
+    if (merged < 0)
+      fail("merge " + shown(m.token_bytes(g.left)) + " " + shown(m.token_bytes(g.right)) + " makes " + shown(joined) +
+           ", which is not in the vocabulary");
+    E::MergeRule& rule = m.rules_[g.priority];
+    if (rule.merged != E::kNoRank && rule.merged != merged)
+      fail("merges of priority " + std::to_string(g.priority) + " make different tokens (" +
+           shown(m.token_bytes(rule.merged)) + " and " + shown(joined) + ")");
+    rule = {g.left, g.right, static_cast<uint32_t>(merged)};
+    ++pairs_of_rank[g.priority];
+    kept.push_back({g.left, g.right, g.priority});
+  }
+  std::vector<BpeVocabulary::Merge>().swap(v.merges);
+  m.merge_count_ = kept.size();
+  m.one_pair_per_rank_ = std::all_of(pairs_of_rank.begin(), pairs_of_rank.end(), [](uint32_t c) { return c <= 1; });
+
+  // The merges grouped by left token, each group sorted by right token (find_rank).
+  m.pair_begin_.assign(size_t{vocab} + 1, 0);
+  for (const BpeVocabulary::Merge& r : kept) ++m.pair_begin_[r.left + 1];
+  for (size_t t = 0; t < vocab; ++t) m.pair_begin_[t + 1] += m.pair_begin_[t];
+  m.partners_.resize(kept.size());
+  {
+    std::vector<uint32_t> fill(m.pair_begin_.begin(), m.pair_begin_.end() - 1);
+    for (const BpeVocabulary::Merge& r : kept) m.partners_[fill[r.left]++] = {r.right, r.priority};
+  }
+  for (size_t t = 0; t < vocab; ++t)
+    std::sort(m.partners_.begin() + m.pair_begin_[t], m.partners_.begin() + m.pair_begin_[t + 1],
+              [](const E::Partner& a, const E::Partner& b) { return a.right < b.right; });
+
+  // Ordered: every merge's parts are initial symbols or made by a merge of
+  // lower rank. A token no merge makes and no piece starts as never takes
+  // part in merging, so it does not count against the order.
+  {
+    constexpr uint32_t kInitial = 0, kNever = E::kNoRank;
+    std::vector<uint32_t> created(vocab, kNever);  // 1 + lowest rank that makes the token
+    for (const BpeVocabulary::Merge& r : kept) {
+      const uint32_t merged = m.rules_[r.priority].merged;
+      created[merged] = std::min(created[merged], r.priority + 1);
+    }
+    if (v.units == BpeVocabulary::Units::kBytes) {
+      for (uint32_t id : m.byte_ids_) created[id] = kInitial;
+    } else {
+      for (uint32_t id : m.byte_fallback_ids_)
+        if (id != E::kNoRank) created[id] = kInitial;
+      if (m.unk_id_ != E::kNoRank) created[m.unk_id_] = kInitial;
+      for (uint32_t id = 0; id < vocab; ++id) {
+        const std::string_view t = m.token_bytes(id);
+        if (!special[id] && !t.empty() && utf8_sequence_length(t, 0) == t.size()) created[id] = kInitial;
+      }
+    }
+    m.ranks_ordered_ = std::all_of(kept.begin(), kept.end(), [&](const BpeVocabulary::Merge& r) {
+      return (created[r.left] == kNever || created[r.left] <= r.priority) &&
+             (created[r.right] == kNever || created[r.right] <= r.priority);
+    });
+  }
+  {
+    bool first = true, plus = true;
+    uint32_t offset = 0;
+    for (uint32_t rank = 0; rank < m.rules_.size() && plus; ++rank) {
+      if (m.rules_[rank].merged == E::kNoRank) continue;
+      if (first) offset = m.rules_[rank].merged - rank, first = false;
+      plus = m.rules_[rank].merged == offset + rank;
+    }
+    if (plus && !first) m.merged_is_rank_plus_ = offset;
+  }
+  if (v.units == BpeVocabulary::Units::kBytes) {
+    m.byte_pair_rank_.resize(256 * 256);
+    for (int a = 0; a < 256; ++a)
+      for (int b = 0; b < 256; ++b) m.byte_pair_rank_[a << 8 | b] = m.find_rank(m.byte_ids_[a], m.byte_ids_[b]);
+  }
+  // Single-byte pieces, fixed here once: their initial symbols (nothing to merge).
+  for (int b = 0; b < 256; ++b) {
+    const char byte = static_cast<char>(b);
+    const PieceKey key(std::string_view(&byte, 1));
+    BpeScratch::Front& f = m.byte_front_[b];
+    f = BpeScratch::Front{key.head, key.tail, {}, 0};
+    if (v.units == BpeVocabulary::Units::kBytes) {
+      f.ids[0] = m.byte_ids_[b], f.count = 1;
+    } else {
+      std::vector<uint32_t> symbols;
+      const size_t n = m.character_symbols(std::string_view(&byte, 1), symbols);
+      std::copy(symbols.begin(), symbols.begin() + n, f.ids);
+      f.count = static_cast<uint8_t>(n);
+    }
+  }
+
+  // Which tokens may be emitted whole. Without ignore_merges, a token is
+  // when its own bytes merge back to exactly it: 50,000 short merges for
+  // GPT-2, about 10 ms on one core, so spread over the threads the process
+  // may use (startup is serial time for every worker).
+  std::vector<uint8_t> whole(vocab, 0);
+  if (v.ignore_merges) {
+    for (uint32_t id = 0; id < vocab; ++id) whole[id] = !special[id];
+  } else {
+    tbb::parallel_for(tbb::blocked_range<uint32_t>(0, static_cast<uint32_t>(vocab), 2048),
+                      [&](const tbb::blocked_range<uint32_t>& r) {
+                        BpeScratch scratch(0);
+                        std::vector<uint32_t> ids;
+                        for (uint32_t id = r.begin(); id != r.end(); ++id) {
+                          const std::string_view t = m.token_bytes(id);
+                          if (special[id] || t.empty()) continue;
+                          ids.resize(t.size() + E::kIdSlack);
+                          const uint32_t* end = m.merge_piece(t, ids.data(), scratch);
+                          whole[id] = end - ids.data() == 1 && ids[0] == id;
+                        }
+                      });
+  }
+  for (size_t i = 0; i < m.token_slots_.size(); ++i) {
+    E::TokenSlot& s = m.token_slots_[i];
+    if (s.len != 0 && whole[s.id]) s.id |= E::kWholeToken, m.whole_tokens_ = true;
+  }
+  return BpeModel(std::move(engine));
+}
+
+}  // namespace sp

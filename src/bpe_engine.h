@@ -1,0 +1,267 @@
+// The layout behind BpeModel and BpeCache (include/sp/bpe.h): private to the
+// library, its tests and benchmarks. bpe.cc holds the encoder (the hot path
+// and the notes on why each fast path exists), bpe_build.cc the indexing and
+// self-checks of a vocabulary, gpt2_vocab.cc the parser of GPT-2's files.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sp/bpe.h"
+#include "sp/large_table.h"
+
+namespace sp {
+
+namespace bpe_detail {
+
+inline uint64_t load64(const char* p) {
+  uint64_t v;
+  std::memcpy(&v, p, 8);
+  return v;
+}
+
+// 64 x 64 -> 128-bit product, halves folded: a cheap mixer whose low bits
+// depend on all input bits.
+inline uint64_t mix(uint64_t a, uint64_t b) {
+  __extension__ using u128 = unsigned __int128;
+  const u128 m = u128{a} * b;
+  return static_cast<uint64_t>(m) ^ static_cast<uint64_t>(m >> 64);
+}
+
+}  // namespace bpe_detail
+
+// A piece's identity as two words, plus a hash. Pieces of up to kExactBytes
+// (15) bytes are spelled out exactly: head = bytes 0..7 and tail = bytes
+// 8..14, zero-padded, with the length in tail's top byte, so two such pieces
+// are equal exactly when their words are (and no piece's words are both 0).
+// Longer pieces keep their first and last 8 bytes, and their middle goes into
+// the hash only; the tables that hold them compare length and middle too.
+struct PieceKey {
+  static constexpr size_t kExactBytes = 15;
+  uint64_t head = 0, tail = 0, hash = 0;
+  PieceKey() = default;
+  explicit PieceKey(std::string_view s) {
+    using bpe_detail::load64, bpe_detail::mix;
+    const char* p = s.data();
+    const size_t n = s.size();
+    if (n <= kExactBytes) {
+      char padded[16] = {};
+      if (n > 0) std::memcpy(padded, p, n);
+      *this = exact(padded, n);
+      return;
+    }
+    head = load64(p), tail = load64(p + n - 8);
+    hash = mix(head ^ 0x243F6A8885A308D3ull, tail ^ 0x13198A2E03707344ull ^ n);
+    for (size_t i = 8; i + 8 < n; i += 8) hash = mix(hash ^ load64(p + i), 0xA4093822299F31D1ull);
+  }
+  // The key of the n <= kExactBytes bytes at p, when 16 bytes at p are
+  // readable: no branch and no copy, which the encoder's window relies on.
+  static PieceKey exact(const char* p, size_t n) {
+    using bpe_detail::load64, bpe_detail::mix;
+    PieceKey k;
+    const size_t high = n > 8 ? n - 8 : 0, low = n - high;  // bytes in tail, in head
+    k.head = low ? load64(p) & (~uint64_t{0} >> (64 - 8 * low)) : 0;
+    k.tail = (load64(p + 8) & ((uint64_t{1} << (8 * high)) - 1)) | (uint64_t{n} << 56);
+    k.hash = mix(k.head ^ 0x243F6A8885A308D3ull, k.tail ^ 0x13198A2E03707344ull);
+    return k;
+  }
+};
+
+// What a BpeCache holds: the memo of pre-token -> ids and the merge scratch.
+struct BpeScratch {
+  // Pieces longer than this are never memoized: they are rare, and a single
+  // 1 MB run of one letter must not pin a megabyte of ids.
+  static constexpr size_t kMaxPieceBytes = 64;
+  // Entries of the front cache (see Front); one 64-byte cache line each, so
+  // 2 MB. Eleven ids cover nearly every piece of up to 15 bytes, non-Latin
+  // words included (they split into 4-8 tokens): with 3 ids, as in a
+  // 32-byte entry, 40% more pieces missed on mixed text, half of them
+  // Cyrillic, Greek or CJK words, and a miss costs a probe of the memo.
+  static constexpr size_t kFrontEntries = size_t{1} << 15;
+  static constexpr size_t kFrontPieceBytes = 15;  // longer pieces skip it
+  static constexpr size_t kFrontIds = 11;         // pieces with more ids skip it
+
+  explicit BpeScratch(size_t max_entries);
+  void clear();
+  void clear_memo();
+
+  // The front cache: a direct-mapped table of the most recent pieces of 2 to
+  // kFrontPieceBytes bytes, tokens and merged pieces alike, each with its at
+  // most kFrontIds ids. Natural text is Zipfian, so most pieces hit here and
+  // skip the vocabulary and memo tables, whose random probes miss L2. A new
+  // piece overwrites whatever held its slot. head and tail are the whole
+  // piece, length included (PieceKey), so a match is exact; both 0 = empty.
+  struct alignas(64) Front {
+    uint64_t head, tail;
+    uint32_t ids[kFrontIds];
+    uint8_t count;  // number of ids
+  };
+  LargeTable<Front> front_;  // power-of-two size, min(kFrontEntries, max_entries); empty = off
+  // One memoized piece in an open-addressing table (linear probing). head and
+  // tail are the piece's first and last bytes as PieceKey packs them; with
+  // len they are the whole piece when it is at most 16 bytes long.
+  struct Slot {
+    uint64_t head, tail;
+    uint32_t ids[2];  // the ids when count <= 2, else ids[0] = their offset in ids_
+    uint32_t key;     // offset of the piece's bytes in keys_ (pieces over 16 bytes)
+    uint8_t len;      // piece bytes, 1..kMaxPieceBytes; 0 = empty slot
+    uint8_t count;    // number of ids
+    uint8_t reused;   // looked up again since stored or since the last compaction
+  };  // 32 bytes: two per cache line
+  size_t max_entries_;
+  size_t size_ = 0;
+  LargeTable<Slot> slots_;     // power-of-two size, at least 4/3 of max_entries_: at most 3/4 full
+  std::string keys_;           // bytes of the memoized pieces over 16 bytes
+  std::vector<uint32_t> ids_;  // ids of the memoized pieces with over 2 ids
+
+  // encode_span() writes ids here: sizing a caller's vector for the worst
+  // case (one id per byte) up front would zero-fill four bytes per input
+  // byte. Grows without initialization.
+  std::unique_ptr<uint32_t[]> encode_ids_;
+  size_t encode_ids_size_ = 0;
+
+  // Scratch for long pieces (merge_runs, merge_long, merge_heap in bpe.cc)
+  // and for the initial symbols of character-level pieces.
+  struct Run {
+    uint32_t id, count;
+  };
+  std::vector<Run> runs, next_runs;
+  std::vector<uint32_t> symbols;
+  std::vector<uint32_t> part_ids, part_next, part_prev;
+  std::vector<uint32_t> rank_heap;             // ranks that have a bucket
+  std::vector<uint32_t> bucket_of;             // rank -> index in buckets, or UINT32_MAX
+  std::vector<std::vector<uint32_t>> buckets;  // offsets of pairs, per rank
+  std::vector<uint32_t> current;               // the bucket being merged
+  std::vector<uint32_t> changed;               // parts whose right pair changed
+  std::vector<uint64_t> pair_heap;             // merge_heap: (rank << 32 | part), a min-heap
+};
+
+// An indexed vocabulary: everything encoding looks up, built once
+// (bpe_build.cc) and then only read.
+struct BpeEngine {
+  using Units = BpeVocabulary::Units;
+  static constexpr uint32_t kNoRank = UINT32_MAX;
+  // Limits of the packed tables: ids below 2^kIdBits - 1, priorities below
+  // 2^kRankBits - 1 (the duplicate-merge check packs both in one word).
+  static constexpr int kIdBits = 21, kRankBits = 22;
+  // A token's slot in the vocabulary table also says whether a piece equal
+  // to the token may be emitted as it without merging (WholeToken).
+  static constexpr uint32_t kWholeToken = uint32_t{1} << 31;
+
+  struct MergeRule {
+    uint32_t left, right, merged;
+  };
+  // The vocabulary by bytes: open addressing over PieceKey hashes. A slot
+  // holds the token's PieceKey words and length, so a lookup of a piece of
+  // up to 16 bytes is decided in the slot; longer ones also compare the
+  // middle bytes in token_blob_.
+  struct TokenSlot {
+    uint64_t head, tail;
+    uint32_t len;  // 0 = empty
+    uint32_t id;   // | kWholeToken
+  };
+  struct Partner {
+    uint32_t right, rank;
+  };
+
+  // Rank (merge priority) of two adjacent tokens, or kNoRank if they do not
+  // merge: a branch-free binary search of the left token's partners (most
+  // have one).
+  uint32_t find_rank(uint32_t left, uint32_t right) const {
+    const Partner* p = partners_.data() + pair_begin_[left];
+    size_t len = pair_begin_[left + 1] - pair_begin_[left];
+    if (len == 0) return kNoRank;
+    while (len > 1) {  // keep p at the last partner with p->right <= right, if any
+      const size_t half = len / 2;
+      p = p[half].right <= right ? p + half : p;
+      len -= half;
+    }
+    return p->right == right ? p->rank : kNoRank;
+  }
+  // Id of the token a merge of this rank makes: for GPT-2 that is 256 + rank
+  // and for tiktoken the rank itself, which saves merge_short a random read
+  // of rules_ per merge.
+  uint32_t merged_id(uint32_t rank) const {
+    return merged_is_rank_plus_ != kNoRank ? rank + merged_is_rank_plus_ : rules_[rank].merged;
+  }
+  uint32_t vocab_size() const { return static_cast<uint32_t>(token_offsets_.size() - 1); }
+  std::string_view token_bytes(uint32_t id) const {
+    return std::string_view(token_blob_).substr(token_offsets_[id], token_offsets_[id + 1] - token_offsets_[id]);
+  }
+  // The slot word (id | kWholeToken) of a non-special token, or -1.
+  int64_t find_token(std::string_view bytes, const PieceKey& key) const;
+
+  // The encoders write ids at `out`, which has room for one id per byte of
+  // the piece plus kIdSlack, and return the end of what they wrote.
+  static constexpr size_t kIdSlack = BpeScratch::kFrontIds;
+  std::span<const uint32_t> encode_with(std::string_view text, BpeModel::PretokenEnd pretoken_end,
+                                        std::span<const std::string_view> pieces, BpeScratch& cache) const;
+  template <class ForEachPiece>
+  uint32_t* encode_batched(ForEachPiece&& for_each_piece, uint32_t* out, BpeScratch& cache) const;
+  uint32_t* emit_piece(std::string_view piece, const PieceKey& key, uint32_t* out, BpeScratch& cache) const;
+  // Front cache slot of a piece of at most kFrontPieceBytes: bits 32 and up
+  // of its hash, independent of the low bits that index the memo and vocabulary.
+  static size_t front_slot(const PieceKey& key, const BpeScratch& cache) {
+    return (key.hash >> 32) & (cache.front_.size() - 1);
+  }
+  // Makes room in a full memo: keeps the reused pieces, up to half of
+  // max_entries, rehashed into a cleared table.
+  static void compact_memo(BpeScratch& cache);
+  static void remember(BpeScratch::Front& front, const PieceKey& key, const uint32_t* ids, const uint32_t* end);
+  // emit_piece past the front cache: vocabulary, memo, then merge_piece.
+  uint32_t* emit_uncached(std::string_view piece, const PieceKey& key, uint32_t* out, BpeScratch& cache) const;
+  // BPE of one piece, no caches: initial symbols, then the merge loop that fits.
+  uint32_t* merge_piece(std::string_view piece, uint32_t* out, BpeScratch& cache) const;
+  // Character-level initial symbols (byte fallback, unknown tokens); returns their count.
+  size_t character_symbols(std::string_view piece, std::vector<uint32_t>& symbols) const;
+  uint32_t* merge_short_bytes(std::string_view piece, uint32_t* out) const;
+  uint32_t* merge_short(const uint32_t* symbols, size_t n, uint32_t* out) const;
+  uint32_t* merge_short_ranked(uint32_t* ids, uint32_t* rank, size_t n, uint32_t* out) const;
+  uint32_t* merge_runs(std::string_view piece, uint32_t* out, BpeScratch& cache) const;  // nullptr: not suitable
+  uint32_t* merge_long(const uint32_t* symbols, size_t n, uint32_t* out, BpeScratch& cache) const;
+  uint32_t* merge_heap(const uint32_t* symbols, size_t n, uint32_t* out, BpeScratch& cache) const;
+
+  Units units_ = Units::kBytes;
+  std::string token_blob_;               // all token bytes, id order
+  std::vector<uint32_t> token_offsets_;  // vocab_size + 1 offsets into token_blob_
+  LargeTable<TokenSlot> token_slots_;    // power-of-two size, at most half full; specials are not in it
+  std::vector<uint32_t> specials_;       // sorted
+  // The merges by left token (CSR): those of token t are partners_[pair_begin_[t] ..
+  // pair_begin_[t + 1]), sorted by right token. 600 KB for GPT-2, and the
+  // partners of a token share a cache line, where a hash would spread them over 1 MB.
+  std::vector<uint32_t> pair_begin_;  // vocab_size + 1 offsets
+  std::vector<Partner> partners_;
+  size_t merge_count_ = 0;
+  std::vector<MergeRule> rules_;  // by rank; left/right are those of one pair of that rank
+  uint32_t byte_ids_[256] = {};   // kBytes: id of each single-byte token
+  // A front cache entry per byte, always current: encode_batched looks
+  // single bytes up here with the same test as every other piece.
+  std::array<BpeScratch::Front, 256> byte_front_{};
+  // kBytes: rank of merging the tokens of bytes a and b at [a << 8 | b]:
+  // merge_short's first round looks up every adjacent byte pair, and this
+  // small table keeps those lookups off the big, cache-missing partner table.
+  std::vector<uint32_t> byte_pair_rank_;
+  // Whether some token may be emitted whole (kWholeToken set anywhere).
+  bool whole_tokens_ = false;
+  // Every merge's parts are made by merges of lower rank (or are initial
+  // symbols), so merging never creates a pair that outranks the current one:
+  // merge_long and merge_runs rely on it; without it merge_heap.
+  bool ranks_ordered_ = false;
+  // Each rank belongs to one pair (merge lists; not tiktoken): merge_runs relies on it.
+  bool one_pair_per_rank_ = false;
+  // k when every merge's result id is its rank + k, else kNoRank (merged_id).
+  uint32_t merged_is_rank_plus_ = kNoRank;
+  // kCharacters: "<0xXX>" token of each byte, or kNoRank; the unknown token.
+  uint32_t byte_fallback_ids_[256] = {};
+  bool byte_fallback_ = false;
+  uint32_t unk_id_ = kNoRank;
+  bool fuse_unk_ = false;
+};
+
+}  // namespace sp
