@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Generates src/unicode_tables.inc: the character classes GPT-2's
-pre-tokenizer needs (Letter = L*, Number = N*, White_Space, everything else
-Other) as a two-stage lookup table over U+0000..U+10FFFF, plus a 256-entry
-byte table for the ASCII fast path.
+"""Generates src/unicode_tables.inc: the character classes the pre-tokenizers
+need, as two-stage lookup tables over U+0000..U+10FFFF plus 256-entry byte
+tables for the ASCII fast paths:
+  - classes (GPT-2, cl100k and kin): Letter = L*, Number = N*, White_Space,
+    everything else Other;
+  - case classes (o200k and kin, whose letter rule tells cased letters and
+    marks apart): Lu/Lt, Ll, Lm/Lo, M*, N*, White_Space, Other.
 
 Input is the Unicode Character Database as Debian's `unicode-data` package
 installs it (/usr/share/unicode). Python 3 standard library only.
@@ -25,6 +28,10 @@ OTHER, LETTER, NUMBER, SPACE = 0, 1, 2, 3
 # Byte-table value for bytes 0x80..0xFF: "part of a multi-byte character,
 # decode it" (the fast path stops on it without a separate range check).
 MULTIBYTE = 4
+
+# Case class numbers; must match sp::CaseClass in include/sp/unicode.h.
+C_OTHER, C_LETTER, C_NUMBER, C_SPACE, C_UPPER, C_LOWER, C_MARK = range(7)
+C_MULTIBYTE = 7
 
 # log2 of the second-stage block size; must match sp::detail::kClassBlockBits.
 # 256-code-point blocks give the smallest tables (~36 KiB for Unicode 15) with
@@ -106,6 +113,25 @@ def classify(cats, spaces):
     return classes
 
 
+def case_classify(cats, spaces):
+    """Lm/Lo stay C_LETTER: they count as both upper and lower in o200k's rule."""
+    by_cat = {"Lu": C_UPPER, "Lt": C_UPPER, "Ll": C_LOWER, "Lm": C_LETTER, "Lo": C_LETTER,
+              "Mn": C_MARK, "Mc": C_MARK, "Me": C_MARK}
+    classes = bytearray(N_CP)
+    for cp, cat in enumerate(cats):
+        if cat is None:
+            continue
+        if cat in by_cat:
+            classes[cp] = by_cat[cat]
+        elif cat[0] == "N":
+            classes[cp] = C_NUMBER
+    for cp in spaces:
+        if classes[cp] != C_OTHER:
+            sys.exit(f"gen_unicode_tables: U+{cp:04X} is White_Space and L/M/N")
+        classes[cp] = C_SPACE
+    return classes
+
+
 def two_stage(classes):
     size = 1 << BLOCK_BITS
     index, blocks, seen = [], [], {}
@@ -125,41 +151,53 @@ def c_array(values, per_line, width):
     return "\n".join(out)
 
 
-def render(version, classes, spaces):
+def table_lines(prefix, classes, multibyte):
     index, blocks = two_stage(classes)
     if len(blocks) > 0x100:
         sys.exit("gen_unicode_tables: too many blocks for a uint8_t index")
     stage2 = [v for block in blocks for v in block]
-    byte_class = [classes[b] for b in range(0x80)] + [MULTIBYTE] * 0x80
+    byte_class = [classes[b] for b in range(0x80)] + [multibyte] * 0x80
+    return [
+        f"const uint8_t k{prefix}ByteClass[256] = {{",
+        c_array(byte_class, 32, 1),
+        "};",
+        "",
+        f"// Block number of each {1 << BLOCK_BITS}-code-point block of U+0000..U+10FFFF.",
+        f"const uint8_t k{prefix}ClassStage1[{len(index)}] = {{",
+        c_array(index, 20, 3),
+        "};",
+        "",
+        f"// {len(blocks)} distinct blocks of {1 << BLOCK_BITS} classes each.",
+        f"const uint8_t k{prefix}ClassStage2[{len(stage2)}] = {{",
+        c_array(stage2, 64, 1),
+        "};",
+        "",
+    ]
+
+
+def render(version, classes, case_classes):
     counts = [classes.count(k) for k in (OTHER, LETTER, NUMBER, SPACE)]
+    case_counts = [case_classes.count(k) for k in range(C_MULTIBYTE)]
     lines = [
-        f"// Character classes of Unicode {version} for GPT-2's pre-tokenizer.",
+        f"// Character classes of Unicode {version} for the pre-tokenizers.",
         "// GENERATED FILE, do not edit. Made from Debian's unicode-data package by:",
         f"//   {COMMAND}",
         "// Classes: 0 other, 1 letter (L*), 2 number (N*), 3 White_Space; in",
         "// kByteClass, 4 marks bytes 0x80..0xFF (part of a multi-byte character).",
         f"// Counts: letter {counts[LETTER]}, number {counts[NUMBER]}, "
         f"white space {counts[SPACE]}, other {counts[OTHER]}.",
+        "// Case classes (kCase*): 0 other, 1 Lm/Lo, 2 number (N*), 3 White_Space, 4 Lu/Lt,",
+        "// 5 Ll, 6 mark (M*); in kCaseByteClass, 7 marks bytes 0x80..0xFF.",
+        "// Counts: " + ", ".join(f"{n} {c}" for n, c in zip(
+            ("other", "Lm/Lo", "number", "white space", "Lu/Lt", "Ll", "mark"), case_counts)) + ".",
         "// Included by src/unicode.cc inside namespace sp::detail.",
         "",
         f'const char kUnicodeVersion[] = "{version}";',
         f"static_assert(kClassBlockBits == {BLOCK_BITS}, \"regenerate: block size changed\");",
         "",
-        "const uint8_t kByteClass[256] = {",
-        c_array(byte_class, 32, 1),
-        "};",
-        "",
-        f"// Block number of each {1 << BLOCK_BITS}-code-point block of U+0000..U+10FFFF.",
-        f"const uint8_t kClassStage1[{len(index)}] = {{",
-        c_array(index, 20, 3),
-        "};",
-        "",
-        f"// {len(blocks)} distinct blocks of {1 << BLOCK_BITS} classes each.",
-        f"const uint8_t kClassStage2[{len(stage2)}] = {{",
-        c_array(stage2, 64, 1),
-        "};",
-        "",
     ]
+    lines += table_lines("", classes, MULTIBYTE)
+    lines += table_lines("Case", case_classes, C_MULTIBYTE)
     return "\n".join(lines)
 
 
@@ -173,8 +211,8 @@ def main():
     spaces = read_white_space(args.ucd_dir)
     if len(spaces) != 25:  # stable since Unicode 6.3; a change deserves a look
         sys.exit(f"gen_unicode_tables: expected 25 White_Space code points, got {len(spaces)}")
-    classes = classify(read_categories(args.ucd_dir), spaces)
-    text = render(version, classes, spaces)
+    cats = read_categories(args.ucd_dir)
+    text = render(version, classify(cats, spaces), case_classify(cats, spaces))
     with open(args.output, "w", encoding="utf-8", newline="\n") as f:
         f.write(text)
 

@@ -1,17 +1,92 @@
-// GPT-2's pre-tokenizer: splits text into the pieces that BPE then encodes
-// separately, exactly as the regex
-//   's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
-// does under leftmost-first alternation, but as a hand-written scanner: no
-// regex engine in the hot path, linear time on every input.
+// Pre-tokenizers: split text into the pieces that BPE then encodes
+// separately, exactly as the split regexes of GPT-2, cl100k_base, Llama-3,
+// Qwen2, o200k_base and Megatron's TikTokenizer do under leftmost-first
+// alternation (as Hugging Face tokenizers' Oniguruma and tiktoken's
+// fancy-regex run them), but as hand-written scanners: no regex engine in the
+// hot path, linear time on every input.
+//
+// Guarantees, for valid UTF-8 text:
+//   - every scanner's pieces are non-empty, in order, and concatenate to the
+//     text: pretoken_end(p, text, pos) > pos for every pos < text.size();
+//   - each piece is the regex's leftmost-first match at its start, with the
+//     regex's classes as Unicode 15.0 defines them (unicode_version()):
+//     \p{L} \p{N} \p{M} \p{Lu} ... are general categories, \s is White_Space
+//     (the 25 code points, U+0085 and U+00A0 included, U+180E and
+//     U+001C..U+001F not), (?i) folds 's to 'S and 'ſ (U+017F), `$` is the
+//     end of the text;
+//   - one call costs time linear in the piece it returns plus a bounded
+//     look-ahead, so a whole text scans in linear time whatever its shape.
+// Other split regexes are not recognized here (pretoken_pattern_for_regex
+// says so); src/regex_split.h runs them through PCRE2, the slower path.
 #pragma once
 
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <vector>
 
 namespace sp {
+
+// The split regexes with a hand-written scanner, as their files spell them
+// (pretoken_pattern_for_regex lists every spelling recognized):
+enum class PretokenPattern {
+  // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
+  // (GPT-2, r50k_base, p50k_base; tiktoken's possessive spelling is the same split)
+  kGpt2,
+  // tiktoken's cl100k_base: '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+|
+  //   ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s
+  kCl100k,
+  // Llama-3 (and tiktoken's cl100k_base before October 2024):
+  //   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
+  //   \s*[\r\n]+|\s+(?!\S)|\s+
+  // Splits as kCl100k except for white space at the end of the text with a
+  // line break before its last character: "\n  " is one piece in cl100k
+  // (\s++$) and two here ("\n", "  ").
+  kLlama3,
+  // Qwen2, Qwen2.5, Qwen3: kLlama3 with single digits (\p{N} for \p{N}{1,3}).
+  kQwen2,
+  // tiktoken's o200k_base: letters split by case,
+  //   [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
+  //   [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
+  //   \p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+  kO200k,
+  // Megatron-LM's TikTokenizer pattern "v1": kQwen2 without the contractions,
+  //   [^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+
+  kMegatronV1,
+  // Megatron-LM's "v2": kO200k without the contractions and with single digits.
+  kMegatronV2,
+};
+
+// End offset (exclusive) of the pre-token of pattern p that starts at byte
+// `pos` of `text`. Requires pos < text.size(), pos at a character boundary
+// (0 or a previous piece's end) and valid UTF-8. Always returns a value > pos.
+// For kGpt2 it is gpt2_pretoken_end.
+size_t pretoken_end(PretokenPattern p, std::string_view text, size_t pos);
+
+// All pre-tokens of `text` under p, in order (for tests and tools; encoders
+// loop over pretoken_end, or for_each_pretoken for GPT-2).
+std::vector<std::string_view> pretokenize(PretokenPattern p, std::string_view text);
+
+// The pattern whose scanner splits exactly as `regex` does, when `regex` is
+// one of the spellings found in tiktoken and tokenizer.json files (listed in
+// src/pretokenizer_patterns.cc, character for character); nullopt for any
+// other string, even an equivalent one.
+std::optional<PretokenPattern> pretoken_pattern_for_regex(std::string_view regex);
+
+// The pattern of a named encoding: "gpt2", "r50k_base", "p50k_base",
+// "p50k_edit" -> kGpt2; "cl100k_base" -> kCl100k; "o200k_base",
+// "o200k_harmony" -> kO200k;
+// Megatron-LM's --tiktoken-pattern values "v1" -> kMegatronV1, "v2" ->
+// kMegatronV2. nullopt for any other name.
+std::optional<PretokenPattern> pretoken_pattern_by_name(std::string_view name);
+
+// The regex of p, in the spelling its reference files use (tiktoken's for
+// kGpt2, kCl100k and kO200k), so that pretoken_pattern_for_regex of it is p.
+std::string_view pretoken_regex(PretokenPattern p);
+
+// ---- GPT-2 (kGpt2): the scanner and its SIMD window fast path.
 
 // End offset (exclusive) of the pre-token that starts at byte `pos` of `text`.
 // Requires pos < text.size() and `text` to be valid UTF-8 (callers validate

@@ -1,7 +1,9 @@
-// UTF-8 and the few Unicode character properties GPT-2's pre-tokenizer needs:
-// letters (\p{L}), numbers (\p{N}) and White_Space (\s). The property tables
-// are generated from the Unicode Character Database into
-// src/unicode_tables.inc by scripts/gen_unicode_tables.py.
+// UTF-8 and the few Unicode character properties the pre-tokenizers need:
+// letters (\p{L}), numbers (\p{N}) and White_Space (\s) for GPT-2 and
+// cl100k-like patterns, and for o200k-like patterns the letter case and marks
+// (\p{Lu} \p{Lt} \p{Ll} \p{Lm} \p{Lo} \p{M}). The property tables are
+// generated from the Unicode Character Database into src/unicode_tables.inc
+// by scripts/gen_unicode_tables.py.
 #pragma once
 
 #include <cstddef>
@@ -17,6 +19,19 @@ enum class CharClass : uint8_t {
   kLetter = 1,  // general category L* (Lu, Ll, Lt, Lm, Lo)
   kNumber = 2,  // general category N* (Nd, Nl, No)
   kSpace = 3,   // the 25 code points of the White_Space property
+};
+
+// The class of a code point as o200k's letter rule sees it: general
+// categories, with the ones that rule treats alike merged. Letters are
+// kUpper, kLower and kLetter together (\p{L}); \s is kSpace (White_Space).
+enum class CaseClass : uint8_t {
+  kOther = 0,   // punctuation, symbols, controls, unassigned: not L, M, N or White_Space
+  kLetter = 1,  // Lm, Lo: both "upper" and "lower" in o200k's rule
+  kNumber = 2,  // N*
+  kSpace = 3,   // White_Space
+  kUpper = 4,   // Lu, Lt
+  kLower = 5,   // Ll
+  kMark = 6,    // Mn, Mc, Me
 };
 
 // "15.0.0": the UCD version the tables were generated from.
@@ -69,6 +84,10 @@ inline constexpr unsigned kClassBlockBits = 8;
 extern const uint8_t kByteClass[256];
 extern const uint8_t kClassStage1[];  // block number per 256 code points
 extern const uint8_t kClassStage2[];  // the distinct blocks, 256 classes each
+// The same for CaseClass; kCaseByteClass[b] is 7 for bytes 0x80..0xFF.
+extern const uint8_t kCaseByteClass[256];
+extern const uint8_t kCaseClassStage1[];
+extern const uint8_t kCaseClassStage2[];
 }  // namespace detail
 
 // Byte-table value for a byte that is part of a multi-byte character.
@@ -79,6 +98,16 @@ inline CharClass char_class(char32_t cp) {
   const unsigned block = detail::kClassStage1[cp >> detail::kClassBlockBits];
   const unsigned low = cp & ((1u << detail::kClassBlockBits) - 1);
   return static_cast<CharClass>(detail::kClassStage2[(block << detail::kClassBlockBits) | low]);
+}
+
+// kCaseByteClass value for a byte that is part of a multi-byte character.
+inline constexpr uint8_t kMultiByteCaseClass = 7;
+
+inline CaseClass case_class(char32_t cp) {
+  if (cp > 0x10FFFF) return CaseClass::kOther;
+  const unsigned block = detail::kCaseClassStage1[cp >> detail::kClassBlockBits];
+  const unsigned low = cp & ((1u << detail::kClassBlockBits) - 1);
+  return static_cast<CaseClass>(detail::kCaseClassStage2[(block << detail::kClassBlockBits) | low]);
 }
 
 }  // namespace sp

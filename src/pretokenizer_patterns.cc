@@ -1,0 +1,435 @@
+// The cl100k and o200k families of split regexes as scanners. Each pattern is
+// a handful of switches over two shapes; at each position the regex's
+// alternatives are tried in order, each reduced to a decision on runs of one
+// class:
+//
+// cl100k shape (kCl100k, kLlama3, kQwen2, kMegatronV1), with L letter, N
+// number, S White_Space, O everything else:
+//   1. contraction: ' then s t m d ll ve re in any case ('ſ too), if enabled
+//   2. `[^\r\n\p{L}\p{N}]?\p{L}+`: an L run, or one O/S character (not CR or
+//      LF) and the L run after it
+//   3. `\p{N}{1,3}` or `\p{N}`: up to 3 (or 1) N
+//   4. ` ?[^\s\p{L}\p{N}]+[\r\n]*`: an O run, with a U+0020 before it, then
+//      any CR/LF after it
+//   5. `\s++$` (kCl100k only): an S run that reaches the end, whole
+//   6. `\s*[\r\n]+`: an S run up to and including its last CR or LF
+//   7-8. `\s+(?!\S)|\s+`: an S run whole at the end of the text, else all but
+//      its last character, else (a single one) that character
+//
+// o200k shape (kO200k, kMegatronV2): alternative 2 becomes two alternatives
+// over the case classes, U = Lu Lt Lm Lo M ("upper") and W = Ll Lm Lo M
+// ("lower"), with the prefix class P = [^\r\n\p{L}\p{N}] (which holds the
+// marks, so a mark may be taken as prefix or as letter):
+//   2a. P? U* W+ contraction?   2b. P? U+ W* contraction?
+// Greedy U* gives back characters until W+ can start: W+ starts at the run's
+// end when an Ll follows it, else at the run's last Lm/Lo/M (and then takes
+// just that one, since Lu/Lt or the run's end follows), else 2a fails at this
+// prefix choice; the regex tries "with prefix" before "without".
+// Alternative 4 ends in [\r\n/]* and its O run includes marks.
+//
+// Every failed attempt scans only characters that the piece finally returned
+// covers (or a bounded look-ahead), so a text scans in linear time.
+#include <cstring>
+#include <string_view>
+
+#include "sp/pretokenizer.h"
+#include "sp/unicode.h"
+
+namespace sp {
+namespace {
+
+enum class Contractions { kNone, kAlone, kSuffix };
+
+struct Spec {
+  Contractions contractions;
+  bool by_case;          // o200k shape
+  int max_digits;        // 3 or 1
+  bool whole_final_run;  // `\s++$`
+  bool slash_trailer;    // [\r\n/]* after punctuation
+};
+
+constexpr Spec kCl100kSpec{Contractions::kAlone, false, 3, true, false};
+constexpr Spec kLlama3Spec{Contractions::kAlone, false, 3, false, false};
+constexpr Spec kQwen2Spec{Contractions::kAlone, false, 1, false, false};
+constexpr Spec kO200kSpec{Contractions::kSuffix, true, 3, false, true};
+constexpr Spec kMegatronV1Spec{Contractions::kNone, false, 1, false, false};
+constexpr Spec kMegatronV2Spec{Contractions::kNone, true, 1, false, true};
+
+inline bool is_crlf(char c) { return c == '\r' || c == '\n'; }
+
+// Class and byte length of the character at p (p < end, valid UTF-8).
+inline CharClass class_at(const char* p, size_t* len) {
+  const uint8_t c = detail::kByteClass[static_cast<uint8_t>(*p)];
+  if (c != kMultiByteClass) {
+    *len = 1;
+    return static_cast<CharClass>(c);
+  }
+  return char_class(decode_utf8(p, len));
+}
+
+inline CaseClass case_at(const char* p, size_t* len) {
+  const uint8_t c = detail::kCaseByteClass[static_cast<uint8_t>(*p)];
+  if (c != kMultiByteCaseClass) {
+    *len = 1;
+    return static_cast<CaseClass>(c);
+  }
+  return case_class(decode_utf8(p, len));
+}
+
+// End of the maximal run of class K from p.
+template <CharClass K>
+inline const char* run_end(const char* p, const char* end) {
+  constexpr uint8_t kWant = static_cast<uint8_t>(K);
+  while (p < end) {
+    const uint8_t c = detail::kByteClass[static_cast<uint8_t>(*p)];
+    if (c == kWant) {
+      ++p;
+      continue;
+    }
+    if (c != kMultiByteClass) break;
+    size_t len;
+    if (char_class(decode_utf8(p, &len)) != K) break;
+    p += len;
+  }
+  return p;
+}
+
+// Bit 7 of each byte set where `word` has an ASCII letter (see pretokenizer.cc).
+inline uint64_t ascii_letter_bits(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  const uint64_t low7 = (word & (0x7F * kOnes)) | (0x20 * kOnes);
+  const uint64_t ge_a = low7 + (0x80 - 'a') * kOnes;
+  const uint64_t gt_z = low7 + (0x80 - 'z' - 1) * kOnes;
+  return ge_a & ~gt_z & ~word & (0x80 * kOnes);
+}
+
+// End of a letter run from p, 8 ASCII bytes at a time where it can.
+inline const char* letters_end(const char* p, const char* end) {
+  while (end - p >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    const uint64_t stop = ~ascii_letter_bits(word) & 0x8080808080808080ull;
+    if (stop == 0) {
+      p += 8;
+      continue;
+    }
+    p += __builtin_ctzll(stop) >> 3;
+    if (static_cast<uint8_t>(*p) < 0x80) return p;
+    break;
+  }
+  return run_end<CharClass::kLetter>(p, end);
+}
+
+// (?i:'s|'t|'re|'ve|'m|'ll|'d) at p: its length, or 0.
+inline size_t contraction_length(const char* p, const char* end) {
+  const ptrdiff_t avail = end - p;
+  if (avail < 2 || p[0] != '\'') return 0;
+  const auto lower = [](char c) { return static_cast<char>(c | 0x20); };  // ASCII letters only
+  switch (lower(p[1])) {
+    case 's': case 't': case 'm': case 'd':
+      return 2;
+    case 'r': case 'v':
+      return avail >= 3 && lower(p[2]) == 'e' ? 3 : 0;
+    case 'l':
+      return avail >= 3 && lower(p[2]) == 'l' ? 3 : 0;
+    default:
+      // U+017F LATIN SMALL LETTER LONG S folds to s (C5 BF in UTF-8).
+      return avail >= 3 && static_cast<uint8_t>(p[1]) == 0xC5 && static_cast<uint8_t>(p[2]) == 0xBF ? 3 : 0;
+  }
+}
+
+// Punctuation's tail: [\r\n]* or [\r\n/]*.
+template <bool kSlash>
+inline const char* trailer_end(const char* p, const char* end) {
+  while (p < end && (is_crlf(*p) || (kSlash && *p == '/'))) ++p;
+  return p;
+}
+
+// Alternatives 5-8 for a White_Space run starting at p.
+template <bool kWholeFinalRun>
+inline const char* whitespace_piece_end(const char* p, const char* end) {
+  const char* const start = p;
+  const char* last = p;             // start of the run's last character
+  const char* after_crlf = nullptr;  // just past the run's last CR or LF
+  while (p < end) {
+    const uint8_t c = detail::kByteClass[static_cast<uint8_t>(*p)];
+    if (c == static_cast<uint8_t>(CharClass::kSpace)) {
+      if (is_crlf(*p)) after_crlf = p + 1;
+      last = p++;
+      continue;
+    }
+    if (c != kMultiByteClass) break;
+    size_t len;
+    if (char_class(decode_utf8(p, &len)) != CharClass::kSpace) break;
+    last = p;
+    p += len;
+  }
+  if (kWholeFinalRun && p == end) return end;
+  if (after_crlf) return after_crlf;
+  if (p == end) return end;
+  return last > start ? last : p;
+}
+
+template <Spec S>
+const char* cl100k_piece_end(const char* p, const char* end) {
+  if constexpr (S.contractions == Contractions::kAlone) {
+    if (*p == '\'') {
+      if (const size_t n = contraction_length(p, end)) return p + n;
+    }
+  }
+  size_t len;
+  const CharClass c = class_at(p, &len);
+  const char* const next = p + len;
+  switch (c) {
+    case CharClass::kLetter:
+      return letters_end(next, end);
+    case CharClass::kNumber: {
+      const char* q = next;
+      for (int n = 1; n < S.max_digits && q < end; ++n) {
+        size_t l;
+        if (class_at(q, &l) != CharClass::kNumber) break;
+        q += l;
+      }
+      return q;
+    }
+    case CharClass::kOther:
+      if (next < end) {
+        size_t l;
+        const CharClass d = class_at(next, &l);
+        if (d == CharClass::kLetter) return letters_end(next + l, end);  // prefix + letters
+      }
+      return trailer_end<S.slash_trailer>(run_end<CharClass::kOther>(next, end), end);
+    case CharClass::kSpace:
+      break;
+  }
+  if (next < end) {
+    size_t l;
+    const CharClass d = class_at(next, &l);
+    if (d == CharClass::kLetter && !is_crlf(*p)) return letters_end(next + l, end);
+    if (d == CharClass::kOther && *p == ' ') {
+      return trailer_end<S.slash_trailer>(run_end<CharClass::kOther>(next + l, end), end);
+    }
+  }
+  return whitespace_piece_end<S.whole_final_run>(p, end);
+}
+
+inline bool is_upper(CaseClass c) {  // U: Lu Lt Lm Lo M
+  return c == CaseClass::kUpper || c == CaseClass::kLetter || c == CaseClass::kMark;
+}
+inline bool is_lower(CaseClass c) {  // W: Ll Lm Lo M
+  return c == CaseClass::kLower || c == CaseClass::kLetter || c == CaseClass::kMark;
+}
+// [^\s\p{L}\p{N}]: other or mark.
+inline bool is_punct(CaseClass c) { return c == CaseClass::kOther || c == CaseClass::kMark; }
+
+// End of the maximal run of W from p.
+inline const char* lower_run_end(const char* p, const char* end) {
+  while (p < end) {
+    size_t len;
+    if (!is_lower(case_at(p, &len))) break;
+    p += len;
+  }
+  return p;
+}
+
+template <Spec S>
+inline const char* with_contraction(const char* p, const char* end) {
+  if constexpr (S.contractions == Contractions::kSuffix) p += contraction_length(p, end);
+  return p;
+}
+
+// U* W+ contraction? from q, or nullptr when W+ cannot start.
+template <Spec S>
+const char* upper_star_lower_plus(const char* q, const char* end) {
+  const char* r = q;
+  const char* last_both = nullptr;  // the run's last Lm/Lo/M
+  size_t last_len = 0;
+  CaseClass c = CaseClass::kOther;
+  size_t len = 0;
+  while (r < end) {
+    c = case_at(r, &len);
+    if (!is_upper(c)) break;
+    if (is_lower(c)) last_both = r, last_len = len;
+    r += len;
+  }
+  if (r < end && c == CaseClass::kLower) return with_contraction<S>(lower_run_end(r + len, end), end);
+  if (last_both) return with_contraction<S>(last_both + last_len, end);
+  return nullptr;
+}
+
+// U+ W* contraction? from q, or nullptr when q does not start a U.
+template <Spec S>
+const char* upper_plus_lower_star(const char* q, const char* end) {
+  const char* r = q;
+  while (r < end) {
+    size_t len;
+    if (!is_upper(case_at(r, &len))) break;
+    r += len;
+  }
+  if (r == q) return nullptr;
+  return with_contraction<S>(lower_run_end(r, end), end);
+}
+
+template <Spec S>
+const char* o200k_piece_end(const char* p, const char* end) {
+  size_t len;
+  const CaseClass c = case_at(p, &len);
+  const char* const next = p + len;
+  // P = [^\r\n\p{L}\p{N}]: other, mark, or White_Space but CR and LF.
+  const bool prefix = c == CaseClass::kOther || c == CaseClass::kMark || (c == CaseClass::kSpace && !is_crlf(*p));
+  const bool letter = is_upper(c) || is_lower(c);
+  if (prefix || letter) {
+    if (prefix && next < end) {
+      if (const char* e = upper_star_lower_plus<S>(next, end)) return e;
+    }
+    if (letter) {
+      if (const char* e = upper_star_lower_plus<S>(p, end)) return e;
+    }
+    if (prefix && next < end) {
+      if (const char* e = upper_plus_lower_star<S>(next, end)) return e;
+    }
+    if (letter) return upper_plus_lower_star<S>(p, end);  // c is U here: W alone matched above
+  }
+  if (c == CaseClass::kNumber) {
+    const char* q = next;
+    for (int n = 1; n < S.max_digits && q < end; ++n) {
+      size_t l;
+      if (case_at(q, &l) != CaseClass::kNumber) break;
+      q += l;
+    }
+    return q;
+  }
+  const char* body = nullptr;
+  if (is_punct(c)) {
+    body = next;
+  } else if (*p == ' ' && next < end) {
+    size_t l;
+    if (is_punct(case_at(next, &l))) body = next + l;
+  }
+  if (body) {
+    while (body < end) {
+      size_t l;
+      if (!is_punct(case_at(body, &l))) break;
+      body += l;
+    }
+    return trailer_end<S.slash_trailer>(body, end);
+  }
+  return whitespace_piece_end<S.whole_final_run>(p, end);
+}
+
+template <Spec S>
+size_t scan(std::string_view text, size_t pos) {
+  const char* const begin = text.data();
+  const char* const end = begin + text.size();
+  const char* e = S.by_case ? o200k_piece_end<S>(begin + pos, end) : cl100k_piece_end<S>(begin + pos, end);
+  return static_cast<size_t>(e - begin);
+}
+
+// Regex spellings as they appear in the files, and the pattern of each.
+struct Spelling {
+  std::string_view regex;
+  PretokenPattern pattern;
+};
+
+constexpr std::string_view kGpt2Regex = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
+// tiktoken's gpt2/r50k/p50k since 0.8 (possessive, same split).
+constexpr std::string_view kGpt2PossessiveRegex =
+    R"('(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s)";
+constexpr std::string_view kCl100kRegex =
+    R"('(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s)";
+constexpr std::string_view kLlama3Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr std::string_view kQwen2Regex =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr std::string_view kO200kRegex =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+    R"(\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+constexpr std::string_view kMegatronV1Regex =
+    R"([^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+)";
+constexpr std::string_view kMegatronV2Regex =
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|)"
+    R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|)"
+    R"(\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+constexpr Spelling kSpellings[] = {
+    {kGpt2Regex, PretokenPattern::kGpt2},
+    {kGpt2PossessiveRegex, PretokenPattern::kGpt2},
+    {kCl100kRegex, PretokenPattern::kCl100k},
+    // tiktoken's cl100k_base before 0.8 spelled it as Llama-3 does; that
+    // spelling splits as Llama-3 (no \s++$), so it maps there.
+    {kLlama3Regex, PretokenPattern::kLlama3},
+    {kQwen2Regex, PretokenPattern::kQwen2},
+    {kO200kRegex, PretokenPattern::kO200k},
+    {kMegatronV1Regex, PretokenPattern::kMegatronV1},
+    {kMegatronV2Regex, PretokenPattern::kMegatronV2},
+};
+
+}  // namespace
+
+size_t pretoken_end(PretokenPattern p, std::string_view text, size_t pos) {
+  switch (p) {
+    case PretokenPattern::kGpt2:
+      return gpt2_pretoken_end(text, pos);
+    case PretokenPattern::kCl100k:
+      return scan<kCl100kSpec>(text, pos);
+    case PretokenPattern::kLlama3:
+      return scan<kLlama3Spec>(text, pos);
+    case PretokenPattern::kQwen2:
+      return scan<kQwen2Spec>(text, pos);
+    case PretokenPattern::kO200k:
+      return scan<kO200kSpec>(text, pos);
+    case PretokenPattern::kMegatronV1:
+      return scan<kMegatronV1Spec>(text, pos);
+    case PretokenPattern::kMegatronV2:
+      return scan<kMegatronV2Spec>(text, pos);
+  }
+  return gpt2_pretoken_end(text, pos);
+}
+
+std::vector<std::string_view> pretokenize(PretokenPattern p, std::string_view text) {
+  std::vector<std::string_view> pieces;
+  if (p == PretokenPattern::kGpt2) {
+    gpt2_pretokenize(text, pieces);
+    return pieces;
+  }
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t next = pretoken_end(p, text, pos);
+    pieces.push_back(text.substr(pos, next - pos));
+    pos = next;
+  }
+  return pieces;
+}
+
+std::optional<PretokenPattern> pretoken_pattern_for_regex(std::string_view regex) {
+  for (const Spelling& s : kSpellings) {
+    if (s.regex == regex) return s.pattern;
+  }
+  return std::nullopt;
+}
+
+std::optional<PretokenPattern> pretoken_pattern_by_name(std::string_view name) {
+  if (name == "gpt2" || name == "r50k_base" || name == "p50k_base" || name == "p50k_edit") {
+    return PretokenPattern::kGpt2;
+  }
+  if (name == "cl100k_base") return PretokenPattern::kCl100k;
+  if (name == "o200k_base" || name == "o200k_harmony") return PretokenPattern::kO200k;
+  if (name == "v1") return PretokenPattern::kMegatronV1;
+  if (name == "v2") return PretokenPattern::kMegatronV2;
+  return std::nullopt;
+}
+
+std::string_view pretoken_regex(PretokenPattern p) {
+  switch (p) {
+    case PretokenPattern::kGpt2: return kGpt2PossessiveRegex;
+    case PretokenPattern::kCl100k: return kCl100kRegex;
+    case PretokenPattern::kLlama3: return kLlama3Regex;
+    case PretokenPattern::kQwen2: return kQwen2Regex;
+    case PretokenPattern::kO200k: return kO200kRegex;
+    case PretokenPattern::kMegatronV1: return kMegatronV1Regex;
+    case PretokenPattern::kMegatronV2: return kMegatronV2Regex;
+  }
+  return kGpt2Regex;
+}
+
+}  // namespace sp

@@ -1,0 +1,406 @@
+// The cl100k / Llama-3 / Qwen2 / o200k / Megatron scanners: exact pieces for
+// the rules that tell the patterns apart; then against PCRE2 running each
+// pattern's own regex (an independent engine) on an edge-case list and on
+// random strings of tricky code points; then linear time on megabyte runs of
+// every class; then the regex spellings and names that select each scanner.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "regex_split.h"
+#include "sp/pretokenizer.h"
+#include "sp/unicode.h"
+
+namespace sp {
+namespace {
+
+using Pieces = std::vector<std::string>;
+using P = PretokenPattern;
+
+constexpr P kScanned[] = {P::kCl100k, P::kLlama3, P::kQwen2, P::kO200k, P::kMegatronV1, P::kMegatronV2};
+
+const char* name(P p) {
+  switch (p) {
+    case P::kGpt2: return "gpt2";
+    case P::kCl100k: return "cl100k";
+    case P::kLlama3: return "llama3";
+    case P::kQwen2: return "qwen2";
+    case P::kO200k: return "o200k";
+    case P::kMegatronV1: return "megatron_v1";
+    case P::kMegatronV2: return "megatron_v2";
+  }
+  return "?";
+}
+
+Pieces pieces(P p, std::string_view text) {
+  Pieces out;
+  for (std::string_view s : pretokenize(p, text)) out.emplace_back(s);
+  return out;
+}
+
+// The pattern's regex made exact for PCRE2: \s and \S spelled out as
+// White_Space (PCRE2's \s also holds U+180E), `$` as the end of the text.
+std::string reference_regex(P p) {
+  const std::string ws = R"(\t-\r\x20\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+  std::string r(pretoken_regex(p)), out;
+  for (size_t i = 0; i < r.size(); ++i) {
+    if (r.compare(i, 4, R"([^\s)") == 0) {
+      out += "[^" + ws;
+      i += 3;
+    } else if (r.compare(i, 2, R"(\S)") == 0) {
+      out += "[^" + ws + "]";
+      i += 1;
+    } else if (r.compare(i, 2, R"(\s)") == 0) {
+      out += "[" + ws + "]";
+      i += 1;
+    } else if (r[i] == '$') {
+      out += R"(\z)";
+    } else {
+      out += r[i];
+    }
+  }
+  return out;
+}
+
+const RegexSplitter& reference(P p) {
+  static const std::vector<RegexSplitter> refs = [] {
+    std::vector<RegexSplitter> v;
+    for (int i = 0; i <= static_cast<int>(P::kMegatronV2); ++i) v.emplace_back(reference_regex(static_cast<P>(i)));
+    return v;
+  }();
+  return refs[static_cast<int>(p)];
+}
+
+Pieces reference_pieces(P p, std::string_view text) {
+  std::vector<std::string_view> v;
+  reference(p).split(text, SplitBehavior::kIsolated, false, v);
+  return Pieces(v.begin(), v.end());
+}
+
+std::string utf8(char32_t cp) {
+  std::string s;
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    s += static_cast<char>(0xE0 | (cp >> 12));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    s += static_cast<char>(0xF0 | (cp >> 18));
+    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+  return s;
+}
+
+// ---- Rules, with exact pieces.
+
+TEST(PretokenPatterns, EmptyTextHasNoPieces) {
+  for (P p : kScanned) EXPECT_TRUE(pretokenize(p, "").empty()) << name(p);
+}
+
+TEST(PretokenPatterns, ContractionsIgnoreCase) {
+  for (P p : {P::kCl100k, P::kLlama3, P::kQwen2}) {
+    EXPECT_EQ(pieces(p, "IT'S"), (Pieces{"IT", "'S"})) << name(p);
+    EXPECT_EQ(pieces(p, "we'Re you'LL I'vE"), (Pieces{"we", "'Re", " you", "'LL", " I", "'vE"})) << name(p);
+    EXPECT_EQ(pieces(p, "'D'M'T"), (Pieces{"'D", "'M", "'T"})) << name(p);
+    EXPECT_EQ(pieces(p, "it\u2019s"), (Pieces{"it", "\u2019s"})) << name(p);  // ’ is a prefix, not a contraction
+    EXPECT_EQ(pieces(p, "'sword"), (Pieces{"'s", "word"})) << name(p);
+    EXPECT_EQ(pieces(p, "'x"), (Pieces{"'x"})) << name(p);  // prefix + letters
+    // U+017F LONG S folds to s; U+212A KELVIN SIGN folds to k, no contraction.
+    EXPECT_EQ(pieces(p, "'\u017F"), (Pieces{"'\u017F"})) << name(p);
+    EXPECT_EQ(pieces(p, "a'\u017Fb"), (Pieces{"a", "'\u017F", "b"})) << name(p);
+  }
+  EXPECT_EQ(pieces(P::kMegatronV1, "IT'S"), (Pieces{"IT", "'S"}));  // no contractions: prefix + letters
+  EXPECT_EQ(pieces(P::kMegatronV1, "'sword"), (Pieces{"'sword"}));
+}
+
+TEST(PretokenPatterns, PrefixIsAnyNonLetterButCrLf) {
+  for (P p : {P::kCl100k, P::kLlama3, P::kQwen2, P::kMegatronV1}) {
+    EXPECT_EQ(pieces(p, "a\tword"), (Pieces{"a", "\tword"})) << name(p);
+    EXPECT_EQ(pieces(p, "(word)"), (Pieces{"(word", ")"})) << name(p);
+    EXPECT_EQ(pieces(p, "\u00A0word"), (Pieces{"\u00A0word"})) << name(p);
+    EXPECT_EQ(pieces(p, "\nword"), (Pieces{"\n", "word"})) << name(p);
+    EXPECT_EQ(pieces(p, "\r\nword"), (Pieces{"\r\n", "word"})) << name(p);
+    EXPECT_EQ(pieces(p, "  word"), (Pieces{" ", " word"})) << name(p);
+    EXPECT_EQ(pieces(p, "a  !!\n\nb"), (Pieces{"a", " ", " !!\n\n", "b"})) << name(p);
+    EXPECT_EQ(pieces(p, "\t!"), (Pieces{"\t", "!"})) << name(p);
+  }
+}
+
+TEST(PretokenPatterns, Digits) {
+  EXPECT_EQ(pieces(P::kCl100k, "1234567"), (Pieces{"123", "456", "7"}));
+  EXPECT_EQ(pieces(P::kLlama3, " 2024"), (Pieces{" ", "202", "4"}));
+  EXPECT_EQ(pieces(P::kO200k, "\u0663\u0664\u0665\u0666"), (Pieces{"\u0663\u0664\u0665", "\u0666"}));
+  EXPECT_EQ(pieces(P::kQwen2, "2024"), (Pieces{"2", "0", "2", "4"}));
+  EXPECT_EQ(pieces(P::kMegatronV2, "12"), (Pieces{"1", "2"}));
+  EXPECT_EQ(pieces(P::kCl100k, "x\u00B2\u2160"), (Pieces{"x", "\u00B2\u2160"}));  // No, Nl are \p{N}
+}
+
+TEST(PretokenPatterns, WhitespaceRuns) {
+  for (P p : kScanned) {
+    EXPECT_EQ(pieces(p, "a   b"), (Pieces{"a", "  ", " b"})) << name(p);
+    EXPECT_EQ(pieces(p, "a \n\n  b"), (Pieces{"a", " \n\n", " ", " b"})) << name(p);
+    EXPECT_EQ(pieces(p, "a\n \n1"), (Pieces{"a", "\n \n", "1"})) << name(p);
+    EXPECT_EQ(pieces(p, "a   "), (Pieces{"a", "   "})) << name(p);
+    EXPECT_EQ(pieces(p, "1 \u3000 2"), (Pieces{"1", " \u3000", " ", "2"})) << name(p);
+    EXPECT_EQ(pieces(p, "a\u0085b"), (Pieces{"a", "\u0085b"})) << name(p);  // NEL is \s, prefix-capable
+    EXPECT_EQ(pieces(p, "1\u180E2"), (Pieces{"1", "\u180E", "2"})) << name(p);  // U+180E is not \s
+  }
+}
+
+// The one difference between tiktoken's cl100k (\s++$) and Llama-3's spelling.
+TEST(PretokenPatterns, Cl100kKeepsFinalWhitespaceWhole) {
+  EXPECT_EQ(pieces(P::kCl100k, "a\n  "), (Pieces{"a", "\n  "}));
+  EXPECT_EQ(pieces(P::kLlama3, "a\n  "), (Pieces{"a", "\n", "  "}));
+  EXPECT_EQ(pieces(P::kCl100k, "\n\t\n "), (Pieces{"\n\t\n "}));
+  EXPECT_EQ(pieces(P::kLlama3, "\n\t\n "), (Pieces{"\n\t\n", " "}));
+  // Not at the end, or ending in a line break: the same.
+  for (P p : {P::kCl100k, P::kLlama3}) {
+    EXPECT_EQ(pieces(p, "a\n  b"), (Pieces{"a", "\n", " ", " b"})) << name(p);
+    EXPECT_EQ(pieces(p, "a  \n"), (Pieces{"a", "  \n"})) << name(p);
+  }
+}
+
+TEST(PretokenPatterns, O200kSplitsLettersByCase) {
+  EXPECT_EQ(pieces(P::kO200k, "HelloWorld"), (Pieces{"Hello", "World"}));
+  EXPECT_EQ(pieces(P::kO200k, "XMLHttpRequest"), (Pieces{"XMLHttp", "Request"}));
+  EXPECT_EQ(pieces(P::kO200k, "ABC def"), (Pieces{"ABC", " def"}));
+  EXPECT_EQ(pieces(P::kO200k, "camelCase"), (Pieces{"camel", "Case"}));
+  // Lo counts as upper and as lower: it joins the capitals before a word and
+  // the small letters after it.
+  EXPECT_EQ(pieces(P::kO200k, "\u4E2D\u6587Abc"), (Pieces{"\u4E2D\u6587Abc"}));
+  EXPECT_EQ(pieces(P::kO200k, "abc\u4E2DDef"), (Pieces{"abc\u4E2D", "Def"}));
+  EXPECT_EQ(pieces(P::kO200k, "\u01C5ab"), (Pieces{"\u01C5ab"}));  // Lt as upper
+}
+
+TEST(PretokenPatterns, O200kContractionsAreSuffixes) {
+  EXPECT_EQ(pieces(P::kO200k, "don't"), (Pieces{"don't"}));
+  EXPECT_EQ(pieces(P::kO200k, "DON'T stop"), (Pieces{"DON'T", " stop"}));
+  EXPECT_EQ(pieces(P::kO200k, "we'LLx"), (Pieces{"we'LL", "x"}));
+  EXPECT_EQ(pieces(P::kO200k, "it's'd"), (Pieces{"it's", "'d"}));
+  EXPECT_EQ(pieces(P::kO200k, "'s"), (Pieces{"'s"}));  // prefix + letters
+  EXPECT_EQ(pieces(P::kO200k, "1's"), (Pieces{"1", "'s"}));
+  EXPECT_EQ(pieces(P::kMegatronV2, "don't"), (Pieces{"don", "'t"}));
+}
+
+TEST(PretokenPatterns, O200kMarksAreLettersAndPrefix) {
+  const std::string acute = "\u0301";
+  EXPECT_EQ(pieces(P::kO200k, "e" + acute + "t" + acute), (Pieces{"e" + acute + "t" + acute}));
+  EXPECT_EQ(pieces(P::kO200k, acute + "ABC"), (Pieces{acute, "ABC"}));  // with prefix 2a fails, alone succeeds
+  EXPECT_EQ(pieces(P::kO200k, acute + "Ab"), (Pieces{acute + "Ab"}));
+  EXPECT_EQ(pieces(P::kO200k, "!!" + acute + "1"), (Pieces{"!!" + acute, "1"}));  // marks join punctuation
+  EXPECT_EQ(pieces(P::kO200k, " " + acute), (Pieces{" " + acute}));
+  EXPECT_EQ(pieces(P::kCl100k, "e" + acute + "t"), (Pieces{"e", acute + "t"}));  // cl100k: marks are other
+}
+
+TEST(PretokenPatterns, O200kSlashTrailer) {
+  EXPECT_EQ(pieces(P::kO200k, "a.\n/\nb"), (Pieces{"a", ".\n/\n", "b"}));
+  EXPECT_EQ(pieces(P::kO200k, "http://x"), (Pieces{"http", "://", "x"}));
+  EXPECT_EQ(pieces(P::kCl100k, "a.\n/\nb"), (Pieces{"a", ".\n", "/\n", "b"}));
+}
+
+// ---- Against PCRE2.
+
+const std::vector<std::string>& edge_cases() {
+  static const std::vector<std::string> cases = {
+      "", "a", "'", "''", "'s", "'S", "'ll", "'LL", "'lL", "'Ll", "'l", "'re", "'RE", "'ve", "'Ve", "'m", "'d", "'t",
+      "'\u017F", "'\u212A", "'\u017Ft", "x'sy", "X'SY", "don't", "DON'T", "Don'T", "rock'n'roll", "'''", "?'s", " 's",
+      "it\u2019s", "\u2018q\u2019", "hello world", "  hello", "\thello", "\u00A0hi", "\u3000hi", "\u2003x", "\u0085x",
+      "a\r\nb", "a\r\n\r\nb", "\r\n", "\n\n\n", " \n \n ", "a\n ", "a \n", "a\n  ", "x \t\n\t y", "   ", "a   ",
+      "1234567", " 123", "\u0663\u0664\u0665\u0666", "\u0968\u0966\u0968\u096A", "\u00B2\u00B3", "\u2160\u2161",
+      "\uFF11\uFF12\uFF13\uFF14", "\u4E2D\u6587\u5B57", "\u4E2D A", "\u3053\u3093\u306B\u3061\u306F",
+      "\uD55C\uAD6D\uC5B4", "\U0001F468\u200D\U0001F469\u200D\U0001F467", "\U0001F600\U0001F600 x",
+      "e\u0301", "\u0301", "\u0301A", "\u0301AB", "A\u0301B", "\u0915\u093F", "\u0903", "\u20DD", "!\u0301",
+      "HelloWorld", "XMLHttpRequest", "\u01C5a", "\u02B0a", "A\u02B0B", "\u00DF", "\u1E9E", "\u0130stanbul",
+      "a/b//c", "a.\n/\nb", "://", "$x", "a\u001Cb", "a\u000Bb\u000C", "\u2028\u2029", "\u202F\u205F", "\u1680x",
+      "a\u180Eb", " \u180E", "!!!\n\n", " !!!\r\n", "x ! y", "\u00A0!", "\t\t!", "a\u00A0\u00A0b"};
+  return cases;
+}
+
+TEST(PretokenPatterns, EdgeCasesMatchPcre2) {
+  for (P p : kScanned) {
+    for (const std::string& text : edge_cases()) {
+      EXPECT_EQ(pieces(p, text), reference_pieces(p, text)) << name(p) << " on \"" << text << "\"";
+    }
+  }
+}
+
+// Code points whose classes agree between Unicode 14 (PCRE2 10.42's tables)
+// and 15 (ours), chosen to sit on every rule's edge.
+const std::vector<char32_t>& tricky_alphabet() {
+  static const std::vector<char32_t> cps = {
+      'a', 'b', 'Z', 's', 'S', 't', 'T', 'l', 'L', 'e', 'E', 'r', 'v', 'd', 'm', 'M', '\'', '\'', ' ', ' ', ' ',
+      '\t', '\n', '\n', '\r', '\v', '\f', '0', '7', '.', '/', '!', '_', '$', 0x1C, 0x1F,
+      0x017F, 0x212A, 0x00DF, 0x00E9, 0x00C9, 0x01C5, 0x02B0, 0x4E2D, 0x3042, 0xAC00,
+      0x0301, 0x0308, 0x0903, 0x20DD,                      // Mn Mn Mc Me
+      0x0663, 0x00B2, 0x2160, 0xFF11,                      // Nd No Nl, fullwidth digit
+      0x0085, 0x00A0, 0x1680, 0x2003, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0x180E,
+      0x200D, 0x200B, 0x2019, 0x1F600, 0x1F3FB, 0xFEFF};
+  return cps;
+}
+
+std::string random_text(std::mt19937& rng, size_t max_chars) {
+  const auto& cps = tricky_alphabet();
+  std::uniform_int_distribution<size_t> pick(0, cps.size() - 1);
+  std::string s;
+  const size_t n = rng() % (max_chars + 1);
+  for (size_t i = 0; i < n; ++i) s += utf8(cps[pick(rng)]);
+  return s;
+}
+
+TEST(PretokenPatterns, RandomTextMatchesPcre2) {
+  std::mt19937 rng(20261130);
+  for (int i = 0; i < 100000; ++i) {
+    const std::string text = random_text(rng, 12);
+    for (P p : kScanned) {
+      ASSERT_EQ(pieces(p, text), reference_pieces(p, text)) << name(p) << " on \"" << text << "\"";
+    }
+  }
+}
+
+// GPT-2's scanner against its tiktoken spelling, and the two GPT-2 spellings
+// against each other (they split alike).
+TEST(PretokenPatterns, Gpt2SpellingsMatchPcre2) {
+  const RegexSplitter classic(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)");
+  std::mt19937 rng(7);
+  for (int i = 0; i < 20000; ++i) {
+    const std::string text = random_text(rng, 12);
+    if (text.find("\u180E") != std::string::npos) continue;  // PCRE2's \s holds it; ours does not
+    std::vector<std::string_view> a;
+    classic.split(text, SplitBehavior::kIsolated, false, a);
+    ASSERT_EQ(pieces(P::kGpt2, text), Pieces(a.begin(), a.end())) << text;
+    ASSERT_EQ(pieces(P::kGpt2, text), reference_pieces(P::kGpt2, text)) << text;
+  }
+}
+
+TEST(PretokenPatterns, Cl100kAndLlama3DifferOnlyOnFinalWhitespace) {
+  std::mt19937 rng(3);
+  int differ = 0;
+  for (int i = 0; i < 50000; ++i) {
+    const std::string text = random_text(rng, 10);
+    const Pieces a = pieces(P::kCl100k, text), b = pieces(P::kLlama3, text);
+    if (a == b) continue;
+    ++differ;
+    // They agree up to the final white-space run, which cl100k keeps whole.
+    ASSERT_GE(b.size(), 2u) << text;
+    ASSERT_EQ(Pieces(b.begin(), b.end() - 2), Pieces(a.begin(), a.end() - 1)) << text;
+    ASSERT_EQ(b[b.size() - 2] + b.back(), a.back()) << text;
+    ASSERT_NE(b[b.size() - 2].find_first_of("\r\n"), std::string::npos) << text;
+  }
+  EXPECT_GT(differ, 0);
+}
+
+// ---- Linear time: a megabyte run of each class scans in one pass.
+
+TEST(PretokenPatterns, MegabyteRunsScanInLinearTime) {
+  const std::vector<std::string> units = {"a",  "A", "7", " ", "\n", "\r\n", ".", "\u0301", "\u4E2D", "\u0663",
+                                          "aB", "A\u0301", " \n", "'s", "/\n", "\u00A0", "\u0301A"};
+  const auto start = std::chrono::steady_clock::now();
+  for (P p : kScanned) {
+    for (const std::string& unit : units) {
+      std::string text;
+      while (text.size() < (size_t{1} << 20)) text += unit;
+      text += "x";
+      size_t n = 0, pos = 0;
+      while (pos < text.size()) {
+        const size_t next = pretoken_end(p, text, pos);
+        ASSERT_GT(next, pos);
+        pos = next;
+        ++n;
+      }
+      EXPECT_GT(n, 0u);
+    }
+  }
+  // 102 megabyte-sized texts: linear scans take well under a second each
+  // even under sanitizers; a quadratic one would take hours.
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(seconds, 60.0);
+}
+
+TEST(PretokenPatterns, PiecesConcatenateToTheText) {
+  std::mt19937 rng(11);
+  for (int i = 0; i < 2000; ++i) {
+    std::string text;
+    for (int k = 0; k < 20; ++k) text += random_text(rng, 12);
+    for (P p : kScanned) {
+      std::string joined;
+      for (std::string_view s : pretokenize(p, text)) {
+        ASSERT_FALSE(s.empty());
+        joined += s;
+      }
+      ASSERT_EQ(joined, text) << name(p);
+    }
+  }
+}
+
+// ---- Selecting a scanner.
+
+TEST(PretokenPatterns, RegexSpellingsFromTheFiles) {
+  // tiktoken (openai_public.py)
+  EXPECT_EQ(pretoken_pattern_for_regex(
+                R"('(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s)"),
+            P::kGpt2);
+  EXPECT_EQ(pretoken_pattern_for_regex(R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"),
+            P::kGpt2);
+  EXPECT_EQ(pretoken_pattern_for_regex(R"('(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+|)"
+                                       R"( ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s)"),
+            P::kCl100k);
+  // Llama-3's tokenizer.json (and tiktoken's cl100k before the possessive rewrite)
+  EXPECT_EQ(pretoken_pattern_for_regex(R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|)"
+                                       R"( ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
+            P::kLlama3);
+  EXPECT_EQ(pretoken_pattern_for_regex(R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}|)"
+                                       R"( ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
+            P::kQwen2);
+  EXPECT_EQ(pretoken_pattern_for_regex(
+                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+                R"(\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
+            P::kO200k);
+  // Megatron-LM's PATTERN_TIKTOKEN_V1 / _V2
+  EXPECT_EQ(pretoken_pattern_for_regex(
+                R"([^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+)"),
+            P::kMegatronV1);
+  EXPECT_EQ(pretoken_pattern_for_regex(
+                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+|)"
+                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*|)"
+                R"(\p{N}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
+            P::kMegatronV2);
+  EXPECT_EQ(pretoken_pattern_for_regex(R"(\p{L}+)"), std::nullopt);
+  EXPECT_EQ(pretoken_pattern_for_regex(""), std::nullopt);
+  // A character off is another regex.
+  std::string near(pretoken_regex(P::kQwen2));
+  near.back() = '*';
+  EXPECT_EQ(pretoken_pattern_for_regex(near), std::nullopt);
+}
+
+TEST(PretokenPatterns, EveryPatternsRegexSelectsIt) {
+  for (int i = 0; i <= static_cast<int>(P::kMegatronV2); ++i) {
+    const auto p = static_cast<P>(i);
+    EXPECT_EQ(pretoken_pattern_for_regex(pretoken_regex(p)), p) << name(p);
+    EXPECT_NO_THROW(RegexSplitter{pretoken_regex(p)}) << name(p);
+  }
+}
+
+TEST(PretokenPatterns, Names) {
+  for (const char* n : {"gpt2", "r50k_base", "p50k_base", "p50k_edit"}) EXPECT_EQ(pretoken_pattern_by_name(n), P::kGpt2);
+  EXPECT_EQ(pretoken_pattern_by_name("cl100k_base"), P::kCl100k);
+  EXPECT_EQ(pretoken_pattern_by_name("o200k_base"), P::kO200k);
+  EXPECT_EQ(pretoken_pattern_by_name("v1"), P::kMegatronV1);
+  EXPECT_EQ(pretoken_pattern_by_name("v2"), P::kMegatronV2);
+  EXPECT_EQ(pretoken_pattern_by_name("o200k_harmony"), P::kO200k);  // same pat_str as o200k_base
+  EXPECT_EQ(pretoken_pattern_by_name("llama3"), std::nullopt);
+  EXPECT_EQ(pretoken_pattern_by_name("CL100K_BASE"), std::nullopt);
+  EXPECT_EQ(pretoken_pattern_by_name(""), std::nullopt);
+}
+
+}  // namespace
+}  // namespace sp
