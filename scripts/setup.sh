@@ -10,6 +10,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenmpi-dev openmpi-bin libsentencepiece-dev libcurl4-openssl-dev libssl-dev nginx-light
   unicode-data
+  sentencepiece python3-sentencepiece  # third_party/tokenizers/train_spm.sh, tests/golden/gen_spm_golden.py
   clang libclang-rt-14-dev  # scripts/fuzz.sh (libFuzzer) and scripts/sanitize.sh (ASan/UBSan runtimes)
 )
 # Node.js is only needed to regenerate golden data and for the vocab fallback;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: installs what is missing, builds, fetches the GPT-2 vocab,
+# Runs every test: installs what is missing, builds, fetches the GPT-2 vocab and
+# the tokenizer models (third_party/tokenizers/fetch_models.sh),
 # runs the whole GoogleTest suite through ctest, then again under ASan + UBSan
 # (scripts/sanitize.sh) and a bounded fuzzing run (scripts/fuzz.sh). This is
 # what CI runs.
@@ -9,6 +10,9 @@ bash scripts/setup.sh
 # Two steps: `export X=$(cmd)` would hide a failed fetch from `set -e`.
 SP_GPT2_DIR=$(bash third_party/gpt2/fetch_vocab.sh)
 export SP_GPT2_DIR
+# Hugging Face tokenizer.json models, tiktoken rank files and two small trained SentencePiece models.
+SP_TOKENIZERS_DIR=$(bash third_party/tokenizers/fetch_models.sh)
+export SP_TOKENIZERS_DIR
 # Under CI a missing fixture fails its test instead of skipping it
 # (SP_REQUIRE_FIXTURE in tests/test_support.h).
 export CI=${CI:-true}
