@@ -286,8 +286,8 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
   }
 
   // The model.
-  simdjson::dom::object model;
-  if (root["model"].get_object().get(model)) throw InputError(source, 0, "no \"model\" object");
+  simdjson::dom::element model;
+  if (root["model"].get(model) || !model.is_object()) throw InputError(source, 0, "no \"model\" object");
   std::string_view model_type = "BPE";
   if (model["type"].get_string().get(model_type) && model["vocab"].is_array()) model_type = "Unigram";
   if (model_type != "BPE")
@@ -389,7 +389,7 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
         if (t["content"].get_string().get(content)) throw InputError(source, 0, "an added token without \"content\"");
         if (content.empty()) continue;
         uint32_t id;
-        if (const auto it = added.find(content); it != added.end()) id = it->second;
+        if (const auto it = added.find(std::string(content)); it != added.end()) id = it->second;
         else if (const auto jt = by_name.find(content); jt != by_name.end()) id = jt->second;
         else id = next_id++;
         added[std::string(content)] = id;
