@@ -59,6 +59,38 @@ std::optional<std::string> config_token(simdjson::dom::element config, const cha
   return std::nullopt;
 }
 
+// tokenizer_config.json with each integer too big for 64 bits (transformers
+// writes model_max_length = int(1e30)) replaced by 0: simdjson refuses them,
+// and nothing read here is a number.
+std::string without_big_integers(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  bool in_string = false;
+  for (size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (in_string) {
+      out += c;
+      if (c == '\\' && i + 1 < text.size()) out += text[++i];
+      else if (c == '"') in_string = false;
+      ++i;
+    } else if (c == '"') {
+      in_string = true;
+      out += c;
+      ++i;
+    } else if (c >= '0' && c <= '9') {
+      size_t end = i;
+      while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+      if (end - i > 18) out += '0';
+      else out.append(text.substr(i, end - i));
+      i = end;
+    } else {
+      out += c;
+      ++i;
+    }
+  }
+  return out;
+}
+
 // The post-processor's ids before and after a sequence (add_special_tokens=True).
 struct Frame {
   std::vector<uint32_t> prefix, suffix;
@@ -462,7 +494,7 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
   if (has_config) {
     const std::string config_text = read_file(config_path);
     config_sha = sha256_hex(config_text);
-    const simdjson::padded_string padded(config_text);
+    const simdjson::padded_string padded(without_big_integers(config_text));
     simdjson::dom::parser config_parser;
     simdjson::dom::element config;
     if (auto err = config_parser.parse(padded).get(config); err || !config.is_object())
