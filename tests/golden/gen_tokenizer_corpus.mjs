@@ -32,7 +32,8 @@ const randint = (lo, hi) => lo + Math.floor(rand() * (hi - lo + 1));
 // Written for this corpus; each entry is a list of sentences.
 const prose = {
   en: [
-    "The committee met on Tuesday to discuss the budget, and after three hours of debate it agreed to postpone the vote.",
+    "The committee met on Tuesday to discuss the budget, and after three hours of debate it agreed to " +
+      "postpone the vote.",
     "It was a bright cold day in April, and the old mill by the river had not turned for years.",
     "Photosynthesis converts light energy into chemical energy inside the chloroplasts of green plants.",
     "She said she'd call back, but we'll see whether they're really coming on Friday.",
@@ -176,7 +177,8 @@ add("0", "1", "12", "123", "1234", "12345", "123456", "1234567", "3.141592653589
 // ---------------------------------------------------------------- scripts without spaces, RTL, Indic
 add("中华人民共和国成立于一九四九年十月一日", "我爱北京天安门", "日本語のテキストです", "ひらがなカタカナ", "ｶﾀｶﾅ半角",
   "한국어 텍스트입니다", "한국어텍스트띄어쓰기없음", "ภาษาไทยไม่มีการเว้นวรรค", "العربية من اليمين إلى اليسار",
-  "עברית מימין לשמאל", "Arabic with English: مرحبا hello مرحبا", "हिन्दी और English मिश्रित", "ਪੰਜਾਬੀ ਭਾਸ਼ਾ", "தமிழ் மொழி",
+  "עברית מימין לשמאל", "Arabic with English: مرحبا hello مرحبا", "हिन्दी और English मिश्रित", "ਪੰਜਾਬੀ ਭਾਸ਼ਾ",
+  "தமிழ் மொழி",
   "ქართული ენა", "Հայերեն լեզու", "አማርኛ ቋንቋ", "ᏣᎳᎩ", "ꯃꯤꯇꯩ", "𠀀𠀁𠀂 CJK extension B", "〇一二三四五六七八九十");
 
 // ---------------------------------------------------------------- emoji
@@ -263,15 +265,18 @@ for (let i = 0; i < 20; i++) {
   add(s);
 }
 
-// ---------------------------------------------------------------- long pieces (16 KiB each)
+// ---------------------------------------------------------------- long pieces
+// 16 KiB of UTF-8 each, except the mixed one (4 Ki characters): it has the most tokens per byte, and the
+// golden files carry its ids for every model.
 const K16 = 16 * 1024;
 const longMixed = (() => {
   const pieces = ["abc", "XYZ", "123", "中文", "日本", "한글", "ไทย", "éèê", "--", "__", "😀", "Ωμέγα", "приве"];
   let s = "";
-  while (s.length < K16) s += pick(pieces);
-  return s.slice(0, K16);
+  while (s.length < 4096) s += pick(pieces);
+  return s.slice(0, 4096);
 })();
-add("a".repeat(K16), " ".repeat(K16), "7".repeat(K16), "中".repeat(K16 / 2), "ab".repeat(K16 / 2), longMixed);
+add("a".repeat(K16), " ".repeat(K16), "7".repeat(K16), "中".repeat(Math.floor(K16 / 3)), "ab".repeat(K16 / 2),
+  longMixed);
 
 // ---------------------------------------------------------------- write
 // Lone surrogates cannot be UTF-8; keep every text valid.
@@ -347,7 +352,8 @@ function pseudoSentence() {
     if (trainRand() < 0.04) w = String(Math.floor(trainRand() * 100000));
     ws.push(w);
   }
-  const end = { han: "。", kana: "。", thai: "", arabic: ".", hebrew: ".", devanagari: "।" }[k] ?? tpick([".", ".", "?", "!"]);
+  const ends = { han: "。", kana: "。", thai: "", arabic: ".", hebrew: ".", devanagari: "।" };
+  const end = ends[k] ?? tpick([".", ".", "?", "!"]);
   return ws.join(spaced[k] ? " " : "") + end;
 }
 const lines = [];
@@ -372,4 +378,5 @@ while (size < 400 * 1024) {
   size += Buffer.byteLength(line, "utf8") + 1;
 }
 fs.writeFileSync(path.join(dataDir, "spm_train.txt"), lines.join("\n") + "\n");
-console.error(`wrote ${corpus.length} texts to ${corpusPath} and ${lines.length} lines (${size} bytes) of spm_train.txt`);
+console.error(`wrote ${corpus.length} texts to ${corpusPath} and ${lines.length} lines (${size} bytes) ` +
+  "of spm_train.txt");

