@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include <simdjson.h>
+
 #include "sp/bpe.h"
 #include "sp/error.h"
 #include "test_support.h"
@@ -361,6 +363,71 @@ TEST(HfTokenizerModels, KnownIdsEodAndVocabularySize) {
     EXPECT_EQ(t.vocab_size, c.vocab) << c.model;
     EXPECT_TRUE(t.notes.empty()) << c.model;
   }
+}
+
+// tests/golden/tok_<model>.jsonl: HF tokenizers' encode with and without special tokens, line by line.
+void expect_golden(const std::string& dir, const std::string& model) {
+  SCOPED_TRACE(model);
+  std::vector<TextTokenizer> tokenizers;
+  for (bool special : {true, false}) {
+    TokenizerOptions o;
+    o.type = "HuggingFaceTokenizer";
+    o.model = dir + "/" + model;
+    o.hf_include_special_tokens = special;
+    tokenizers.push_back(load_hf_tokenizer(o));
+  }
+  auto with = tokenizers[0].make_encoder(), without = tokenizers[1].make_encoder();
+  const std::string golden = test::read_file(std::string(SP_SOURCE_DIR) + "/tests/golden/tok_" + model + ".jsonl");
+  simdjson::dom::parser parser;
+  size_t lines = 0, matched = 0;
+  for (size_t pos = 0; pos < golden.size();) {
+    size_t eol = golden.find('\n', pos);
+    if (eol == std::string::npos) eol = golden.size();
+    const std::string line = golden.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (line.empty()) continue;
+    simdjson::dom::element e;
+    std::string_view text;
+    ASSERT_FALSE(parser.parse(line).get(e) || e["text"].get_string().get(text)) << "bad golden line " << lines + 1;
+    bool same = true;
+    for (const char* key : {"ids", "ids_no_special"}) {
+      std::vector<uint32_t> expected;
+      simdjson::dom::array list;
+      ASSERT_FALSE(e[key].get_array().get(list)) << key << " missing at line " << lines + 1;
+      for (simdjson::dom::element id : list) expected.push_back(static_cast<uint32_t>(int64_t(id)));
+      const auto got = (key[3] == 0 ? with : without)(text);
+      if (!std::equal(got.begin(), got.end(), expected.begin(), expected.end())) {
+        same = false;
+        ADD_FAILURE() << key << " differ at line " << lines + 1 << ": " << std::string(text.substr(0, 80));
+      }
+    }
+    ++lines;
+    matched += same;
+  }
+  EXPECT_GT(lines, 100u);
+  EXPECT_EQ(matched, lines);
+  std::printf("%s: %zu of %zu golden lines match\n", model.c_str(), matched, lines);
+}
+
+TEST(HfTokenizerModels, GoldenLlama3) {
+  const std::string dir = models_dir();
+  SP_REQUIRE_FIXTURE(!dir.empty(), "tokenizer models (third_party/tokenizers/fetch_models.sh)");
+  expect_golden(dir, "llama3");
+}
+TEST(HfTokenizerModels, GoldenQwen3) {
+  const std::string dir = models_dir();
+  SP_REQUIRE_FIXTURE(!dir.empty(), "tokenizer models (third_party/tokenizers/fetch_models.sh)");
+  expect_golden(dir, "qwen3");
+}
+TEST(HfTokenizerModels, GoldenLlama2) {
+  const std::string dir = models_dir();
+  SP_REQUIRE_FIXTURE(!dir.empty(), "tokenizer models (third_party/tokenizers/fetch_models.sh)");
+  expect_golden(dir, "llama2");
+}
+TEST(HfTokenizerModels, GoldenGemma) {
+  const std::string dir = models_dir();
+  SP_REQUIRE_FIXTURE(!dir.empty(), "tokenizer models (third_party/tokenizers/fetch_models.sh)");
+  expect_golden(dir, "gemma");
 }
 
 }  // namespace
