@@ -7,12 +7,12 @@
 // match each normalized stretch between the first kind.
 #pragma once
 
+#include <absl/container/flat_hash_map.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
 
 namespace sp::hf {
 

@@ -138,13 +138,15 @@ void Normalizer::apply(const Step& step, std::string_view in, std::string& out) 
         return;
       }
       int options = UTF8PROC_STABLE;
-      if (step.kind == Step::Kind::kNfc || step.kind == Step::Kind::kNfkc) options |= UTF8PROC_COMPOSE;
-      else options |= UTF8PROC_DECOMPOSE;
+      if (step.kind == Step::Kind::kNfc || step.kind == Step::Kind::kNfkc)
+        options |= UTF8PROC_COMPOSE;
+      else
+        options |= UTF8PROC_DECOMPOSE;
       if (step.kind == Step::Kind::kNfkc || step.kind == Step::Kind::kNfkd) options |= UTF8PROC_COMPAT;
       utf8proc_uint8_t* mapped = nullptr;
-      const utf8proc_ssize_t n = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()),
-                                              static_cast<utf8proc_ssize_t>(in.size()), &mapped,
-                                              static_cast<utf8proc_option_t>(options));
+      const utf8proc_ssize_t n =
+          utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()), static_cast<utf8proc_ssize_t>(in.size()),
+                       &mapped, static_cast<utf8proc_option_t>(options));
       if (n < 0) throw Error(std::string("Unicode normalization failed: ") + utf8proc_errmsg(n));
       out.assign(reinterpret_cast<const char*>(mapped), static_cast<size_t>(n));
       std::free(mapped);

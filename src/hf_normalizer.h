@@ -5,12 +5,12 @@
 // Anything else is refused at load, naming it.
 #pragma once
 
+#include <simdjson.h>
+
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <simdjson.h>
 
 namespace sp {
 class RegexSplitter;
@@ -36,9 +36,9 @@ class Normalizer {
  private:
   struct Step {
     enum class Kind { kNfc, kNfd, kNfkc, kNfkd, kLowercase, kReplace, kPrepend, kStrip } kind;
-    std::string pattern, content;              // kReplace (literal pattern), kPrepend (content)
+    std::string pattern, content;                // kReplace (literal pattern), kPrepend (content)
     std::shared_ptr<const RegexSplitter> regex;  // kReplace with a Regex pattern
-    bool left = false, right = false;          // kStrip
+    bool left = false, right = false;            // kStrip
   };
   static void parse_into(simdjson::dom::element json, const std::string& source, std::vector<Step>& steps);
   static void apply(const Step& step, std::string_view in, std::string& out);

@@ -7,7 +7,14 @@ namespace sp::hf {
 
 struct PreTokenizer::Step {
   enum class Kind {
-    kSplitScanner, kSplitRegex, kSplitLiteral, kDigits, kPunctuation, kWhitespace, kWhitespaceSplit, kMetaspace,
+    kSplitScanner,
+    kSplitRegex,
+    kSplitLiteral,
+    kDigits,
+    kPunctuation,
+    kWhitespace,
+    kWhitespaceSplit,
+    kMetaspace,
     kByteLevel
   } kind;
   PretokenPattern pattern{};                   // kSplitScanner
@@ -15,10 +22,10 @@ struct PreTokenizer::Step {
   std::string text;                            // kSplitLiteral: the pattern; kMetaspace: the replacement
   SplitBehavior behavior = SplitBehavior::kIsolated;
   bool invert = false;
-  bool individual_digits = false;                               // kDigits
-  enum class Prepend { kAlways, kFirst, kNever } prepend{};     // kMetaspace
-  bool split = true;                                            // kMetaspace
-  bool add_prefix_space = false, use_regex = true;              // kByteLevel
+  bool individual_digits = false;                            // kDigits
+  enum class Prepend { kAlways, kFirst, kNever } prepend{};  // kMetaspace
+  bool split = true;                                         // kMetaspace
+  bool add_prefix_space = false, use_regex = true;           // kByteLevel
 };
 
 PreTokenizer::PreTokenizer() = default;
@@ -69,23 +76,29 @@ void arrange(std::vector<Match>& matches, SplitBehavior behavior, bool invert, c
       break;
     case SplitBehavior::kContiguous:
       for (const Match& m : matches) {
-        if (m.is_match == previous_match && !kept.empty()) kept.back().end = m.end;
-        else kept.push_back({m.begin, m.end, false});
+        if (m.is_match == previous_match && !kept.empty())
+          kept.back().end = m.end;
+        else
+          kept.push_back({m.begin, m.end, false});
         previous_match = m.is_match;
       }
       break;
     case SplitBehavior::kMergedWithPrevious:
       for (const Match& m : matches) {
-        if (m.is_match && !previous_match && !kept.empty()) kept.back().end = m.end;
-        else kept.push_back({m.begin, m.end, false});
+        if (m.is_match && !previous_match && !kept.empty())
+          kept.back().end = m.end;
+        else
+          kept.push_back({m.begin, m.end, false});
         previous_match = m.is_match;
       }
       break;
     case SplitBehavior::kMergedWithNext:
       for (size_t i = matches.size(); i-- > 0;) {
         const Match& m = matches[i];
-        if (m.is_match && !previous_match && !kept.empty()) kept.back().begin = m.begin;
-        else kept.push_back({m.begin, m.end, false});
+        if (m.is_match && !previous_match && !kept.empty())
+          kept.back().begin = m.begin;
+        else
+          kept.push_back({m.begin, m.end, false});
         previous_match = m.is_match;
       }
       std::reverse(kept.begin(), kept.end());
@@ -182,10 +195,14 @@ void PreTokenizer::parse_into(simdjson::dom::element json, const std::string& so
     step.split = bool_field(json, "split", true);
     std::string_view scheme = "always";
     if (!json["prepend_scheme"].get_string().get(scheme)) {
-      if (scheme == "always") step.prepend = Step::Prepend::kAlways;
-      else if (scheme == "first") step.prepend = Step::Prepend::kFirst;
-      else if (scheme == "never") step.prepend = Step::Prepend::kNever;
-      else throw InputError(source, 0, what + " has an unknown prepend_scheme " + std::string(scheme));
+      if (scheme == "always")
+        step.prepend = Step::Prepend::kAlways;
+      else if (scheme == "first")
+        step.prepend = Step::Prepend::kFirst;
+      else if (scheme == "never")
+        step.prepend = Step::Prepend::kNever;
+      else
+        throw InputError(source, 0, what + " has an unknown prepend_scheme " + std::string(scheme));
     }
     // The legacy flag: add_prefix_space false means never (and must not contradict the scheme).
     if (!bool_field(json, "add_prefix_space", true)) {  // HF refuses a contradiction (absent scheme = always)
@@ -216,9 +233,7 @@ PreTokenizer PreTokenizer::parse(simdjson::dom::element json, const std::string&
   return p;
 }
 
-bool PreTokenizer::byte_level() const {
-  return !steps_.empty() && steps_.back().kind == Step::Kind::kByteLevel;
-}
+bool PreTokenizer::byte_level() const { return !steps_.empty() && steps_.back().kind == Step::Kind::kByteLevel; }
 
 std::vector<std::string> PreTokenizer::general_regexes() const {
   std::vector<std::string> out;
@@ -227,8 +242,7 @@ std::vector<std::string> PreTokenizer::general_regexes() const {
   return out;
 }
 
-void PreTokenizer::apply(const Step& step, std::string& buffer, const std::vector<Piece>& in,
-                         std::vector<Piece>& out) {
+void PreTokenizer::apply(const Step& step, std::string& buffer, const std::vector<Piece>& in, std::vector<Piece>& out) {
   out.clear();
   thread_local std::vector<Match> matches;
   thread_local std::vector<std::string_view> views;
@@ -268,8 +282,8 @@ void PreTokenizer::apply(const Step& step, std::string& buffer, const std::vecto
         break;
       case Step::Kind::kDigits:
         char_matches(text, is_numeric, matches);
-        arrange(matches, step.individual_digits ? SplitBehavior::kIsolated : SplitBehavior::kContiguous, false,
-                piece, out);
+        arrange(matches, step.individual_digits ? SplitBehavior::kIsolated : SplitBehavior::kContiguous, false, piece,
+                out);
         break;
       case Step::Kind::kPunctuation:
         char_matches(text, is_punctuation, matches);
@@ -304,11 +318,14 @@ void PreTokenizer::apply(const Step& step, std::string& buffer, const std::vecto
       case Step::Kind::kMetaspace: {
         rewritten.clear();
         for (char c : text) {
-          if (c == ' ') rewritten += step.text;
-          else rewritten += c;
+          if (c == ' ')
+            rewritten += step.text;
+          else
+            rewritten += c;
         }
         const bool starts = rewritten.compare(0, step.text.size(), step.text) == 0;
-        if (!starts && (step.prepend == Step::Prepend::kAlways || (step.prepend == Step::Prepend::kFirst && piece.first)))
+        if (!starts &&
+            (step.prepend == Step::Prepend::kAlways || (step.prepend == Step::Prepend::kFirst && piece.first)))
           rewritten.insert(0, step.text);
         const Piece whole{buffer.size(), rewritten.size(), piece.first};
         buffer += rewritten;

@@ -7,14 +7,14 @@
 // at load, naming it.
 #pragma once
 
+#include <simdjson.h>
+
 #include <cstddef>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "regex_split.h"
 #include "sp/pretokenizer.h"

@@ -4,15 +4,14 @@
 // pre-tokenized, BPE through the library's one engine (sp::BpeModel), the
 // post-processor's special tokens around - with Megatron-LM's EOD and
 // vocabulary size (len(tokenizer)).
+#include <absl/container/flat_hash_map.h>
+#include <simdjson.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <absl/container/flat_hash_map.h>
-#include <simdjson.h>
 
 #include "hf_added_tokens.h"
 #include "hf_chars.h"
@@ -37,11 +36,11 @@ using hf::Segment;
 constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581, SentencePiece's space
 
 bool is_directory(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 bool is_file(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
@@ -70,8 +69,10 @@ std::string without_big_integers(std::string_view text) {
     const char c = text[i];
     if (in_string) {
       out += c;
-      if (c == '\\' && i + 1 < text.size()) out += text[++i];
-      else if (c == '"') in_string = false;
+      if (c == '\\' && i + 1 < text.size())
+        out += text[++i];
+      else if (c == '"')
+        in_string = false;
       ++i;
     } else if (c == '"') {
       in_string = true;
@@ -80,8 +81,10 @@ std::string without_big_integers(std::string_view text) {
     } else if (c >= '0' && c <= '9') {
       size_t end = i;
       while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
-      if (end - i > 18) out += '0';
-      else out.append(text.substr(i, end - i));
+      if (end - i > 18)
+        out += '0';
+      else
+        out.append(text.substr(i, end - i));
       i = end;
     } else {
       out += c;
@@ -168,13 +171,20 @@ size_t scanner_end(std::string_view text, size_t pos) {
 
 BpeModel::PretokenEnd scanner_function(PretokenPattern p) {
   switch (p) {
-    case PretokenPattern::kGpt2: return scanner_end<PretokenPattern::kGpt2>;
-    case PretokenPattern::kCl100k: return scanner_end<PretokenPattern::kCl100k>;
-    case PretokenPattern::kLlama3: return scanner_end<PretokenPattern::kLlama3>;
-    case PretokenPattern::kQwen2: return scanner_end<PretokenPattern::kQwen2>;
-    case PretokenPattern::kO200k: return scanner_end<PretokenPattern::kO200k>;
-    case PretokenPattern::kMegatronV1: return scanner_end<PretokenPattern::kMegatronV1>;
-    case PretokenPattern::kMegatronV2: return scanner_end<PretokenPattern::kMegatronV2>;
+    case PretokenPattern::kGpt2:
+      return scanner_end<PretokenPattern::kGpt2>;
+    case PretokenPattern::kCl100k:
+      return scanner_end<PretokenPattern::kCl100k>;
+    case PretokenPattern::kLlama3:
+      return scanner_end<PretokenPattern::kLlama3>;
+    case PretokenPattern::kQwen2:
+      return scanner_end<PretokenPattern::kQwen2>;
+    case PretokenPattern::kO200k:
+      return scanner_end<PretokenPattern::kO200k>;
+    case PretokenPattern::kMegatronV1:
+      return scanner_end<PretokenPattern::kMegatronV1>;
+    case PretokenPattern::kMegatronV2:
+      return scanner_end<PretokenPattern::kMegatronV2>;
   }
   return nullptr;
 }
@@ -214,8 +224,10 @@ class Encoder {
       }
       m.normalized_tokens.split(part, segments_);
       for (const Segment& n : segments_) {
-        if (n.id >= 0) ids_.push_back(static_cast<uint32_t>(n.id));
-        else encode_stretch(part.substr(n.begin, n.end - n.begin), s.begin == 0 && n.begin == 0);
+        if (n.id >= 0)
+          ids_.push_back(static_cast<uint32_t>(n.id));
+        else
+          encode_stretch(part.substr(n.begin, n.end - n.begin), s.begin == 0 && n.begin == 0);
       }
     }
     if (m.include_special_tokens) ids_.insert(ids_.end(), m.frame.suffix.begin(), m.frame.suffix.end());
@@ -274,8 +286,7 @@ bool metaspace_cuts_are_exact(const BpeVocabulary& v, const std::vector<bool>& s
     if (special[id]) continue;
     const std::string& t = v.tokens[id];
     for (size_t hit = t.find(kMetaspace, 1); hit != std::string::npos; hit = t.find(kMetaspace, hit + 1)) {
-      if (hit >= kMetaspace.size() && t.compare(hit - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0)
-        continue;
+      if (hit >= kMetaspace.size() && t.compare(hit - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0) continue;
       return false;
     }
   }
@@ -294,7 +305,9 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
     const size_t slash = options.model.rfind('/');
     dir = slash == std::string::npos ? "." : options.model.substr(0, slash);
   }
-  if (!is_file(json_path)) throw InputError(json_path, 0, "no such file (--tokenizer-model must be a tokenizer.json or a directory holding one)");
+  if (!is_file(json_path))
+    throw InputError(json_path, 0,
+                     "no such file (--tokenizer-model must be a tokenizer.json or a directory holding one)");
   const std::string config_path = dir + "/tokenizer_config.json";
   const bool has_config = is_file(config_path);
   const std::string source = json_path;
@@ -328,7 +341,8 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
     simdjson::dom::element e;
     if (!model["dropout"].get(e) && !e.is_null()) {
       double d;
-      if (e.get_double().get(d) || d != 0.0) throw InputError(source, 0, "BPE dropout is not supported (it must be null)");
+      if (e.get_double().get(d) || d != 0.0)
+        throw InputError(source, 0, "BPE dropout is not supported (it must be null)");
     }
     for (const char* key : {"continuing_subword_prefix", "end_of_word_suffix"}) {
       std::string_view s;
@@ -386,7 +400,8 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
     if (!e.get_string().get(line)) {
       const size_t space = line.find(' ');
       if (space == std::string_view::npos || line.find(' ', space + 1) != std::string_view::npos)
-        throw InputError(source, 0, "merge " + std::to_string(priority) + " \"" + std::string(line) + "\" is not \"a b\"");
+        throw InputError(source, 0,
+                         "merge " + std::to_string(priority) + " \"" + std::string(line) + "\" is not \"a b\"");
       a = line.substr(0, space);
       b = line.substr(space + 1);
     } else if (!e.get_array().get(pair) && pair.size() == 2 && !pair.at(0).get_string().get(a) &&
@@ -397,8 +412,9 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
     const auto left = by_name.find(a), right = by_name.find(b);
     joined.assign(a).append(b);
     if (left == by_name.end() || right == by_name.end() || !by_name.contains(joined))
-      throw InputError(source, 0, "merge " + std::to_string(priority) + " (" + std::string(a) + " " + std::string(b) +
-                                      ") names a token that is not in the vocab");
+      throw InputError(source, 0,
+                       "merge " + std::to_string(priority) + " (" + std::string(a) + " " + std::string(b) +
+                           ") names a token that is not in the vocab");
     v.merges.push_back({left->second, right->second, priority++});
   }
 
@@ -421,9 +437,12 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
         if (t["content"].get_string().get(content)) throw InputError(source, 0, "an added token without \"content\"");
         if (content.empty()) continue;
         uint32_t id;
-        if (const auto it = added.find(std::string(content)); it != added.end()) id = it->second;
-        else if (const auto jt = by_name.find(content); jt != by_name.end()) id = jt->second;
-        else id = next_id++;
+        if (const auto it = added.find(std::string(content)); it != added.end())
+          id = it->second;
+        else if (const auto jt = by_name.find(content); jt != by_name.end())
+          id = jt->second;
+        else
+          id = next_id++;
         added[std::string(content)] = id;
         Entry entry{{std::string(content), id, bool_field(t, "single_word", false), bool_field(t, "lstrip", false),
                      bool_field(t, "rstrip", false)},
@@ -476,11 +495,13 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
     if (!model["unk_token"].get(e) && !e.is_null()) {
       if (e.get_string().get(unk)) throw InputError(source, 0, "BPE unk_token is not a string");
       const auto it = by_name.find(unk);
-      if (it == by_name.end()) throw InputError(source, 0, "BPE unk_token " + std::string(unk) + " is not in the vocab");
+      if (it == by_name.end())
+        throw InputError(source, 0, "BPE unk_token " + std::string(unk) + " is not in the vocab");
       v.unk_id = it->second;
     }
   }
-  const bool cut = !byte_level && !v.ignore_merges && by_name.contains(kMetaspace) && metaspace_cuts_are_exact(v, special);
+  const bool cut =
+      !byte_level && !v.ignore_merges && by_name.contains(kMetaspace) && metaspace_cuts_are_exact(v, special);
   m.bpe = BpeModel::build(std::move(v), source);
   m.cut_before_metaspace = cut;
   if (const auto fast = m.pre_tokenizer.fast()) {

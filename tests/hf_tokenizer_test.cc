@@ -4,13 +4,12 @@
 // from third_party/tokenizers/fetch_models.sh.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <simdjson.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include <simdjson.h>
 
 #include "sp/bpe.h"
 #include "sp/error.h"
@@ -27,9 +26,12 @@ using ::testing::HasSubstr;
 std::string json_string(const std::string& s) {
   std::string out = "\"";
   for (unsigned char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += static_cast<char>(c);
-    else if (c < 0x20) out += "\\u00" + std::string(1, "0123456789abcdef"[c >> 4]) + "0123456789abcdef"[c & 15];
-    else out += static_cast<char>(c);
+    if (c == '"' || c == '\\')
+      out += '\\', out += static_cast<char>(c);
+    else if (c < 0x20)
+      out += "\\u00" + std::string(1, "0123456789abcdef"[c >> 4]) + "0123456789abcdef"[c & 15];
+    else
+      out += static_cast<char>(c);
   }
   return out + "\"";
 }
@@ -50,7 +52,8 @@ struct Spec {
 // A byte-level BPE: ids 0..255 the bytes, then he(256) ll(257) hell(258) " w"(259) wor(260: w o, then "w o r"?).
 std::string byte_level_json(const Spec& s) {
   std::string vocab;
-  for (int b = 0; b < 256; ++b) vocab += json_string(byte_level(std::string(1, static_cast<char>(b)))) + ": " + std::to_string(b) + ", ";
+  for (int b = 0; b < 256; ++b)
+    vocab += json_string(byte_level(std::string(1, static_cast<char>(b)))) + ": " + std::to_string(b) + ", ";
   vocab += json_string("he") + ": 256, " + json_string("ll") + ": 257, " + json_string("hell") + ": 258, " +
            json_string(byte_level(" w")) + ": 259, \"</s>\": 260";
   const std::string merges = "[\"h e\", \"l l\", [\"he\", \"ll\"], " + json_string(byte_level(" ") + " w") + "]";
@@ -68,22 +71,30 @@ std::string sentencepiece_json(const Spec& s) {
     std::snprintf(name, sizeof name, "<0x%02X>", b);
     vocab += "\"" + std::string(name) + "\": " + std::to_string(3 + b) + ", ";
   }
-  vocab += R"("▁": 259, "h": 260, "e": 261, "l": 262, "o": 263, "▁h": 264, "ll": 265, "▁he": 266, "▁hell": 267, "▁hello": 268)";
+  vocab +=
+      R"("▁": 259, "h": 260, "e": 261, "l": 262, "o": 263, "▁h": 264, "ll": 265, "▁he": 266, )"
+          R"("▁hell": 267, "▁hello": 268)";
   const std::string merges = R"(["▁ h", "l l", "▁h e", "▁he ll", "▁hell o"])";
   return R"({"version": "1.0", "added_tokens": )" + s.added_tokens + R"(, "normalizer": )" + s.normalizer +
          R"(, "pre_tokenizer": )" + s.pre_tokenizer + R"(, "post_processor": )" + s.post_processor +
-         R"(, "model": {"type": "BPE", "dropout": null, "unk_token": "<unk>", "fuse_unk": true, "byte_fallback": true)" +
+         R"(, "model": {"type": "BPE", "dropout": null, "unk_token": "<unk>", "fuse_unk": true, )"
+             R"("byte_fallback": true)" +
          s.model_extra + R"(, "vocab": {)" + vocab + R"(}, "merges": )" + merges + "}}";
 }
 
 constexpr const char* kSpAdded =
-    R"([{"id": 0, "content": "<unk>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-        {"id": 1, "content": "<s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true},
-        {"id": 2, "content": "</s>", "single_word": false, "lstrip": false, "rstrip": false, "normalized": false, "special": true}])";
+    R"([{"id": 0, "content": "<unk>", "single_word": false, "lstrip": false, "rstrip": false, )"
+        R"("normalized": false, "special": true},
+        {"id": 1, "content": "<s>", "single_word": false, "lstrip": false, "rstrip": false, )"
+            R"("normalized": false, "special": true},
+        {"id": 2, "content": "</s>", "single_word": false, "lstrip": false, "rstrip": false, )"
+            R"("normalized": false, "special": true}])";
 constexpr const char* kLlama2Normalizer =
-    R"({"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]})";
+    R"({"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "▁"}, {"type": "Replace", )"
+        R"("pattern": {"String": " "}, "content": "▁"}]})";
 constexpr const char* kBosTemplate =
-    R"({"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+    R"({"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}}, )"
+        R"({"Sequence": {"id": "A", "type_id": 0}}],
         "special_tokens": {"<s>": {"id": "<s>", "ids": [1], "tokens": ["<s>"]}}})";
 
 class HfTokenizerTest : public ::testing::Test {
@@ -132,20 +143,26 @@ TEST_F(HfTokenizerTest, ByteLevelAddPrefixSpaceAppliesToEachStretchBetweenAddedT
 
 TEST_F(HfTokenizerTest, SplitScannerThenByteLevelIsTheFastPathAndAgreesWithTheGeneralOne) {
   Spec fast, general;
-  const std::string llama3 = R"("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")";
-  fast.pre_tokenizer = R"({"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": )" + llama3 +
-                       R"(}, "behavior": "Isolated", "invert": false}, {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]})";
+  const std::string llama3 =
+      R"("(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}|)"
+      R"( ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+")";
+  fast.pre_tokenizer =
+      R"({"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": )" + llama3 +
+      R"(}, "behavior": "Isolated", "invert": false}, {"type": "ByteLevel", )"
+          R"("add_prefix_space": false, "use_regex": false}]})";
   // The same split through PCRE2 (a spelling the scanners do not know: an extra group).
-  general.pre_tokenizer = R"j({"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(?:))j" +
-                          llama3.substr(1, llama3.size() - 2) +
-                          R"j("}, "behavior": "Isolated", "invert": false}, {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]})j";
+  general.pre_tokenizer =
+      R"j({"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(?:))j" +
+      llama3.substr(1, llama3.size() - 2) +
+      R"j("}, "behavior": "Isolated", "invert": false}, {"type": "ByteLevel", )j"
+          R"j("add_prefix_space": false, "use_regex": false}]})j";
   const TextTokenizer a = load(byte_level_json(fast), fast);
   EXPECT_TRUE(a.notes.empty());
   const std::string text = "hello 12345 world!!\n\n  hell's wo\xC3\xA9";
   const auto expected = ids(a, text);
   // Digits in threes, the contraction split off.
-  EXPECT_THAT(expected, ElementsAre(258, 'o', ' ', '1', '2', '3', '4', '5', 259, 'o', 'r', 'l', 'd', '!', '!', '\n', '\n', ' ', ' ',
-                                    258, '\'', 's', 259, 'o', 0xC3, 0xA9));
+  EXPECT_THAT(expected, ElementsAre(258, 'o', ' ', '1', '2', '3', '4', '5', 259, 'o', 'r', 'l', 'd', '!', '!', '\n',
+                                    '\n', ' ', ' ', 258, '\'', 's', 259, 'o', 0xC3, 0xA9));
   const TextTokenizer b = load(byte_level_json(general), general);
   ASSERT_EQ(b.notes.size(), 1u);
   EXPECT_THAT(b.notes[0], HasSubstr("PCRE2"));
@@ -196,19 +213,20 @@ TEST_F(HfTokenizerTest, MetaspacePreTokenizerPrependsFirstOnlyAndSplitsBeforeEac
 TEST_F(HfTokenizerTest, AddedTokenFlags) {
   Spec s;
   s.pre_tokenizer = R"({"type": "ByteLevel", "add_prefix_space": false, "use_regex": true})";
-  s.added_tokens = R"([{"id": 261, "content": "<mask>", "lstrip": true, "rstrip": false, "normalized": false, "special": true},
+  s.added_tokens =
+      R"([{"id": 261, "content": "<mask>", "lstrip": true, "rstrip": false, "normalized": false, "special": true},
       {"id": 262, "content": "wor", "single_word": true, "normalized": false, "special": false},
       {"id": 263, "content": "[R]", "rstrip": true, "normalized": false, "special": false},
       {"id": 264, "content": "HEL", "normalized": true, "special": false},
       {"id": 265, "content": "<mask>x", "normalized": false, "special": true}])";
   s.normalizer = R"({"type": "Lowercase"})";
   const TextTokenizer t = load(byte_level_json(s), s);
-  EXPECT_THAT(ids(t, "a  <mask>b"), ElementsAre('a', 261, 'b'));    // lstrip takes both spaces
-  EXPECT_THAT(ids(t, "a <mask>xb"), ElementsAre('a', ' ', 265, 'b'));  // the longest match wins
+  EXPECT_THAT(ids(t, "a  <mask>b"), ElementsAre('a', 261, 'b'));                   // lstrip takes both spaces
+  EXPECT_THAT(ids(t, "a <mask>xb"), ElementsAre('a', ' ', 265, 'b'));              // the longest match wins
   EXPECT_THAT(ids(t, "world"), ElementsAre(259 - 259 + 'w', 'o', 'r', 'l', 'd'));  // "wor" inside a word: text
   EXPECT_THAT(ids(t, "x wor."), ElementsAre('x', ' ', 262, '.'));
   EXPECT_THAT(ids(t, "[R]   hel"), ElementsAre(263, 264));  // rstrip; HEL normalized (lowercased) matches "hel"
-  EXPECT_THAT(ids(t, "HELL"), ElementsAre(264, 'l'));           // matched in the normalized text
+  EXPECT_THAT(ids(t, "HELL"), ElementsAre(264, 'l'));       // matched in the normalized text
   EXPECT_EQ(t.vocab_size, 266u);
 }
 
@@ -220,7 +238,10 @@ TEST_F(HfTokenizerTest, NormalizersInOrder) {
       {"type": "Prepend", "prepend": "<"}]})";
   const TextTokenizer t = load(byte_level_json(s), s);
   // "  ＨＥ12ｌ\t" -> "ＨＥ12ｌ" -> "HE12l" -> "he12l" -> "he#l" -> "<he#l"
-  EXPECT_THAT(ids(t, "  \xEF\xBC\xA8\xEF\xBC\xA5" "12\xEF\xBD\x8C\t"), ElementsAre('<', 256, '#', 'l'));
+  EXPECT_THAT(ids(t,
+                  "  \xEF\xBC\xA8\xEF\xBC\xA5"
+                  "12\xEF\xBD\x8C\t"),
+              ElementsAre('<', 256, '#', 'l'));
   EXPECT_THAT(t.notes, ElementsAre(HasSubstr("PCRE2")));
   Spec nfd;
   nfd.pre_tokenizer = s.pre_tokenizer;
@@ -238,33 +259,41 @@ TEST_F(HfTokenizerTest, SplittingPreTokenizers) {
     return load(byte_level_json(s), s);
   };
   // Without a split "he ll" would merge across; each split shows in where merges stop.
-  EXPECT_THAT(ids(with(R"({"type": "Digits", "individual_digits": true})"), "he12ll"),
-              ElementsAre(256, '1', '2', 257));
+  EXPECT_THAT(ids(with(R"({"type": "Digits", "individual_digits": true})"), "he12ll"), ElementsAre(256, '1', '2', 257));
   EXPECT_THAT(ids(with(R"({"type": "Digits", "individual_digits": false})"), "hell12hell"),
               ElementsAre(258, '1', '2', 258));
   EXPECT_THAT(ids(with(R"({"type": "Punctuation", "behavior": "Isolated"})"), "he,ll"), ElementsAre(256, ',', 257));
   EXPECT_THAT(ids(with(R"({"type": "Whitespace"})"), "hell  ,,ll"), ElementsAre(258, ',', ',', 257));
   EXPECT_THAT(ids(with(R"({"type": "WhitespaceSplit"})"), "he \t ll"), ElementsAre(256, 257));
-  EXPECT_THAT(ids(with(R"({"type": "Split", "pattern": {"String": "l"}, "behavior": "Removed", "invert": false})"), "hello"),
-              ElementsAre(256, 'o'));
-  EXPECT_THAT(ids(with(R"({"type": "Split", "pattern": {"String": "e"}, "behavior": "MergedWithPrevious", "invert": false})"),
-                  "hell"), ElementsAre(256, 257));
-  EXPECT_THAT(ids(with(R"({"type": "Split", "pattern": {"String": "l"}, "behavior": "MergedWithNext", "invert": false})"),
-                  "hell"), ElementsAre(256, 'l', 'l'));
-  EXPECT_THAT(ids(with(R"({"type": "Split", "pattern": {"String": "l"}, "behavior": "Contiguous", "invert": false})"),
-                  "hello"), ElementsAre(256, 257, 'o'));
-  EXPECT_THAT(ids(with(R"({"type": "Split", "pattern": {"Regex": "l+"}, "behavior": "Removed", "invert": true})"),
-                  "hellohell"), ElementsAre(257, 257));
+  EXPECT_THAT(
+      ids(with(R"({"type": "Split", "pattern": {"String": "l"}, "behavior": "Removed", "invert": false})"), "hello"),
+      ElementsAre(256, 'o'));
+  EXPECT_THAT(
+      ids(with(R"({"type": "Split", "pattern": {"String": "e"}, "behavior": "MergedWithPrevious", "invert": false})"),
+          "hell"),
+      ElementsAre(256, 257));
+  EXPECT_THAT(
+      ids(with(R"({"type": "Split", "pattern": {"String": "l"}, "behavior": "MergedWithNext", "invert": false})"),
+          "hell"),
+      ElementsAre(256, 'l', 'l'));
+  EXPECT_THAT(
+      ids(with(R"({"type": "Split", "pattern": {"String": "l"}, "behavior": "Contiguous", "invert": false})"), "hello"),
+      ElementsAre(256, 257, 'o'));
+  EXPECT_THAT(
+      ids(with(R"({"type": "Split", "pattern": {"Regex": "l+"}, "behavior": "Removed", "invert": true})"), "hellohell"),
+      ElementsAre(257, 257));
 }
 
 TEST_F(HfTokenizerTest, PostProcessors) {
   Spec s;
   s.pre_tokenizer = R"({"type": "ByteLevel", "add_prefix_space": false, "use_regex": true})";
   s.post_processor = R"({"type": "Sequence", "processors": [{"type": "ByteLevel", "trim_offsets": false},
-      {"type": "RobertaProcessing", "sep": ["</s>", 260], "cls": ["<s>", 1], "trim_offsets": true, "add_prefix_space": false}]})";
+      {"type": "RobertaProcessing", "sep": ["</s>", 260], "cls": ["<s>", 1], "trim_offsets": true, )"
+          R"("add_prefix_space": false}]})";
   EXPECT_THAT(ids(load(byte_level_json(s), s), "he"), ElementsAre(1, 256, 260));
   s.post_processor = R"({"type": "TemplateProcessing", "single": [{"Sequence": {"id": "A", "type_id": 0}},
-      {"SpecialToken": {"id": "</s>", "type_id": 0}}], "special_tokens": {"</s>": {"id": "</s>", "ids": [260], "tokens": ["</s>"]}}})";
+      {"SpecialToken": {"id": "</s>", "type_id": 0}}], "special_tokens": {"</s>": {"id": "</s>", )"
+          R"("ids": [260], "tokens": ["</s>"]}}})";
   EXPECT_THAT(ids(load(byte_level_json(s), s), "he"), ElementsAre(256, 260));
 }
 
@@ -291,7 +320,8 @@ TEST_F(HfTokenizerTest, RefusesWhatItDoesNotSupport) {
   std::string json = byte_level_json(s);
   std::string unigram = json;
   unigram.replace(unigram.find("\"type\": \"BPE\""), 13, "\"type\": \"Unigram\"");
-  EXPECT_THAT(load_error(unigram, s), HasSubstr("tokenizer.json: model type Unigram is not supported (supported: BPE)"));
+  EXPECT_THAT(load_error(unigram, s),
+              HasSubstr("tokenizer.json: model type Unigram is not supported (supported: BPE)"));
   std::string dropout = json;
   dropout.replace(dropout.find("\"dropout\": null"), 15, "\"dropout\": 0.1");
   EXPECT_THAT(load_error(dropout, s), HasSubstr("BPE dropout is not supported"));
@@ -337,7 +367,8 @@ TEST_F(HfTokenizerTest, PathologicalInputIsLinear) {
 // Real models: known ids (HF tokenizers' encode) and, when present, the goldens.
 std::string models_dir() {
   const char* env = std::getenv("SP_TOKENIZERS_DIR");
-  std::string dir = env && *env ? env : std::string(std::getenv("HOME") ? std::getenv("HOME") : "") + "/.cache/sp_toolkit/tokenizers";
+  std::string dir =
+      env && *env ? env : std::string(std::getenv("HOME") ? std::getenv("HOME") : "") + "/.cache/sp_toolkit/tokenizers";
   return test::file_exists(dir + "/llama3/tokenizer.json") ? dir : "";
 }
 
