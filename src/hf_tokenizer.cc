@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "hf_added_tokens.h"
@@ -509,19 +510,49 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
     m.fast_prefix_space = fast->add_prefix_space;
   }
 
-  // EOD: tokenizer_config.json's eos_token, as transformers' eos_token_id.
-  std::string config_sha;
-  std::optional<std::string> eos;
-  if (has_config) {
-    const std::string config_text = read_file(config_path);
-    config_sha = sha256_hex(config_text);
-    const simdjson::padded_string padded(without_big_integers(config_text));
+  // What transformers' AutoTokenizer takes from tokenizer_config.json (and
+  // special_tokens_map.json for the special tokens it lacks).
+  std::optional<std::string> eos, bos, sep;
+  std::optional<bool> add_bos, add_eos;
+  std::string tokenizer_class;
+  std::vector<std::pair<std::string, std::string>> config_identity;
+  for (const char* name : {"tokenizer_config.json", "special_tokens_map.json"}) {
+    const std::string path = dir + "/" + name;
+    if (!is_file(path)) continue;
+    const std::string text = read_file(path);
+    config_identity.emplace_back(std::string(name) + " sha256", sha256_hex(text));
+    const simdjson::padded_string padded(without_big_integers(text));
     simdjson::dom::parser config_parser;
     simdjson::dom::element config;
     if (auto err = config_parser.parse(padded).get(config); err || !config.is_object())
-      throw InputError(config_path, 0, std::string("not a JSON object: ") + simdjson::error_message(err));
-    eos = config_token(config, "eos_token");
-    if (!eos) eos = config_token(config, "sep_token");  // Megatron: eos_token = sep_token when only that is set
+      throw InputError(path, 0, std::string("not a JSON object: ") + simdjson::error_message(err));
+    if (!eos) eos = config_token(config, "eos_token");
+    if (!bos) bos = config_token(config, "bos_token");
+    if (!sep) sep = config_token(config, "sep_token");
+    if (tokenizer_class.empty()) {
+      std::string_view c;
+      if (!config["tokenizer_class"].get_string().get(c)) tokenizer_class = std::string(c);
+      bool b;
+      if (!config["add_bos_token"].get_bool().get(b)) add_bos = b;
+      if (!config["add_eos_token"].get_bool().get(b)) add_eos = b;
+    }
+  }
+  // The tokenizer classes' own defaults, and the BOS / EOS template that
+  // LlamaTokenizerFast and GemmaTokenizerFast set up in place of
+  // tokenizer.json's post-processor (their update_post_processor).
+  const bool llama = tokenizer_class == "LlamaTokenizer" || tokenizer_class == "LlamaTokenizerFast" ||
+                     tokenizer_class == "CodeLlamaTokenizer" || tokenizer_class == "CodeLlamaTokenizerFast";
+  const bool gemma = tokenizer_class == "GemmaTokenizer" || tokenizer_class == "GemmaTokenizerFast";
+  if (!eos) {
+    if (llama) eos = "</s>";
+    else if (gemma) eos = "<eos>";
+    else if (tokenizer_class.starts_with("GPT2Tokenizer") || tokenizer_class.starts_with("Qwen2Tokenizer"))
+      eos = "<|endoftext|>";
+  }
+  if (!eos) eos = sep;  // Megatron: eos_token = sep_token when only that is set
+  if (!bos) {
+    if (llama) bos = "<s>";
+    else if (gemma) bos = "<bos>";
   }
   auto find_token = [&](const std::string& text) -> std::optional<uint32_t> {
     if (const auto it = added.find(text); it != added.end()) return it->second;
@@ -546,11 +577,21 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
     throw InputError(has_config ? config_path : source, 0,
                      "no eos_token in tokenizer_config.json; give the EOD with --eod-id or --eod-token");
   }
+  if (llama || gemma) {
+    m.frame = Frame{};
+    for (const auto& [wanted, token, into] : {std::tuple{add_bos.value_or(true), bos, &m.frame.prefix},
+                                              std::tuple{add_eos.value_or(false), eos, &m.frame.suffix}}) {
+      if (!wanted) continue;
+      const std::optional<uint32_t> id = token ? find_token(*token) : std::nullopt;
+      if (!id) throw InputError(config_path, 0, tokenizer_class + " adds a BOS/EOS token that is not in the vocabulary");
+      into->push_back(*id);
+    }
+  }
 
   TextTokenizer t;
   t.name = "HuggingFaceTokenizer";
   t.identity = {{"type", "HuggingFaceTokenizer"}, {"tokenizer.json sha256", sha256_hex(json_text)}};
-  if (has_config) t.identity.emplace_back("tokenizer_config.json sha256", config_sha);
+  t.identity.insert(t.identity.end(), config_identity.begin(), config_identity.end());
   t.identity.emplace_back("include_special_tokens", options.hf_include_special_tokens ? "true" : "false");
   t.identity.emplace_back("eod_id", std::to_string(eod));
   t.vocab_size = vocab_size;

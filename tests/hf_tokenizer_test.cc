@@ -69,7 +69,7 @@ std::string sentencepiece_json(const Spec& s) {
   char name[8];
   for (int b = 0; b < 256; ++b) {
     std::snprintf(name, sizeof name, "<0x%02X>", b);
-    vocab += "\"" + std::string(name) + "\": " + std::to_string(3 + b) + ", ";
+    vocab.append(1, '"').append(name).append("\": ").append(std::to_string(3 + b)).append(", ");
   }
   vocab +=
       R"("▁": 259, "h": 260, "e": 261, "l": 262, "o": 263, "▁h": 264, "ll": 265, "▁he": 266, )"
@@ -312,6 +312,28 @@ TEST_F(HfTokenizerTest, EodFromConfigOrOptions) {
   const TextTokenizer t = load(byte_level_json(s), s, o);
   EXPECT_EQ(t.eod_id, 7u);
   EXPECT_THAT(t.identity, ::testing::Contains(std::pair<std::string, std::string>("eod_id", "7")));
+}
+
+TEST_F(HfTokenizerTest, LlamaAndGemmaClassesTakeBosAndEosFromTheConfig) {
+  // transformers' LlamaTokenizerFast replaces the post-processor by its own
+  // BOS / EOS template (add_bos_token default true, add_eos_token false).
+  Spec s;
+  s.normalizer = kLlama2Normalizer;
+  s.added_tokens = kSpAdded;
+  s.config = R"({"tokenizer_class": "LlamaTokenizer", "add_eos_token": true})";
+  const TextTokenizer t = load(sentencepiece_json(s), s);
+  EXPECT_THAT(ids(t, "hello"), ElementsAre(1, 268, 2));  // no post_processor in tokenizer.json
+  EXPECT_EQ(t.eod_id, 2u);                               // the class's default eos_token "</s>"
+  s.config = R"({"tokenizer_class": "LlamaTokenizerFast", "add_bos_token": false})";
+  s.post_processor = kBosTemplate;
+  EXPECT_THAT(ids(load(sentencepiece_json(s), s), "hello"), ElementsAre(268));
+  // Other classes keep tokenizer.json's post-processor; special_tokens_map.json fills in eos_token.
+  s.config = R"({"tokenizer_class": "PreTrainedTokenizerFast"})";
+  test::write_file(dir_ / "special_tokens_map.json", R"({"eos_token": {"content": "<unk>"}})");
+  const TextTokenizer u = load(sentencepiece_json(s), s);
+  EXPECT_THAT(ids(u, "hello"), ElementsAre(1, 268));
+  EXPECT_EQ(u.eod_id, 0u);
+  EXPECT_THAT(u.identity, ::testing::Contains(::testing::Key("special_tokens_map.json sha256")));
 }
 
 TEST_F(HfTokenizerTest, RefusesWhatItDoesNotSupport) {
