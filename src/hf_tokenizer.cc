@@ -544,15 +544,19 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
                      tokenizer_class == "CodeLlamaTokenizer" || tokenizer_class == "CodeLlamaTokenizerFast";
   const bool gemma = tokenizer_class == "GemmaTokenizer" || tokenizer_class == "GemmaTokenizerFast";
   if (!eos) {
-    if (llama) eos = "</s>";
-    else if (gemma) eos = "<eos>";
+    if (llama)
+      eos = "</s>";
+    else if (gemma)
+      eos = "<eos>";
     else if (tokenizer_class.starts_with("GPT2Tokenizer") || tokenizer_class.starts_with("Qwen2Tokenizer"))
       eos = "<|endoftext|>";
   }
   if (!eos) eos = sep;  // Megatron: eos_token = sep_token when only that is set
   if (!bos) {
-    if (llama) bos = "<s>";
-    else if (gemma) bos = "<bos>";
+    if (llama)
+      bos = "<s>";
+    else if (gemma)
+      bos = "<bos>";
   }
   auto find_token = [&](const std::string& text) -> std::optional<uint32_t> {
     if (const auto it = added.find(text); it != added.end()) return it->second;
@@ -583,7 +587,8 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
                                               std::tuple{add_eos.value_or(false), eos, &m.frame.suffix}}) {
       if (!wanted) continue;
       const std::optional<uint32_t> id = token ? find_token(*token) : std::nullopt;
-      if (!id) throw InputError(config_path, 0, tokenizer_class + " adds a BOS/EOS token that is not in the vocabulary");
+      if (!id)
+        throw InputError(config_path, 0, tokenizer_class + " adds a BOS/EOS token that is not in the vocabulary");
       into->push_back(*id);
     }
   }
