@@ -60,7 +60,8 @@ TEST(HfPreTokenizer, CharacterClassSplits) {
 }
 
 TEST(HfPreTokenizer, MetaspaceSchemes) {
-  const auto always = parse(R"({"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true})");
+  const auto always =
+      parse(R"({"type": "Metaspace", "replacement": "▁", "prepend_scheme": "always", "split": true})");
   EXPECT_THAT(pieces(always, "a  b"), ElementsAre("▁a", "▁", "▁b"));
   EXPECT_THAT(pieces(always, "a", false), ElementsAre("▁a"));
   const auto first = parse(R"({"type": "Metaspace", "replacement": "▁", "prepend_scheme": "first"})");
@@ -83,7 +84,8 @@ TEST(HfPreTokenizer, ByteLevelAndTheFastPath) {
   const auto qwen = parse(
       R"({"type": "Sequence", "pretokenizers": [{"type": "Split", "pattern": {"Regex": "(?i:'s|'t|'re|'ve|'m|'ll|'d)|)"
       R"([^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+"},)"
-      R"( "behavior": "Isolated", "invert": false}, {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]})");
+      R"( "behavior": "Isolated", "invert": false},)"
+      R"( {"type": "ByteLevel", "add_prefix_space": false, "use_regex": false}]})");
   ASSERT_TRUE(qwen.fast().has_value());
   EXPECT_EQ(qwen.fast()->pattern, PretokenPattern::kQwen2);
   EXPECT_THAT(pieces(qwen, "ab 123"), ElementsAre("ab", " ", "1", "2", "3"));
