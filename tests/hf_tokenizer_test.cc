@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -395,6 +396,20 @@ std::string models_dir() {
   return test::file_exists(dir + "/llama3/tokenizer.json") ? dir : "";
 }
 
+// Each real model loaded once per flag for the whole binary (a 256k vocabulary takes a second to load).
+const TextTokenizer& model_tokenizer(const std::string& dir, const std::string& model, bool special) {
+  static std::map<std::pair<std::string, bool>, TextTokenizer> loaded;
+  auto it = loaded.find({model, special});
+  if (it == loaded.end()) {
+    TokenizerOptions o;
+    o.type = "HuggingFaceTokenizer";
+    o.model = dir + "/" + model;
+    o.hf_include_special_tokens = special;
+    it = loaded.emplace(std::pair{model, special}, load_hf_tokenizer(o)).first;
+  }
+  return it->second;
+}
+
 TEST(HfTokenizerModels, KnownIdsEodAndVocabularySize) {
   const std::string dir = models_dir();
   SP_REQUIRE_FIXTURE(!dir.empty(), "tokenizer models (third_party/tokenizers/fetch_models.sh)");
@@ -406,10 +421,7 @@ TEST(HfTokenizerModels, KnownIdsEodAndVocabularySize) {
   };
   for (const Case& c : {Case{"llama3", {9906, 1917}, 128001, 128256}, Case{"qwen3", {9707, 1879}, 151645, 151669},
                         Case{"llama2", {1, 22557, 1526}, 2, 32000}, Case{"gemma", {2, 4521, 2134}, 1, 256000}}) {
-    TokenizerOptions o;
-    o.type = "HuggingFaceTokenizer";
-    o.model = dir + "/" + c.model;
-    const TextTokenizer t = load_hf_tokenizer(o);
+    const TextTokenizer& t = model_tokenizer(dir, c.model, true);
     auto encode = t.make_encoder();
     const auto span = encode("Hello world");
     EXPECT_THAT(std::vector<uint32_t>(span.begin(), span.end()), ElementsAreArray(c.hello)) << c.model;
@@ -422,15 +434,8 @@ TEST(HfTokenizerModels, KnownIdsEodAndVocabularySize) {
 // tests/golden/tok_<model>.jsonl: HF tokenizers' encode with and without special tokens, line by line.
 void expect_golden(const std::string& dir, const std::string& model) {
   SCOPED_TRACE(model);
-  std::vector<TextTokenizer> tokenizers;
-  for (bool special : {true, false}) {
-    TokenizerOptions o;
-    o.type = "HuggingFaceTokenizer";
-    o.model = dir + "/" + model;
-    o.hf_include_special_tokens = special;
-    tokenizers.push_back(load_hf_tokenizer(o));
-  }
-  auto with = tokenizers[0].make_encoder(), without = tokenizers[1].make_encoder();
+  auto with = model_tokenizer(dir, model, true).make_encoder();
+  auto without = model_tokenizer(dir, model, false).make_encoder();
   const std::string golden = test::read_file(std::string(SP_SOURCE_DIR) + "/tests/golden/tok_" + model + ".jsonl");
   simdjson::dom::parser parser;
   size_t lines = 0, matched = 0;
