@@ -1,5 +1,7 @@
 #include "hf_added_tokens.h"
 
+#include <algorithm>
+
 #include "hf_chars.h"
 
 namespace sp::hf {

@@ -1,5 +1,7 @@
 #include "hf_pretokenizer.h"
 
+#include <algorithm>
+
 #include "hf_chars.h"
 #include "sp/error.h"
 

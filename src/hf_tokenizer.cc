@@ -121,8 +121,10 @@ void parse_processor(simdjson::dom::element json, const std::string& source, Fra
   } else if (type == "ByteLevel") {
     // Offsets only.
   } else if (type == "BertProcessing" || type == "RobertaProcessing") {
-    frame.prefix.insert(frame.prefix.begin(), processor_id(json["cls"].value_unsafe(), source, what));
-    frame.suffix.push_back(processor_id(json["sep"].value_unsafe(), source, what));
+    simdjson::dom::element cls, sep;
+    if (json["cls"].get(cls) || json["sep"].get(sep)) throw InputError(source, 0, what + " has no \"cls\" and \"sep\"");
+    frame.prefix.insert(frame.prefix.begin(), processor_id(cls, source, what));
+    frame.suffix.push_back(processor_id(sep, source, what));
   } else if (type == "TemplateProcessing") {
     simdjson::dom::array single;
     simdjson::dom::object specials;

@@ -361,6 +361,8 @@ TEST_F(HfTokenizerTest, RefusesWhatItDoesNotSupport) {
   bad = s;
   bad.post_processor = R"({"type": "Weird"})";
   EXPECT_THAT(load_error(byte_level_json(bad), bad), HasSubstr("post_processor type Weird is not supported"));
+  bad.post_processor = R"({"type": "BertProcessing", "sep": ["[SEP]", 3]})";
+  EXPECT_THAT(load_error(byte_level_json(bad), bad), HasSubstr("post_processor BertProcessing has no \"cls\""));
   std::string merge = json;
   merge.replace(merge.find("\"h e\""), 5, "\"h q\"");
   EXPECT_THAT(load_error(merge, s), HasSubstr("merge 0 (h q) names a token that is not in the vocab"));
