@@ -434,10 +434,10 @@ TEST(HfTokenizerModels, KnownIdsEodAndVocabularySize) {
 }
 
 // tests/golden/tok_<model>.jsonl: HF tokenizers' encode with and without special tokens, line by line.
-void expect_golden(const std::string& dir, const std::string& model) {
+void expect_golden(const TextTokenizer& with_special, const TextTokenizer& without_special, const std::string& model) {
   SCOPED_TRACE(model);
-  auto with = model_tokenizer(dir, model, true).make_encoder();
-  auto without = model_tokenizer(dir, model, false).make_encoder();
+  auto with = with_special.make_encoder();
+  auto without = without_special.make_encoder();
   const std::string golden = test::read_file(std::string(SP_SOURCE_DIR) + "/tests/golden/tok_" + model + ".jsonl");
   simdjson::dom::parser parser;
   size_t lines = 0, matched = 0;
@@ -473,22 +473,44 @@ void expect_golden(const std::string& dir, const std::string& model) {
 TEST(HfTokenizerModels, GoldenLlama3) {
   const std::string dir = models_dir();
   SP_REQUIRE_FIXTURE(!dir.empty(), "tokenizer models (third_party/tokenizers/fetch_models.sh)");
-  expect_golden(dir, "llama3");
+  expect_golden(model_tokenizer(dir, "llama3", true), model_tokenizer(dir, "llama3", false), "llama3");
 }
 TEST(HfTokenizerModels, GoldenQwen3) {
   const std::string dir = models_dir();
   SP_REQUIRE_FIXTURE(!dir.empty(), "tokenizer models (third_party/tokenizers/fetch_models.sh)");
-  expect_golden(dir, "qwen3");
+  expect_golden(model_tokenizer(dir, "qwen3", true), model_tokenizer(dir, "qwen3", false), "qwen3");
 }
 TEST(HfTokenizerModels, GoldenLlama2) {
   const std::string dir = models_dir();
   SP_REQUIRE_FIXTURE(!dir.empty(), "tokenizer models (third_party/tokenizers/fetch_models.sh)");
-  expect_golden(dir, "llama2");
+  expect_golden(model_tokenizer(dir, "llama2", true), model_tokenizer(dir, "llama2", false), "llama2");
 }
 TEST(HfTokenizerModels, GoldenGemma) {
   const std::string dir = models_dir();
   SP_REQUIRE_FIXTURE(!dir.empty(), "tokenizer models (third_party/tokenizers/fetch_models.sh)");
-  expect_golden(dir, "gemma");
+  expect_golden(model_tokenizer(dir, "gemma", true), model_tokenizer(dir, "gemma", false), "gemma");
+}
+
+// Qwen3 with its split regex respelled so no scanner knows it: the general
+// path (PCRE2 split, pieces through encode_pieces) must give the same ids.
+TEST(HfTokenizerModels, GoldenQwen3ThroughTheGeneralPath) {
+  const std::string dir = models_dir();
+  SP_REQUIRE_FIXTURE(!dir.empty(), "tokenizer models (third_party/tokenizers/fetch_models.sh)");
+  test::TempDir tmp;
+  std::string json = test::read_file(dir + "/qwen3/tokenizer.json");
+  const size_t at = json.find("\"Regex\": \"");
+  ASSERT_NE(at, std::string::npos);
+  json.insert(at + 10, "(?:)");
+  test::write_file(tmp / "tokenizer.json", json);
+  test::write_file(tmp / "tokenizer_config.json", test::read_file(dir + "/qwen3/tokenizer_config.json"));
+  TokenizerOptions o;
+  o.type = "HuggingFaceTokenizer";
+  o.model = tmp.path();
+  const TextTokenizer with = load_hf_tokenizer(o);
+  ASSERT_THAT(with.notes, ElementsAre(HasSubstr("runs through PCRE2")));
+  o.hf_include_special_tokens = false;
+  SCOPED_TRACE("general path");
+  expect_golden(with, load_hf_tokenizer(o), "qwen3");
 }
 
 }  // namespace
