@@ -8,8 +8,10 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
+#include "regex_split.h"
 #include "sp/pretokenizer.h"
 #include "sp/unicode.h"
 
@@ -122,6 +124,57 @@ void BM_PretokenEnd_EnglishProse(benchmark::State& state) {
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
 }
+
+// Every pattern's scanner through pretoken_end (kGpt2 there is
+// gpt2_pretoken_end, without the window path), and PCRE2 running the same
+// regex, the fallback's speed for comparison.
+void run_pattern(benchmark::State& state, sp::PretokenPattern p, const std::string& text) {
+  size_t n = 0;
+  for (auto _ : state) {
+    size_t pos = 0;
+    n = 0;
+    while (pos < text.size()) pos = sp::pretoken_end(p, text, pos), ++n;
+    benchmark::DoNotOptimize(n);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+  state.counters["pieces"] = static_cast<double>(n);
+}
+
+void run_pcre2(benchmark::State& state, sp::PretokenPattern p, const std::string& text) {
+  const sp::RegexSplitter splitter(sp::pretoken_regex(p));
+  std::vector<std::pair<size_t, size_t>> matches;
+  for (auto _ : state) {
+    splitter.find_matches(text, matches);
+    benchmark::DoNotOptimize(matches.data());
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+  state.counters["pieces"] = static_cast<double>(matches.size());
+}
+
+const std::string& bench_text(int which) {
+  static const std::string texts[] = {english_prose(), source_code(), multilingual()};
+  return texts[which];
+}
+
+void register_pattern_benchmarks() {
+  using P = sp::PretokenPattern;
+  const std::pair<P, const char*> patterns[] = {{P::kGpt2, "gpt2"},     {P::kCl100k, "cl100k"},
+                                                {P::kLlama3, "llama3"}, {P::kQwen2, "qwen2"},
+                                                {P::kO200k, "o200k"},   {P::kMegatronV2, "megatron_v2"}};
+  const char* const text_names[] = {"EnglishProse", "SourceCode", "Multilingual"};
+  for (const auto& [p, name] : patterns) {
+    for (int t = 0; t < 3; ++t) {
+      benchmark::RegisterBenchmark((std::string("BM_PretokenEnd_") + name + "_" + text_names[t]).c_str(),
+                                   [p = p, t](benchmark::State& s) { run_pattern(s, p, bench_text(t)); });
+    }
+  }
+  for (const auto& [p, name] : patterns) {
+    benchmark::RegisterBenchmark((std::string("BM_Pcre2_") + name + "_EnglishProse").c_str(),
+                                 [p = p](benchmark::State& s) { run_pcre2(s, p, bench_text(0)); });
+  }
+}
+
+const int kPatternBenchmarks = (register_pattern_benchmarks(), 0);
 
 void BM_ValidateUtf8_EnglishProse(benchmark::State& state) {
   const std::string text = english_prose();

@@ -61,6 +61,17 @@ def unicode_seeds():
     write(t, "stray_continuation", b"\x80abcdefgh\xbf")
 
 
+def pretokenizer_seeds():
+    t = "pretokenizer_fuzz"
+    # Byte 0: the pattern (0 gpt2 .. 6 megatron v2); then alphabet indices
+    # (tests/pretoken_reference.h): 0 a, 16 apostrophe, 18 space, 22 LF,
+    # 24 CR, 28 7, 36 long s, 44 hiragana a, 46 combining acute, 56 U+1680, 63 U+180E.
+    for p in range(7):
+        write(t, f"mixed_{p}", bytes([p, 0, 16, 3, 18, 18, 22, 24, 22, 18, 28, 28, 28, 28, 46, 0, 4, 16, 36,
+                                      44, 56, 0, 63, 18, 22, 18, 18]))
+        write(t, f"case_{p}", bytes([p, 2, 2, 0, 1, 2, 46, 46, 4, 16, 12, 12, 18, 30, 22, 30, 22]))
+
+
 def manifest_seeds():
     t = "manifest_fuzz"
     sha = b"0123456789abcdefABCDEF0123456789abcdef0123456789abcdef0123456789"
@@ -146,6 +157,7 @@ def main():
     shutil.rmtree(ROOT, ignore_errors=True)
     jsonl_seeds()
     unicode_seeds()
+    pretokenizer_seeds()
     manifest_seeds()
     record_seeds()
     indexed_dataset_seeds()

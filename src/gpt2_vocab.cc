@@ -55,7 +55,10 @@ bool gpt2_unicode_to_bytes(std::string_view s, std::string& out) {
 
 BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::string& merges_txt_path) {
   BpeVocabulary v;
-  absl::flat_hash_map<std::string, uint32_t> id_of;  // token bytes -> id, for the merges
+  // Token bytes -> id, for the merges: views into one blob that is reserved
+  // up front (never more bytes than the JSON), so no view moves.
+  std::string blob;
+  absl::flat_hash_map<std::string_view, uint32_t> id_of;
   {
     const std::string& path = vocab_json_path;
     const simdjson::padded_string json(read_file(path));
@@ -64,9 +67,14 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
     if (auto err = parser.parse(json).get_object().get(obj))
       throw InputError(path, 0, std::string("not a JSON object of token -> id: ") + simdjson::error_message(err));
     constexpr int64_t kMaxTokens = (int64_t{1} << 21) - 2;
-    std::vector<bool> seen;
+    struct Entry {
+      uint32_t offset = 0, length = UINT32_MAX;  // UINT32_MAX: id not seen
+    };
+    std::vector<Entry> entries;
+    entries.reserve(obj.size());
+    blob.reserve(json.size());
     std::string bytes;
-    bool has_eod = false;
+    int64_t eod = -1;
     id_of.reserve(obj.size());
     for (auto field : obj) {
       int64_t id;
@@ -76,30 +84,32 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
         throw InputError(path, 0, "token " + std::string(field.key) + " has id " + std::to_string(id) +
                                       ": more than " + std::to_string(kMaxTokens) + " tokens are not supported");
       const auto uid = static_cast<size_t>(id);
-      if (uid >= v.tokens.size()) v.tokens.resize(uid + 1), seen.resize(uid + 1);
-      if (seen[uid]) throw InputError(path, 0, "id " + std::to_string(id) + " used twice");
-      seen[uid] = true;
+      if (uid >= entries.size()) entries.resize(uid + 1);
+      if (entries[uid].length != UINT32_MAX) throw InputError(path, 0, "id " + std::to_string(id) + " used twice");
       if (field.key == "<|endoftext|>") {  // GPT-2's one special token: never made from text
-        v.tokens[uid] = "<|endoftext|>";
-        v.specials.push_back(static_cast<uint32_t>(uid));
-        has_eod = true;
-        continue;
-      }
-      if (!gpt2_unicode_to_bytes(field.key, bytes))
+        bytes = "<|endoftext|>";
+        eod = id;
+      } else if (!gpt2_unicode_to_bytes(field.key, bytes)) {
         throw InputError(path, 0, "token " + std::string(field.key) + " is not GPT-2 byte-level text");
-      if (!id_of.emplace(bytes, static_cast<uint32_t>(uid)).second)
+      }
+      entries[uid] = {static_cast<uint32_t>(blob.size()), static_cast<uint32_t>(bytes.size())};
+      blob += bytes;
+      if (id != eod && !id_of.emplace(std::string_view(blob).substr(entries[uid].offset, bytes.size()), uint32_t(uid)).second)
         throw InputError(path, 0, "token " + std::string(field.key) + " appears twice");
-      v.tokens[uid] = bytes;
     }
-    for (size_t id = 0; id < seen.size(); ++id)
-      if (!seen[id]) throw InputError(path, 0, "ids are not contiguous: id " + std::to_string(id) + " is missing");
-    if (!has_eod) throw InputError(path, 0, "no \"<|endoftext|>\" token");
+    for (size_t id = 0; id < entries.size(); ++id)
+      if (entries[id].length == UINT32_MAX)
+        throw InputError(path, 0, "ids are not contiguous: id " + std::to_string(id) + " is missing");
+    if (eod < 0) throw InputError(path, 0, "no \"<|endoftext|>\" token");
+    v.specials.push_back(static_cast<uint32_t>(eod));
+    v.tokens.reserve(entries.size());
+    for (const Entry& e : entries) v.tokens.emplace_back(blob, e.offset, e.length);
   }
   {
     const std::string& path = merges_txt_path;
     const std::string file = read_file(path);
     const std::string_view text(file);
-    std::string left, right;
+    std::string left, right, joined;
     uint64_t line_no = 0;
     uint32_t rank = 0;
     absl::flat_hash_map<uint64_t, uint64_t> line_of;  // (left, right) -> line, for duplicates
@@ -120,7 +130,8 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
       const auto l = id_of.find(left), r = id_of.find(right);
       if (l == id_of.end() || r == id_of.end())
         throw InputError(path, line_no, "merge of unknown token " + std::string(l == id_of.end() ? a : b));
-      if (!id_of.contains(left + right))
+      joined.assign(left).append(right);
+      if (!id_of.contains(joined))
         throw InputError(path, line_no,
                          "merge result " + std::string(a) + std::string(b) + " is not in the vocabulary");
       const uint64_t pair = uint64_t{l->second} << 32 | r->second;

@@ -222,8 +222,29 @@ inline bool is_lower(CaseClass c) {  // W: Ll Lm Lo M
 // [^\s\p{L}\p{N}]: other or mark.
 inline bool is_punct(CaseClass c) { return c == CaseClass::kOther || c == CaseClass::kMark; }
 
-// End of the maximal run of W from p.
+// Bit 7 of each byte set where `word` has an ASCII small letter.
+inline uint64_t ascii_lower_bits(uint64_t word) {
+  constexpr uint64_t kOnes = 0x0101010101010101ull;
+  const uint64_t low7 = word & (0x7F * kOnes);
+  const uint64_t ge_a = low7 + (0x80 - 'a') * kOnes;
+  const uint64_t gt_z = low7 + (0x80 - 'z' - 1) * kOnes;
+  return ge_a & ~gt_z & ~word & (0x80 * kOnes);
+}
+
+// End of the maximal run of W from p; ASCII small letters 8 bytes at a time.
 inline const char* lower_run_end(const char* p, const char* end) {
+  while (end - p >= 8) {
+    uint64_t word;
+    std::memcpy(&word, p, 8);
+    const uint64_t stop = ~ascii_lower_bits(word) & 0x8080808080808080ull;
+    if (stop == 0) {
+      p += 8;
+      continue;
+    }
+    p += __builtin_ctzll(stop) >> 3;
+    if (static_cast<uint8_t>(*p) < 0x80) return p;  // ASCII, not a small letter: not W
+    break;
+  }
   while (p < end) {
     size_t len;
     if (!is_lower(case_at(p, &len))) break;
@@ -336,9 +357,11 @@ constexpr std::string_view kGpt2Regex = R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p
 constexpr std::string_view kGpt2PossessiveRegex =
     R"('(?:[sdmt]|ll|ve|re)| ?\p{L}++| ?\p{N}++| ?[^\s\p{L}\p{N}]++|\s++$|\s+(?!\S)|\s)";
 constexpr std::string_view kCl100kRegex =
-    R"('(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s)";
+    R"('(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+)"
+    R"(|\s++$|\s*[\r\n]|\s+(?!\S)|\s)";
 constexpr std::string_view kLlama3Regex =
-    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*)"
+    R"(|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr std::string_view kQwen2Regex =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
 constexpr std::string_view kO200kRegex =
@@ -385,6 +408,26 @@ size_t pretoken_end(PretokenPattern p, std::string_view text, size_t pos) {
       return scan<kMegatronV2Spec>(text, pos);
   }
   return gpt2_pretoken_end(text, pos);
+}
+
+PretokenEndFunction pretoken_end_function(PretokenPattern p) {
+  switch (p) {
+    case PretokenPattern::kGpt2:
+      return &gpt2_pretoken_end;
+    case PretokenPattern::kCl100k:
+      return &scan<kCl100kSpec>;
+    case PretokenPattern::kLlama3:
+      return &scan<kLlama3Spec>;
+    case PretokenPattern::kQwen2:
+      return &scan<kQwen2Spec>;
+    case PretokenPattern::kO200k:
+      return &scan<kO200kSpec>;
+    case PretokenPattern::kMegatronV1:
+      return &scan<kMegatronV1Spec>;
+    case PretokenPattern::kMegatronV2:
+      return &scan<kMegatronV2Spec>;
+  }
+  return &gpt2_pretoken_end;
 }
 
 std::vector<std::string_view> pretokenize(PretokenPattern p, std::string_view text) {

@@ -46,6 +46,47 @@ std::string pcre2_message(int code) {
   return reinterpret_cast<const char*>(buf);
 }
 
+// Oniguruma's \s is White_Space; PCRE2's (UCP) also holds U+180E. The
+// pattern is rewritten with White_Space spelled out: \s outside a class
+// becomes a class, inside one its members; \S outside a class becomes the
+// negated class. (\S inside a class is left to PCRE2.) Escapes are skipped
+// whole, so \\s stays a backslash and an s; a ']' that opens a class's
+// members ("[]" or "[^]") is a member, as in both engines.
+std::string with_onig_white_space(std::string_view pattern) {
+  static constexpr std::string_view kWhiteSpace =
+      R"(\t-\r\x20\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
+  std::string out;
+  out.reserve(pattern.size());
+  int depth = 0;             // nesting of [...] (Oniguruma allows nested classes)
+  bool class_start = false;  // just after '[' or '[^'
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const char c = pattern[i];
+    if (c == '\\' && i + 1 < pattern.size()) {
+      const char e = pattern[++i];
+      class_start = false;
+      if (e == 's') {
+        out += depth > 0 ? std::string(kWhiteSpace) : "[" + std::string(kWhiteSpace) + "]";
+      } else if (e == 'S' && depth == 0) {
+        out += "[^" + std::string(kWhiteSpace) + "]";
+      } else {
+        out += c;
+        out += e;
+      }
+      continue;
+    }
+    out += c;
+    if (c == '[') {
+      ++depth;
+      class_start = true;
+      if (i + 1 < pattern.size() && pattern[i + 1] == '^') out += pattern[++i];
+      continue;
+    }
+    if (c == ']' && depth > 0 && !class_start) --depth;
+    class_start = false;
+  }
+  return out;
+}
+
 struct Span {
   size_t begin, end;
   bool match;
@@ -61,11 +102,14 @@ struct RegexSplitter::Code {
 RegexSplitter::RegexSplitter(std::string_view pattern) : pattern_(pattern), code_(std::make_unique<Code>()) {
   int error = 0;
   PCRE2_SIZE offset = 0;
-  code_->re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(pattern_.data()), pattern_.size(),
+  const std::string compiled = with_onig_white_space(pattern_);
+  code_->re = pcre2_compile(reinterpret_cast<PCRE2_SPTR>(compiled.data()), compiled.size(),
                             PCRE2_UTF | PCRE2_UCP | PCRE2_MULTILINE, &error, &offset, nullptr);
   if (!code_->re) {
-    throw Error("split regex does not compile at offset " + std::to_string(offset) + ": " + pcre2_message(error) +
-                ": " + pattern_);
+    // PCRE2's offset is into the rewritten pattern: name it only when that
+    // is the pattern as written.
+    const std::string at = compiled == pattern_ ? " at offset " + std::to_string(offset) : "";
+    throw Error("split regex does not compile" + at + ": " + pcre2_message(error) + ": " + pattern_);
   }
   // No JIT on this platform or build is not an error: the interpreter gives
   // the same matches, only slower.

@@ -9,11 +9,14 @@
 //     match is dropped (the onig crate's find_iter);
 //   - split: the matches and the gaps between them, arranged by the Split
 //     behaviour (tokenizers' NormalizedString::split), empty pieces dropped.
-// The pattern is compiled in UTF and UCP mode (\p{..}, \s, \w, \d and
+// The pattern is compiled in UTF and UCP mode (\p{..}, \w, \d and
 // case-insensitive matching are Unicode's), with `^`/`$` matching at line
-// breaks as in Oniguruma's Ruby syntax, and JIT-compiled where PCRE2 has a
-// JIT. PCRE2's classes are Unicode 14.0's, and its \s also holds U+180E
-// (Oniguruma's does not); patterns that rely on either differ there.
+// breaks as in Oniguruma's Ruby syntax, \s and \S as Oniguruma's White_Space
+// (PCRE2's own \s also holds U+180E), and JIT-compiled where PCRE2 has a JIT.
+// Otherwise the syntax is PCRE2's: Oniguruma's nested classes and `&&`, and
+// its \h (a hex digit; PCRE2's is horizontal space), mean other things or do
+// not compile. PCRE2's property tables are its Unicode version's (14.0 for
+// Debian's 10.42), so code points assigned since then may class differently.
 // Text must be valid UTF-8 (it is checked once per call, not per match).
 // A RegexSplitter may be used from many threads at once: each thread gets
 // its own match data and JIT stack.
@@ -32,8 +35,8 @@ enum class SplitBehavior { kRemoved, kIsolated, kMergedWithPrevious, kMergedWith
 
 class RegexSplitter {
  public:
-  // Throws sp::Error ("split regex does not compile at offset N: reason") when
-  // PCRE2 rejects the pattern.
+  // Throws sp::Error ("split regex does not compile at offset N: reason:
+  // pattern") when PCRE2 rejects the pattern.
   explicit RegexSplitter(std::string_view pattern);
   ~RegexSplitter();
   RegexSplitter(RegexSplitter&&) noexcept;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "pretoken_reference.h"
 #include "regex_split.h"
 #include "sp/pretokenizer.h"
 #include "sp/unicode.h"
@@ -41,63 +42,9 @@ Pieces pieces(P p, std::string_view text) {
   return out;
 }
 
-// The pattern's regex made exact for PCRE2: \s and \S spelled out as
-// White_Space (PCRE2's \s also holds U+180E), `$` as the end of the text.
-std::string reference_regex(P p) {
-  const std::string ws = R"(\t-\r\x20\x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000})";
-  std::string r(pretoken_regex(p)), out;
-  for (size_t i = 0; i < r.size(); ++i) {
-    if (r.compare(i, 4, R"([^\s)") == 0) {
-      out += "[^" + ws;
-      i += 3;
-    } else if (r.compare(i, 2, R"(\S)") == 0) {
-      out += "[^" + ws + "]";
-      i += 1;
-    } else if (r.compare(i, 2, R"(\s)") == 0) {
-      out += "[" + ws + "]";
-      i += 1;
-    } else if (r[i] == '$') {
-      out += R"(\z)";
-    } else {
-      out += r[i];
-    }
-  }
-  return out;
-}
-
-const RegexSplitter& reference(P p) {
-  static const std::vector<RegexSplitter> refs = [] {
-    std::vector<RegexSplitter> v;
-    for (int i = 0; i <= static_cast<int>(P::kMegatronV2); ++i) v.emplace_back(reference_regex(static_cast<P>(i)));
-    return v;
-  }();
-  return refs[static_cast<int>(p)];
-}
-
 Pieces reference_pieces(P p, std::string_view text) {
-  std::vector<std::string_view> v;
-  reference(p).split(text, SplitBehavior::kIsolated, false, v);
+  const auto v = test::reference_pieces(p, text);
   return Pieces(v.begin(), v.end());
-}
-
-std::string utf8(char32_t cp) {
-  std::string s;
-  if (cp < 0x80) {
-    s += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    s += static_cast<char>(0xC0 | (cp >> 6));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    s += static_cast<char>(0xE0 | (cp >> 12));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    s += static_cast<char>(0xF0 | (cp >> 18));
-    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    s += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-  return s;
 }
 
 // ---- Rules, with exact pieces.
@@ -233,26 +180,12 @@ TEST(PretokenPatterns, EdgeCasesMatchPcre2) {
   }
 }
 
-// Code points whose classes agree between Unicode 14 (PCRE2 10.42's tables)
-// and 15 (ours), chosen to sit on every rule's edge.
-const std::vector<char32_t>& tricky_alphabet() {
-  static const std::vector<char32_t> cps = {
-      'a', 'b', 'Z', 's', 'S', 't', 'T', 'l', 'L', 'e', 'E', 'r', 'v', 'd', 'm', 'M', '\'', '\'', ' ', ' ', ' ',
-      '\t', '\n', '\n', '\r', '\v', '\f', '0', '7', '.', '/', '!', '_', '$', 0x1C, 0x1F,
-      0x017F, 0x212A, 0x00DF, 0x00E9, 0x00C9, 0x01C5, 0x02B0, 0x4E2D, 0x3042, 0xAC00,
-      0x0301, 0x0308, 0x0903, 0x20DD,                      // Mn Mn Mc Me
-      0x0663, 0x00B2, 0x2160, 0xFF11,                      // Nd No Nl, fullwidth digit
-      0x0085, 0x00A0, 0x1680, 0x2003, 0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0x180E,
-      0x200D, 0x200B, 0x2019, 0x1F600, 0x1F3FB, 0xFEFF};
-  return cps;
-}
-
 std::string random_text(std::mt19937& rng, size_t max_chars) {
-  const auto& cps = tricky_alphabet();
+  const auto& cps = test::tricky_alphabet();
   std::uniform_int_distribution<size_t> pick(0, cps.size() - 1);
   std::string s;
   const size_t n = rng() % (max_chars + 1);
-  for (size_t i = 0; i < n; ++i) s += utf8(cps[pick(rng)]);
+  for (size_t i = 0; i < n; ++i) s += test::utf8(cps[pick(rng)]);
   return s;
 }
 
@@ -273,7 +206,6 @@ TEST(PretokenPatterns, Gpt2SpellingsMatchPcre2) {
   std::mt19937 rng(7);
   for (int i = 0; i < 20000; ++i) {
     const std::string text = random_text(rng, 12);
-    if (text.find("\u180E") != std::string::npos) continue;  // PCRE2's \s holds it; ours does not
     std::vector<std::string_view> a;
     classic.split(text, SplitBehavior::kIsolated, false, a);
     ASSERT_EQ(pieces(P::kGpt2, text), Pieces(a.begin(), a.end())) << text;
@@ -301,8 +233,8 @@ TEST(PretokenPatterns, Cl100kAndLlama3DifferOnlyOnFinalWhitespace) {
 // ---- Linear time: a megabyte run of each class scans in one pass.
 
 TEST(PretokenPatterns, MegabyteRunsScanInLinearTime) {
-  const std::vector<std::string> units = {"a",  "A", "7", " ", "\n", "\r\n", ".", "\u0301", "\u4E2D", "\u0663",
-                                          "aB", "A\u0301", " \n", "'s", "/\n", "\u00A0", "\u0301A"};
+  const std::vector<std::string> units = {"a",  "A",  "7",  " ",  "\n", ".", "\u0301", "\u4E2D",
+                                          "aB", " \n", "'s", "/\n", "\u0301A"};
   const auto start = std::chrono::steady_clock::now();
   for (P p : kScanned) {
     for (const std::string& unit : units) {
@@ -312,14 +244,15 @@ TEST(PretokenPatterns, MegabyteRunsScanInLinearTime) {
       size_t n = 0, pos = 0;
       while (pos < text.size()) {
         const size_t next = pretoken_end(p, text, pos);
-        ASSERT_GT(next, pos);
+        if (next <= pos) break;  // no progress: reported below
         pos = next;
         ++n;
       }
+      ASSERT_EQ(pos, text.size()) << name(p) << " stalled in a run of \"" << unit << "\"";
       EXPECT_GT(n, 0u);
     }
   }
-  // 102 megabyte-sized texts: linear scans take well under a second each
+  // 78 megabyte-sized texts: linear scans take well under a second each
   // even under sanitizers; a quadratic one would take hours.
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_LT(seconds, 60.0);
@@ -361,8 +294,10 @@ TEST(PretokenPatterns, RegexSpellingsFromTheFiles) {
                                        R"( ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
             P::kQwen2);
   EXPECT_EQ(pretoken_pattern_for_regex(
-                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
-                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+)"
+                R"((?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
+                R"([^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*)"
+                R"((?i:'s|'t|'re|'ve|'m|'ll|'d)?|)"
                 R"(\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+)"),
             P::kO200k);
   // Megatron-LM's PATTERN_TIKTOKEN_V1 / _V2
@@ -390,8 +325,24 @@ TEST(PretokenPatterns, EveryPatternsRegexSelectsIt) {
   }
 }
 
+TEST(PretokenPatterns, EndFunctionIsThePatternsScanner) {
+  const std::string text = "He's   got 12345 caf\xC3\xA9s\r\n\n  \xE4\xB8\xAD\xE6\x96\x87 ABCdef/\n!! x  ";
+  for (int i = 0; i <= static_cast<int>(P::kMegatronV2); ++i) {
+    const auto p = static_cast<P>(i);
+    const PretokenEndFunction end = pretoken_end_function(p);
+    std::vector<std::string_view> pieces;
+    for (size_t pos = 0; pos < text.size(); pos = end(text, pos)) pieces.push_back(std::string_view(text).substr(pos));
+    std::vector<std::string_view> expected;
+    for (size_t pos = 0; pos < text.size(); pos = pretoken_end(p, text, pos))
+      expected.push_back(std::string_view(text).substr(pos));
+    EXPECT_EQ(pieces, expected) << name(p);
+  }
+}
+
 TEST(PretokenPatterns, Names) {
-  for (const char* n : {"gpt2", "r50k_base", "p50k_base", "p50k_edit"}) EXPECT_EQ(pretoken_pattern_by_name(n), P::kGpt2);
+  for (const char* n : {"gpt2", "r50k_base", "p50k_base", "p50k_edit"}) {
+    EXPECT_EQ(pretoken_pattern_by_name(n), P::kGpt2) << n;
+  }
   EXPECT_EQ(pretoken_pattern_by_name("cl100k_base"), P::kCl100k);
   EXPECT_EQ(pretoken_pattern_by_name("o200k_base"), P::kO200k);
   EXPECT_EQ(pretoken_pattern_by_name("v1"), P::kMegatronV1);

@@ -164,5 +164,62 @@ TEST(UnicodeTables, ClassCounts) {
   EXPECT_EQ(counts[static_cast<int>(CharClass::kSpace)], 25u);
 }
 
+// The case classes refine the classes: letters split by case, marks out of
+// "other"; numbers and White_Space are the same code points in both.
+TEST(UnicodeTables, CaseClassesRefineClasses) {
+  for (char32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+    const CaseClass k = case_class(cp);
+    CharClass want = CharClass::kOther;
+    if (k == CaseClass::kLetter || k == CaseClass::kUpper || k == CaseClass::kLower) want = CharClass::kLetter;
+    if (k == CaseClass::kNumber) want = CharClass::kNumber;
+    if (k == CaseClass::kSpace) want = CharClass::kSpace;
+    if (char_class(cp) != want) {
+      ADD_FAILURE() << "U+" << std::hex << std::uppercase << static_cast<uint32_t>(cp);
+      break;
+    }
+  }
+}
+
+void expect_case(const std::vector<char32_t>& cps, CaseClass want, const char* what) {
+  for (char32_t cp : cps) {
+    EXPECT_EQ(static_cast<int>(case_class(cp)), static_cast<int>(want))
+        << what << " U+" << std::hex << std::uppercase << static_cast<uint32_t>(cp);
+  }
+}
+
+TEST(UnicodeTables, CaseClasses) {
+  expect_case({U'A', U'Z', 0x00C0, 0x0130, 0x0391, 0x0416, 0x1E9E, 0x212A, 0xFF21, 0x10400, 0x1D400,
+               0x01C5, 0x1F88},  // ǅ and ᾈ are Lt
+              CaseClass::kUpper, "Lu/Lt");
+  expect_case({U'a', U'z', 0x00B5, 0x00DF, 0x017F, 0x03C9, 0x044F, 0x1D41A, 0xFF41}, CaseClass::kLower, "Ll");
+  expect_case({0x00AA, 0x02B0, 0x3005, 0x4E2D, 0x3042, 0xAC00, 0x05D0, 0x0627, 0x20000, 0x31350},
+              CaseClass::kLetter, "Lm/Lo");
+  expect_case({0x0301, 0x0308, 0x0903, 0x093F, 0x20DD, 0xFE0F, 0x0E31, 0xE0100},
+              CaseClass::kMark, "M*");
+  expect_case({U'0', U'9', 0x00B2, 0x0663, 0x2160, 0xFF10}, CaseClass::kNumber, "N*");
+  expect_case({0x09, 0x0A, 0x0D, 0x20, 0x85, 0xA0, 0x2028, 0x3000}, CaseClass::kSpace, "White_Space");
+  expect_case({U'\'', U'!', 0x1C, 0x180E, 0x200D, 0x2019, 0x1F600, 0x1F3FB, 0xE000, 0x0378}, CaseClass::kOther,
+              "other");
+  EXPECT_EQ(case_class(0x110000), CaseClass::kOther);
+}
+
+TEST(UnicodeTables, CaseByteTableAgreesWithCodePointTable) {
+  for (unsigned b = 0; b < 0x80; ++b) {
+    EXPECT_EQ(detail::kCaseByteClass[b], static_cast<uint8_t>(case_class(b))) << b;
+  }
+  for (unsigned b = 0x80; b < 0x100; ++b) EXPECT_EQ(detail::kCaseByteClass[b], kMultiByteCaseClass) << b;
+}
+
+TEST(UnicodeTables, CaseClassCounts) {
+  size_t counts[7] = {};
+  for (char32_t cp = 0; cp <= 0x10FFFF; ++cp) ++counts[static_cast<int>(case_class(cp))];
+  EXPECT_EQ(counts[static_cast<int>(CaseClass::kUpper)], 1862u);  // Lu 1831 + Lt 31
+  EXPECT_EQ(counts[static_cast<int>(CaseClass::kLower)], 2233u);
+  EXPECT_EQ(counts[static_cast<int>(CaseClass::kLetter)], 132009u);
+  EXPECT_EQ(counts[static_cast<int>(CaseClass::kMark)], 2450u);
+  EXPECT_EQ(counts[static_cast<int>(CaseClass::kNumber)], 1831u);
+  EXPECT_EQ(counts[static_cast<int>(CaseClass::kSpace)], 25u);
+}
+
 }  // namespace
 }  // namespace sp

@@ -35,22 +35,28 @@ enum class PretokenPattern {
   // 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
   // (GPT-2, r50k_base, p50k_base; tiktoken's possessive spelling is the same split)
   kGpt2,
-  // tiktoken's cl100k_base: '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+|
-  //   ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s
+  // tiktoken's cl100k_base (Python tiktoken since 0.8):
+  //   '(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+
+  //   |\s++$|\s*[\r\n]|\s+(?!\S)|\s
   kCl100k,
-  // Llama-3 (and tiktoken's cl100k_base before October 2024):
-  //   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|
-  //   \s*[\r\n]+|\s+(?!\S)|\s+
+  // Llama-3 (and cl100k_base as tiktoken spelled it before 0.8, and npm
+  // tiktoken 1.0.22 still does):
+  //   (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*
+  //   |\s*[\r\n]+|\s+(?!\S)|\s+
   // Splits as kCl100k except for white space at the end of the text with a
   // line break before its last character: "\n  " is one piece in cl100k
-  // (\s++$) and two here ("\n", "  ").
+  // (\s++$) and two here ("\n", "  "). With cl100k_base's ranks both give the
+  // same token ids: none of its tokens joins a line break to white space
+  // after it unless the token ends in a line break.
   kLlama3,
   // Qwen2, Qwen2.5, Qwen3: kLlama3 with single digits (\p{N} for \p{N}{1,3}).
   kQwen2,
   // tiktoken's o200k_base: letters split by case,
-  //   [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
-  //   [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|
-  //   \p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+  //   [^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+
+  //     (?i:'s|'t|'re|'ve|'m|'ll|'d)?
+  //   |[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*
+  //     (?i:'s|'t|'re|'ve|'m|'ll|'d)?
+  //   |\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
   kO200k,
   // Megatron-LM's TikTokenizer pattern "v1": kQwen2 without the contractions,
   //   [^\r\n\p{L}\p{N}]?+\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]++[\r\n]*|\s*[\r\n]|\s+(?!\S)|\s+
@@ -64,6 +70,10 @@ enum class PretokenPattern {
 // (0 or a previous piece's end) and valid UTF-8. Always returns a value > pos.
 // For kGpt2 it is gpt2_pretoken_end.
 size_t pretoken_end(PretokenPattern p, std::string_view text, size_t pos);
+// The same as a plain function, the scanner itself with no dispatch per
+// piece: what encoders take (BpeModel::encode_span).
+using PretokenEndFunction = size_t (*)(std::string_view text, size_t pos);
+PretokenEndFunction pretoken_end_function(PretokenPattern p);
 
 // All pre-tokens of `text` under p, in order (for tests and tools; encoders
 // loop over pretoken_end, or for_each_pretoken for GPT-2).
@@ -77,9 +87,8 @@ std::optional<PretokenPattern> pretoken_pattern_for_regex(std::string_view regex
 
 // The pattern of a named encoding: "gpt2", "r50k_base", "p50k_base",
 // "p50k_edit" -> kGpt2; "cl100k_base" -> kCl100k; "o200k_base",
-// "o200k_harmony" -> kO200k;
-// Megatron-LM's --tiktoken-pattern values "v1" -> kMegatronV1, "v2" ->
-// kMegatronV2. nullopt for any other name.
+// "o200k_harmony" -> kO200k; Megatron-LM's --tiktoken-pattern values
+// "v1" -> kMegatronV1, "v2" -> kMegatronV2. nullopt for any other name.
 std::optional<PretokenPattern> pretoken_pattern_by_name(std::string_view name);
 
 // The regex of p, in the spelling its reference files use (tiktoken's for
