@@ -167,31 +167,6 @@ void parse_processor(simdjson::dom::element json, const std::string& source, Fra
   }
 }
 
-template <PretokenPattern P>
-size_t scanner_end(std::string_view text, size_t pos) {
-  return pretoken_end(P, text, pos);
-}
-
-BpeModel::PretokenEnd scanner_function(PretokenPattern p) {
-  switch (p) {
-    case PretokenPattern::kGpt2:
-      return scanner_end<PretokenPattern::kGpt2>;
-    case PretokenPattern::kCl100k:
-      return scanner_end<PretokenPattern::kCl100k>;
-    case PretokenPattern::kLlama3:
-      return scanner_end<PretokenPattern::kLlama3>;
-    case PretokenPattern::kQwen2:
-      return scanner_end<PretokenPattern::kQwen2>;
-    case PretokenPattern::kO200k:
-      return scanner_end<PretokenPattern::kO200k>;
-    case PretokenPattern::kMegatronV1:
-      return scanner_end<PretokenPattern::kMegatronV1>;
-    case PretokenPattern::kMegatronV2:
-      return scanner_end<PretokenPattern::kMegatronV2>;
-  }
-  return nullptr;
-}
-
 // Everything an encoder needs, shared by all threads.
 struct HfModel {
   std::optional<BpeModel> bpe;  // set once built
@@ -508,7 +483,7 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
   m.bpe = BpeModel::build(std::move(v), source);
   m.cut_before_metaspace = cut;
   if (const auto fast = m.pre_tokenizer.fast()) {
-    m.fast_end = scanner_function(fast->pattern);
+    m.fast_end = pretoken_end_function(fast->pattern);
     m.fast_prefix_space = fast->add_prefix_space;
   }
 
