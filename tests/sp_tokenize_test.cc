@@ -683,6 +683,23 @@ TEST_F(SpTokenizeFamilies, SentencePieceTypesAreEncodeAsIdsWithEos) {
   }
 }
 
+// HuggingFaceTokenizer: tokenizer.json with its template's special tokens
+// (Mistral's <s>) or without them; EOD is tokenizer_config.json's eos_token.
+TEST_F(SpTokenizeFamilies, HuggingFaceTokenizerWithAndWithoutSpecialTokens) {
+  SP_REQUIRE_FIXTURE(test::file_exists(models + "/llama2/tokenizer.json"), "llama2/tokenizer.json not fetched");
+  for (const auto& [field, flag] : {std::pair{"ids", ""}, std::pair{"ids_no_special",
+                                                                   " --tokenizer-hf-no-include-special-tokens"}}) {
+    golden_input("llama2", dir / "in.jsonl");
+    const auto lines = test::read_golden(std::string(SP_SOURCE_DIR) + "/tests/golden/tok_llama2.jsonl", field);
+    auto r = tokenize("--input " + dir / "in.jsonl" + " --output-prefix " + dir / field + " --append-eod" +
+                      " --tokenizer-type HuggingFaceTokenizer --tokenizer-model " + models + "/llama2" + flag);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const IndexedDataset ds = read_indexed_dataset(dir / field + "_text_document");
+    EXPECT_EQ(ds.dtype, TokenDtype::kUint16);
+    expect_documents(ds, lines, 2);  // "</s>"
+  }
+}
+
 // A small rank file: the 256 bytes, then a few merges, as OpenAI's
 // .tiktoken lines or as Megatron's JSON list.
 std::string small_ranks(bool megatron_json) {

@@ -1,0 +1,220 @@
+#include "hf_normalizer.h"
+
+#include <utf8proc.h>
+
+#include <cstdlib>
+
+#include "hf_chars.h"
+#include "regex_split.h"
+#include "sp/error.h"
+#include "sp/unicode.h"
+
+namespace sp::hf {
+
+Normalizer::Normalizer() = default;
+Normalizer::~Normalizer() = default;
+Normalizer::Normalizer(Normalizer&&) noexcept = default;
+Normalizer& Normalizer::operator=(Normalizer&&) noexcept = default;
+
+namespace {
+
+std::string string_field(simdjson::dom::element json, const char* key, const std::string& source,
+                         const std::string& what) {
+  std::string_view v;
+  if (json[key].get_string().get(v)) throw InputError(source, 0, what + " has no string \"" + key + "\"");
+  return std::string(v);
+}
+
+bool bool_field(simdjson::dom::element json, const char* key, bool fallback) {
+  bool v;
+  return json[key].get_bool().get(v) ? fallback : v;
+}
+
+void append_utf8(char32_t c, std::string& out) {
+  if (c < 0x80) {
+    out += static_cast<char>(c);
+  } else if (c < 0x800) {
+    out += static_cast<char>(0xC0 | (c >> 6));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else if (c < 0x10000) {
+    out += static_cast<char>(0xE0 | (c >> 12));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  } else {
+    out += static_cast<char>(0xF0 | (c >> 18));
+    out += static_cast<char>(0x80 | ((c >> 12) & 0x3F));
+    out += static_cast<char>(0x80 | ((c >> 6) & 0x3F));
+    out += static_cast<char>(0x80 | (c & 0x3F));
+  }
+}
+
+bool is_ascii(std::string_view s) {
+  for (unsigned char c : s)
+    if (c >= 0x80) return false;
+  return true;
+}
+
+}  // namespace
+
+void Normalizer::parse_into(simdjson::dom::element json, const std::string& source, std::vector<Step>& steps) {
+  if (json.is_null()) return;
+  std::string_view type;
+  if (json["type"].get_string().get(type)) throw InputError(source, 0, "normalizer without a \"type\"");
+  const std::string what = "normalizer " + std::string(type);
+  Step step{};
+  if (type == "Sequence") {
+    simdjson::dom::array list;
+    if (json["normalizers"].get_array().get(list)) throw InputError(source, 0, what + " has no \"normalizers\" list");
+    for (simdjson::dom::element n : list) parse_into(n, source, steps);
+    return;
+  } else if (type == "NFC") {
+    step.kind = Step::Kind::kNfc;
+  } else if (type == "NFD") {
+    step.kind = Step::Kind::kNfd;
+  } else if (type == "NFKC") {
+    step.kind = Step::Kind::kNfkc;
+  } else if (type == "NFKD") {
+    step.kind = Step::Kind::kNfkd;
+  } else if (type == "Lowercase") {
+    step.kind = Step::Kind::kLowercase;
+  } else if (type == "Prepend") {
+    step.kind = Step::Kind::kPrepend;
+    step.content = string_field(json, "prepend", source, what);
+  } else if (type == "Strip") {
+    step.kind = Step::Kind::kStrip;
+    step.left = bool_field(json, "strip_left", false);
+    step.right = bool_field(json, "strip_right", false);
+    if (!step.left && !step.right) return;
+  } else if (type == "Replace") {
+    step.kind = Step::Kind::kReplace;
+    step.content = string_field(json, "content", source, what);
+    simdjson::dom::element pattern;
+    if (json["pattern"].get(pattern)) throw InputError(source, 0, what + " has no \"pattern\"");
+    std::string_view literal, regex;
+    if (!pattern["String"].get_string().get(literal)) {
+      if (literal.empty()) throw InputError(source, 0, what + " has an empty pattern");
+      step.pattern = std::string(literal);
+    } else if (!pattern["Regex"].get_string().get(regex)) {
+      try {
+        step.regex = std::make_shared<const RegexSplitter>(regex);
+      } catch (const InputError&) {
+        throw;
+      } catch (const Error& e) {
+        throw InputError(source, 0, what + ": " + e.what());
+      }
+    } else {
+      throw InputError(source, 0, what + " has a pattern that is neither {\"String\": ...} nor {\"Regex\": ...}");
+    }
+  } else {
+    throw InputError(source, 0,
+                     "normalizer type " + std::string(type) +
+                         " is not supported (supported: NFC, NFD, NFKC, NFKD, Lowercase, Replace, Prepend, Strip, "
+                         "Sequence)");
+  }
+  steps.push_back(std::move(step));
+}
+
+Normalizer Normalizer::parse(simdjson::dom::element json, const std::string& source) {
+  Normalizer n;
+  parse_into(json, source, n.steps_);
+  return n;
+}
+
+bool Normalizer::uses_regex() const {
+  for (const Step& s : steps_)
+    if (s.regex) return true;
+  return false;
+}
+
+void Normalizer::apply(const Step& step, std::string_view in, std::string& out) {
+  out.clear();
+  switch (step.kind) {
+    case Step::Kind::kNfc:
+    case Step::Kind::kNfd:
+    case Step::Kind::kNfkc:
+    case Step::Kind::kNfkd: {
+      if (is_ascii(in)) {  // every normalization form leaves ASCII as it is
+        out.assign(in);
+        return;
+      }
+      int options = UTF8PROC_STABLE;
+      if (step.kind == Step::Kind::kNfc || step.kind == Step::Kind::kNfkc)
+        options |= UTF8PROC_COMPOSE;
+      else
+        options |= UTF8PROC_DECOMPOSE;
+      if (step.kind == Step::Kind::kNfkc || step.kind == Step::Kind::kNfkd) options |= UTF8PROC_COMPAT;
+      utf8proc_uint8_t* mapped = nullptr;
+      const utf8proc_ssize_t n =
+          utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()), static_cast<utf8proc_ssize_t>(in.size()),
+                       &mapped, static_cast<utf8proc_option_t>(options));
+      if (n < 0) throw Error(std::string("Unicode normalization failed: ") + utf8proc_errmsg(n));
+      out.assign(reinterpret_cast<const char*>(mapped), static_cast<size_t>(n));
+      std::free(mapped);
+      return;
+    }
+    case Step::Kind::kLowercase:
+      // Rust's char::to_lowercase: the simple mappings, plus the one
+      // unconditional multi-character lowercase (U+0130 -> i + U+0307).
+      for (size_t i = 0; i < in.size();) {
+        size_t len;
+        const char32_t c = char_at(in, i, &len);
+        if (c < 0x80) {
+          out += static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+        } else if (c == 0x130) {
+          out += "i\xCC\x87";
+        } else {
+          append_utf8(static_cast<char32_t>(utf8proc_tolower(static_cast<utf8proc_int32_t>(c))), out);
+        }
+        i += len;
+      }
+      return;
+    case Step::Kind::kReplace:
+      if (step.regex) {
+        thread_local std::vector<std::pair<size_t, size_t>> matches;
+        step.regex->find_matches(in, matches);
+        size_t last = 0;
+        for (const auto& [b, e] : matches) {
+          out.append(in.substr(last, b - last));
+          out += step.content;
+          last = e;
+        }
+        out.append(in.substr(last));
+      } else {
+        size_t last = 0;
+        for (size_t hit; (hit = in.find(step.pattern, last)) != std::string_view::npos;) {
+          out.append(in.substr(last, hit - last));
+          out += step.content;
+          last = hit + step.pattern.size();
+        }
+        out.append(in.substr(last));
+      }
+      return;
+    case Step::Kind::kPrepend:
+      if (!in.empty()) out += step.content;
+      out.append(in);
+      return;
+    case Step::Kind::kStrip: {
+      size_t b = 0, e = in.size();
+      if (step.left) {
+        size_t len;
+        while (b < e && is_whitespace(char_at(in, b, &len))) b += len;
+      }
+      if (step.right) {
+        size_t start;
+        while (e > b && is_whitespace(char_before(in, e, &start))) e = start;
+      }
+      out.assign(in.substr(b, e - b));
+      return;
+    }
+  }
+}
+
+void Normalizer::normalize(std::string_view text, std::string& out, std::string& scratch) const {
+  out.assign(text);
+  for (const Step& step : steps_) {
+    apply(step, out, scratch);
+    out.swap(scratch);
+  }
+}
+
+}  // namespace sp::hf
