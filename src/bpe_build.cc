@@ -112,62 +112,88 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     m.fuse_unk_ = v.fuse_unk;
   }
 
-  // Merges: each pair once (the last priority given wins, as HF tokenizers'
-  // merge map does), each rank making one token.
-  if (v.merges.size() > kMaxRank) fail("more than " + std::to_string(kMaxRank) + " merges are not supported");
-  std::vector<uint64_t> pair_slots(2 * std::bit_ceil(v.merges.size() + 1), kEmptyPair);
-  const int pair_shift = 64 - std::countr_zero(pair_slots.size());
-  std::vector<uint32_t> final_rank;  // per merge: its priority, or kNoRank when a later duplicate replaced it
-  final_rank.reserve(v.merges.size());
-  std::vector<size_t> where(v.merges.size());  // the merge's slot in pair_slots
-  uint32_t max_rank = 0;
-  std::string joined;
-  for (size_t i = 0; i < v.merges.size(); ++i) {
-    const BpeVocabulary::Merge& g = v.merges[i];
-    auto name = [&](uint32_t id) { return id < vocab ? shown(m.token_bytes(id)) : std::to_string(id); };
-    if (g.left >= vocab || g.right >= vocab)
-      fail("merge " + std::to_string(i) + " names token id " + std::to_string(std::max(g.left, g.right)) +
-           ", outside the vocabulary");
-    if (special[g.left] || special[g.right])
-      fail("merge " + name(g.left) + " " + name(g.right) + " uses a special token");
-    if (g.priority > kMaxRank) fail("merge priority " + std::to_string(g.priority) + " is too large");
-    const uint64_t pair = (uint64_t{g.left} << E::kIdBits) | g.right;
-    size_t s = (pair * 0x9E3779B97F4A7C15ull) >> pair_shift;
-    for (;; s = (s + 1) & (pair_slots.size() - 1)) {
-      if (pair_slots[s] == kEmptyPair || (pair_slots[s] >> E::kRankBits) == pair) break;
-    }
-    if (pair_slots[s] != kEmptyPair) {  // a duplicate: the earlier one no longer counts
-      const auto earlier = static_cast<size_t>(pair_slots[s] & ((uint64_t{1} << E::kRankBits) - 1));
-      final_rank[earlier] = E::kNoRank;
-    }
-    pair_slots[s] = (pair << E::kRankBits) | i;
-    where[i] = s;
-    final_rank.push_back(g.priority);
-    max_rank = std::max(max_rank, g.priority);
-  }
-  std::vector<uint64_t>().swap(pair_slots);
-  m.rules_.assign(v.merges.empty() ? 0 : size_t{max_rank} + 1, E::MergeRule{E::kNoRank, E::kNoRank, E::kNoRank});
-  std::vector<uint32_t> pairs_of_rank(m.rules_.size(), 0);
   std::vector<BpeVocabulary::Merge> kept;  // the merges that count
-  for (size_t i = 0; i < v.merges.size(); ++i) {
-    if (final_rank[i] == E::kNoRank) continue;
-    const BpeVocabulary::Merge& g = v.merges[i];
-    joined.assign(m.token_bytes(g.left)).append(m.token_bytes(g.right));
-    const int64_t merged = token_of(joined);
-    if (merged < 0)
-      fail("merge " + shown(m.token_bytes(g.left)) + " " + shown(m.token_bytes(g.right)) + " makes " + shown(joined) +
-           ", which is not in the vocabulary");
-    E::MergeRule& rule = m.rules_[g.priority];
-    if (rule.merged != E::kNoRank && rule.merged != merged)
-      fail("merges of priority " + std::to_string(g.priority) + " make different tokens (" +
-           shown(m.token_bytes(rule.merged)) + " and " + shown(joined) + ")");
-    rule = {g.left, g.right, static_cast<uint32_t>(merged)};
-    ++pairs_of_rank[g.priority];
-    kept.push_back({g.left, g.right, g.priority});
+  if (v.merges_from_ranks) {
+    // tiktoken's rule: each split of a token into two tokens is a merge that
+    // makes it, at the token's id as priority. Found here with the token
+    // table (no string per split); pairs are unique by construction.
+    if (!v.merges.empty()) fail("a vocabulary with merges_from_ranks takes no merge list");
+    m.rules_.assign(vocab, E::MergeRule{E::kNoRank, E::kNoRank, E::kNoRank});
+    bool one_pair = true;
+    for (uint32_t id = 0; id < vocab; ++id) {
+      const std::string_view t = m.token_bytes(id);
+      if (special[id] || t.size() < 2) continue;
+      uint32_t pairs = 0;
+      for (size_t k = 1; k < t.size(); ++k) {
+        const int64_t a = token_of(t.substr(0, k));
+        if (a < 0) continue;
+        const int64_t b = token_of(t.substr(k));
+        if (b < 0) continue;
+        kept.push_back({static_cast<uint32_t>(a), static_cast<uint32_t>(b), id});
+        m.rules_[id] = {static_cast<uint32_t>(a), static_cast<uint32_t>(b), id};
+        ++pairs;
+      }
+      one_pair = one_pair && pairs <= 1;
+    }
+    if (kept.size() > kMaxRank) fail("more than " + std::to_string(kMaxRank) + " merges are not supported");
+    m.one_pair_per_rank_ = one_pair;
+  } else {
+    // Merges: each pair once (the last priority given wins, as HF tokenizers'
+    // merge map does), each rank making one token.
+    if (v.merges.size() > kMaxRank) fail("more than " + std::to_string(kMaxRank) + " merges are not supported");
+    std::vector<uint64_t> pair_slots(2 * std::bit_ceil(v.merges.size() + 1), kEmptyPair);
+    const int pair_shift = 64 - std::countr_zero(pair_slots.size());
+    std::vector<uint32_t> final_rank;  // per merge: its priority, or kNoRank when a later duplicate replaced it
+    final_rank.reserve(v.merges.size());
+    uint32_t max_rank = 0;
+    for (size_t i = 0; i < v.merges.size(); ++i) {
+      const BpeVocabulary::Merge& g = v.merges[i];
+      auto name = [&](uint32_t id) { return id < vocab ? shown(m.token_bytes(id)) : std::to_string(id); };
+      if (g.left >= vocab || g.right >= vocab)
+        fail("merge " + std::to_string(i) + " names token id " + std::to_string(std::max(g.left, g.right)) +
+             ", outside the vocabulary");
+      if (special[g.left] || special[g.right])
+        fail("merge " + name(g.left) + " " + name(g.right) + " uses a special token");
+      if (g.priority > kMaxRank) fail("merge priority " + std::to_string(g.priority) + " is too large");
+      const uint64_t pair = (uint64_t{g.left} << E::kIdBits) | g.right;
+      size_t s = (pair * 0x9E3779B97F4A7C15ull) >> pair_shift;
+      for (;; s = (s + 1) & (pair_slots.size() - 1)) {
+        if (pair_slots[s] == kEmptyPair || (pair_slots[s] >> E::kRankBits) == pair) break;
+      }
+      if (pair_slots[s] != kEmptyPair) {  // a duplicate: the earlier one no longer counts
+        const auto earlier = static_cast<size_t>(pair_slots[s] & ((uint64_t{1} << E::kRankBits) - 1));
+        final_rank[earlier] = E::kNoRank;
+      }
+      pair_slots[s] = (pair << E::kRankBits) | i;
+      final_rank.push_back(g.priority);
+      max_rank = std::max(max_rank, g.priority);
+    }
+    std::vector<uint64_t>().swap(pair_slots);
+    m.rules_.assign(v.merges.empty() ? 0 : size_t{max_rank} + 1, E::MergeRule{E::kNoRank, E::kNoRank, E::kNoRank});
+    std::vector<uint32_t> pairs_of_rank(m.rules_.size(), 0);
+    std::string joined;
+    kept.reserve(v.merges.size());
+    for (size_t i = 0; i < v.merges.size(); ++i) {
+      if (final_rank[i] == E::kNoRank) continue;
+      const BpeVocabulary::Merge& g = v.merges[i];
+      joined.assign(m.token_bytes(g.left)).append(m.token_bytes(g.right));
+      const int64_t merged = token_of(joined);
+      if (merged < 0)
+        fail("merge " + shown(m.token_bytes(g.left)) + " " + shown(m.token_bytes(g.right)) + " makes " +
+             shown(joined) + ", which is not in the vocabulary");
+      E::MergeRule& rule = m.rules_[g.priority];
+      if (rule.merged != E::kNoRank && rule.merged != merged)
+        fail("merges of priority " + std::to_string(g.priority) + " make different tokens (" +
+             shown(m.token_bytes(rule.merged)) + " and " + shown(joined) + ")");
+      rule = {g.left, g.right, static_cast<uint32_t>(merged)};
+      ++pairs_of_rank[g.priority];
+      kept.push_back({g.left, g.right, g.priority});
+    }
+    std::vector<BpeVocabulary::Merge>().swap(v.merges);
+    m.one_pair_per_rank_ =
+        std::all_of(pairs_of_rank.begin(), pairs_of_rank.end(), [](uint32_t c) { return c <= 1; });
   }
-  std::vector<BpeVocabulary::Merge>().swap(v.merges);
   m.merge_count_ = kept.size();
-  m.one_pair_per_rank_ = std::all_of(pairs_of_rank.begin(), pairs_of_rank.end(), [](uint32_t c) { return c <= 1; });
 
   // The merges grouped by left token, each group sorted by right token (find_rank).
   m.pair_begin_.assign(size_t{vocab} + 1, 0);

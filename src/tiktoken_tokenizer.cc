@@ -103,16 +103,24 @@ struct Ranks {
 
 void set_rank(Ranks& r, std::string bytes, uint64_t rank, const std::string& path, uint64_t line) {
   if (rank >= (uint64_t{1} << 21)) throw InputError(path, line, "rank " + std::to_string(rank) + " is too large");
-  if (rank >= r.tokens.size()) {
-    r.tokens.resize(rank + 1);
-    r.given.resize(rank + 1, false);
-    r.line.resize(rank + 1, 0);
+  if (rank >= r.tokens.size()) {  // ranks come mostly in order: grow by half, trim_ranks cuts the excess
+    const size_t size = std::max<size_t>(rank + 1, r.tokens.size() + r.tokens.size() / 2);
+    r.tokens.resize(size);
+    r.given.resize(size, false);
+    r.line.resize(size, 0);
   }
   if (r.given[rank]) throw InputError(path, line, "rank " + std::to_string(rank) + " given twice");
   r.tokens[rank] = std::move(bytes);
   r.given[rank] = true;
   r.line[rank] = line;
   ++r.count;
+}
+
+// Cuts the vectors to one past the highest rank given.
+void trim_ranks(Ranks& r) {
+  size_t end = r.given.size();
+  while (end > 0 && !r.given[end - 1]) --end;
+  r.tokens.resize(end), r.given.resize(end), r.line.resize(end);
 }
 
 // OpenAI's format: "base64 rank" per line, blank lines skipped.
@@ -142,6 +150,7 @@ Ranks read_tiktoken_file(const std::string& path, const std::string& text) {
     set_rank(r, bytes, rank, path, line_no);
   }
   if (r.count == 0) throw InputError(path, 0, "no tokens");
+  trim_ranks(r);
   return r;
 }
 
@@ -190,6 +199,7 @@ Ranks read_megatron_json(const std::string& path, const std::string& text, uint6
     set_rank(r, bytes, i, path, i + 1);
     ++i;
   }
+  trim_ranks(r);
   return r;
 }
 
@@ -391,19 +401,9 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
   }
   if (specials == 0 && ranks.given.size() > eod && ranks.given[eod])
     throw InputError(path, 0, "rank " + std::to_string(eod) + " is <|endoftext|> in " + encoding->name);
-  // tiktoken's rule as merges: every token of rank r made of two tokens A + B
-  // is the merge {A, B, r}.
-  for (size_t r = 0; r < ranks.tokens.size(); ++r) {
-    const std::string_view t = ranks.tokens[r];
-    if (!ranks.given[r] || t.size() < 2) continue;
-    for (size_t k = 1; k < t.size(); ++k) {
-      const auto a = id_of.find(t.substr(0, k));
-      if (a == id_of.end()) continue;
-      const auto b = id_of.find(t.substr(k));
-      if (b == id_of.end()) continue;
-      v.merges.push_back({a->second, b->second, static_cast<uint32_t>(r)});
-    }
-  }
+  // tiktoken's rule as merges: every token made of two tokens A + B is the
+  // merge {A, B, its id}; BpeModel::build finds the splits.
+  v.merges_from_ranks = true;
   id_of.clear();  // its keys view the rank strings moved next
   for (size_t r = 0; r < ranks.tokens.size(); ++r)
     if (ranks.given[r]) v.tokens[specials + r] = std::move(ranks.tokens[r]);

@@ -151,6 +151,31 @@ TEST(BpeBuild, RandomVocabulariesMatchTheNaiveRule) {
   EXPECT_GT(shared_priorities, 0);
 }
 
+TEST(BpeBuild, MergesFromRanksAreEverySplitAtTheTokensId) {
+  std::mt19937 rng(99);
+  for (int round = 0; round < 20; ++round) {
+    BpeVocabulary v = random_vocabulary(rng, true, true);
+    v.merges.clear();
+    v.ignore_merges = true;
+    BpeVocabulary spelled = v;  // the same rule as an explicit merge list, for the naive encoder
+    std::map<std::string, uint32_t> id_of;
+    for (uint32_t id = 0; id < v.tokens.size(); ++id) id_of[v.tokens[id]] = id;
+    for (uint32_t id = 0; id < v.tokens.size(); ++id)
+      for (size_t k = 1; k < v.tokens[id].size(); ++k) {
+        auto a = id_of.find(v.tokens[id].substr(0, k)), b = id_of.find(v.tokens[id].substr(k));
+        if (a != id_of.end() && b != id_of.end()) spelled.merges.push_back({a->second, b->second, id});
+      }
+    v.merges_from_ranks = true;
+    const BpeModel m = BpeModel::build(std::move(v), "ranks");
+    EXPECT_EQ(m.merge_count(), spelled.merges.size());
+    for (size_t n : {2, 5, 13, 64, 65, 500}) {
+      const std::string piece = random_piece(rng, n);
+      ASSERT_EQ(encode(m, piece, 0), naive_bpe(spelled, piece)) << piece;
+      ASSERT_EQ(encode(m, piece, BpeCache::kDefaultEntries), naive_bpe(spelled, piece)) << piece;
+    }
+  }
+}
+
 // A SentencePiece-style vocabulary: characters, "▁", byte fallback.
 BpeVocabulary character_vocabulary() {
   BpeVocabulary v;

@@ -40,6 +40,9 @@ struct BpeVocabulary {
     uint32_t left, right, priority;
   };
   std::vector<Merge> merges;
+  // Instead of a merge list, tiktoken's rule: every split of a token into two
+  // tokens A + B is a merge {A, B, the token's id} (ids in rank order).
+  bool merges_from_ranks = false;
   // kBytes: a pre-token's initial symbols are its bytes, every byte must be a
   // token (byte-level BPE). kCharacters: its UTF-8 characters; a character
   // that is not a token becomes the tokens "<0xXX>" of its bytes when
