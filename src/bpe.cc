@@ -329,7 +329,8 @@ uint32_t* BpeEngine::emit_uncached(std::string_view piece, const PieceKey& key, 
   // Pieces with more ids than the memo's count field holds are not kept
   // (only character-level pieces with byte fallback can get there).
   if (memoize && end - out <= UINT8_MAX) {
-    if (cache.size_ >= cache.max_entries_) {
+    const size_t side_bytes = cache.keys_.size() + sizeof(uint32_t) * cache.ids_.size();
+    if (cache.size_ >= cache.max_entries_ || side_bytes + n + sizeof(uint32_t) * (end - out) > BpeScratch::kMaxMemoBytes) {
       compact_memo(cache);
       for (slot = key.hash & mask; cache.slots_[slot].len != 0;) slot = (slot + 1) & mask;
     }
@@ -418,6 +419,8 @@ void BpeEngine::compact_memo(BpeScratch& cache) {
   for (size_t i = 0; i < cache.slots_.size() && kept.size() < keep; ++i) {
     BpeScratch::Slot s = cache.slots_[i];
     if (s.len == 0 || !s.reused) continue;
+    if (keys.size() + sizeof(uint32_t) * ids.size() + s.len + sizeof(uint32_t) * s.count > BpeScratch::kMaxMemoBytes / 2)
+      continue;  // half the side-array budget at most, as half the entries
     s.reused = 0;
     if (s.len > 16) {
       const uint32_t at = static_cast<uint32_t>(keys.size());

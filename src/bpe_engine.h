@@ -76,8 +76,16 @@ struct PieceKey {
 // What a BpeCache holds: the memo of pre-token -> ids and the merge scratch.
 struct BpeScratch {
   // Pieces longer than this are never memoized: they are rare, and a single
-  // 1 MB run of one letter must not pin a megabyte of ids.
-  static constexpr size_t kMaxPieceBytes = 64;
+  // 1 MB run of one letter must not pin a megabyte of ids. Up to 255 (the
+  // slot's length byte): code repeats pieces of 65-100 bytes (a line of 79
+  // newlines, "//===----...") that vocabularies without ordered merges send
+  // to the heap loop at ~500 instructions a byte, 6% of cl100k's encoding of
+  // mixed text before they were memoized.
+  static constexpr size_t kMaxPieceBytes = 255;
+  // The memo's side arrays (bytes of pieces over 16 bytes, ids of pieces with
+  // over 2 ids) are held under this many bytes: a full memo is compacted
+  // when a piece would pass it, as when max_entries pieces are stored.
+  static constexpr size_t kMaxMemoBytes = size_t{16} << 20;
   // Entries of the front cache (see Front); one 64-byte cache line each, so
   // 2 MB. Eleven ids cover nearly every piece of up to 15 bytes, non-Latin
   // words included (they split into 4-8 tokens): with 3 ids, as in a

@@ -239,6 +239,22 @@ TEST(BpeBuild, CharacterSymbolsByteFallbackAndUnknowns) {
   }
 }
 
+TEST(BpeBuild, PiecesUpTo255BytesAreMemoizedLongerOnesNot) {
+  std::mt19937 rng(5);
+  const BpeVocabulary v = random_vocabulary(rng, false, false);
+  const BpeModel m = BpeModel::build(v, "memo");
+  BpeCache cache;
+  std::vector<uint32_t> ids;
+  const std::string piece(200, 'a'), longer(256, 'a');
+  m.encode_piece(piece, ids, cache);
+  EXPECT_EQ(cache.size(), 1u);
+  m.encode_piece(longer, ids, cache);
+  EXPECT_EQ(cache.size(), 1u);
+  ids.clear();
+  m.encode_piece(piece, ids, cache);  // from the memo
+  EXPECT_EQ(ids, naive_bpe(v, piece));
+}
+
 TEST(BpeBuild, DuplicatePairKeepsItsLastPriority) {
   BpeVocabulary v;
   for (int b = 0; b < 256; ++b) v.tokens.emplace_back(1, static_cast<char>(b));
