@@ -29,8 +29,12 @@
 //
 // Every failed attempt scans only characters that the piece finally returned
 // covers (or a bounded look-ahead), so a text scans in linear time.
+#include <cstdint>
 #include <cstring>
 #include <string_view>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "sp/pretokenizer.h"
 #include "sp/unicode.h"
@@ -171,7 +175,7 @@ inline const char* whitespace_piece_end(const char* p, const char* end) {
 }
 
 template <Spec S>
-const char* cl100k_piece_end(const char* p, const char* end) {
+const char* cl100k_piece_end_general(const char* p, const char* end) {
   if constexpr (S.contractions == Contractions::kAlone) {
     if (*p == '\'') {
       if (const size_t n = contraction_length(p, end)) return p + n;
@@ -292,7 +296,7 @@ const char* upper_plus_lower_star(const char* q, const char* end) {
 }
 
 template <Spec S>
-const char* o200k_piece_end(const char* p, const char* end) {
+const char* o200k_piece_end_general(const char* p, const char* end) {
   size_t len;
   const CaseClass c = case_at(p, &len);
   const char* const next = p + len;
@@ -336,6 +340,172 @@ const char* o200k_piece_end(const char* p, const char* end) {
     return trailer_end<S.slash_trailer>(body, end);
   }
   return whitespace_piece_end<S.whole_final_run>(p, end);
+}
+
+// ---- ASCII fast path: most pieces of prose and code are decided from a
+// byte table for their first two bytes and, for a run, one 16-byte SIMD
+// compare, without going through the alternatives one character at a time.
+// It decides only when the bytes it looks at (the piece and the one after
+// it) are ASCII; anything else (non-ASCII next to the piece, a run that
+// reaches the 16th byte, the text's last 15 bytes) goes to the general
+// scanner above, or to the run scanners where only a run's end is left to
+// find. For ASCII, \p{L} is A-Z a-z (Lu = A-Z, Ll = a-z, no Lt Lm Lo M),
+// \p{N} is 0-9, \s is \t \n \v \f \r and U+0020, every other byte "other".
+#if defined(__SSE2__)
+
+enum AsciiClass : uint8_t {
+  kAsciiLower = 1,
+  kAsciiUpper = 2,
+  kAsciiDigit = 4,
+  kAsciiBlank = 8,   // White_Space but CR and LF
+  kAsciiCrLf = 16,
+  kAsciiOther = 32,
+  kAsciiHigh = 64,   // part of a multi-byte character
+  kAsciiLetter = kAsciiLower | kAsciiUpper,
+  kAsciiPrefix = kAsciiBlank | kAsciiOther,  // [^\r\n\p{L}\p{N}] in ASCII
+};
+
+constexpr uint8_t ascii_class_of(int b) {
+  if (b >= 0x80) return kAsciiHigh;
+  if (b >= 'a' && b <= 'z') return kAsciiLower;
+  if (b >= 'A' && b <= 'Z') return kAsciiUpper;
+  if (b >= '0' && b <= '9') return kAsciiDigit;
+  if (b == '\r' || b == '\n') return kAsciiCrLf;
+  if (b == ' ' || b == '\t' || b == '\v' || b == '\f') return kAsciiBlank;
+  return kAsciiOther;
+}
+
+struct AsciiClassTable {
+  uint8_t c[256];
+  constexpr AsciiClassTable() : c{} {
+    for (int b = 0; b < 256; ++b) c[b] = ascii_class_of(b);
+  }
+};
+constexpr AsciiClassTable kAsciiClass;
+
+inline uint8_t ascii_class(const char* p) { return kAsciiClass.c[static_cast<uint8_t>(*p)]; }
+
+inline __m128i load16(const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+// Bytes of v in [lo, lo + n), with one signed compare: adding 128 - lo maps
+// that range onto [-128, -128 + n) and every other byte above it.
+inline __m128i in_range(__m128i v, char lo, int n) {
+  return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(128 - lo))),
+                        _mm_set1_epi8(static_cast<char>(-128 + n)));
+}
+
+// Number of leading bytes of p[0, 16) set in `in` (a compare result); 16 if all.
+inline unsigned leading(__m128i in) {
+  return static_cast<unsigned>(__builtin_ctz(~static_cast<uint32_t>(_mm_movemask_epi8(in))));
+}
+
+// End of the letter run from p (16 bytes readable, or the run scanner).
+inline const char* ascii_letters_end(const char* p, const char* end) {
+  if (end - p < 16) return letters_end(p, end);
+  const unsigned k = leading(in_range(_mm_or_si128(load16(p), _mm_set1_epi8(0x20)), 'a', 26));
+  if (k < 16 && ascii_class(p + k) != kAsciiHigh) return p + k;
+  return letters_end(p + k, end);
+}
+
+// End of the a-z run from p, then of W beyond it.
+inline const char* ascii_lower_end(const char* p, const char* end) {
+  if (end - p < 16) return lower_run_end(p, end);
+  const unsigned k = leading(in_range(load16(p), 'a', 26));
+  if (k < 16 && ascii_class(p + k) != kAsciiHigh) return p + k;
+  return lower_run_end(p + k, end);
+}
+
+// Digits, punctuation and white space at p (16 bytes readable), once the
+// letter alternatives have failed; c0 and c1 are the classes of p[0], p[1].
+// nullptr when a non-ASCII byte or the window's end leaves it undecided.
+template <Spec S>
+inline const char* ascii_rest(const char* p, const char* end, uint8_t c0, uint8_t c1) {
+  if (c0 == kAsciiDigit) {
+    unsigned k = 1;
+    if (c1 == kAsciiDigit && S.max_digits > 1) k = ascii_class(p + 2) == kAsciiDigit ? 3 : 2;
+    if (k < static_cast<unsigned>(S.max_digits) && ascii_class(p + k) == kAsciiHigh) return nullptr;
+    return p + k;
+  }
+  const char* q = c0 == kAsciiOther ? p + 1 : (*p == ' ' && c1 == kAsciiOther) ? p + 2 : nullptr;
+  if (q) {  // ` ?[^\s\p{L}\p{N}]+` then its trailer
+    const char* const stop = p + 16;
+    while (q < stop && ascii_class(q) == kAsciiOther) ++q;
+    if (q == stop || ascii_class(q) == kAsciiHigh) return nullptr;
+    return trailer_end<S.slash_trailer>(q, end);
+  }
+  // A white-space run, which an ASCII non-space ends (so not at the text's end).
+  const __m128i v = load16(p);
+  const __m128i crlf = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+  const unsigned k = leading(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), in_range(v, '\t', 5)));
+  if (k == 16 || ascii_class(p + k) == kAsciiHigh) return nullptr;
+  if (const uint32_t at = static_cast<uint32_t>(_mm_movemask_epi8(crlf)) & ((1u << k) - 1)) {
+    return p + (32 - __builtin_clz(at));  // just past the run's last CR or LF
+  }
+  return p + (k >= 2 ? k - 1 : k);
+}
+
+template <Spec S>
+inline const char* cl100k_ascii_piece_end(const char* p, const char* end) {
+  const uint8_t c0 = ascii_class(p);
+  if (c0 & kAsciiLetter) return ascii_letters_end(p + 1, end);
+  if (c0 == kAsciiHigh) return nullptr;
+  if constexpr (S.contractions == Contractions::kAlone) {
+    if (*p == '\'') {
+      if (const size_t n = contraction_length(p, end)) return p + n;
+    }
+  }
+  const uint8_t c1 = ascii_class(p + 1);
+  if ((c0 & kAsciiPrefix) && (c1 & kAsciiLetter)) return ascii_letters_end(p + 2, end);
+  return ascii_rest<S>(p, end, c0, c1);
+}
+
+// U* W+ contraction? | U+ W* contraction? from q, whose class is c (U or W).
+template <Spec S>
+inline const char* ascii_cased_end(const char* q, const char* end, uint8_t c) {
+  if (c == kAsciiLower) return with_contraction<S>(ascii_lower_end(q + 1, end), end);
+  // In ASCII U and W are disjoint, so U* gives nothing back: W+ starts right
+  // after the upper-case run or not at all.
+  const char* r = q + 1;
+  uint8_t d;
+  while ((d = ascii_class(r)) == kAsciiUpper) {
+    if (++r - q == 15) return nullptr;
+  }
+  if (d == kAsciiLower) return with_contraction<S>(ascii_lower_end(r + 1, end), end);
+  if (d == kAsciiHigh) return nullptr;
+  return with_contraction<S>(r, end);
+}
+
+template <Spec S>
+inline const char* o200k_ascii_piece_end(const char* p, const char* end) {
+  const uint8_t c0 = ascii_class(p);
+  if (c0 & kAsciiLetter) return ascii_cased_end<S>(p, end, c0);
+  if (c0 == kAsciiHigh) return nullptr;
+  const uint8_t c1 = ascii_class(p + 1);
+  if ((c0 & kAsciiPrefix) && (c1 & kAsciiLetter)) return ascii_cased_end<S>(p + 1, end, c1);
+  if (c1 == kAsciiHigh) return nullptr;  // maybe a letter or mark after a prefix
+  return ascii_rest<S>(p, end, c0, c1);
+}
+
+#endif  // __SSE2__
+
+template <Spec S>
+inline const char* cl100k_piece_end(const char* p, const char* end) {
+#if defined(__SSE2__)
+  if (end - p >= 16) {
+    if (const char* e = cl100k_ascii_piece_end<S>(p, end)) return e;
+  }
+#endif
+  return cl100k_piece_end_general<S>(p, end);
+}
+
+template <Spec S>
+inline const char* o200k_piece_end(const char* p, const char* end) {
+#if defined(__SSE2__)
+  if (end - p >= 16) {
+    if (const char* e = o200k_ascii_piece_end<S>(p, end)) return e;
+  }
+#endif
+  return o200k_piece_end_general<S>(p, end);
 }
 
 template <Spec S>
