@@ -446,7 +446,9 @@ inline size_t ascii_rest(const char* begin, const char* p, const char* end, uint
   if (c0 == kAsciiDigit) {
     unsigned k = 1;
     if (c1 == kAsciiDigit && S.max_digits > 1) k = ascii_class(p + 2) == kAsciiDigit ? 3 : 2;
-    if (k < static_cast<unsigned>(S.max_digits) && ascii_class(p + k) == kAsciiHigh) return general_end_at<S>(begin, p, end);
+    if (k < static_cast<unsigned>(S.max_digits) && ascii_class(p + k) == kAsciiHigh) {
+      return general_end_at<S>(begin, p, end);  // a non-ASCII digit may follow
+    }
     return at(begin, p + k);
   }
   const char* q = c0 == kAsciiOther ? p + 1 : (*p == ' ' && c1 == kAsciiOther) ? p + 2 : nullptr;
