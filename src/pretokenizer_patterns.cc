@@ -175,7 +175,7 @@ inline const char* whitespace_piece_end(const char* p, const char* end) {
 }
 
 template <Spec S>
-[[gnu::noinline]] const char* cl100k_piece_end_general(const char* p, const char* end) {
+const char* cl100k_piece_end_general(const char* p, const char* end) {
   if constexpr (S.contractions == Contractions::kAlone) {
     if (*p == '\'') {
       if (const size_t n = contraction_length(p, end)) return p + n;
@@ -296,7 +296,7 @@ const char* upper_plus_lower_star(const char* q, const char* end) {
 }
 
 template <Spec S>
-[[gnu::noinline]] const char* o200k_piece_end_general(const char* p, const char* end) {
+const char* o200k_piece_end_general(const char* p, const char* end) {
   size_t len;
   const CaseClass c = case_at(p, &len);
   const char* const next = p + len;
@@ -481,6 +481,7 @@ inline size_t cl100k_ascii_piece_end(const char* begin, const char* p, const cha
   }
   const uint8_t c1 = ascii_class(p + 1);
   if ((c0 & kAsciiPrefix) && (c1 & kAsciiLetter)) return ascii_letters_end(begin, p + 2, end);
+  if (c1 == kAsciiHigh) return general_end_at<S>(begin, p, end);  // maybe a letter after a prefix
   return ascii_rest<S>(begin, p, end, c0, c1);
 }
 
