@@ -29,8 +29,12 @@
 //
 // Every failed attempt scans only characters that the piece finally returned
 // covers (or a bounded look-ahead), so a text scans in linear time.
+#include <cstdint>
 #include <cstring>
 #include <string_view>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "sp/pretokenizer.h"
 #include "sp/unicode.h"
@@ -171,7 +175,7 @@ inline const char* whitespace_piece_end(const char* p, const char* end) {
 }
 
 template <Spec S>
-const char* cl100k_piece_end(const char* p, const char* end) {
+const char* cl100k_piece_end_general(const char* p, const char* end) {
   if constexpr (S.contractions == Contractions::kAlone) {
     if (*p == '\'') {
       if (const size_t n = contraction_length(p, end)) return p + n;
@@ -292,7 +296,7 @@ const char* upper_plus_lower_star(const char* q, const char* end) {
 }
 
 template <Spec S>
-const char* o200k_piece_end(const char* p, const char* end) {
+const char* o200k_piece_end_general(const char* p, const char* end) {
   size_t len;
   const CaseClass c = case_at(p, &len);
   const char* const next = p + len;
@@ -338,12 +342,196 @@ const char* o200k_piece_end(const char* p, const char* end) {
   return whitespace_piece_end<S.whole_final_run>(p, end);
 }
 
+// ---- ASCII fast path: most pieces of prose and code are decided from a
+// byte table for their first two bytes and, for a run, one 16-byte SIMD
+// compare, without going through the alternatives one character at a time.
+// It decides only when the bytes it looks at (the piece and the one after
+// it) are ASCII; anything else (non-ASCII next to the piece, a run that
+// reaches the 16th byte, the text's last 17 bytes) goes to the general
+// scanner above, or to the run scanners where only a run's end is left to
+// find. For ASCII, \p{L} is A-Z a-z (Lu = A-Z, Ll = a-z, no Lt Lm Lo M),
+// \p{N} is 0-9, \s is \t \n \v \f \r and U+0020, every other byte "other".
+#if defined(__SSE2__)
+
+enum AsciiClass : uint8_t {
+  kAsciiLower = 1,
+  kAsciiUpper = 2,
+  kAsciiDigit = 4,
+  kAsciiBlank = 8,   // White_Space but CR and LF
+  kAsciiCrLf = 16,
+  kAsciiOther = 32,
+  kAsciiHigh = 64,   // part of a multi-byte character
+  kAsciiLetter = kAsciiLower | kAsciiUpper,
+  kAsciiPrefix = kAsciiBlank | kAsciiOther,  // [^\r\n\p{L}\p{N}] in ASCII
+};
+
+constexpr uint8_t ascii_class_of(int b) {
+  if (b >= 0x80) return kAsciiHigh;
+  if (b >= 'a' && b <= 'z') return kAsciiLower;
+  if (b >= 'A' && b <= 'Z') return kAsciiUpper;
+  if (b >= '0' && b <= '9') return kAsciiDigit;
+  if (b == '\r' || b == '\n') return kAsciiCrLf;
+  if (b == ' ' || b == '\t' || b == '\v' || b == '\f') return kAsciiBlank;
+  return kAsciiOther;
+}
+
+struct AsciiClassTable {
+  uint8_t c[256];
+  constexpr AsciiClassTable() : c{} {
+    for (int b = 0; b < 256; ++b) c[b] = ascii_class_of(b);
+  }
+};
+constexpr AsciiClassTable kAsciiClass;
+
+inline uint8_t ascii_class(const char* p) { return kAsciiClass.c[static_cast<uint8_t>(*p)]; }
+
+inline __m128i load16(const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
+
+// Bytes of v in [lo, lo + n), with one signed compare: adding 128 - lo maps
+// that range onto [-128, -128 + n) and every other byte above it.
+inline __m128i in_range(__m128i v, char lo, int n) {
+  return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(128 - lo))),
+                        _mm_set1_epi8(static_cast<char>(-128 + n)));
+}
+
+// Number of leading bytes of p[0, 16) set in `in` (a compare result); 16 if all.
+inline unsigned leading(__m128i in) {
+  return static_cast<unsigned>(__builtin_ctz(~static_cast<uint32_t>(_mm_movemask_epi8(in))));
+}
+
+// The fast path answers offsets from `begin`, and hands every case it does
+// not decide to the general scanner itself, so that every way out of it, the
+// cold ones too, is a tail call and the common pieces need no stack frame.
+
+template <Spec S>
+[[gnu::noinline]] size_t general_end_at(const char* begin, const char* p, const char* end) {
+  return static_cast<size_t>(
+      (S.by_case ? o200k_piece_end_general<S>(p, end) : cl100k_piece_end_general<S>(p, end)) - begin);
+}
+
+[[gnu::noinline]] size_t letters_end_at(const char* begin, const char* p, const char* end) {
+  return static_cast<size_t>(letters_end(p, end) - begin);
+}
+
+template <Spec S>
+[[gnu::noinline]] size_t lower_end_at(const char* begin, const char* p, const char* end) {
+  return static_cast<size_t>(with_contraction<S>(lower_run_end(p, end), end) - begin);
+}
+
+inline size_t at(const char* begin, const char* p) { return static_cast<size_t>(p - begin); }
+
+// End of the letter run from p (16 bytes readable from p).
+inline size_t ascii_letters_end(const char* begin, const char* p, const char* end) {
+  const unsigned k = leading(in_range(_mm_or_si128(load16(p), _mm_set1_epi8(0x20)), 'a', 26));
+  if (k < 16 && ascii_class(p + k) != kAsciiHigh) return at(begin, p + k);
+  return letters_end_at(begin, p + k, end);
+}
+
+// W+ from p, then a contraction (o200k): the a-z run at one compare when 16
+// bytes are readable from p and a non-ASCII byte does not continue it.
+template <Spec S>
+inline size_t ascii_lower_end(const char* begin, const char* p, const char* end) {
+  if (end - p < 16) return lower_end_at<S>(begin, p, end);
+  const unsigned k = leading(in_range(load16(p), 'a', 26));
+  if (k == 16 || ascii_class(p + k) == kAsciiHigh) return lower_end_at<S>(begin, p + k, end);
+  return at(begin, with_contraction<S>(p + k, end));
+}
+
+// Digits, punctuation and white space at p (18 bytes readable), once the
+// letter alternatives have failed; c0 and c1 are the classes of p[0], p[1].
+// The general scanner decides when a non-ASCII byte or the window's end
+// leaves it undecided.
+template <Spec S>
+inline size_t ascii_rest(const char* begin, const char* p, const char* end, uint8_t c0, uint8_t c1) {
+  if (c0 == kAsciiDigit) {
+    unsigned k = 1;
+    if (c1 == kAsciiDigit && S.max_digits > 1) k = ascii_class(p + 2) == kAsciiDigit ? 3 : 2;
+    if (k < static_cast<unsigned>(S.max_digits) && ascii_class(p + k) == kAsciiHigh) {
+      return general_end_at<S>(begin, p, end);  // a non-ASCII digit may follow
+    }
+    return at(begin, p + k);
+  }
+  const char* q = c0 == kAsciiOther ? p + 1 : (*p == ' ' && c1 == kAsciiOther) ? p + 2 : nullptr;
+  if (q) {  // ` ?[^\s\p{L}\p{N}]+` then its trailer
+    const char* const stop = p + 16;
+    while (q < stop && ascii_class(q) == kAsciiOther) ++q;
+    if (q == stop || ascii_class(q) == kAsciiHigh) return general_end_at<S>(begin, p, end);
+    return at(begin, trailer_end<S.slash_trailer>(q, end));
+  }
+  // A white-space run, which an ASCII non-space ends (so not at the text's end).
+  const __m128i v = load16(p);
+  const __m128i crlf = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
+  const unsigned k = leading(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), in_range(v, '\t', 5)));
+  if (k == 16 || ascii_class(p + k) == kAsciiHigh) return general_end_at<S>(begin, p, end);
+  if (const uint32_t crlf_at = static_cast<uint32_t>(_mm_movemask_epi8(crlf)) & ((1u << k) - 1)) {
+    return at(begin, p + (32 - __builtin_clz(crlf_at)));  // just past the run's last CR or LF
+  }
+  return at(begin, p + (k >= 2 ? k - 1 : k));
+}
+
+template <Spec S>
+inline size_t cl100k_ascii_piece_end(const char* begin, const char* p, const char* end) {
+  const uint8_t c0 = ascii_class(p);
+  if (c0 & kAsciiLetter) return ascii_letters_end(begin, p + 1, end);
+  if (c0 == kAsciiHigh) return general_end_at<S>(begin, p, end);
+  if constexpr (S.contractions == Contractions::kAlone) {
+    if (*p == '\'') {
+      if (const size_t n = contraction_length(p, end)) return at(begin, p + n);
+    }
+  }
+  const uint8_t c1 = ascii_class(p + 1);
+  if ((c0 & kAsciiPrefix) && (c1 & kAsciiLetter)) return ascii_letters_end(begin, p + 2, end);
+  if (c1 == kAsciiHigh) return general_end_at<S>(begin, p, end);  // maybe a letter after a prefix
+  return ascii_rest<S>(begin, p, end, c0, c1);
+}
+
+// U* W+ contraction? | U+ W* contraction? from q (p or just after a prefix at
+// p), whose class is c (U or W).
+template <Spec S>
+inline size_t ascii_cased_end(const char* begin, const char* p, const char* q, const char* end, uint8_t c) {
+  if (c == kAsciiLower) return ascii_lower_end<S>(begin, q + 1, end);
+  // In ASCII U and W are disjoint, so U* gives nothing back: W+ starts right
+  // after the upper-case run or not at all.
+  const char* r = q + 1;
+  uint8_t d;
+  while ((d = ascii_class(r)) == kAsciiUpper) {
+    if (++r - q == 15) return general_end_at<S>(begin, p, end);
+  }
+  if (d == kAsciiLower) return ascii_lower_end<S>(begin, r + 1, end);
+  if (d == kAsciiHigh) return general_end_at<S>(begin, p, end);
+  return at(begin, with_contraction<S>(r, end));
+}
+
+template <Spec S>
+inline size_t o200k_ascii_piece_end(const char* begin, const char* p, const char* end) {
+  const uint8_t c0 = ascii_class(p);
+  if (c0 & kAsciiLetter) return ascii_cased_end<S>(begin, p, p, end, c0);
+  if (c0 == kAsciiHigh) return general_end_at<S>(begin, p, end);
+  const uint8_t c1 = ascii_class(p + 1);
+  if ((c0 & kAsciiPrefix) && (c1 & kAsciiLetter)) return ascii_cased_end<S>(begin, p, p + 1, end, c1);
+  if (c1 == kAsciiHigh) return general_end_at<S>(begin, p, end);  // maybe a letter or mark after a prefix
+  return ascii_rest<S>(begin, p, end, c0, c1);
+}
+
+#endif  // __SSE2__
+
+// The fast path reads up to 18 bytes from p: 16 from a letter run's start.
+constexpr ptrdiff_t kAsciiAhead = 18;
+
 template <Spec S>
 size_t scan(std::string_view text, size_t pos) {
   const char* const begin = text.data();
   const char* const end = begin + text.size();
-  const char* e = S.by_case ? o200k_piece_end<S>(begin + pos, end) : cl100k_piece_end<S>(begin + pos, end);
+  const char* const p = begin + pos;
+#if defined(__SSE2__)
+  if (end - p >= kAsciiAhead) {
+    return S.by_case ? o200k_ascii_piece_end<S>(begin, p, end) : cl100k_ascii_piece_end<S>(begin, p, end);
+  }
+  return general_end_at<S>(begin, p, end);
+#else
+  const char* e = S.by_case ? o200k_piece_end_general<S>(p, end) : cl100k_piece_end_general<S>(p, end);
   return static_cast<size_t>(e - begin);
+#endif
 }
 
 // Regex spellings as they appear in the files, and the pattern of each.

@@ -199,6 +199,71 @@ TEST(PretokenPatterns, RandomTextMatchesPcre2) {
   }
 }
 
+// Longer texts for the ASCII fast path (16 bytes at a time): ASCII runs of
+// every class and length, crossing 8-, 16- and 32-byte boundaries, with the
+// tricky characters (non-ASCII letters, marks, digits and spaces next to
+// them, apostrophes, CR/LF, slashes) dropped in at any offset.
+std::string run_text(std::mt19937& rng, size_t max_runs) {
+  static const std::vector<std::string> kRunUnits = {"a", "z", "A", "Z", "0", "9", " ", "\t", "\n", "\r",
+                                                     ".", "'", "/", "(", "-", "_", "\v", "\f", "\x1F", "~"};
+  const auto& cps = test::tricky_alphabet();
+  std::string s;
+  const size_t runs = rng() % (max_runs + 1);
+  for (size_t r = 0; r < runs; ++r) {
+    switch (rng() % 6) {
+      case 0:  // one tricky character
+        s += test::utf8(cps[rng() % cps.size()]);
+        break;
+      case 1: {  // any ASCII, byte by byte
+        const size_t n = 1 + rng() % 20;
+        for (size_t i = 0; i < n; ++i) s += static_cast<char>(rng() % 128);
+        break;
+      }
+      case 2: {  // a word: capitalised, lower, upper or camel case
+        const size_t n = 1 + rng() % 24;
+        const unsigned shape = rng() % 4;
+        for (size_t i = 0; i < n; ++i) {
+          const bool up = shape == 2 || (shape == 0 && i == 0) || (shape == 3 && rng() % 3 == 0);
+          s += static_cast<char>((up ? 'A' : 'a') + rng() % 26);
+        }
+        break;
+      }
+      default: {  // a run of one unit, 1 to 40 long
+        const std::string& unit = kRunUnits[rng() % kRunUnits.size()];
+        const size_t n = 1 + rng() % 40;
+        for (size_t i = 0; i < n; ++i) s += unit;
+      }
+    }
+  }
+  return s;
+}
+
+TEST(PretokenPatterns, LongAsciiRunsMatchPcre2) {
+  std::mt19937 rng(16);
+  for (int i = 0; i < 30000; ++i) {
+    const std::string text = run_text(rng, 8);
+    for (P p : kScanned) {
+      ASSERT_EQ(pieces(p, text), reference_pieces(p, text)) << name(p) << " on \"" << text << "\"";
+    }
+  }
+}
+
+// Every suffix of a long mixed text, so that each piece start meets the
+// text's end at every distance (the fast path needs 16 bytes ahead).
+TEST(PretokenPatterns, EverySuffixMatchesPcre2) {
+  std::mt19937 rng(32);
+  for (int i = 0; i < 300; ++i) {
+    const std::string text = run_text(rng, 10);
+    for (size_t from = 0; from < text.size(); ++from) {
+      if ((static_cast<uint8_t>(text[from]) & 0xC0) == 0x80) continue;  // not a character boundary
+      const std::string_view tail = std::string_view(text).substr(from);
+      for (P p : kScanned) {
+        ASSERT_EQ(pieces(p, tail), reference_pieces(p, tail)) << name(p) << " on \"" << tail << "\"";
+      }
+    }
+  }
+}
+
 // GPT-2's scanner against its tiktoken spelling, and the two GPT-2 spellings
 // against each other (they split alike).
 TEST(PretokenPatterns, Gpt2SpellingsMatchPcre2) {
