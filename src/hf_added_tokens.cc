@@ -1,6 +1,7 @@
 #include "hf_added_tokens.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "hf_chars.h"
 
@@ -24,6 +25,23 @@ AddedTokenMatcher::AddedTokenMatcher(std::vector<AddedToken> tokens) : tokens_(s
     }
     terminal_[node] = static_cast<int64_t>(t);  // a later token with the same content wins, as in HF's map
   }
+  int firsts = 0;
+  for (int b = 0; b < 256; ++b)
+    if (first_byte_[b]) {
+      ++firsts;
+      only_first_byte_ = b;
+    }
+  if (firsts != 1) only_first_byte_ = -1;
+}
+
+size_t AddedTokenMatcher::next_candidate(std::string_view text, size_t pos) const {
+  if (pos >= text.size()) return text.size();
+  if (only_first_byte_ >= 0) {  // typical: every special token starts with '<'
+    const void* hit = std::memchr(text.data() + pos, only_first_byte_, text.size() - pos);
+    return hit ? static_cast<size_t>(static_cast<const char*>(hit) - text.data()) : text.size();
+  }
+  while (pos < text.size() && !first_byte_[static_cast<unsigned char>(text[pos])]) ++pos;
+  return pos;
 }
 
 int64_t AddedTokenMatcher::longest_at(std::string_view text, size_t pos, size_t* end) const {
@@ -45,11 +63,7 @@ void AddedTokenMatcher::split(std::string_view text, std::vector<Segment>& out) 
   out.clear();
   size_t start_offset = 0;  // end of the last match taken
   if (!tokens_.empty()) {
-    for (size_t pos = 0; pos < text.size();) {
-      if (!first_byte_[static_cast<unsigned char>(text[pos])]) {
-        ++pos;
-        continue;
-      }
+    for (size_t pos = next_candidate(text, 0); pos < text.size(); pos = next_candidate(text, pos)) {
       size_t stop = 0;
       const int64_t t = longest_at(text, pos, &stop);
       if (t < 0) {

@@ -46,6 +46,10 @@ class AddedTokenMatcher {
   absl::flat_hash_map<uint64_t, uint32_t> edges_;
   std::vector<int64_t> terminal_;  // token index ending at each node, or -1
   bool first_byte_[256] = {};
+  // The next position at or after pos whose byte starts a token, or text.size().
+  size_t next_candidate(std::string_view text, size_t pos) const;
+  // When every token starts with the same byte, that byte (found by memchr), else -1.
+  int only_first_byte_ = -1;
 };
 
 }  // namespace sp::hf

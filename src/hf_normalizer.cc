@@ -54,7 +54,49 @@ bool is_ascii(std::string_view s) {
   return true;
 }
 
+void utf8proc_normalize(std::string_view in, int options, std::string& out) {
+  utf8proc_uint8_t* mapped = nullptr;
+  const utf8proc_ssize_t n =
+      utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()), static_cast<utf8proc_ssize_t>(in.size()),
+                   &mapped, static_cast<utf8proc_option_t>(options));
+  if (n < 0) throw Error(std::string("Unicode normalization failed: ") + utf8proc_errmsg(n));
+  out.append(reinterpret_cast<const char*>(mapped), static_cast<size_t>(n));
+  std::free(mapped);
+}
+
+// The start of the code point whose lead byte is at or before pos.
+size_t char_start(std::string_view s, size_t pos) {
+  while (pos > 0 && (static_cast<unsigned char>(s[pos]) & 0xC0) == 0x80) --pos;
+  return pos;
+}
+
 }  // namespace
+
+void nfc_append(std::string_view in, std::string& out) {
+  // Every code point below U+0300 (UTF-8 lead byte < 0xCC) is its own NFC,
+  // a starter (combining class 0) and never the second of a composition, so
+  // NFC never moves or merges anything across the start of one. Only the
+  // stretches from the character before a code point >= U+0300 to the next
+  // one below U+0300 go through utf8proc; the rest is copied
+  // (hf_normalizer_test checks these properties against utf8proc).
+  constexpr unsigned char kFirstLeadFromU0300 = 0xCC;
+  size_t done = 0;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (static_cast<unsigned char>(in[i]) < kFirstLeadFromU0300) continue;
+    const size_t begin = i > done ? char_start(in, i - 1) : done;
+    size_t end = i;
+    while (end < in.size()) {
+      const auto b = static_cast<unsigned char>(in[end]);
+      if (b < 0x80 || (b >= 0xC0 && b < kFirstLeadFromU0300)) break;  // a code point below U+0300 starts here
+      ++end;
+    }
+    out.append(in.substr(done, begin - done));
+    utf8proc_normalize(in.substr(begin, end - begin), UTF8PROC_STABLE | UTF8PROC_COMPOSE, out);
+    done = end;
+    i = end;  // in[end] < 0xCC when end < size
+  }
+  out.append(in.substr(done));
+}
 
 void Normalizer::parse_into(simdjson::dom::element json, const std::string& source, std::vector<Step>& steps) {
   if (json.is_null()) return;
@@ -137,19 +179,17 @@ void Normalizer::apply(const Step& step, std::string_view in, std::string& out) 
         out.assign(in);
         return;
       }
+      if (step.kind == Step::Kind::kNfc) {
+        nfc_append(in, out);
+        return;
+      }
       int options = UTF8PROC_STABLE;
       if (step.kind == Step::Kind::kNfc || step.kind == Step::Kind::kNfkc)
         options |= UTF8PROC_COMPOSE;
       else
         options |= UTF8PROC_DECOMPOSE;
       if (step.kind == Step::Kind::kNfkc || step.kind == Step::Kind::kNfkd) options |= UTF8PROC_COMPAT;
-      utf8proc_uint8_t* mapped = nullptr;
-      const utf8proc_ssize_t n =
-          utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(in.data()), static_cast<utf8proc_ssize_t>(in.size()),
-                       &mapped, static_cast<utf8proc_option_t>(options));
-      if (n < 0) throw Error(std::string("Unicode normalization failed: ") + utf8proc_errmsg(n));
-      out.assign(reinterpret_cast<const char*>(mapped), static_cast<size_t>(n));
-      std::free(mapped);
+      utf8proc_normalize(in, options, out);
       return;
     }
     case Step::Kind::kLowercase:

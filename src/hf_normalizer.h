@@ -45,4 +45,8 @@ class Normalizer {
   std::vector<Step> steps_;
 };
 
+// NFC of `text` (valid UTF-8) appended to `out`, as utf8proc gives it, with
+// only the stretches that hold a code point >= U+0300 passed to utf8proc.
+void nfc_append(std::string_view text, std::string& out);
+
 }  // namespace sp::hf

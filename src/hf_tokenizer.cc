@@ -290,8 +290,11 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
   const bool has_config = is_file(config_path);
   const std::string source = json_path;
 
-  const std::string json_text = read_file(json_path);
-  const simdjson::padded_string json_padded(json_text);
+  // Read once, straight into simdjson's padded buffer (hashed from there too).
+  simdjson::padded_string json_padded;
+  if (simdjson::padded_string::load(json_path).get(json_padded))
+    json_padded = simdjson::padded_string(read_file(json_path));  // read_file names the failure
+  const std::string_view json_text(json_padded.data(), json_padded.size());
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (auto err = parser.parse(json_padded).get(root))
@@ -340,6 +343,11 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
   absl::flat_hash_map<std::string_view, uint32_t> by_name;  // vocab.json spelling -> id
   by_name.reserve(vocab.size());
   std::vector<bool> present, special;
+  // Ids are normally 0 .. size - 1: size everything once.
+  v.tokens.resize(vocab.size());
+  present.resize(vocab.size());
+  special.resize(vocab.size());
+  std::vector<std::string_view> names(vocab.size());  // the vocab's spelling by id, for the merges
   std::string bytes;
   for (auto field : vocab) {
     int64_t id;
@@ -347,16 +355,18 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
       throw InputError(source, 0, "vocab token " + std::string(field.key) + " has no valid id");
     const auto uid = static_cast<size_t>(id);
     if (uid >= v.tokens.size()) {
+      names.resize(uid + 1);
       v.tokens.resize(uid + 1);
       present.resize(uid + 1);
       special.resize(uid + 1);
     }
     if (present[uid]) throw InputError(source, 0, "vocab id " + std::to_string(id) + " is used twice");
     present[uid] = true;
+    names[uid] = field.key;
     if (!by_name.emplace(field.key, static_cast<uint32_t>(uid)).second)
       throw InputError(source, 0, "vocab token " + std::string(field.key) + " appears twice");
-    if (!byte_level) {
-      v.tokens[uid] = std::string(field.key);
+    if (!byte_level || std::all_of(field.key.begin(), field.key.end(), [](char c) { return c > ' ' && c < 0x7F; })) {
+      v.tokens[uid] = std::string(field.key);  // printable ASCII stands for itself in byte-level text
     } else if (gpt2_unicode_to_bytes(field.key, bytes)) {
       v.tokens[uid] = bytes;
     } else {  // not byte-level text: no text can make it
@@ -372,6 +382,7 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
   v.merges.reserve(merges.size());
   uint32_t priority = 0;
   std::string joined;
+  uint32_t made = 0;  // the token the last merge made: vocabularies mostly list merges in the order of their tokens
   for (simdjson::dom::element e : merges) {
     std::string_view a, b, line;
     simdjson::dom::array pair;
@@ -388,8 +399,18 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
       throw InputError(source, 0, "merge " + std::to_string(priority) + " is neither \"a b\" nor [\"a\", \"b\"]");
     }
     const auto left = by_name.find(a), right = by_name.find(b);
-    joined.assign(a).append(b);
-    if (left == by_name.end() || right == by_name.end() || !by_name.contains(joined))
+    bool known = left != by_name.end() && right != by_name.end();
+    if (known) {  // the made token must exist: tried at the next id before the hash map
+      joined.assign(a).append(b);
+      if (made + 1 < names.size() && names[made + 1] == joined) {
+        ++made;
+      } else if (const auto it = by_name.find(joined); it != by_name.end()) {
+        made = it->second;
+      } else {
+        known = false;
+      }
+    }
+    if (!known)
       throw InputError(source, 0,
                        "merge " + std::to_string(priority) + " (" + std::string(a) + " " + std::string(b) +
                            ") names a token that is not in the vocab");

@@ -60,5 +60,25 @@ TEST(HfAddedTokens, SameContentTwiceKeepsTheLastId) {
   EXPECT_EQ(show(m, "<x>"), "[7:<x>]");
 }
 
+// Candidates are found by memchr when every token starts with one byte, by a
+// first-byte table otherwise: both must find every match, near the ends too,
+// and leave text without candidates whole.
+TEST(HfAddedTokens, CandidateSkipFindsEveryMatchWithOneOrManyFirstBytes) {
+  const AddedTokenMatcher one({token("<|x|>", 1), token("<s>", 2)});
+  const AddedTokenMatcher many({token("<|x|>", 1), token("<s>", 2), token("\n\n", 3), token("ab", 4)});
+  const std::string plain(1000, 'z');
+  for (const AddedTokenMatcher* m : {&one, &many}) {
+    EXPECT_EQ(show(*m, plain), "(" + plain + ")");
+    EXPECT_EQ(show(*m, "<<|x|<s"), "(<<|x|<s)");  // candidates that match nothing
+    EXPECT_EQ(show(*m, "<|x|>"), "[1:<|x|>]");
+    EXPECT_EQ(show(*m, plain + "<s>"), "(" + plain + ")[2:<s>]");
+    EXPECT_EQ(show(*m, "<<s>" + plain + "<|x|><s>z"), "(<)[2:<s>](" + plain + ")[1:<|x|>][2:<s>](z)");
+  }
+  EXPECT_EQ(show(many, "z\n\nab<s"), "(z)[3:\n\n][4:ab](<s)");
+  EXPECT_EQ(show(one, "z\n\nab<s"), "(z\n\nab<s)");
+  const AddedTokenMatcher last({token("#", 5)});  // a candidate in the last byte
+  EXPECT_EQ(show(last, plain + "#"), "(" + plain + ")[5:#]");
+}
+
 }  // namespace
 }  // namespace sp::hf
