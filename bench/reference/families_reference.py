@@ -8,6 +8,7 @@ first), so the comparison favours the references: sp_tokenize's figures are
 whole processes (JSON parsing, writing .bin/.idx, loading).
 
     RAYON_NUM_THREADS=1 families_reference.py CORPUS.jsonl MODELS_DIR
+    (REF_RUNS=N: best of N, default 2; REF_HF_MODELS=llama3,qwen3,...: the tokenizer.json models)
 
 Libraries that are not importable are skipped (said on stderr).
 """
@@ -25,7 +26,7 @@ def texts_of(corpus):
 def timed(name, fn, texts, mb):
     best = None
     tokens = 0
-    for _ in range(2):
+    for _ in range(int(os.environ.get("REF_RUNS", "2"))):
         t0 = time.perf_counter()
         tokens = sum(len(ids) for ids in map(fn, texts))
         s = time.perf_counter() - t0
@@ -64,7 +65,7 @@ def main():
         print(f"families_reference: tiktoken skipped: {e}", file=sys.stderr)
     try:
         import tokenizers
-        for name in ("llama3", "qwen3", "llama2", "gemma"):
+        for name in os.environ.get("REF_HF_MODELS", "llama3,qwen3,llama2,gemma").split(","):
             path = os.path.join(models, name, "tokenizer.json")
             if not os.path.exists(path):
                 continue
