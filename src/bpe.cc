@@ -99,7 +99,8 @@ size_t BpeModel::merge_count() const { return engine_->merge_count_; }
 std::string_view BpeModel::token_bytes(uint32_t id) const { return engine_->token_bytes(id); }
 
 int64_t BpeModel::token_id(std::string_view bytes) const {
-  if (const int64_t word = engine_->find_token(bytes, PieceKey(bytes)); word >= 0) return word & ~BpeEngine::kWholeToken;
+  if (const int64_t word = engine_->find_token(bytes, PieceKey(bytes)); word >= 0)
+    return word & ~BpeEngine::kWholeToken;
   for (uint32_t id : engine_->specials_)
     if (engine_->token_bytes(id) == bytes) return id;
   return -1;
@@ -188,7 +189,8 @@ std::span<const uint32_t> BpeEngine::encode_with(std::string_view text, BpeModel
   } else {
     end = encode_batched(
         [&](auto&& on_piece) {
-          for_each_pretoken(text, [&](size_t at, size_t n, const char* padded) { on_piece(text.data() + at, n, padded); });
+          for_each_pretoken(text,
+                            [&](size_t at, size_t n, const char* padded) { on_piece(text.data() + at, n, padded); });
         },
         end, cache);
   }
@@ -330,7 +332,8 @@ uint32_t* BpeEngine::emit_uncached(std::string_view piece, const PieceKey& key, 
   // (only character-level pieces with byte fallback can get there).
   if (memoize && end - out <= UINT8_MAX) {
     const size_t side_bytes = cache.keys_.size() + sizeof(uint32_t) * cache.ids_.size();
-    if (cache.size_ >= cache.max_entries_ || side_bytes + n + sizeof(uint32_t) * (end - out) > BpeScratch::kMaxMemoBytes) {
+    const size_t piece_bytes = n + sizeof(uint32_t) * static_cast<size_t>(end - out);
+    if (cache.size_ >= cache.max_entries_ || side_bytes + piece_bytes > BpeScratch::kMaxMemoBytes) {
       compact_memo(cache);
       for (slot = key.hash & mask; cache.slots_[slot].len != 0;) slot = (slot + 1) & mask;
     }
@@ -419,7 +422,8 @@ void BpeEngine::compact_memo(BpeScratch& cache) {
   for (size_t i = 0; i < cache.slots_.size() && kept.size() < keep; ++i) {
     BpeScratch::Slot s = cache.slots_[i];
     if (s.len == 0 || !s.reused) continue;
-    if (keys.size() + sizeof(uint32_t) * ids.size() + s.len + sizeof(uint32_t) * s.count > BpeScratch::kMaxMemoBytes / 2)
+    const size_t side_bytes = keys.size() + sizeof(uint32_t) * ids.size();
+    if (side_bytes + s.len + sizeof(uint32_t) * s.count > BpeScratch::kMaxMemoBytes / 2)
       continue;  // half the side-array budget at most, as half the entries
     s.reused = 0;
     if (s.len > 16) {

@@ -94,7 +94,8 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
       }
       entries[uid] = {static_cast<uint32_t>(blob.size()), static_cast<uint32_t>(bytes.size())};
       blob += bytes;
-      if (id != eod && !id_of.emplace(std::string_view(blob).substr(entries[uid].offset, bytes.size()), uint32_t(uid)).second)
+      const std::string_view stored = std::string_view(blob).substr(entries[uid].offset, bytes.size());
+      if (id != eod && !id_of.emplace(stored, static_cast<uint32_t>(uid)).second)
         throw InputError(path, 0, "token " + std::string(field.key) + " appears twice");
     }
     for (size_t id = 0; id < entries.size(); ++id)
@@ -137,7 +138,8 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
       const uint64_t pair = uint64_t{l->second} << 32 | r->second;
       if (auto [it, fresh] = line_of.emplace(pair, line_no); !fresh)
         throw InputError(path, line_no,
-                         "duplicate merge " + std::string(line) + " (first on line " + std::to_string(it->second) + ")");
+                         "duplicate merge " + std::string(line) + " (first on line " +
+                             std::to_string(it->second) + ")");
       v.merges.push_back({l->second, r->second, rank++});
     }
     if (v.merges.empty()) throw InputError(path, 0, "no merges");
