@@ -7,6 +7,7 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -151,6 +152,27 @@ TEST_F(SentencePiece, EncodersRunInParallel) {
     });
   for (auto& th : threads) th.join();
   EXPECT_EQ(wrong, std::vector<int>(4, 0));
+}
+
+// The library's encoders on 256 KB pieces of one character, of spaces, of
+// CJK without spaces: bounded time (a quadratic encoder would take minutes).
+TEST(SentencePieceModels, PathologicalPiecesTakeBoundedTime) {
+  const std::string models = test::tokenizers_dir();
+  SP_REQUIRE_FIXTURE(!models.empty() && test::file_exists(models + "/spm/bpe_bytefallback.model"),
+                     "tokenizer models not fetched (third_party/tokenizers/fetch_models.sh)");
+  std::string cjk;
+  while (cjk.size() < (size_t{1} << 18)) cjk += "\xE4\xB8\xAD";
+  const auto start = std::chrono::steady_clock::now();
+  for (const char* model : {"bpe_bytefallback.model", "unigram_nfkc.model"}) {
+    TokenizerOptions o;
+    o.type = "SentencePieceTokenizer";
+    o.model = models + "/spm/" + model;
+    const TextTokenizer t = load_tokenizer(o);
+    const auto encode = t.make_encoder();
+    for (const std::string& text : {std::string(size_t{1} << 18, 'a'), std::string(size_t{1} << 18, ' ') + "x", cjk})
+      EXPECT_FALSE(ids(encode, text).empty()) << model;
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 60.0);
 }
 
 // Python's sentencepiece (tests/golden/tok_spm_*.jsonl) on the trained

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -293,6 +294,30 @@ TEST_F(TikTokenGolden, Cl100kIsEncodeOrdinary) {
   EXPECT_TRUE(t.notes.empty());
   expect_golden(t, golden("cl100k"));
   EXPECT_EQ(ids(t, "<|endoftext|>").size(), 7u) << "encode_ordinary: the special token's text is text";
+}
+
+// tiktoken's own byte_pair_encode is quadratic in a piece's length; the
+// engine must not be: 256 KB single pieces of each kind, through the real
+// vocabulary whose merges are not ordered (the heap loop), in bounded time.
+TEST_F(TikTokenGolden, PathologicalPiecesTakeNearLinearTime) {
+  TokenizerOptions o;
+  o.type = "TikTokenizer";
+  o.model = models + "/tiktoken/o200k_base.tiktoken";
+  const TextTokenizer t = load_tokenizer(o);
+  std::string cjk;
+  while (cjk.size() < (size_t{1} << 18)) cjk += "\xE4\xB8\xAD";
+  std::string ab;
+  while (ab.size() < (size_t{1} << 18)) ab += "ab";
+  const auto start = std::chrono::steady_clock::now();
+  for (const std::string& text : {std::string(size_t{1} << 18, 'a'), std::string(size_t{1} << 18, ' '),
+                                  std::string(size_t{1} << 18, '7'), cjk, ab}) {
+    const auto encode = t.make_encoder();
+    const auto first = ids(encode, text);
+    EXPECT_FALSE(first.empty());
+    EXPECT_LT(first.size(), text.size() / 2) << "runs merge";
+    EXPECT_EQ(ids(t.make_encoder(), text), first);
+  }
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 60.0);
 }
 
 TEST_F(TikTokenGolden, O200kIsEncodeOrdinary) {
