@@ -5,6 +5,7 @@
 #include <cstdlib>
 
 #include "hf_chars.h"
+#include "hf_json.h"
 #include "regex_split.h"
 #include "sp/error.h"
 #include "sp/unicode.h"
@@ -17,18 +18,6 @@ Normalizer::Normalizer(Normalizer&&) noexcept = default;
 Normalizer& Normalizer::operator=(Normalizer&&) noexcept = default;
 
 namespace {
-
-std::string string_field(simdjson::dom::element json, const char* key, const std::string& source,
-                         const std::string& what) {
-  std::string_view v;
-  if (json[key].get_string().get(v)) throw InputError(source, 0, what + " has no string \"" + key + "\"");
-  return std::string(v);
-}
-
-bool bool_field(simdjson::dom::element json, const char* key, bool fallback) {
-  bool v;
-  return json[key].get_bool().get(v) ? fallback : v;
-}
 
 void append_utf8(char32_t c, std::string& out) {
   if (c < 0x80) {
@@ -137,13 +126,7 @@ void Normalizer::parse_into(simdjson::dom::element json, const std::string& sour
       if (literal.empty()) throw InputError(source, 0, what + " has an empty pattern");
       step.pattern = std::string(literal);
     } else if (!pattern["Regex"].get_string().get(regex)) {
-      try {
-        step.regex = std::make_shared<const RegexSplitter>(regex);
-      } catch (const InputError&) {
-        throw;
-      } catch (const Error& e) {
-        throw InputError(source, 0, what + ": " + e.what());
-      }
+      step.regex = compile_pattern_regex(regex, source, what);
     } else {
       throw InputError(source, 0, what + " has a pattern that is neither {\"String\": ...} nor {\"Regex\": ...}");
     }

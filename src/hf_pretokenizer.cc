@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "hf_chars.h"
+#include "hf_json.h"
 #include "sp/error.h"
 
 namespace sp::hf {
@@ -36,11 +37,6 @@ PreTokenizer::PreTokenizer(PreTokenizer&&) noexcept = default;
 PreTokenizer& PreTokenizer::operator=(PreTokenizer&&) noexcept = default;
 
 namespace {
-
-bool bool_field(simdjson::dom::element json, const char* key, bool fallback) {
-  bool v;
-  return json[key].get_bool().get(v) ? fallback : v;
-}
 
 SplitBehavior parse_behavior(simdjson::dom::element json, const std::string& source, const std::string& what,
                              SplitBehavior fallback) {
@@ -159,13 +155,7 @@ void PreTokenizer::parse_into(simdjson::dom::element json, const std::string& so
         step.pattern = *known;
       } else {
         step.kind = Step::Kind::kSplitRegex;
-        try {
-          step.regex = std::make_shared<const RegexSplitter>(regex);
-        } catch (const InputError&) {
-          throw;
-        } catch (const Error& e) {
-          throw InputError(source, 0, what + ": " + e.what());
-        }
+        step.regex = compile_pattern_regex(regex, source, what);
       }
     } else {
       throw InputError(source, 0, what + " has a pattern that is neither {\"String\": ...} nor {\"Regex\": ...}");

@@ -16,6 +16,7 @@
 
 #include "hf_added_tokens.h"
 #include "hf_chars.h"
+#include "hf_json.h"
 #include "hf_normalizer.h"
 #include "hf_pretokenizer.h"
 #include "sp/bpe.h"
@@ -27,6 +28,7 @@
 namespace sp {
 namespace {
 
+using hf::bool_field;
 using hf::AddedToken;
 using hf::AddedTokenMatcher;
 using hf::Normalizer;
@@ -43,11 +45,6 @@ bool is_directory(const std::string& path) {
 bool is_file(const std::string& path) {
   struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-bool bool_field(simdjson::dom::element json, const char* key, bool fallback) {
-  bool v;
-  return json[key].get_bool().get(v) ? fallback : v;
 }
 
 // A token named in tokenizer_config.json: a string, or {"content": ...}.
