@@ -22,74 +22,16 @@
 
 #include "sp/unicode.h"
 
+#include "pretokenizer_runs.h"
+
 namespace sp {
 namespace {
 
-static_assert(std::endian::native == std::endian::little, "scan_letters assumes byte 0 is the low byte");
-
 using detail::kByteClass;
+using pretoken_runs::class_at;
+using pretoken_runs::ascii_letter_bits;
 
 inline uint8_t byte_class(char c) { return kByteClass[static_cast<uint8_t>(c)]; }
-
-// Class and byte length of the character at p (p < end, valid UTF-8).
-inline CharClass class_at(const char* p, size_t* len) {
-  const uint8_t c = byte_class(*p);
-  if (c != kMultiByteClass) {
-    *len = 1;
-    return static_cast<CharClass>(c);
-  }
-  return char_class(decode_utf8(p, len));
-}
-
-// End of the maximal run of class K starting at p.
-template <CharClass K>
-inline const char* scan_run(const char* p, const char* end) {
-  constexpr uint8_t kWant = static_cast<uint8_t>(K);
-  while (p < end) {
-    const uint8_t c = byte_class(*p);
-    // Fast path: one table load per ASCII byte, and bytes 0x80..0xFF have
-    // their own table value, so the loop needs no separate ASCII test.
-    if (c == kWant) {
-      ++p;
-      continue;
-    }
-    if (c != kMultiByteClass) break;
-    size_t len;
-    if (char_class(decode_utf8(p, &len)) != K) break;
-    p += len;
-  }
-  return p;
-}
-
-// Bit 7 of each byte of the result is set where `word` has an ASCII letter.
-// Per-byte sums stay below 0x100 (bytes are masked to 7 bits first), so no
-// carry crosses into a neighbouring byte.
-inline uint64_t ascii_letter_bits(uint64_t word) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull;
-  const uint64_t low7 = (word & (0x7F * kOnes)) | (0x20 * kOnes);  // fold A-Z onto a-z
-  const uint64_t ge_a = low7 + (0x80 - 'a') * kOnes;               // bit 7: byte >= 'a'
-  const uint64_t gt_z = low7 + (0x80 - 'z' - 1) * kOnes;           // bit 7: byte > 'z'
-  return ge_a & ~gt_z & ~word & (0x80 * kOnes);                    // ~word: drop bytes >= 0x80
-}
-
-// End of a letter run starting at p. Fast path: English words are mostly
-// ASCII and shorter than 8 bytes, so testing 8 bytes at once finds the end
-// of most words with one well-predicted branch instead of one per letter.
-inline const char* scan_letters(const char* p, const char* end) {
-  while (end - p >= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    const uint64_t stop = ~ascii_letter_bits(word) & 0x8080808080808080ull;
-    if (stop == 0) {
-      p += 8;
-      continue;
-    }
-    p += __builtin_ctzll(stop) >> 3;  // first non-letter byte (little-endian)
-    if (static_cast<uint8_t>(*p) < 0x80) return p;
-    return scan_run<CharClass::kLetter>(p, end);  // a multi-byte char: decode
-  }
-  return scan_run<CharClass::kLetter>(p, end);
-}
 
 // Alternatives 5 and 6 for a White_Space run starting at p.
 inline const char* whitespace_piece_end(const char* p, const char* end) {
@@ -139,11 +81,11 @@ inline const char* piece_end(const char* p, const char* end) {
   size_t len;
   switch (class_at(body, &len)) {
     case CharClass::kLetter:
-      return scan_letters(body + len, end);
+      return pretoken_runs::letters_end(body + len, end);
     case CharClass::kNumber:
-      return scan_run<CharClass::kNumber>(body + len, end);
+      return pretoken_runs::run_end<CharClass::kNumber>(body + len, end);
     case CharClass::kOther:
-      return scan_run<CharClass::kOther>(body + len, end);
+      return pretoken_runs::run_end<CharClass::kOther>(body + len, end);
     case CharClass::kSpace:
       break;
   }

@@ -39,6 +39,8 @@
 #include "sp/pretokenizer.h"
 #include "sp/unicode.h"
 
+#include "pretokenizer_runs.h"
+
 namespace sp {
 namespace {
 
@@ -59,17 +61,11 @@ constexpr Spec kO200kSpec{Contractions::kSuffix, true, 3, false, true};
 constexpr Spec kMegatronV1Spec{Contractions::kNone, false, 1, false, false};
 constexpr Spec kMegatronV2Spec{Contractions::kNone, true, 1, false, true};
 
-inline bool is_crlf(char c) { return c == '\r' || c == '\n'; }
+using pretoken_runs::class_at;
+using pretoken_runs::letters_end;
+using pretoken_runs::run_end;
 
-// Class and byte length of the character at p (p < end, valid UTF-8).
-inline CharClass class_at(const char* p, size_t* len) {
-  const uint8_t c = detail::kByteClass[static_cast<uint8_t>(*p)];
-  if (c != kMultiByteClass) {
-    *len = 1;
-    return static_cast<CharClass>(c);
-  }
-  return char_class(decode_utf8(p, len));
-}
+inline bool is_crlf(char c) { return c == '\r' || c == '\n'; }
 
 inline CaseClass case_at(const char* p, size_t* len) {
   const uint8_t c = detail::kCaseByteClass[static_cast<uint8_t>(*p)];
@@ -80,49 +76,6 @@ inline CaseClass case_at(const char* p, size_t* len) {
   return case_class(decode_utf8(p, len));
 }
 
-// End of the maximal run of class K from p.
-template <CharClass K>
-inline const char* run_end(const char* p, const char* end) {
-  constexpr uint8_t kWant = static_cast<uint8_t>(K);
-  while (p < end) {
-    const uint8_t c = detail::kByteClass[static_cast<uint8_t>(*p)];
-    if (c == kWant) {
-      ++p;
-      continue;
-    }
-    if (c != kMultiByteClass) break;
-    size_t len;
-    if (char_class(decode_utf8(p, &len)) != K) break;
-    p += len;
-  }
-  return p;
-}
-
-// Bit 7 of each byte set where `word` has an ASCII letter (see pretokenizer.cc).
-inline uint64_t ascii_letter_bits(uint64_t word) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull;
-  const uint64_t low7 = (word & (0x7F * kOnes)) | (0x20 * kOnes);
-  const uint64_t ge_a = low7 + (0x80 - 'a') * kOnes;
-  const uint64_t gt_z = low7 + (0x80 - 'z' - 1) * kOnes;
-  return ge_a & ~gt_z & ~word & (0x80 * kOnes);
-}
-
-// End of a letter run from p, 8 ASCII bytes at a time where it can.
-inline const char* letters_end(const char* p, const char* end) {
-  while (end - p >= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    const uint64_t stop = ~ascii_letter_bits(word) & 0x8080808080808080ull;
-    if (stop == 0) {
-      p += 8;
-      continue;
-    }
-    p += __builtin_ctzll(stop) >> 3;
-    if (static_cast<uint8_t>(*p) < 0x80) return p;
-    break;
-  }
-  return run_end<CharClass::kLetter>(p, end);
-}
 
 // (?i:'s|'t|'re|'ve|'m|'ll|'d) at p: its length, or 0.
 inline size_t contraction_length(const char* p, const char* end) {
