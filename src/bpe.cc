@@ -38,6 +38,9 @@
 #include "sp/error.h"
 #include "sp/pretokenizer.h"
 #include "sp/unicode.h"
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace sp {
 
@@ -220,11 +223,16 @@ uint32_t* BpeEngine::encode_batched(ForEachPiece&& for_each_piece, uint32_t* out
   Pending batch[kBatch];
   size_t count = 0;
   BpeScratch::Front* const fronts = cache.front_.data();
+  const size_t front_mask = cache.front_.size() - 1;
   // Never written: they always hit.
   BpeScratch::Front* const byte_fronts = const_cast<BpeScratch::Front*>(byte_front_.data());
-  auto hit = [](const Pending& p) {
-    return p.n <= BpeScratch::kFrontPieceBytes && p.front->head == p.key.head && p.front->tail == p.key.tail;
-  };
+  // Pieces over kFrontPieceBytes look at this entry instead, which no key
+  // matches: an exact key's tail holds its length (1..15) in the top byte,
+  // and a long piece's compare word is set to 0 below. So the hit test is
+  // the same two compares for every piece, with no length test.
+  static constexpr BpeScratch::Front kNoFront{0, ~uint64_t{0}, {}, 0};
+  BpeScratch::Front* const no_front = const_cast<BpeScratch::Front*>(&kNoFront);
+  auto hit = [](const Pending& p) { return p.front->head == p.key.head && p.front->tail == p.key.tail; };
   auto flush = [&] {
     for (size_t i = 0; i < count; ++i) {
       if (hit(batch[i])) continue;
@@ -232,7 +240,7 @@ uint32_t* BpeEngine::encode_batched(ForEachPiece&& for_each_piece, uint32_t* out
       __builtin_prefetch(&cache.slots_[batch[i].key.hash & (cache.slots_.size() - 1)]);
     }
     for (size_t i = 0; i < count; ++i) {
-      const Pending& p = batch[i];
+      Pending& p = batch[i];
       // Re-tested: an earlier piece of the batch may have refilled the slot.
       if (hit(p)) {
         // Copy all kFrontIds ids whatever the count (kIdSlack makes room),
@@ -241,8 +249,9 @@ uint32_t* BpeEngine::encode_batched(ForEachPiece&& for_each_piece, uint32_t* out
         out += p.front->count;
         continue;
       }
+      if (p.front == no_front) p.key = PieceKey(std::string_view(p.data, p.n));  // the real tail word
       uint32_t* const end = emit_uncached(std::string_view(p.data, p.n), p.key, out, cache);
-      if (p.n <= BpeScratch::kFrontPieceBytes) remember(*p.front, p.key, out, end);
+      if (p.front != no_front) remember(*p.front, p.key, out, end);
       out = end;
     }
     count = 0;
@@ -251,8 +260,17 @@ uint32_t* BpeEngine::encode_batched(ForEachPiece&& for_each_piece, uint32_t* out
   for_each_piece([&](const char* data, size_t n, const char* padded) {
     Pending& p = batch[count++];
     p.data = data, p.n = n;
-    p.key = n <= PieceKey::kExactBytes && padded ? PieceKey::exact(padded, n) : PieceKey(std::string_view(data, n));
-    p.front = n == 1 ? &byte_fronts[static_cast<uint8_t>(*data)] : &fronts[front_slot(p.key, cache)];
+    if (n <= PieceKey::kExactBytes && padded) [[likely]] {
+      p.key = PieceKey::exact(padded, n);
+      p.front = n == 1 ? &byte_fronts[static_cast<uint8_t>(*data)] : &fronts[(p.key.hash >> 32) & front_mask];
+    } else if (n <= BpeScratch::kFrontPieceBytes) {
+      p.key = PieceKey(std::string_view(data, n));
+      p.front = n == 1 ? &byte_fronts[static_cast<uint8_t>(*data)] : &fronts[front_slot(p.key, cache)];
+    } else {
+      p.key = PieceKey(std::string_view(data, n));
+      p.key.tail = 0;  // never matches kNoFront (restored before emitting)
+      p.front = no_front;
+    }
     __builtin_prefetch(p.front);
     if (count == kBatch) flush();
   });
@@ -463,15 +481,58 @@ void BpeEngine::compact_memo(BpeScratch& cache) {
 }
 
 // Short pieces: ids and the rank of merging each adjacent pair in two small
-// arrays; each round scans for the lowest rank, merges, shifts the tail left
-// by one and re-looks-up only the two pairs that changed. The scan is
-// branch-free (conditional moves: which pair wins is unpredictable), and the
-// arrays have kShift entries of slack so that a short tail moves as one
-// fixed-size block instead of an unpredictable loop. A rescan after every
-// merge is exact for any vocabulary, ordered ranks or not.
+// arrays; each round finds the lowest rank, merges, shifts the tail left by
+// one and re-looks-up only the two pairs that changed. The search is
+// branch-free (which pair wins is unpredictable): four ranks at a time with
+// SSE2, conditional moves elsewhere. The arrays have slack so that a short
+// tail moves as one fixed-size block instead of an unpredictable loop, and
+// the ranks past the last pair read as kNoRank, so the search may run over
+// whole blocks of four. A rescan after every merge is exact for any
+// vocabulary, ordered ranks or not. Misses of the caches land here: on text
+// with many new words (non-Latin scripts, identifiers) this loop was a
+// quarter of all encoding instructions.
 namespace {
 constexpr size_t kShift = 16;
-constexpr size_t kShortRoom = kShortPieceBytes + kShift + 1;
+constexpr size_t kShortRoom = kShortPieceBytes + kShift + 8;
+
+// Index and value of the lowest of rank[0 .. pairs), the leftmost on ties;
+// rank[pairs .. pairs + 3] must be kNoRank.
+inline std::pair<size_t, uint32_t> lowest_rank(const uint32_t* rank, size_t pairs) {
+#if defined(__SSE2__)
+  // Signed compares: ranks are below 2^31 and kNoRank (all ones) reads as -1,
+  // so flip the sign bit to keep the unsigned order.
+  const __m128i flip = _mm_set1_epi32(INT32_MIN);
+  auto load = [&](size_t i) {
+    return _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rank + i)), flip);
+  };
+  __m128i low = load(0);
+  for (size_t i = 4; i < pairs; i += 4) {
+    const __m128i v = load(i);
+    const __m128i less = _mm_cmplt_epi32(v, low);
+    low = _mm_or_si128(_mm_and_si128(less, v), _mm_andnot_si128(less, low));
+  }
+  auto fold = [](__m128i a, __m128i b) {
+    const __m128i less = _mm_cmplt_epi32(b, a);
+    return _mm_or_si128(_mm_and_si128(less, b), _mm_andnot_si128(less, a));
+  };
+  low = fold(low, _mm_shuffle_epi32(low, _MM_SHUFFLE(1, 0, 3, 2)));
+  low = fold(low, _mm_shuffle_epi32(low, _MM_SHUFFLE(2, 3, 0, 1)));  // every lane holds the minimum
+  const uint32_t best_rank = static_cast<uint32_t>(_mm_cvtsi128_si32(low)) ^ 0x80000000u;
+  for (size_t i = 0;; i += 4) {  // the first block with the minimum, then its first lane
+    const int eq = _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(load(i), low)));
+    if (eq != 0) return {i + static_cast<size_t>(std::countr_zero(static_cast<unsigned>(eq))), best_rank};
+  }
+#else
+  size_t best = 0;
+  uint32_t best_rank = rank[0];
+  for (size_t i = 1; i < pairs; ++i) {
+    const bool lower = rank[i] < best_rank;  // strict: leftmost wins ties
+    best = lower ? i : best;
+    best_rank = lower ? rank[i] : best_rank;
+  }
+  return {best, best_rank};
+#endif
+}
 }  // namespace
 
 uint32_t* BpeEngine::merge_short_bytes(std::string_view piece, uint32_t* out) const {
@@ -503,19 +564,21 @@ uint32_t* BpeEngine::merge_short_ranked(uint32_t* ids, uint32_t* rank, size_t n,
       std::memmove(a + from, a + from + 1, count * sizeof *a);
     }
   };
+  if (n <= 1) {
+    std::memcpy(out, ids, n * sizeof *ids);
+    return out + n;
+  }
+  // Past the last pair: kNoRank for lowest_rank's blocks of four, and for
+  // the block shifts that pull these slots left.
+  std::fill(rank + (n - 1), rank + std::min(n - 1 + kShift + 4, kShortRoom), kNoRank);
   while (n > 1) {
-    size_t best = 0;
-    uint32_t best_rank = rank[0];
-    for (size_t i = 1; i + 1 < n; ++i) {
-      const bool lower = rank[i] < best_rank;  // strict: leftmost wins ties
-      best = lower ? i : best;
-      best_rank = lower ? rank[i] : best_rank;
-    }
+    const auto [best, best_rank] = lowest_rank(rank, n - 1);
     if (best_rank == kNoRank) break;
     ids[best] = merged_id(best_rank);
     shift(ids, best + 1, n - best - 2);  // ids[best + 2 .. n) move left
     shift(rank, best, n - best - 2);     // rank[best + 1 .. n - 1) move left
     --n;
+    rank[n - 1] = kNoRank;  // memmove (long tails) leaves the old last rank there
     if (best > 0) look_up(best - 1);
     if (best + 1 < n) look_up(best);
   }
