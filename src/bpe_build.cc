@@ -195,18 +195,18 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
   }
   m.merge_count_ = kept.size();
 
-  // The merges grouped by left token, each group sorted by right token (find_rank).
-  m.pair_begin_.assign(size_t{vocab} + 1, 0);
-  for (const BpeVocabulary::Merge& r : kept) ++m.pair_begin_[r.left + 1];
-  for (size_t t = 0; t < vocab; ++t) m.pair_begin_[t + 1] += m.pair_begin_[t];
-  m.partners_.resize(kept.size());
+  // The merges by pair (find_rank).
   {
-    std::vector<uint32_t> fill(m.pair_begin_.begin(), m.pair_begin_.end() - 1);
-    for (const BpeVocabulary::Merge& r : kept) m.partners_[fill[r.left]++] = {r.right, r.priority};
+    const size_t size = std::max<size_t>(16, std::bit_ceil(2 * kept.size()));
+    m.pair_table_.assign(size, E::kNoPair);
+    m.pair_shift_ = 64 - std::countr_zero(size);
+    for (const BpeVocabulary::Merge& r : kept) {
+      const uint64_t key = uint64_t{r.left} << E::kIdBits | r.right;
+      size_t i = m.pair_slot(key);
+      while (m.pair_table_[i] != E::kNoPair) i = (i + 1) & (size - 1);
+      m.pair_table_[i] = key << E::kRankBits | r.priority;
+    }
   }
-  for (size_t t = 0; t < vocab; ++t)
-    std::sort(m.partners_.begin() + m.pair_begin_[t], m.partners_.begin() + m.pair_begin_[t + 1],
-              [](const E::Partner& a, const E::Partner& b) { return a.right < b.right; });
 
   // Ordered: every merge's parts are initial symbols or made by a merge of
   // lower rank. A token no merge makes and no piece starts as never takes
