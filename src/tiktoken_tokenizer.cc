@@ -21,6 +21,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include <algorithm>
+#include <future>
 #include <array>
 #include <cstring>
 #include <filesystem>
@@ -311,6 +312,8 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
   if (std::error_code ec; std::filesystem::is_directory(path, ec))
     throw InputError(path, 0, "is a directory; TikTokenizer reads a .tiktoken file or Megatron's tiktoken JSON");
   const std::string text = read_file(path);
+  // Hashed for the identity on another thread while the model builds.
+  auto text_sha256 = std::async(std::launch::async, [&text] { return sha256_hex(text); });
   const size_t first = text.find_first_not_of(" \t\r\n");
   const bool megatron = first != std::string::npos && (text[first] == '[' || text[first] == '{');
 
@@ -412,7 +415,7 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
   TextTokenizer t;
   t.name = "TikTokenizer";
   t.identity = {{"tokenizer_type", t.name},
-                {"model_sha256", sha256_hex(text)},
+                {"model_sha256", text_sha256.get()},
                 {"tiktoken_pattern", split.spelling},
                 {"tiktoken_num_special_tokens", std::to_string(specials)}};
   if (vocab_size) t.identity.emplace_back("vocab_size", std::to_string(*vocab_size));
