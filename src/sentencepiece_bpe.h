@@ -1,0 +1,55 @@
+// A native encoder for SentencePiece BPE models (Llama-2 / Mistral style:
+// identity normalizer, byte fallback), exact against libsentencepiece 0.1.97's
+// EncodeAsIds, through the library's one BPE engine (sp::BpeModel). Private
+// to the library; sentencepiece_tokenizer.cc picks it when a model qualifies
+// and keeps libsentencepiece otherwise.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "sentencepiece_proto.h"
+#include "sp/bpe.h"
+
+namespace sp {
+
+class SentencePieceBpe {
+ public:
+  // Per-thread state: the engine's cache and the normalized text.
+  struct Scratch {
+    BpeCache cache;
+    std::string normalized;
+  };
+
+  // The encoder for `spec`, or nullopt with the reason in *why_not when the
+  // model uses something this encoder does not reproduce exactly (a unigram
+  // model, a normalization charsmap, user-defined or unused pieces, fields of
+  // a newer schema, ...). Throws InputError(source, ...) only where
+  // libsentencepiece would refuse the model too.
+  static std::optional<SentencePieceBpe> build(const SentencePieceModelSpec& spec, const std::string& source,
+                                               std::string* why_not);
+
+  // The ids EncodeAsIds gives for `text` (valid UTF-8), in the scratch's
+  // buffer: valid until its next use.
+  std::span<const uint32_t> encode(std::string_view text, Scratch& scratch) const;
+
+  // SentencePiece's normalization of `text` with this model's spec (identity
+  // charsmap): leading, trailing and repeated spaces removed when
+  // remove_extra_whitespaces, the dummy ▁ added, spaces made ▁.
+  void normalize(std::string_view text, std::string& out) const;
+  // Whether the text is cut into pieces before BPE (the vocabulary lets no
+  // merge cross a ▁ run's edge, or an isolated digit): the fast path.
+  bool cuts_pieces() const { return piece_end_ != nullptr; }
+
+ private:
+  explicit SentencePieceBpe(BpeModel bpe) : bpe_(std::move(bpe)) {}
+  BpeModel bpe_;
+  BpeModel::PretokenEnd piece_end_ = nullptr;  // null: the whole text is one piece
+  bool add_dummy_prefix_ = true;
+  bool remove_extra_whitespaces_ = true;
+  bool whitespace_as_suffix_ = false;
+};
+
+}  // namespace sp
