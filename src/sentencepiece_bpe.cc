@@ -12,14 +12,11 @@
 // models give every piece its own score).
 //
 // Speed: SentencePiece has no pre-tokenizer, so a document would be one long
-// piece for the engine's slow long-piece loops, with no cache help. When the
-// vocabulary proves that no merge can cross a point, the text is cut there and
-// the pieces go through the engine's batched path and caches: no piece holds
-// ▁ right after another character (Llama-2, Mistral: ▁ only starts pieces or
-// fills ▁ runs), so nothing merges across the start of a ▁ run; no piece holds
-// an ASCII digit beside anything (split_digits), so digits stand alone. A cut
-// where no merge can cross changes no ids: the merges on each side are the
-// same, in the same relative order.
+// piece for the engine's slow long-piece loops, with no cache help. The text
+// is cut wherever the vocabulary proves no merge can cross (bpe_cuts.h: e.g.
+// before a ▁ that follows another character in Llama-2 and Mistral, whose
+// pieces hold ▁ only at their start or in ▁ runs; around digits with
+// split_digits), and the pieces go through the engine's batched path and caches.
 #include "sentencepiece_bpe.h"
 
 #include <absl/container/flat_hash_map.h>
@@ -28,6 +25,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "bpe_cuts.h"
 #include "sp/error.h"
 #include "sp/unicode.h"
 
@@ -37,55 +35,6 @@ namespace {
 using PieceType = SentencePieceModelSpec::PieceType;
 
 constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581, SentencePiece's escaped space
-
-inline bool metaspace_at(const char* s, size_t n, size_t i) {
-  return i + 3 <= n && s[i] == '\xE2' && s[i + 1] == '\x96' && s[i + 2] == '\x81';
-}
-inline bool digit_at(const char* s, size_t i) { return static_cast<uint8_t>(s[i] - '0') < 10; }
-
-// The engine's PretokenEnd for the cuts the vocabulary allows: kPrefix cuts
-// before a ▁ that follows another character (▁ starts words), kSuffix after
-// the end of each ▁ run (treat_whitespace_as_suffix: ▁ ends words), kDigits
-// around each ASCII digit.
-enum class Metaspace { kNoCut, kPrefix, kSuffix };
-
-template <Metaspace kMode, bool kDigits>
-size_t piece_end(std::string_view text, size_t pos) {
-  const char* s = text.data();
-  const size_t n = text.size();
-  if (kDigits && digit_at(s, pos)) return pos + 1;
-  size_t i = pos;
-  if constexpr (kMode == Metaspace::kPrefix) {
-    while (metaspace_at(s, n, i)) i += 3;  // the ▁ run that starts the piece
-    if (i >= n) return n;
-    if (kDigits && digit_at(s, i)) return i;
-    // From the byte after the first other character's lead byte, the next ▁
-    // has another character before it (an earlier ▁ would have been found).
-    for (++i; i < n; ++i) {
-      if (s[i] == '\xE2' && metaspace_at(s, n, i)) return i;
-      if (kDigits && digit_at(s, i)) return i;
-    }
-    return n;
-  } else if constexpr (kMode == Metaspace::kSuffix) {
-    for (; i < n; ++i) {
-      if (metaspace_at(s, n, i)) {
-        while (metaspace_at(s, n, i)) i += 3;
-        return i;
-      }
-      if (kDigits && i > pos && digit_at(s, i)) return i;
-    }
-    return n;
-  } else {
-    for (++i; i < n; ++i)
-      if (digit_at(s, i)) return i;
-    return n;
-  }
-}
-
-template <Metaspace kMode>
-BpeModel::PretokenEnd piece_end_for(bool digits) {
-  return digits ? &piece_end<kMode, true> : &piece_end<kMode, false>;
-}
 
 std::string shown(std::string_view piece) { return "'" + std::string(piece) + "'"; }
 
@@ -192,19 +141,7 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
     }
   }
 
-  // Where the text may be cut (see the note at the top).
-  bool prefix_cuts = normal.contains(kMetaspace), suffix_cuts = prefix_cuts, digit_cuts = true;
-  for (char d = '0'; d <= '9'; ++d) digit_cuts = digit_cuts && normal.contains(std::string_view(&d, 1));
-  for (const Made& m : made) {
-    const std::string_view t = spec.pieces[m.id].text;
-    for (size_t i = 0; i < t.size(); ++i) {
-      if (digit_at(t.data(), i)) digit_cuts = false;
-      if (!metaspace_at(t.data(), t.size(), i)) continue;
-      if (i > 0 && !(i >= 3 && metaspace_at(t.data(), t.size(), i - 3))) prefix_cuts = false;  // after another character
-      if (i + 3 < t.size() && !metaspace_at(t.data(), t.size(), i + 3)) suffix_cuts = false;  // ▁ before one
-    }
-  }
-
+  const BpeCuts cuts = BpeCuts::build(v);
   std::optional<SentencePieceBpe> out;
   try {
     out.emplace(SentencePieceBpe(BpeModel::build(std::move(v), source)));
@@ -214,12 +151,7 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
   out->add_dummy_prefix_ = spec.add_dummy_prefix;
   out->remove_extra_whitespaces_ = spec.remove_extra_whitespaces;
   out->whitespace_as_suffix_ = spec.treat_whitespace_as_suffix;
-  if (!spec.treat_whitespace_as_suffix && prefix_cuts)
-    out->piece_end_ = piece_end_for<Metaspace::kPrefix>(digit_cuts);
-  else if (spec.treat_whitespace_as_suffix && suffix_cuts)
-    out->piece_end_ = piece_end_for<Metaspace::kSuffix>(digit_cuts);
-  else if (digit_cuts)
-    out->piece_end_ = &piece_end<Metaspace::kNoCut, true>;
+  out->cuts_ = cuts;
   return out;
 }
 
@@ -257,9 +189,12 @@ std::span<const uint32_t> SentencePieceBpe::encode(std::string_view text, Scratc
   normalize(text, scratch.normalized);
   const std::string_view normalized = scratch.normalized;
   if (normalized.empty()) return {};
-  if (piece_end_ != nullptr) return bpe_.encode_span(normalized, piece_end_, scratch.cache);
-  const std::string_view whole[] = {normalized};
-  return bpe_.encode_pieces(whole, scratch.cache);
+  scratch.pieces.clear();
+  if (cuts_.any())
+    cuts_.split(normalized, scratch.pieces);
+  else
+    scratch.pieces.push_back(normalized);
+  return bpe_.encode_pieces(scratch.pieces, scratch.cache);
 }
 
 }  // namespace sp

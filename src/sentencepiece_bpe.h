@@ -9,7 +9,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "bpe_cuts.h"
 #include "sentencepiece_proto.h"
 #include "sp/bpe.h"
 
@@ -21,6 +23,7 @@ class SentencePieceBpe {
   struct Scratch {
     BpeCache cache;
     std::string normalized;
+    std::vector<std::string_view> pieces;
   };
 
   // The encoder for `spec`, or nullopt with the reason in *why_not when the
@@ -39,14 +42,14 @@ class SentencePieceBpe {
   // charsmap): leading, trailing and repeated spaces removed when
   // remove_extra_whitespaces, the dummy ▁ added, spaces made ▁.
   void normalize(std::string_view text, std::string& out) const;
-  // Whether the text is cut into pieces before BPE (the vocabulary lets no
-  // merge cross a ▁ run's edge, or an isolated digit): the fast path.
-  bool cuts_pieces() const { return piece_end_ != nullptr; }
+  // Whether the text is cut into pieces before BPE where the vocabulary lets
+  // no merge cross (bpe_cuts.h): the fast path.
+  bool cuts_pieces() const { return cuts_.any(); }
 
  private:
   explicit SentencePieceBpe(BpeModel bpe) : bpe_(std::move(bpe)) {}
   BpeModel bpe_;
-  BpeModel::PretokenEnd piece_end_ = nullptr;  // null: the whole text is one piece
+  BpeCuts cuts_;  // none: the whole text is one piece
   bool add_dummy_prefix_ = true;
   bool remove_extra_whitespaces_ = true;
   bool whitespace_as_suffix_ = false;

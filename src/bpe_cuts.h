@@ -1,0 +1,50 @@
+// Where a character-level BPE vocabulary (SentencePiece-style: no
+// pre-tokenizer, so a whole document is one piece) lets text be cut into
+// pieces without changing its ids, so that the pieces can go through the
+// engine's batched path and caches instead of its long-piece loops.
+//
+// A merge that crosses the boundary between two adjacent characters x and y
+// makes a token that holds "xy". So when no token holds x followed by y, and
+// neither character can take part in a merge as an unknown one (a byte
+// fallback or unknown token in some merge), no merge crosses there; the
+// merges on each side are then the same, in the same relative order, whether
+// the text is cut there or not. Two unknown characters side by side are never
+// cut apart unless byte fallback covers every byte: the unknown token may
+// fuse them. Characters are told apart by class: each ASCII character, ▁
+// (U+2581), and one class for all other characters, which is what keeps the
+// table small; the check for a class is the union over its characters, so it
+// only ever cuts less. Private to the library.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "sp/bpe.h"
+
+namespace sp {
+
+class BpeCuts {
+ public:
+  BpeCuts() = default;  // cuts nowhere
+  // The cuts a kCharacters vocabulary allows (none for kBytes or ignore_merges:
+  // a whole piece that is a token would no longer be one).
+  static BpeCuts build(const BpeVocabulary& vocabulary);
+  // Whether any boundary may be cut.
+  bool any() const { return any_; }
+  // Whether the boundary between a character of class `left` and one of class `right` may be cut.
+  bool cuts(std::string_view left, std::string_view right) const {
+    return cut_[class_of(left) * kClasses + class_of(right)];
+  }
+  // Appends the pieces of `text` (valid UTF-8, not empty) to `pieces`, cut at every allowed boundary.
+  void split(std::string_view text, std::vector<std::string_view>& pieces) const;
+
+ private:
+  static constexpr int kMetaspace = 128, kOther = 129, kClasses = 130;
+  static int class_of(std::string_view ch);
+  std::array<uint8_t, kClasses * kClasses> cut_{};
+  bool any_ = false;
+};
+
+}  // namespace sp
