@@ -74,29 +74,11 @@ BpeCuts BpeCuts::build(const BpeVocabulary& v) {
 }
 
 void BpeCuts::split(std::string_view text, std::vector<std::string_view>& pieces) const {
-  const auto* s = reinterpret_cast<const uint8_t*>(text.data());
-  const size_t n = text.size();
-  auto class_at = [&](size_t i, size_t& len) -> int {
-    const uint8_t b = s[i];
-    if (b < 0x80) {
-      len = 1;
-      return b;
-    }
-    len = std::min(utf8_length(b), n - i);
-    return b == 0xE2 && len == 3 && s[i + 1] == 0x96 && s[i + 2] == 0x81 ? kMetaspace : kOther;
-  };
-  size_t len;
-  int prev = class_at(0, len);
-  size_t start = 0;
-  for (size_t i = len; i < n; i += len) {
-    const int cls = class_at(i, len);
-    if (cut_[prev * kClasses + cls]) {
-      pieces.push_back(text.substr(start, i - start));
-      start = i;
-    }
-    prev = cls;
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t end = piece_end(text, pos);
+    pieces.push_back(text.substr(pos, end - pos));
+    pos = end;
   }
-  pieces.push_back(text.substr(start));
 }
 
 }  // namespace sp

@@ -39,10 +39,38 @@ class BpeCuts {
   }
   // Appends the pieces of `text` (valid UTF-8, not empty) to `pieces`, cut at every allowed boundary.
   void split(std::string_view text, std::vector<std::string_view>& pieces) const;
+  // End of the piece that starts at pos < text.size(): the next allowed cut, or the end.
+  size_t piece_end(std::string_view text, size_t pos) const {
+    const auto* s = reinterpret_cast<const uint8_t*>(text.data());
+    const size_t n = text.size();
+    size_t len;
+    const uint8_t* row = &cut_[class_at(s, n, pos, len) * kClasses];
+    for (size_t i = pos + len; i < n; i += len) {
+      const int cls = class_at(s, n, i, len);
+      if (row[cls]) return i;
+      row = &cut_[cls * kClasses];
+    }
+    return n;
+  }
+  // piece_end as BpeModel's StatefulPretokenEnd, with the BpeCuts as state.
+  static size_t piece_end_of(const void* cuts, std::string_view text, size_t pos) {
+    return static_cast<const BpeCuts*>(cuts)->piece_end(text, pos);
+  }
 
  private:
   static constexpr int kMetaspace = 128, kOther = 129, kClasses = 130;
   static int class_of(std::string_view ch);
+  // Class of the character at s[i] and its length in len.
+  static int class_at(const uint8_t* s, size_t n, size_t i, size_t& len) {
+    const uint8_t b = s[i];
+    if (b < 0x80) {
+      len = 1;
+      return b;
+    }
+    len = b < 0xE0 ? 2 : b < 0xF0 ? 3 : 4;
+    if (len > n - i) len = n - i;  // a truncated sequence (invalid input) ends the text
+    return b == 0xE2 && len == 3 && s[i + 1] == 0x96 && s[i + 2] == 0x81 ? kMetaspace : kOther;
+  }
   std::array<uint8_t, kClasses * kClasses> cut_{};
   bool any_ = false;
 };

@@ -223,6 +223,10 @@ class Encoder {
       append(m.bpe->encode_span(text, m.fast_end, cache_));
       return;
     }
+    if (m.pre_tokenizer.empty() && m.cuts.any()) {  // no pre-tokenizer (Llama-2, Mistral): the cuts are the pieces
+      append(m.bpe->encode_span(text, &BpeCuts::piece_end_of, &m.cuts, cache_));
+      return;
+    }
     m.pre_tokenizer.split(text, first, buffer_, pieces_, spare_);
     views_.clear();
     for (const Piece& p : pieces_) {

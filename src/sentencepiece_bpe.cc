@@ -189,12 +189,9 @@ std::span<const uint32_t> SentencePieceBpe::encode(std::string_view text, Scratc
   normalize(text, scratch.normalized);
   const std::string_view normalized = scratch.normalized;
   if (normalized.empty()) return {};
-  scratch.pieces.clear();
-  if (cuts_.any())
-    cuts_.split(normalized, scratch.pieces);
-  else
-    scratch.pieces.push_back(normalized);
-  return bpe_.encode_pieces(scratch.pieces, scratch.cache);
+  if (cuts_.any()) return bpe_.encode_span(normalized, &BpeCuts::piece_end_of, &cuts_, scratch.cache);
+  const std::string_view whole[] = {normalized};
+  return bpe_.encode_pieces(whole, scratch.cache);
 }
 
 }  // namespace sp

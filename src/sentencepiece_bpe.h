@@ -9,7 +9,6 @@
 #include <span>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "bpe_cuts.h"
 #include "sentencepiece_proto.h"
@@ -23,7 +22,6 @@ class SentencePieceBpe {
   struct Scratch {
     BpeCache cache;
     std::string normalized;
-    std::vector<std::string_view> pieces;
   };
 
   // The encoder for `spec`, or nullopt with the reason in *why_not when the
