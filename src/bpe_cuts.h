@@ -45,10 +45,18 @@ class BpeCuts {
     const size_t n = text.size();
     size_t len;
     const uint8_t* row = &cut_[class_at(s, n, pos, len) * kClasses];
-    for (size_t i = pos + len; i < n; i += len) {
+    for (size_t i = pos + len; i < n;) {
+      const uint8_t b = s[i];
+      if (b < 0x80) {  // ASCII: the class is the byte
+        if (row[b]) return i;
+        row = &cut_[b * kClasses];
+        ++i;
+        continue;
+      }
       const int cls = class_at(s, n, i, len);
       if (row[cls]) return i;
       row = &cut_[cls * kClasses];
+      i += len;
     }
     return n;
   }

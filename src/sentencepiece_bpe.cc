@@ -26,6 +26,7 @@
 #include <cstring>
 
 #include "bpe_cuts.h"
+#include "replace_byte.h"
 #include "sp/error.h"
 #include "sp/unicode.h"
 
@@ -158,36 +159,33 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
 // normalizer.cc's Normalize with an empty charsmap: each character is itself,
 // a space is ▁; with remove_extra_whitespaces, spaces at the start and runs of
 // spaces go, and so do trailing ▁ (literal ones in the text too, as there).
-void SentencePieceBpe::normalize(std::string_view text, std::string& out) const {
-  out.clear();
+std::string_view SentencePieceBpe::normalize(std::string_view text, std::string& buffer) const {
   if (remove_extra_whitespaces_) {
     const size_t first = text.find_first_not_of(' ');
-    if (first == std::string_view::npos) return;
+    if (first == std::string_view::npos) return {};
     text.remove_prefix(first);
   }
-  if (text.empty()) return;
-  if (add_dummy_prefix_ && !whitespace_as_suffix_) out += kMetaspace;
-  for (size_t start = 0;;) {
-    const void* hit = std::memchr(text.data() + start, ' ', text.size() - start);
-    if (hit == nullptr) {
-      out.append(text.substr(start));
-      break;
-    }
-    const size_t at = static_cast<const char*>(hit) - text.data();
-    out.append(text.substr(start, at - start));
-    out += kMetaspace;
-    start = at + 1;
-    if (remove_extra_whitespaces_)
-      while (start < text.size() && text[start] == ' ') ++start;
-  }
+  if (text.empty()) return {};
+  // Every byte a space, the dummy ▁ at either end, 8 bytes of slack; the
+  // buffer only grows, so it is not zero-filled again for every text.
+  const size_t room = 3 * text.size() + 2 * kMetaspace.size() + 8;
+  if (buffer.size() < room) buffer.resize(std::max(room, 2 * buffer.size()));
+  char* const begin = buffer.data();
+  char* o = begin;
+  auto put_metaspace = [&o] {
+    std::memcpy(o, kMetaspace.data(), 3);
+    o += 3;
+  };
+  if (add_dummy_prefix_ && !whitespace_as_suffix_) put_metaspace();
+  o = replace_byte(text, ' ', kMetaspace, remove_extra_whitespaces_, o);
   if (remove_extra_whitespaces_)
-    while (out.ends_with(kMetaspace)) out.resize(out.size() - kMetaspace.size());
-  if (add_dummy_prefix_ && whitespace_as_suffix_) out += kMetaspace;
+    while (o - begin >= 3 && std::memcmp(o - 3, kMetaspace.data(), 3) == 0) o -= 3;
+  if (add_dummy_prefix_ && whitespace_as_suffix_) put_metaspace();
+  return std::string_view(begin, static_cast<size_t>(o - begin));
 }
 
 std::span<const uint32_t> SentencePieceBpe::encode(std::string_view text, Scratch& scratch) const {
-  normalize(text, scratch.normalized);
-  const std::string_view normalized = scratch.normalized;
+  const std::string_view normalized = normalize(text, scratch.normalized);
   if (normalized.empty()) return {};
   if (cuts_.any()) return bpe_.encode_span(normalized, &BpeCuts::piece_end_of, &cuts_, scratch.cache);
   const std::string_view whole[] = {normalized};

@@ -21,7 +21,7 @@ class SentencePieceBpe {
   // Per-thread state: the engine's cache and the normalized text.
   struct Scratch {
     BpeCache cache;
-    std::string normalized;
+    std::string normalized;  // normalize's buffer
   };
 
   // The encoder for `spec`, or nullopt with the reason in *why_not when the
@@ -38,8 +38,9 @@ class SentencePieceBpe {
 
   // SentencePiece's normalization of `text` with this model's spec (identity
   // charsmap): leading, trailing and repeated spaces removed when
-  // remove_extra_whitespaces, the dummy ▁ added, spaces made ▁.
-  void normalize(std::string_view text, std::string& out) const;
+  // remove_extra_whitespaces, the dummy ▁ added, spaces made ▁. Written into
+  // `buffer` (grown as needed, never shrunk); the result views it.
+  std::string_view normalize(std::string_view text, std::string& buffer) const;
   // Whether the text is cut into pieces before BPE where the vocabulary lets
   // no merge cross (bpe_cuts.h): the fast path.
   bool cuts_pieces() const { return cuts_.any(); }

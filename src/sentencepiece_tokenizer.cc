@@ -60,7 +60,8 @@ TextTokenizer load_sentencepiece_tokenizer(const TokenizerOptions& options) {
   std::optional<SentencePieceBpe> native = SentencePieceBpe::build(
       parse_sentencepiece_model(processor->serialized_model_proto(), path), path, &why_not);
   if (native) {
-    t.make_encoder = [native = std::make_shared<const SentencePieceBpe>(std::move(*native))]() -> TextTokenizer::Encode {
+    auto shared = std::make_shared<const SentencePieceBpe>(std::move(*native));
+    t.make_encoder = [native = std::move(shared)]() -> TextTokenizer::Encode {
       auto scratch = std::make_shared<SentencePieceBpe::Scratch>();
       return [native, scratch](std::string_view text) { return native->encode(text, *scratch); };
     };
