@@ -21,24 +21,32 @@ BpeCuts BpeCuts::build(const BpeVocabulary& v) {
   std::vector<bool> special(v.tokens.size(), false);
   for (uint32_t id : v.specials)
     if (id < special.size()) special[id] = true;
-  // Per class: some character of it is a token (known), some is not (may be
-  // unknown); which class pairs some token holds side by side.
-  std::array<bool, kClasses> known{}, unknown{};
+  // Per class: whether some character of it may be unknown (is no token).
+  std::array<bool, kClasses> unknown{};
   unknown.fill(true);
-  std::array<bool, kClasses * kClasses> joins{};
   for (size_t id = 0; id < v.tokens.size(); ++id) {
-    if (special[id]) continue;
     const std::string_view t = v.tokens[id];
-    int prev = -1;
-    for (size_t i = 0; i < t.size();) {
-      size_t len = utf8_sequence_length(t, i);
-      if (len == 0) len = 1;
-      const int cls = class_of(t.substr(i, len));
-      if (len == t.size() && cls != kOther) known[cls] = true, unknown[cls] = false;
-      if (prev >= 0) joins[prev * kClasses + cls] = true;
-      prev = cls;
-      i += len;
-    }
+    if (special[id] || t.empty() || utf8_sequence_length(t, 0) != t.size()) continue;
+    if (const int cls = class_of(t); cls != kOther) unknown[cls] = false;
+  }
+  // Which class pairs a merge joins: the first merge across a boundary
+  // joins a symbol that ends with the character before it to one that
+  // starts with the character after it.
+  std::array<bool, kClasses * kClasses> joins{};
+  auto last_char = [](std::string_view t) {
+    size_t start = t.size() - 1;
+    while (start > 0 && (static_cast<uint8_t>(t[start]) & 0xC0) == 0x80) --start;
+    return t.substr(start);
+  };
+  auto first_char = [](std::string_view t) {
+    const size_t len = utf8_sequence_length(t, 0);
+    return t.substr(0, len == 0 ? 1 : len);
+  };
+  for (const BpeVocabulary::Merge& m : v.merges) {
+    if (m.left >= v.tokens.size() || m.right >= v.tokens.size()) return c;  // BpeModel::build reports it
+    const std::string_view l = v.tokens[m.left], r = v.tokens[m.right];
+    if (l.empty() || r.empty()) continue;
+    joins[class_of(last_char(l)) * kClasses + class_of(first_char(r))] = true;
   }
   // Unknown characters become byte fallback tokens or the unknown token: if
   // any merge takes one of those, unknown characters may merge.
@@ -58,7 +66,7 @@ BpeCuts BpeCuts::build(const BpeVocabulary& v) {
     every_byte = every_byte && found == 256;
   }
   if (v.unk_id) fallback.insert(*v.unk_id);
-  bool unknown_merges = v.merges_from_ranks;
+  bool unknown_merges = v.merges_from_ranks;  // (kBytes in practice: no cuts anyway)
   for (const BpeVocabulary::Merge& m : v.merges)
     unknown_merges = unknown_merges || fallback.contains(m.left) || fallback.contains(m.right);
   for (int a = 0; a < kClasses; ++a) {

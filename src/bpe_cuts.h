@@ -3,8 +3,9 @@
 // pieces without changing its ids, so that the pieces can go through the
 // engine's batched path and caches instead of its long-piece loops.
 //
-// A merge that crosses the boundary between two adjacent characters x and y
-// makes a token that holds "xy". So when no token holds x followed by y, and
+// The first merge that crosses the boundary between two adjacent characters
+// x and y joins a symbol that ends with x to one that starts with y. So when
+// no merge's left token ends with x while its right token starts with y, and
 // neither character can take part in a merge as an unknown one (a byte
 // fallback or unknown token in some merge), no merge crosses there; the
 // merges on each side are then the same, in the same relative order, whether

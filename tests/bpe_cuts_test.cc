@@ -1,5 +1,6 @@
 // Where a character-level BPE vocabulary lets text be cut (src/bpe_cuts.h):
-// never between two characters some token holds side by side, never next to
+// never between two characters some merge joins (its left token ending with
+// the one, its right token starting with the other), never next to
 // an unknown character that a merge could take, never between two unknown
 // characters the unknown token could fuse; and cutting changes no ids.
 #include "bpe_cuts.h"
@@ -14,7 +15,7 @@ namespace {
 
 const std::string kMeta = "\xE2\x96\x81";
 
-// ▁, a, b, c, 1, "ab", "▁a", "▁▁", "▁ab", "ab▁"? (only when asked); byte fallback tokens.
+// ▁, a, b, c, 1 and the merges a + b, ▁ + a, ▁ + ▁, ▁a + b; b + ▁ when asked; byte fallback tokens when asked.
 BpeVocabulary vocabulary(bool with_trailing_metaspace, bool byte_fallback) {
   BpeVocabulary v;
   v.units = BpeVocabulary::Units::kCharacters;
@@ -43,13 +44,13 @@ std::vector<std::string> split(const BpeCuts& cuts, const std::string& text) {
   return {views.begin(), views.end()};
 }
 
-TEST(BpeCuts, CutsOnlyWhereNoTokenJoinsTheCharacters) {
+TEST(BpeCuts, CutsOnlyWhereNoMergeJoinsTheCharacters) {
   const BpeCuts cuts = BpeCuts::build(vocabulary(false, true));
   ASSERT_TRUE(cuts.any());
-  EXPECT_FALSE(cuts.cuts("a", "b"));       // "ab"
-  EXPECT_FALSE(cuts.cuts(kMeta, "a"));     // "▁a"
-  EXPECT_FALSE(cuts.cuts(kMeta, kMeta));   // "▁▁"
-  EXPECT_TRUE(cuts.cuts("b", kMeta));      // no token holds b then ▁
+  EXPECT_FALSE(cuts.cuts("a", "b"));       // a + b
+  EXPECT_FALSE(cuts.cuts(kMeta, "a"));     // ▁ + a
+  EXPECT_FALSE(cuts.cuts(kMeta, kMeta));   // ▁ + ▁
+  EXPECT_TRUE(cuts.cuts("b", kMeta));      // no merge joins b to ▁
   EXPECT_TRUE(cuts.cuts("b", "a"));
   EXPECT_TRUE(cuts.cuts("a", "1"));
   EXPECT_TRUE(cuts.cuts("x", "a"));        // x is unknown; with byte fallback it never merges
@@ -59,8 +60,10 @@ TEST(BpeCuts, CutsOnlyWhereNoTokenJoinsTheCharacters) {
   EXPECT_EQ(split(cuts, "a"), (std::vector<std::string>{"a"}));
 }
 
-TEST(BpeCuts, AJoiningTokenOrAnUnknownFusionForbidsTheCut) {
-  EXPECT_FALSE(BpeCuts::build(vocabulary(true, true)).cuts("b", kMeta));  // "b▁" joins them
+TEST(BpeCuts, AJoiningMergeOrAnUnknownFusionForbidsTheCut) {
+  EXPECT_FALSE(BpeCuts::build(vocabulary(true, true)).cuts("b", kMeta));  // b + ▁
+  // Digits inside byte fallback tokens ("<0x12>") join nothing: no merge makes those tokens.
+  EXPECT_TRUE(BpeCuts::build(vocabulary(false, true)).cuts("1", "1"));
   const BpeCuts no_fallback = BpeCuts::build(vocabulary(false, false));
   EXPECT_FALSE(no_fallback.cuts("x", "y"));  // fuse_unk could make them one <unk>
   EXPECT_FALSE(no_fallback.cuts("x", "\xC3\xA9"));
