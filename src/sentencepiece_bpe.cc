@@ -71,6 +71,7 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
   v.tokens.resize(count);
   absl::flat_hash_map<std::string_view, uint32_t> normal;  // text -> id, the pieces BPE can make (pieces_)
   absl::flat_hash_map<std::string_view, uint32_t> reserved;  // control, unknown, byte (reserved_id_map_)
+  std::vector<std::pair<std::string, uint32_t>> user_pieces;
   for (uint32_t id = 0; id < count; ++id) {
     const SentencePieceModelSpec::Piece& p = spec.pieces[id];
     v.tokens[id] = p.text;
@@ -87,7 +88,14 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
       case PieceType::kByte:
         if (!reserved.emplace(p.text, id).second) return refuse("piece " + shown(p.text) + " appears twice");
         break;
-      case PieceType::kUserDefined: return refuse("it has user-defined pieces (" + shown(p.text) + ")");
+      case PieceType::kUserDefined:
+        // Matched before BPE and never merged (frozen symbols); one with a
+        // space or ▁ would also take part in the normalizer's space rules.
+        if (p.text.find(' ') != std::string::npos || p.text.find(kMetaspace) != std::string::npos)
+          return refuse("user-defined piece " + shown(p.text) + " holds a space");
+        v.specials.push_back(id);
+        user_pieces.emplace_back(p.text, id);
+        break;
       case PieceType::kUnused: return refuse("it has unused pieces (" + shown(p.text) + ")");
       default: return refuse("piece " + std::to_string(id) + " has an unknown type");
     }
@@ -153,6 +161,11 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
   out->remove_extra_whitespaces_ = spec.remove_extra_whitespaces;
   out->whitespace_as_suffix_ = spec.treat_whitespace_as_suffix;
   out->cuts_ = cuts;
+  // Longest first within each first byte: PrefixMatcher takes the longest match.
+  std::sort(user_pieces.begin(), user_pieces.end(),
+            [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+  for (auto& [text, id] : user_pieces) out->user_pieces_[static_cast<uint8_t>(text[0])].emplace_back(text, id);
+  out->has_user_pieces_ = !user_pieces.empty();
   return out;
 }
 
@@ -184,12 +197,44 @@ std::string_view SentencePieceBpe::normalize(std::string_view text, std::string&
   return std::string_view(begin, static_cast<size_t>(o - begin));
 }
 
+std::span<const uint32_t> SentencePieceBpe::encode_segment(std::string_view segment, Scratch& scratch) const {
+  if (cuts_.any()) return bpe_.encode_span(segment, &BpeCuts::piece_end_of, &cuts_, scratch.cache);
+  const std::string_view whole[] = {segment};
+  return bpe_.encode_pieces(whole, scratch.cache);
+}
+
 std::span<const uint32_t> SentencePieceBpe::encode(std::string_view text, Scratch& scratch) const {
   const std::string_view normalized = normalize(text, scratch.normalized);
   if (normalized.empty()) return {};
-  if (cuts_.any()) return bpe_.encode_span(normalized, &BpeCuts::piece_end_of, &cuts_, scratch.cache);
-  const std::string_view whole[] = {normalized};
-  return bpe_.encode_pieces(whole, scratch.cache);
+  if (!has_user_pieces_) return encode_segment(normalized, scratch);
+  // bpe_model.cc's split into symbols: at each character the longest
+  // user-defined piece that starts there is one frozen symbol, its own id;
+  // the text between goes through BPE. (A piece starts with a lead byte, so
+  // trying every byte tries every character.)
+  std::vector<uint32_t>& ids = scratch.ids;
+  ids.clear();
+  auto append = [&ids](std::span<const uint32_t> more) { ids.insert(ids.end(), more.begin(), more.end()); };
+  size_t segment = 0;
+  for (size_t i = 0; i < normalized.size();) {
+    const auto& candidates = user_pieces_[static_cast<uint8_t>(normalized[i])];
+    const std::pair<std::string, uint32_t>* match = nullptr;
+    for (const auto& candidate : candidates) {
+      if (normalized.substr(i).starts_with(candidate.first)) {
+        match = &candidate;
+        break;
+      }
+    }
+    if (match == nullptr) {
+      ++i;
+      continue;
+    }
+    if (i > segment) append(encode_segment(normalized.substr(segment, i - segment), scratch));
+    ids.push_back(match->second);
+    i += match->first.size();
+    segment = i;
+  }
+  if (segment < normalized.size()) append(encode_segment(normalized.substr(segment), scratch));
+  return ids;
 }
 
 }  // namespace sp

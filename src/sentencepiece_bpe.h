@@ -5,10 +5,13 @@
 // and keeps libsentencepiece otherwise.
 #pragma once
 
+#include <array>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "bpe_cuts.h"
 #include "sentencepiece_proto.h"
@@ -22,12 +25,13 @@ class SentencePieceBpe {
   struct Scratch {
     BpeCache cache;
     std::string normalized;  // normalize's buffer
+    std::vector<uint32_t> ids;  // models with user-defined pieces: the ids of all segments
   };
 
   // The encoder for `spec`, or nullopt with the reason in *why_not when the
   // model uses something this encoder does not reproduce exactly (a unigram
-  // model, a normalization charsmap, user-defined or unused pieces, fields of
-  // a newer schema, ...). Throws InputError(source, ...) only where
+  // model, a normalization charsmap, unused pieces, user-defined pieces that
+  // hold a space, fields of a newer schema, ...). Throws InputError(source, ...) only where
   // libsentencepiece would refuse the model too.
   static std::optional<SentencePieceBpe> build(const SentencePieceModelSpec& spec, const std::string& source,
                                                std::string* why_not);
@@ -48,7 +52,11 @@ class SentencePieceBpe {
  private:
   explicit SentencePieceBpe(BpeModel bpe) : bpe_(std::move(bpe)) {}
   BpeModel bpe_;
+  std::span<const uint32_t> encode_segment(std::string_view segment, Scratch& scratch) const;
   BpeCuts cuts_;  // none: the whole text is one piece
+  // User-defined pieces by first byte, longest first.
+  std::array<std::vector<std::pair<std::string, uint32_t>>, 256> user_pieces_;
+  bool has_user_pieces_ = false;
   bool add_dummy_prefix_ = true;
   bool remove_extra_whitespaces_ = true;
   bool whitespace_as_suffix_ = false;
