@@ -24,6 +24,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 
 #include "bpe_cuts.h"
 #include "replace_byte.h"
@@ -37,7 +38,12 @@ using PieceType = SentencePieceModelSpec::PieceType;
 
 constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581, SentencePiece's escaped space
 
-std::string shown(std::string_view piece) { return "'" + std::string(piece) + "'"; }
+std::string shown(std::string_view piece) {
+  std::string s = "'";  // built by appending: GCC 12 warns (-Wrestrict) on "'" + std::string(...)
+  s.append(piece);
+  s += '\'';
+  return s;
+}
 
 }  // namespace
 
@@ -138,10 +144,55 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
   }
   std::sort(made.begin(), made.end(),
             [](const Made& a, const Made& b) { return a.score > b.score || (a.score == b.score && a.id < b.id); });
-  for (size_t i = 1; i < made.size(); ++i)
+  // Equal scores: SentencePiece merges the leftmost of the tied pairs, which
+  // ranks cannot say when the pieces differ. One case is taken (Llama-2's and
+  // Mistral's runs of ▁, all at -1e9): the tied pieces are all the runs of
+  // one character c, below every other score, and no other merge takes a run
+  // of two or more as a part. Those merges then come last and touch only
+  // runs of c, so the engine runs without them and tie_runs() finishes each
+  // run of single c in its output.
+  TieRuns ties;
+  const size_t tied_from = [&] {
+    size_t first = made.size();
+    while (first > 1 && made[first - 2].score == made[first - 1].score) --first;
+    return first == made.size() ? made.size() : first - 1;
+  }();
+  for (size_t i = 1; i < tied_from; ++i)
     if (made[i].score == made[i - 1].score)
       return refuse("pieces " + shown(spec.pieces[made[i - 1].id].text) + " and " +
                     shown(spec.pieces[made[i].id].text) + " have the same score");
+  if (tied_from < made.size()) {
+    const std::string_view first = spec.pieces[made[tied_from].id].text;
+    const std::string_view c = first.substr(0, utf8_sequence_length(first, 0));
+    auto run_length = [&](std::string_view t) -> size_t {  // t = c^k: k, else 0
+      if (t.size() % c.size() != 0) return 0;
+      for (size_t i = 0; i < t.size(); i += c.size())
+        if (t.compare(i, c.size(), c) != 0) return 0;
+      return t.size() / c.size();
+    };
+    ties.lengths.assign(2, false);
+    ties.ids.assign(2, 0);
+    ties.lengths[1] = true;
+    ties.ids[1] = normal.at(c);
+    for (size_t i = tied_from; i < made.size(); ++i) {
+      const std::string_view t = spec.pieces[made[i].id].text;
+      const size_t k = run_length(t);
+      if (k < 2)
+        return refuse("pieces " + shown(first) + " and " + shown(t) + " have the same score");
+      if (k >= ties.lengths.size()) ties.lengths.resize(k + 1, false), ties.ids.resize(k + 1, 0);
+      ties.lengths[k] = true;
+      ties.ids[k] = made[i].id;
+    }
+    for (size_t i = 0; i < tied_from; ++i) {
+      const std::string_view t = spec.pieces[made[i].id].text;
+      if (run_length(t) >= 2) return refuse("run piece " + shown(t) + " does not share the other runs' score");
+      for (size_t k = utf8_sequence_length(t, 0); k < t.size(); k += utf8_sequence_length(t, k))
+        if (run_length(t.substr(0, k)) >= 2 || run_length(t.substr(k)) >= 2)
+          return refuse("piece " + shown(t) + " is made from a run of the same score as other runs");
+    }
+    ties.c = ties.ids[1];
+    made.resize(tied_from);
+  }
   for (uint32_t priority = 0; priority < made.size(); ++priority) {
     const std::string_view text = spec.pieces[made[priority].id].text;
     for (size_t k = utf8_sequence_length(text, 0); k < text.size(); k += utf8_sequence_length(text, k)) {
@@ -161,6 +212,10 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
   out->remove_extra_whitespaces_ = spec.remove_extra_whitespaces;
   out->whitespace_as_suffix_ = spec.treat_whitespace_as_suffix;
   out->cuts_ = cuts;
+  if (!ties.lengths.empty()) {
+    ties.prepare();
+    out->ties_ = std::make_shared<const TieRuns>(std::move(ties));
+  }
   // Longest first within each first byte: PrefixMatcher takes the longest match.
   std::sort(user_pieces.begin(), user_pieces.end(),
             [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
@@ -203,7 +258,58 @@ std::span<const uint32_t> SentencePieceBpe::encode_segment(std::string_view segm
   return bpe_.encode_pieces(whole, scratch.cache);
 }
 
+// The tie phase of one run of n single c: SentencePiece merges the leftmost
+// adjacent pair whose run is a piece, again and again. A pair left of the
+// last merge that could not merge never can (its parts are unchanged), so the
+// scan resumes one pair left of it: O(n) with a linked list of parts.
+void SentencePieceBpe::TieRuns::finish(size_t n, std::vector<uint32_t>& out) const {
+  std::vector<size_t> length(n, 1), next(n), prev(n);
+  for (size_t i = 0; i < n; ++i) next[i] = i + 1, prev[i] = i - 1;  // n: none; SIZE_MAX: none
+  auto joins = [&](size_t i) { return next[i] < n && length[i] + length[next[i]] < lengths.size() &&
+                                      lengths[length[i] + length[next[i]]]; };
+  size_t i = 0;
+  while (i < n) {
+    if (!joins(i)) {
+      i = next[i];
+      continue;
+    }
+    const size_t right = next[i];
+    length[i] += length[right];
+    next[i] = next[right];
+    if (next[i] < n) prev[next[i]] = i;
+    if (prev[i] != SIZE_MAX) i = prev[i];
+  }
+  for (size_t k = 0; k < n; k = next[k]) out.push_back(ids[length[k]]);
+}
+
+void SentencePieceBpe::TieRuns::prepare() {
+  short_runs.resize(kShortRuns + 1);
+  for (size_t n = 1; n <= kShortRuns; ++n) finish(n, short_runs[n]);
+}
+
 std::span<const uint32_t> SentencePieceBpe::encode(std::string_view text, Scratch& scratch) const {
+  const std::span<const uint32_t> ids = encode_before_ties(text, scratch);
+  if (!ties_) return ids;
+  // Each run of single c in the engine's ids goes through the tie phase.
+  std::vector<uint32_t>& out = scratch.tied;
+  out.clear();
+  for (size_t i = 0; i < ids.size();) {
+    if (ids[i] != ties_->c) {
+      out.push_back(ids[i++]);
+      continue;
+    }
+    size_t n = 1;
+    while (i + n < ids.size() && ids[i + n] == ties_->c) ++n;
+    if (n <= TieRuns::kShortRuns)
+      out.insert(out.end(), ties_->short_runs[n].begin(), ties_->short_runs[n].end());
+    else
+      ties_->finish(n, out);
+    i += n;
+  }
+  return out;
+}
+
+std::span<const uint32_t> SentencePieceBpe::encode_before_ties(std::string_view text, Scratch& scratch) const {
   const std::string_view normalized = normalize(text, scratch.normalized);
   if (normalized.empty()) return {};
   if (!has_user_pieces_) return encode_segment(normalized, scratch);

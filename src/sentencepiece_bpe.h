@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -25,7 +26,8 @@ class SentencePieceBpe {
   struct Scratch {
     BpeCache cache;
     std::string normalized;  // normalize's buffer
-    std::vector<uint32_t> ids;  // models with user-defined pieces: the ids of all segments
+    std::vector<uint32_t> ids;    // models with user-defined pieces: the ids of all segments
+    std::vector<uint32_t> tied;   // models with tied runs: the ids after the tie phase
   };
 
   // The encoder for `spec`, or nullopt with the reason in *why_not when the
@@ -52,7 +54,19 @@ class SentencePieceBpe {
  private:
   explicit SentencePieceBpe(BpeModel bpe) : bpe_(std::move(bpe)) {}
   BpeModel bpe_;
+  // Pieces that are runs of one character c with one score, merged last (see build).
+  struct TieRuns {
+    static constexpr size_t kShortRuns = 64;
+    uint32_t c = 0;                         // id of the single c
+    std::vector<bool> lengths;              // [k]: c^k is a piece (k = 1 included)
+    std::vector<uint32_t> ids;              // [k]: its id
+    std::vector<std::vector<uint32_t>> short_runs;  // [n]: finish(n), for n <= kShortRuns
+    void finish(size_t n, std::vector<uint32_t>& out) const;
+    void prepare();
+  };
+  std::span<const uint32_t> encode_before_ties(std::string_view text, Scratch& scratch) const;
   std::span<const uint32_t> encode_segment(std::string_view segment, Scratch& scratch) const;
+  std::shared_ptr<const TieRuns> ties_;  // null: no tied scores
   BpeCuts cuts_;  // none: the whole text is one piece
   // User-defined pieces by first byte, longest first.
   std::array<std::vector<std::pair<std::string, uint32_t>>, 256> user_pieces_;

@@ -12,6 +12,7 @@
 #include <sentencepiece_trainer.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -114,6 +115,16 @@ class TrainedModels : public ::testing::Test {
         {"unsplit", identity + "--byte_fallback=true --split_by_whitespace=false --remove_extra_whitespaces=false"},
         {"nfkc", "--byte_fallback=true --normalization_rule_name=nmt_nfkc"},
         {"user", identity + "--byte_fallback=true --user_defined_symbols=<tag>"}};
+    // Code-like text with runs of spaces, so that the trainer makes pieces of ▁ runs.
+    std::string code = test::read_file(std::string(SP_SOURCE_DIR) + "/tests/data/spm_train.txt");
+    for (int i = 0; i < 3000; ++i)
+      code += std::string(static_cast<size_t>(i % 17), ' ') + "if (x" + std::to_string(i % 7) + ") return;\n";
+    test::write_file(*dir / "code.txt", code);
+    const auto status = sentencepiece::SentencePieceTrainer::Train(
+        "--input=" + *dir / "code.txt" + " --vocab_size=1500 --num_threads=1 --minloglevel=2 --model_type=bpe "
+        "--character_coverage=0.995 --model_prefix=" + *dir / "runs" + " " + identity +
+        "--byte_fallback=true --split_digits=true --remove_extra_whitespaces=false --allow_whitespace_only_pieces=true");
+    ASSERT_TRUE(status.ok()) << status.ToString();
     for (const auto& [name, extra] : models) {
       const auto status =
           sentencepiece::SentencePieceTrainer::Train(base + "--model_prefix=" + *dir / name + " " + extra);
@@ -138,6 +149,91 @@ TEST_F(TrainedModels, EachSupportedOptionIsExact) {
     ASSERT_TRUE(native) << why;
     EXPECT_EQ(compare(m, *native, 5000, 7), 0u);
   }
+}
+
+// The serialized model with the score of every piece of two or more ▁ set to
+// `score` (Llama-2 and Mistral give them all -1e9), patched in place: a
+// float is four bytes whatever its value.
+std::string with_run_scores(std::string proto, float score) {
+  auto varint = [&](size_t& at) {
+    uint64_t v = 0;
+    for (int shift = 0;; shift += 7) {
+      const auto b = static_cast<uint8_t>(proto[at++]);
+      v |= uint64_t{b & 0x7Fu} << shift;
+      if (b < 0x80) return v;
+    }
+  };
+  for (size_t at = 0; at < proto.size();) {
+    const uint64_t key = varint(at);
+    const uint32_t wire = key & 7;
+    if (wire == 0) {
+      varint(at);
+      continue;
+    }
+    if (wire == 5) {
+      at += 4;
+      continue;
+    }
+    if (wire == 1) {
+      at += 8;
+      continue;
+    }
+    const size_t len = varint(at), end = at + len;
+    if ((key >> 3) == 1) {  // a piece: text (field 1), score (field 2, fixed32)
+      std::string text;
+      size_t score_at = 0;
+      for (size_t p = at; p < end;) {
+        const uint64_t k = varint(p);
+        if ((k & 7) == 2) {
+          const size_t l = varint(p);
+          if ((k >> 3) == 1) text = proto.substr(p, l);
+          p += l;
+        } else if ((k & 7) == 5) {
+          if ((k >> 3) == 2) score_at = p;
+          p += 4;
+        } else {
+          varint(p);
+        }
+      }
+      bool run = text.size() >= 6 && score_at != 0;
+      for (size_t i = 0; run && i < text.size(); i += 3) run = text.compare(i, 3, "\xE2\x96\x81") == 0;
+      if (run) std::memcpy(proto.data() + score_at, &score, 4);
+    }
+    at = end;
+  }
+  return proto;
+}
+
+TEST_F(TrainedModels, TiedScoresOfRunsAreLeftmostFirst) {
+  sentencepiece::SentencePieceProcessor trained;
+  ASSERT_TRUE(trained.Load(*dir / "runs.model").ok());
+  Loaded m;
+  ASSERT_TRUE(m.library.LoadFromSerializedProto(with_run_scores(trained.serialized_model_proto(), -1e9f)).ok());
+  m.spec = parse_sentencepiece_model(m.library.serialized_model_proto(), "runs");
+  size_t runs = 0;
+  for (const auto& p : m.spec.pieces) runs += p.score == -1e9f;
+  ASSERT_GE(runs, 3u) << "the trainer made too few ▁ runs to tie";
+  std::string why;
+  const auto native = SentencePieceBpe::build(m.spec, "runs", &why);
+  ASSERT_TRUE(native) << why;
+  EXPECT_EQ(compare(m, *native, 5000, 11), 0u);
+  std::mt19937 rng(5);
+  SentencePieceBpe::Scratch scratch;
+  size_t wrong = 0;
+  for (size_t n = 0; n < 200; ++n) {  // long runs take the tie phase's general path
+    const std::string text = std::string(n, ' ') + "x" + std::string(n % 90, ' ') + "y" + std::string(n / 2, ' ');
+    const std::vector<int> want = m.library.EncodeAsIds(text);
+    const auto got = native->encode(text, scratch);
+    if (std::vector<uint32_t>(got.begin(), got.end()) != std::vector<uint32_t>(want.begin(), want.end()) &&
+        ++wrong <= 3)
+      ADD_FAILURE() << "run of " << n;
+  }
+  EXPECT_EQ(wrong, 0u);
+  // A tie between pieces that are not runs of one character stays with the library.
+  for (auto& p : m.spec.pieces)
+    if (p.text == "if") p.score = -1e9f;
+  EXPECT_FALSE(SentencePieceBpe::build(m.spec, "runs", &why));
+  EXPECT_NE(why.find("same score"), std::string::npos) << why;
 }
 
 TEST_F(TrainedModels, UserDefinedPiecesAreMatchedWholeUnlessTheyHoldASpace) {
