@@ -69,10 +69,13 @@ class WireReader {
   const std::string& source_;
 };
 
-// Training-only fields of TrainerSpec (v0.1.97): read past.
+// Training-only fields of TrainerSpec: read past. Up to 52 as of v0.1.97;
+// 53 (pretokenization_delimiter) and 54 (seed_sentencepieces_file) came later
+// and are read by the trainers only, so models trained by newer versions
+// (Llama-2's and Mistral's may carry them) still qualify.
 bool trainer_field_known(uint32_t n) {
   return (n >= 1 && n <= 7) || (n >= 10 && n <= 26) || n == 30 || n == 31 || (n >= 32 && n <= 36) ||
-         (n >= 40 && n <= 52);
+         (n >= 40 && n <= 54);
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 // proto2) that decide how text is encoded, read straight from the protobuf
 // wire format: Debian's libsentencepiece ships no sentencepiece_model.pb.h, and
 // the processor's accessors do not expose the normalizer or trainer specs.
+// The schema is v0.1.97's (Debian 12's library, the one the native encoder is
+// checked against) plus the later training-only TrainerSpec fields 53 and 54.
 // Private to the library (sentencepiece_bpe.cc and its tests).
 #pragma once
 

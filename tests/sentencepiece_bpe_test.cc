@@ -297,8 +297,12 @@ TEST(SentencePieceProto, MalformedBytesAreInputErrors) {
   const SentencePieceModelSpec empty = parse_sentencepiece_model("", "m");
   EXPECT_EQ(empty.model_type, 1);  // proto defaults
   EXPECT_TRUE(empty.add_dummy_prefix && empty.remove_extra_whitespaces && empty.escape_whitespaces);
-  // An unknown field is listed, not guessed at.
+  // An unknown field is listed, not guessed at; later training-only fields are not unknown.
   EXPECT_EQ(parse_sentencepiece_model("\x30\x01", "m").unknown_fields, std::vector<std::string>{"ModelProto.6"});
+  EXPECT_EQ(parse_sentencepiece_model(std::string_view("\x12\x03\xAA\x03\x00", 5), "m").unknown_fields,  // 53 = ""
+            std::vector<std::string>{});
+  EXPECT_EQ(parse_sentencepiece_model("\x12\x03\xB8\x03\x01", "m").unknown_fields,  // TrainerSpec 55 = 1
+            std::vector<std::string>{"TrainerSpec.55"});
 }
 
 }  // namespace
