@@ -123,7 +123,8 @@ class TrainedModels : public ::testing::Test {
     const auto status = sentencepiece::SentencePieceTrainer::Train(
         "--input=" + *dir / "code.txt" + " --vocab_size=1500 --num_threads=1 --minloglevel=2 --model_type=bpe "
         "--character_coverage=0.995 --model_prefix=" + *dir / "runs" + " " + identity +
-        "--byte_fallback=true --split_digits=true --remove_extra_whitespaces=false --allow_whitespace_only_pieces=true");
+        "--byte_fallback=true --split_digits=true --remove_extra_whitespaces=false "
+        "--allow_whitespace_only_pieces=true");
     ASSERT_TRUE(status.ok()) << status.ToString();
     for (const auto& [name, extra] : models) {
       const auto status =
