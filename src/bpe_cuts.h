@@ -38,9 +38,17 @@ class BpeCuts {
   bool cuts(std::string_view left, std::string_view right) const {
     return cut_[class_of(left) * kClasses + class_of(right)];
   }
-  // Appends the pieces of `text` (valid UTF-8, not empty) to `pieces`, cut at every allowed boundary.
+  // Appends the pieces of `text` (valid UTF-8, not empty) to `pieces`, cut as piece_end cuts.
   void split(std::string_view text, std::vector<std::string_view>& pieces) const;
-  // End of the piece that starts at pos < text.size(): the next allowed cut, or the end.
+  // End of the piece that starts at pos < text.size(): the next allowed cut
+  // once the piece has kMinPieceBytes, or the next allowed cut before a ▁, or
+  // the end. Any subset of the allowed cuts is exact; skipping those that
+  // would leave a piece of one byte ("2", ",", "(") saves the engine a lookup
+  // each, and the pieces it makes instead ("2,", "(x") still hit its caches.
+  // On 8 MB of mixed text (callgrind, whole process): 714M instructions with
+  // every cut, 649M with 2, 662M with 3, 685M with 5 for bpe_bytefallback.model;
+  // Mistral's tokenizer.json 918M, 900M, 909M, 945M.
+  static constexpr size_t kMinPieceBytes = 2;
   size_t piece_end(std::string_view text, size_t pos) const {
     const auto* s = reinterpret_cast<const uint8_t*>(text.data());
     const size_t n = text.size();
@@ -49,13 +57,13 @@ class BpeCuts {
     for (size_t i = pos + len; i < n;) {
       const uint8_t b = s[i];
       if (b < 0x80) {  // ASCII: the class is the byte
-        if (row[b]) return i;
+        if (row[b] && i - pos >= kMinPieceBytes) return i;
         row = &cut_[b * kClasses];
         ++i;
         continue;
       }
       const int cls = class_at(s, n, i, len);
-      if (row[cls]) return i;
+      if (row[cls] && (i - pos >= kMinPieceBytes || cls == kMetaspace)) return i;
       row = &cut_[cls * kClasses];
       i += len;
     }

@@ -55,8 +55,10 @@ TEST(BpeCuts, CutsOnlyWhereNoMergeJoinsTheCharacters) {
   EXPECT_TRUE(cuts.cuts("a", "1"));
   EXPECT_TRUE(cuts.cuts("x", "a"));        // x is unknown; with byte fallback it never merges
   EXPECT_TRUE(cuts.cuts("x", "y"));        // every byte has a fallback token: no fusion to keep
+  // Cut where allowed once a piece has 2 bytes, and before ▁ always: "1" keeps "c".
   EXPECT_EQ(split(cuts, kMeta + "ab" + kMeta + kMeta + "ab1c"),
-            (std::vector<std::string>{kMeta + "ab", kMeta + kMeta + "ab", "1", "c"}));
+            (std::vector<std::string>{kMeta + "ab", kMeta + kMeta + "ab", "1c"}));
+  EXPECT_EQ(split(cuts, "b" + kMeta + "a"), (std::vector<std::string>{"b", kMeta + "a"}));
   EXPECT_EQ(split(cuts, "a"), (std::vector<std::string>{"a"}));
 }
 
