@@ -7,9 +7,10 @@
 // that is: character units, and for every piece P and every split P = A + B
 // into two pieces a merge (A, B) -> P whose priority is P's rank by
 // descending score. The engine breaks ties between equal priorities leftmost,
-// as SentencePiece does, but needs one token per priority, so models where
-// two mergeable pieces share a score stay with libsentencepiece (trained
-// models give every piece its own score).
+// as SentencePiece does, but needs one token per priority: the one tie real
+// models have (Llama-2's and Mistral's ▁ runs, all at -1e9) is taken apart
+// in a tie phase (see build), and any other shared score stays with
+// libsentencepiece. User-defined pieces are matched whole before BPE.
 //
 // Speed: SentencePiece has no pre-tokenizer, so a document would be one long
 // piece for the engine's slow long-piece loops, with no cache help. The text
