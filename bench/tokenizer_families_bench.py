@@ -50,9 +50,10 @@ def families(models, gpt2):
                                                                 "--tokenizer-model", os.path.join(models, "llama2")]),
         ("gemma (tokenizer.json)", "SentencePiece-style BPE", ["--tokenizer-type", "HuggingFaceTokenizer",
                                                                "--tokenizer-model", os.path.join(models, "gemma")]),
-        ("spm BPE + byte fallback", "libsentencepiece", ["--tokenizer-type", "SentencePieceTokenizer",
-                                                         "--tokenizer-model",
-                                                         os.path.join(models, "spm", "bpe_bytefallback.model")]),
+        # Encoded natively since the SentencePiece BPE encoder (src/sentencepiece_bpe.cc).
+        ("spm BPE + byte fallback", "SentencePiece-style BPE", ["--tokenizer-type", "SentencePieceTokenizer",
+                                                                "--tokenizer-model",
+                                                                os.path.join(models, "spm", "bpe_bytefallback.model")]),
         ("spm unigram nmt_nfkc", "libsentencepiece", ["--tokenizer-type", "SentencePieceTokenizer",
                                                       "--tokenizer-model",
                                                       os.path.join(models, "spm", "unigram_nfkc.model")]),

@@ -140,15 +140,22 @@ std::span<const uint32_t> BpeModel::encode_span(std::string_view text, PretokenE
   return engine_->encode_with(text, pretoken_end, {}, *cache.scratch_);
 }
 
+std::span<const uint32_t> BpeModel::encode_span(std::string_view text, StatefulPretokenEnd pretoken_end,
+                                                const void* state, BpeCache& cache) const {
+  return engine_->encode_with(text, nullptr, {}, *cache.scratch_, pretoken_end, state);
+}
+
 std::span<const uint32_t> BpeModel::encode_pieces(std::span<const std::string_view> pieces, BpeCache& cache) const {
   return engine_->encode_with({}, nullptr, pieces, *cache.scratch_);
 }
 
 // One entry for the three ways text arrives: GPT-2 pre-tokenization (the
-// window fast path), another pre-tokenizer's end function, or pieces split
-// by the caller. `text` is empty and pretoken_end null for the last.
+// window fast path), another pre-tokenizer's end function (stateless or with
+// its state), or pieces split by the caller. `text` is empty and both end
+// functions null for the last.
 std::span<const uint32_t> BpeEngine::encode_with(std::string_view text, BpeModel::PretokenEnd pretoken_end,
-                                                 std::span<const std::string_view> pieces, BpeScratch& cache) const {
+                                                 std::span<const std::string_view> pieces, BpeScratch& cache,
+                                                 BpeModel::StatefulPretokenEnd stateful_end, const void* state) const {
   // Room for the worst case, one id per byte, plus emit_piece's slack. A
   // megabyte-sized buffer left by an unusually long text is given back
   // first, so one huge document does not pin it for the thread's life.
@@ -173,10 +180,10 @@ std::span<const uint32_t> BpeEngine::encode_with(std::string_view text, BpeModel
           },
           end, cache);
     }
-  } else if (pretoken_end != nullptr) {
+  } else if (pretoken_end != nullptr || stateful_end != nullptr) {
     auto for_each = [&](auto&& on_piece) {
       for (size_t pos = 0; pos < text.size();) {
-        const size_t next = pretoken_end(text, pos);
+        const size_t next = stateful_end ? stateful_end(state, text, pos) : pretoken_end(text, pos);
         on_piece(text.data() + pos, next - pos, text.size() - pos >= 16 ? text.data() + pos : nullptr);
         pos = next;
       }

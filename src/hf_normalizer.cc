@@ -2,11 +2,13 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "hf_chars.h"
 #include "hf_json.h"
 #include "regex_split.h"
+#include "replace_byte.h"
 #include "sp/error.h"
 #include "sp/unicode.h"
 
@@ -184,6 +186,10 @@ void Normalizer::apply(const Step& step, std::string_view in, std::string& out) 
           last = e;
         }
         out.append(in.substr(last));
+      } else if (step.pattern.size() == 1) {  // ' ' -> ▁ (Llama-2, Mistral, Gemma): eight bytes at a time
+        out.resize(in.size() * std::max<size_t>(1, step.content.size()) + 8);
+        const char* end = replace_byte(in, step.pattern[0], step.content, false, out.data());
+        out.resize(static_cast<size_t>(end - out.data()));
       } else {
         size_t last = 0;
         for (size_t hit; (hit = in.find(step.pattern, last)) != std::string_view::npos;) {

@@ -15,6 +15,7 @@
 #include <tuple>
 #include <vector>
 
+#include "bpe_cuts.h"
 #include "hf_added_tokens.h"
 #include "hf_chars.h"
 #include "hf_json.h"
@@ -37,7 +38,6 @@ using hf::Piece;
 using hf::PreTokenizer;
 using hf::Segment;
 
-constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581, SentencePiece's space
 
 bool is_directory(const std::string& path) {
   struct stat st {};
@@ -173,8 +173,8 @@ struct HfModel {
   AddedTokenMatcher raw_tokens, normalized_tokens;
   BpeModel::PretokenEnd fast_end = nullptr;  // the fast path's scanner, or null
   bool fast_prefix_space = false;
-  // Cut pieces before each ▁ that follows another character (see load).
-  bool cut_before_metaspace = false;
+  // Where pieces may be cut without changing ids (character-level BPE, bpe_cuts.h).
+  BpeCuts cuts;
   Frame frame;
   bool include_special_tokens = true;
 };
@@ -224,23 +224,18 @@ class Encoder {
       append(m.bpe->encode_span(text, m.fast_end, cache_));
       return;
     }
+    if (m.pre_tokenizer.empty() && m.cuts.any()) {  // no pre-tokenizer (Llama-2, Mistral): the cuts are the pieces
+      append(m.bpe->encode_span(text, &BpeCuts::piece_end_of, &m.cuts, cache_));
+      return;
+    }
     m.pre_tokenizer.split(text, first, buffer_, pieces_, spare_);
     views_.clear();
     for (const Piece& p : pieces_) {
       const std::string_view piece = std::string_view(buffer_).substr(p.offset, p.length);
-      if (!m.cut_before_metaspace) {
+      if (m.cuts.any() && !piece.empty())
+        m.cuts.split(piece, views_);
+      else
         views_.push_back(piece);
-        continue;
-      }
-      size_t start = 0;
-      for (size_t hit = piece.find(kMetaspace, 1); hit != std::string_view::npos;
-           hit = piece.find(kMetaspace, hit + kMetaspace.size())) {
-        if (hit >= kMetaspace.size() && piece.compare(hit - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0)
-          continue;  // inside a run of ▁
-        views_.push_back(piece.substr(start, hit - start));
-        start = hit;
-      }
-      views_.push_back(piece.substr(start));
     }
     if (!views_.empty()) append(m.bpe->encode_pieces(views_, cache_));
   }
@@ -253,21 +248,6 @@ class Encoder {
   std::vector<Piece> pieces_, spare_;
   std::vector<std::string_view> views_;
 };
-
-// Whether no token (but ▁ runs) holds ▁ right after another character: then
-// no merge crosses the start of a ▁ that follows another character, and
-// cutting pieces there changes no ids.
-bool metaspace_cuts_are_exact(const BpeVocabulary& v, const std::vector<bool>& special) {
-  for (size_t id = 0; id < v.tokens.size(); ++id) {
-    if (special[id]) continue;
-    const std::string& t = v.tokens[id];
-    for (size_t hit = t.find(kMetaspace, 1); hit != std::string::npos; hit = t.find(kMetaspace, hit + 1)) {
-      if (hit >= kMetaspace.size() && t.compare(hit - kMetaspace.size(), kMetaspace.size(), kMetaspace) == 0) continue;
-      return false;
-    }
-  }
-  return true;
-}
 
 }  // namespace
 
@@ -500,10 +480,8 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
       v.unk_id = it->second;
     }
   }
-  const bool cut =
-      !byte_level && !v.ignore_merges && by_name.contains(kMetaspace) && metaspace_cuts_are_exact(v, special);
+  m.cuts = BpeCuts::build(v);
   m.bpe = BpeModel::build(std::move(v), source);
-  m.cut_before_metaspace = cut;
   if (const auto fast = m.pre_tokenizer.fast()) {
     m.fast_end = pretoken_end_function(fast->pattern);
     m.fast_prefix_space = fast->add_prefix_space;

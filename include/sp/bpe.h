@@ -107,6 +107,11 @@ class BpeModel {
   // the end of the pre-token that starts at pos (> pos).
   using PretokenEnd = size_t (*)(std::string_view text, size_t pos);
   std::span<const uint32_t> encode_span(std::string_view text, PretokenEnd pretoken_end, BpeCache& cache) const;
+  // The same with a pre-tokenizer that reads a table of its own:
+  // `pretoken_end(state, text, pos)`.
+  using StatefulPretokenEnd = size_t (*)(const void* state, std::string_view text, size_t pos);
+  std::span<const uint32_t> encode_span(std::string_view text, StatefulPretokenEnd pretoken_end, const void* state,
+                                        BpeCache& cache) const;
   // Ids of pieces already split (each one pre-token, not empty), in order.
   std::span<const uint32_t> encode_pieces(std::span<const std::string_view> pieces, BpeCache& cache) const;
   // Appending forms, for tests and tools.

@@ -1,0 +1,46 @@
+// The parts of a SentencePiece .model (a serialized sentencepiece.ModelProto,
+// proto2) that decide how text is encoded, read straight from the protobuf
+// wire format: Debian's libsentencepiece ships no sentencepiece_model.pb.h, and
+// the processor's accessors do not expose the normalizer or trainer specs.
+// The schema is v0.1.97's (Debian 12's library, the one the native encoder is
+// checked against) plus the later training-only TrainerSpec fields 53 and 54.
+// Private to the library (sentencepiece_bpe.cc and its tests).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sp {
+
+struct SentencePieceModelSpec {
+  // ModelProto.SentencePiece.Type.
+  enum class PieceType : uint8_t { kNormal = 1, kUnknown = 2, kControl = 3, kUserDefined = 4, kUnused = 5, kByte = 6 };
+  struct Piece {
+    std::string text;
+    float score = 0;
+    PieceType type = PieceType::kNormal;
+  };
+  std::vector<Piece> pieces;  // by id
+  // TrainerSpec: ModelType (UNIGRAM = 1, BPE = 2, WORD = 3, CHAR = 4) and the
+  // two fields that change encoding; the rest only steer training.
+  int model_type = 1;
+  bool treat_whitespace_as_suffix = false;
+  bool byte_fallback = false;
+  // NormalizerSpec (proto defaults when absent).
+  std::string normalizer_name;
+  std::string precompiled_charsmap;
+  bool add_dummy_prefix = true;
+  bool remove_extra_whitespaces = true;
+  bool escape_whitespaces = true;
+  // Fields this reader does not know, as "message.field_number" (a newer
+  // sentencepiece's additions): a native encoder must not guess what they do.
+  std::vector<std::string> unknown_fields;
+};
+
+// Parses a serialized ModelProto; throws InputError(source, 0, reason) on
+// malformed wire data.
+SentencePieceModelSpec parse_sentencepiece_model(std::string_view bytes, const std::string& source);
+
+}  // namespace sp
