@@ -28,6 +28,7 @@ import glob
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -165,6 +166,13 @@ def main():
         sys.exit("tokenizer_families_bench: no models: run third_party/tokenizers/fetch_models.sh, pass --models")
     binary = os.path.join(args.build, "bin", "sp_tokenize")
     work = tempfile.mkdtemp(prefix="sp_families_bench_")
+    try:
+        bench(args, gpt2, binary, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(args, gpt2, binary, work):
     corpus = args.corpus
     if not corpus:
         corpus = os.path.join(work, "corpus.jsonl")
