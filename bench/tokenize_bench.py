@@ -109,7 +109,8 @@ def main():
         corpus = a.corpus
         if not corpus:
             corpus = os.path.join(work, "corpus.jsonl")
-            subprocess.run([sys.executable, os.path.join(ROOT, "bench/make_bench_corpus.py"), corpus, str(a.mb)], check=True)
+            subprocess.run([sys.executable, os.path.join(ROOT, "bench/make_bench_corpus.py"), corpus, str(a.mb),
+                            "--no-stats"], check=True)
         size = os.path.getsize(corpus)
         workers = [int(w) for w in a.workers.split(",")]
         binary = os.path.join(a.build, "bin", "sp_tokenize")
@@ -142,6 +143,9 @@ def main():
         print(f"Machine: {cpu_name()}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}")
         print(f"Corpus: {size / 1e6:.1f} MB JSONL, {sp_rows[0][3]} documents, {sp_rows[0][2]} tokens "
               f"(sp_tokenize with --append-eod)")
+        sys.path.insert(0, os.path.join(ROOT, "bench"))
+        from make_bench_corpus import corpus_stats, describe  # noqa: E402  (zstd -19 ratio, distinct pre-tokens)
+        print(f"Corpus statistics: {describe(corpus_stats(corpus, a.build))}")
         if ref_corpus != corpus:
             print(f"References encode the first {os.path.getsize(ref_corpus) / 1e6:.0f} MB of the corpus.")
         print(f"Command: bench/tokenize_bench.py --workers {a.workers}" + (f" --corpus {a.corpus}" if a.corpus else f" --mb {a.mb:g}")
