@@ -506,7 +506,7 @@ HWY_AFTER_NAMESPACE();
 namespace sp {
 namespace {
 
-HWY_EXPORT(Scanners);
+constexpr const PretokenEndFunction* (*kScanners[])() = SP_SIMD_TABLE(Scanners);
 
 // This process's target's scanners, chosen at first use (simd::dispatch_targets).
 std::atomic<const PretokenEndFunction*> g_scanners{nullptr};
@@ -514,7 +514,7 @@ std::atomic<const PretokenEndFunction*> g_scanners{nullptr};
 const PretokenEndFunction* scanners() {
   const PretokenEndFunction* s = g_scanners.load(std::memory_order_relaxed);
   if (s == nullptr) {
-    s = simd::pick(HWY_DISPATCH_TABLE(Scanners), simd::dispatch_targets())();
+    s = simd::pick(kScanners, simd::dispatch_targets())();
     g_scanners.store(s, std::memory_order_relaxed);
   }
   return s;

@@ -15,19 +15,23 @@
 #include <cstdlib>
 #include <string>
 #include <strings.h>
+#if HWY_ARCH_ARM_A64
+#include <sys/auxv.h>
+#endif
 
 #include "sp/error.h"
 
 namespace sp::simd {
 
-HWY_EXPORT(Classify64);
-
 namespace {
 
-std::atomic<int64_t> g_targets{0};  // 0 until chosen
+constexpr Classify64Function kClassify64[] = SP_SIMD_TABLE(Classify64);
+
+std::atomic<int64_t> g_targets{0};         // 0 until chosen
+std::atomic<int64_t> g_cpu_for_test{0};    // 0: none
 
 int64_t choose_targets() {
-  const int64_t available = hwy::SupportedTargets() & HWY_TARGETS;
+  const int64_t available = cpu_targets() & HWY_TARGETS;
   const char* forced = std::getenv("SP_SIMD_TARGET");
   if (forced == nullptr || *forced == '\0') return available;
   std::string names;
@@ -41,7 +45,7 @@ int64_t choose_targets() {
 }
 
 void classify64_first_use(const char* p, ClassMasks* m) {
-  const Classify64Function f = pick(HWY_DISPATCH_TABLE(Classify64), dispatch_targets());
+  const Classify64Function f = pick(kClassify64, dispatch_targets());
   classify64_kernel.store(f, std::memory_order_relaxed);
   f(p, m);
 }
@@ -49,6 +53,35 @@ void classify64_first_use(const char* p, ClassMasks* m) {
 }  // namespace
 
 std::atomic<Classify64Function> classify64_kernel{&classify64_first_use};
+
+int64_t cpu_targets() {
+  if (const int64_t t = g_cpu_for_test.load(std::memory_order_relaxed)) return t;
+  int64_t t = HWY_SCALAR | HWY_EMU128;  // the fallbacks run anywhere
+#if HWY_ARCH_X86
+  // libgcc's CPU model also checks that the OS saves the AVX / AVX-512 registers.
+  __builtin_cpu_init();
+  const bool ssse3 = __builtin_cpu_supports("sse2") && __builtin_cpu_supports("ssse3");
+  const bool sse4 = ssse3 && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("sse4.2") &&
+                    __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("aes");
+  const bool avx2 = sse4 && __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") &&
+                    __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
+                    __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  const bool avx3 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+                    __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
+  if (ssse3) t |= HWY_SSSE3;
+  if (sse4) t |= HWY_SSE4;
+  if (avx2) t |= HWY_AVX2;
+  if (avx3) t |= HWY_AVX3;
+#elif HWY_ARCH_ARM_A64
+  t |= HWY_NEON;  // part of ARMv8-A
+  const unsigned long hwcap = getauxval(AT_HWCAP), hwcap2 = getauxval(AT_HWCAP2);
+  if (hwcap & HWCAP_SVE) t |= HWY_SVE;
+  if ((hwcap & HWCAP_SVE) && (hwcap2 & HWCAP2_SVE2) && (hwcap2 & HWCAP2_SVEAES)) t |= HWY_SVE2;  // "+sve2-aes"
+#endif
+  return t;
+}
+
+void set_cpu_targets_for_test(int64_t targets) { g_cpu_for_test.store(targets, std::memory_order_relaxed); }
 
 int64_t dispatch_targets() {
   int64_t t = g_targets.load(std::memory_order_relaxed);

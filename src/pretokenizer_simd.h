@@ -4,9 +4,13 @@
 // (pretokenizer.cc, pretokenizer_patterns.cc), so every target cuts the same
 // pieces. The target is chosen once per process, at first use: the best one
 // the CPU supports among those compiled (x86-64: SSSE3, SSE4, AVX2, AVX3 and
-// the EMU128 fallback; aarch64: NEON, SVE, SVE2), or the one named by the
+// the scalar fallback; aarch64: NEON, SVE, SVE2), or the one named by the
 // SP_SIMD_TARGET environment variable (Highway's names, e.g. AVX2, SSE4, NEON,
-// SVE, EMU128; one not compiled or not supported here is a UsageError).
+// SVE, SCALAR; one not compiled or not supported here is a UsageError).
+//
+// Highway is used from its headers only: the CPU's targets are read here
+// (cpu_targets) rather than from libhwy.so, whose load-time timer calibration
+// executes RDTSCP, which valgrind rejects on machines whose CPUID hides it.
 #pragma once
 
 #include <atomic>
@@ -41,11 +45,20 @@ inline ClassMasks classify64(const char* p) {
   return m;
 }
 
-// The Highway targets to dispatch among (a mask of HWY_* bits): the CPU's
-// supported ones, or just the SP_SIMD_TARGET one. Computed once.
+// The Highway targets this CPU runs (HWY_* bits): each needs every extension
+// Highway compiles that target with (HWY_TARGET_STR), and the OS's support
+// for the wider registers.
+int64_t cpu_targets();
+
+// The Highway targets to dispatch among: cpu_targets() and the compiled ones,
+// or just the SP_SIMD_TARGET one. Computed once.
 int64_t dispatch_targets();
 
-// The entry of a HWY_EXPORT table for `targets`: the best of them compiled in
+// A table of one function's builds, indexed as Highway's HWY_EXPORT tables
+// are (entry 0 unused), defined in the file that built them, after the passes.
+#define SP_SIMD_TABLE(FUNC) {nullptr, HWY_CHOOSE_TARGET_LIST(FUNC), HWY_CHOOSE_FALLBACK(FUNC)}
+
+// The entry of an SP_SIMD_TABLE for `targets`: the best of them compiled in
 // the calling file (Highway's own index rule, without its global state).
 template <class Function>
 Function pick(Function const* table, int64_t targets) {
@@ -61,9 +74,13 @@ int64_t compiled_targets();
 // Name of the target the kernels run now, e.g. "AVX2".
 const char* target_name();
 
-// For tests: choose again after hwy::SetSupportedTargetsForTest (each target
-// in turn, then 0 to restore the CPU's own), for the kernels here and the
-// patterns' scanners. Not thread-safe against concurrent scanning.
+// For tests: from now on cpu_targets() returns `targets` (0: the CPU's own
+// again); takes effect at choose_target_again.
+void set_cpu_targets_for_test(int64_t targets);
+
+// For tests: choose the target again (after set_cpu_targets_for_test or a
+// change of SP_SIMD_TARGET), for the kernels here and the patterns'
+// scanners. Not thread-safe against concurrent scanning.
 void choose_target_again();
 
 // Resets the patterns' chosen scanners (pretokenizer_patterns.cc).

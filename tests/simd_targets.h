@@ -14,14 +14,14 @@
 namespace sp::test {
 
 // The targets for_each_simd_target visits (HWY_* bits): at least the best one.
-inline int64_t runnable_simd_targets() { return hwy::SupportedTargets() & simd::compiled_targets(); }
+inline int64_t runnable_simd_targets() { return simd::cpu_targets() & simd::compiled_targets(); }
 
 template <class Body>
 void for_each_simd_target(Body&& body) {
   const int64_t targets = runnable_simd_targets();
   for (int64_t rest = targets; rest != 0; rest &= rest - 1) {
     const int64_t t = rest & -rest;
-    hwy::SetSupportedTargetsForTest(t);
+    simd::set_cpu_targets_for_test(t);
     simd::choose_target_again();
     const std::string name = hwy::TargetName(t);
     ASSERT_EQ(simd::target_name(), name);  // the kernels really run on t
@@ -30,7 +30,7 @@ void for_each_simd_target(Body&& body) {
     body(name);
     if (::testing::Test::HasFatalFailure()) break;
   }
-  hwy::SetSupportedTargetsForTest(0);
+  simd::set_cpu_targets_for_test(0);
   simd::choose_target_again();
 }
 
