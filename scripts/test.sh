@@ -25,3 +25,6 @@ ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 900
 # from scratch without ccache, they added 6 + 4 minutes to 6 (16 in all).
 bash scripts/sanitize.sh
 bash scripts/fuzz.sh "${SP_FUZZ_SECONDS:-60}"
+# Last, the suite cross-built for aarch64 (BCP's Grace nodes) and run under
+# qemu-user, every SIMD target qemu emulates included: @@CROSS@@
+bash scripts/cross_aarch64.sh
