@@ -15,7 +15,9 @@
 #include <cstdlib>
 #include <string>
 #include <strings.h>
-#if HWY_ARCH_ARM_A64
+#if HWY_ARCH_X86
+#include <cpuid.h>
+#elif HWY_ARCH_ARM_A64
 #include <sys/auxv.h>
 #endif
 
@@ -54,6 +56,16 @@ void classify64_first_use(const char* p, ClassMasks* m) {
 
 std::atomic<Classify64Function> classify64_kernel{&classify64_first_use};
 
+#if HWY_ARCH_X86
+namespace {
+// CPUID.1:ECX.F16C (clang's __builtin_cpu_supports does not know "f16c").
+bool has_f16c() {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C) != 0;
+}
+}  // namespace
+#endif
+
 int64_t cpu_targets() {
   if (const int64_t t = g_cpu_for_test.load(std::memory_order_relaxed)) return t;
   int64_t t = HWY_SCALAR | HWY_EMU128;  // the fallbacks run anywhere
@@ -65,7 +77,7 @@ int64_t cpu_targets() {
                     __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("aes");
   const bool avx2 = sse4 && __builtin_cpu_supports("avx") && __builtin_cpu_supports("avx2") &&
                     __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") &&
-                    __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+                    __builtin_cpu_supports("fma") && has_f16c();
   const bool avx3 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
                     __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512bw");
   if (ssse3) t |= HWY_SSSE3;
