@@ -28,6 +28,6 @@ bash scripts/sanitize.sh
 bash scripts/fuzz.sh "${SP_FUZZ_SECONDS:-30}"
 # Last, the tokenizer layers' suites cross-built for aarch64 (BCP's Grace
 # nodes) and run under qemu-user, each SIMD target qemu emulates included
-# (NEON, SVE, SVE2): 12.5 minutes from scratch without ccache on a busy
-# 2-core machine (9 to build, 3.5 to test).
+# (NEON, SVE, SVE2): 15 minutes from scratch without ccache on a busy
+# 2-core machine (2.5 to install, 9 to build, 3.5 to test).
 bash scripts/cross_aarch64.sh
