@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git ca-certificates curl openssl python3 zstd bc
   libzstd-dev libxxhash-dev libpcre2-dev libutf8proc-dev libsimdjson-dev libtbb-dev libabsl-dev
-  libgtest-dev libgmock-dev libbenchmark-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libhwy-dev
   libopenmpi-dev openmpi-bin libsentencepiece-dev libcurl4-openssl-dev libssl-dev nginx-light
   unicode-data
   sentencepiece python3-sentencepiece  # third_party/tokenizers/train_spm.sh, tests/golden/gen_spm_golden.py

@@ -16,13 +16,11 @@
 #include <bit>
 #include <cstdint>
 #include <cstring>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "sp/unicode.h"
 
 #include "pretokenizer_runs.h"
+#include "pretokenizer_simd.h"
 
 namespace sp {
 namespace {
@@ -94,45 +92,8 @@ inline const char* piece_end(const char* p, const char* end) {
   return whitespace_piece_end(p, end);
 }
 
-// Per-byte class masks of 64 bytes of text (bit i = byte i).
-struct ClassMasks {
-  uint64_t letter = 0, digit = 0, space = 0, white = 0, apostrophe = 0, high = 0;
-};
-
-inline ClassMasks classify64(const char* p) {
-  ClassMasks m;
-#if defined(__SSE2__)
-  // Range tests with one signed compare each: adding 128 - lo maps [lo, lo + n)
-  // onto [-128, -128 + n), and every other byte value lands above it.
-  const auto in_range = [](__m128i v, char lo, int n) {
-    return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(128 - lo))),
-                          _mm_set1_epi8(static_cast<char>(-128 + n)));
-  };
-  for (int k = 0; k < 4; ++k) {
-    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * k));
-    const auto bits = [k](__m128i x) { return uint64_t(uint32_t(_mm_movemask_epi8(x))) << (16 * k); };
-    const __m128i space = _mm_cmpeq_epi8(v, _mm_set1_epi8(' '));
-    m.letter |= bits(in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 26));  // A-Z folds onto a-z
-    m.digit |= bits(in_range(v, '0', 10));
-    m.space |= bits(space);
-    m.white |= bits(_mm_or_si128(space, in_range(v, '\t', 5)));  // \t \n \v \f \r
-    m.apostrophe |= bits(_mm_cmpeq_epi8(v, _mm_set1_epi8('\'')));
-    m.high |= bits(v);
-  }
-#else
-  for (int i = 0; i < 64; ++i) {
-    const auto c = static_cast<uint8_t>(p[i]);
-    const uint64_t bit = uint64_t{1} << i;
-    if (c >= 0x80) m.high |= bit;
-    else if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z')) m.letter |= bit;
-    else if (c >= '0' && c <= '9') m.digit |= bit;
-    else if (c == ' ') m.space |= bit, m.white |= bit;
-    else if (c >= '\t' && c <= '\r') m.white |= bit;
-    else if (c == '\'') m.apostrophe |= bit;
-  }
-#endif
-  return m;
-}
+using simd::ClassMasks;
+using simd::classify64;
 
 }  // namespace
 

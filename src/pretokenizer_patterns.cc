@@ -29,17 +29,22 @@
 //
 // Every failed attempt scans only characters that the piece finally returned
 // covers (or a bounded look-ahead), so a text scans in linear time.
+//
+// The ASCII fast path is compiled once per SIMD target (Highway's
+// foreach_target re-includes this file for each); everything else is
+// compiled once, in the first pass.
+#ifndef SP_PRETOKENIZER_PATTERNS_ONCE
+#define SP_PRETOKENIZER_PATTERNS_ONCE
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 #include "sp/pretokenizer.h"
 #include "sp/unicode.h"
 
 #include "pretokenizer_runs.h"
+#include "pretokenizer_simd.h"
 
 namespace sp {
 namespace {
@@ -304,7 +309,6 @@ const char* o200k_piece_end_general(const char* p, const char* end) {
 // scanner above, or to the run scanners where only a run's end is left to
 // find. For ASCII, \p{L} is A-Z a-z (Lu = A-Z, Ll = a-z, no Lt Lm Lo M),
 // \p{N} is 0-9, \s is \t \n \v \f \r and U+0020, every other byte "other".
-#if defined(__SSE2__)
 
 enum AsciiClass : uint8_t {
   kAsciiLower = 1,
@@ -338,20 +342,6 @@ constexpr AsciiClassTable kAsciiClass;
 
 inline uint8_t ascii_class(const char* p) { return kAsciiClass.c[static_cast<uint8_t>(*p)]; }
 
-inline __m128i load16(const char* p) { return _mm_loadu_si128(reinterpret_cast<const __m128i*>(p)); }
-
-// Bytes of v in [lo, lo + n), with one signed compare: adding 128 - lo maps
-// that range onto [-128, -128 + n) and every other byte above it.
-inline __m128i in_range(__m128i v, char lo, int n) {
-  return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8(static_cast<char>(128 - lo))),
-                        _mm_set1_epi8(static_cast<char>(-128 + n)));
-}
-
-// Number of leading bytes of p[0, 16) set in `in` (a compare result); 16 if all.
-inline unsigned leading(__m128i in) {
-  return static_cast<unsigned>(__builtin_ctz(~static_cast<uint32_t>(_mm_movemask_epi8(in))));
-}
-
 // The fast path answers offsets from `begin`, and hands every case it does
 // not decide to the general scanner itself, so that every way out of it, the
 // cold ones too, is a tail call and the common pieces need no stack frame.
@@ -373,9 +363,28 @@ template <Spec S>
 
 inline size_t at(const char* begin, const char* p) { return static_cast<size_t>(p - begin); }
 
+}  // namespace
+}  // namespace sp
+#endif  // SP_PRETOKENIZER_PATTERNS_ONCE
+
+#undef HWY_TARGET_INCLUDE
+#define HWY_TARGET_INCLUDE "pretokenizer_patterns.cc"
+#include "hwy/foreach_target.h"  // IWYU pragma: keep
+
+#include "hwy/highway.h"
+
+#include "pretokenizer_simd-inl.h"
+
+HWY_BEFORE_NAMESPACE();
+namespace sp {
+namespace {
+namespace HWY_NAMESPACE {
+using simd::HWY_NAMESPACE::LeadingLetters16;
+using simd::HWY_NAMESPACE::LeadingLower16;
+using simd::HWY_NAMESPACE::LeadingWhite16;
 // End of the letter run from p (16 bytes readable from p).
 inline size_t ascii_letters_end(const char* begin, const char* p, const char* end) {
-  const unsigned k = leading(in_range(_mm_or_si128(load16(p), _mm_set1_epi8(0x20)), 'a', 26));
+  const unsigned k = LeadingLetters16(p);
   if (k < 16 && ascii_class(p + k) != kAsciiHigh) return at(begin, p + k);
   return letters_end_at(begin, p + k, end);
 }
@@ -385,7 +394,7 @@ inline size_t ascii_letters_end(const char* begin, const char* p, const char* en
 template <Spec S>
 inline size_t ascii_lower_end(const char* begin, const char* p, const char* end) {
   if (end - p < 16) return lower_end_at<S>(begin, p, end);
-  const unsigned k = leading(in_range(load16(p), 'a', 26));
+  const unsigned k = LeadingLower16(p);
   if (k == 16 || ascii_class(p + k) == kAsciiHigh) return lower_end_at<S>(begin, p + k, end);
   return at(begin, with_contraction<S>(p + k, end));
 }
@@ -412,11 +421,10 @@ inline size_t ascii_rest(const char* begin, const char* p, const char* end, uint
     return at(begin, trailer_end<S.slash_trailer>(q, end));
   }
   // A white-space run, which an ASCII non-space ends (so not at the text's end).
-  const __m128i v = load16(p);
-  const __m128i crlf = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\r')), _mm_cmpeq_epi8(v, _mm_set1_epi8('\n')));
-  const unsigned k = leading(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(' ')), in_range(v, '\t', 5)));
+  uint32_t crlf;
+  const unsigned k = LeadingWhite16(p, &crlf);
   if (k == 16 || ascii_class(p + k) == kAsciiHigh) return general_end_at<S>(begin, p, end);
-  if (const uint32_t crlf_at = static_cast<uint32_t>(_mm_movemask_epi8(crlf)) & ((1u << k) - 1)) {
+  if (const uint32_t crlf_at = crlf & ((1u << k) - 1)) {
     return at(begin, p + (32 - __builtin_clz(crlf_at)));  // just past the run's last CR or LF
   }
   return at(begin, p + (k >= 2 ? k - 1 : k));
@@ -466,8 +474,6 @@ inline size_t o200k_ascii_piece_end(const char* begin, const char* p, const char
   return ascii_rest<S>(begin, p, end, c0, c1);
 }
 
-#endif  // __SSE2__
-
 // The fast path reads up to 18 bytes from p: 16 from a letter run's start.
 constexpr ptrdiff_t kAsciiAhead = 18;
 
@@ -476,15 +482,42 @@ size_t scan(std::string_view text, size_t pos) {
   const char* const begin = text.data();
   const char* const end = begin + text.size();
   const char* const p = begin + pos;
-#if defined(__SSE2__)
   if (end - p >= kAsciiAhead) {
     return S.by_case ? o200k_ascii_piece_end<S>(begin, p, end) : cl100k_ascii_piece_end<S>(begin, p, end);
   }
   return general_end_at<S>(begin, p, end);
-#else
-  const char* e = S.by_case ? o200k_piece_end_general<S>(p, end) : cl100k_piece_end_general<S>(p, end);
-  return static_cast<size_t>(e - begin);
-#endif
+}
+
+// Every pattern's scanner for this target, by PretokenPattern value.
+const PretokenEndFunction* Scanners() {
+  static constexpr PretokenEndFunction kScanners[] = {
+      &gpt2_pretoken_end, &scan<kCl100kSpec>,      &scan<kLlama3Spec>,      &scan<kQwen2Spec>,
+      &scan<kO200kSpec>,  &scan<kMegatronV1Spec>, &scan<kMegatronV2Spec>,
+  };
+  return kScanners;
+}
+
+
+}  // namespace HWY_NAMESPACE
+}  // namespace
+}  // namespace sp
+HWY_AFTER_NAMESPACE();
+#if HWY_ONCE
+namespace sp {
+namespace {
+
+constexpr const PretokenEndFunction* (*kScanners[])() = SP_SIMD_TABLE(Scanners);
+
+// This process's target's scanners, chosen at first use (simd::dispatch_targets).
+std::atomic<const PretokenEndFunction*> g_scanners{nullptr};
+
+const PretokenEndFunction* scanners() {
+  const PretokenEndFunction* s = g_scanners.load(std::memory_order_relaxed);
+  if (s == nullptr) {
+    s = simd::pick(kScanners, simd::dispatch_targets())();
+    g_scanners.store(s, std::memory_order_relaxed);
+  }
+  return s;
 }
 
 // Regex spellings as they appear in the files, and the pattern of each.
@@ -531,44 +564,17 @@ constexpr Spelling kSpellings[] = {
 
 }  // namespace
 
+namespace simd {
+void choose_pattern_scanners_again() { g_scanners.store(nullptr, std::memory_order_relaxed); }
+}  // namespace simd
+
 size_t pretoken_end(PretokenPattern p, std::string_view text, size_t pos) {
-  switch (p) {
-    case PretokenPattern::kGpt2:
-      return gpt2_pretoken_end(text, pos);
-    case PretokenPattern::kCl100k:
-      return scan<kCl100kSpec>(text, pos);
-    case PretokenPattern::kLlama3:
-      return scan<kLlama3Spec>(text, pos);
-    case PretokenPattern::kQwen2:
-      return scan<kQwen2Spec>(text, pos);
-    case PretokenPattern::kO200k:
-      return scan<kO200kSpec>(text, pos);
-    case PretokenPattern::kMegatronV1:
-      return scan<kMegatronV1Spec>(text, pos);
-    case PretokenPattern::kMegatronV2:
-      return scan<kMegatronV2Spec>(text, pos);
-  }
-  return gpt2_pretoken_end(text, pos);
+  return pretoken_end_function(p)(text, pos);
 }
 
 PretokenEndFunction pretoken_end_function(PretokenPattern p) {
-  switch (p) {
-    case PretokenPattern::kGpt2:
-      return &gpt2_pretoken_end;
-    case PretokenPattern::kCl100k:
-      return &scan<kCl100kSpec>;
-    case PretokenPattern::kLlama3:
-      return &scan<kLlama3Spec>;
-    case PretokenPattern::kQwen2:
-      return &scan<kQwen2Spec>;
-    case PretokenPattern::kO200k:
-      return &scan<kO200kSpec>;
-    case PretokenPattern::kMegatronV1:
-      return &scan<kMegatronV1Spec>;
-    case PretokenPattern::kMegatronV2:
-      return &scan<kMegatronV2Spec>;
-  }
-  return &gpt2_pretoken_end;
+  const auto i = static_cast<size_t>(p);
+  return i <= static_cast<size_t>(PretokenPattern::kMegatronV2) ? scanners()[i] : &gpt2_pretoken_end;
 }
 
 std::vector<std::string_view> pretokenize(PretokenPattern p, std::string_view text) {
@@ -617,3 +623,4 @@ std::string_view pretoken_regex(PretokenPattern p) {
 }
 
 }  // namespace sp
+#endif  // HWY_ONCE

@@ -1,7 +1,8 @@
 // The cl100k / Llama-3 / Qwen2 / o200k / Megatron scanners: exact pieces for
 // the rules that tell the patterns apart; then against PCRE2 running each
 // pattern's own regex (an independent engine) on an edge-case list and on
-// random strings of tricky code points; then linear time on megabyte runs of
+// random strings of tricky code points, once per SIMD target this build has
+// and this CPU runs; then linear time on megabyte runs of
 // every class; then the regex spellings and names that select each scanner.
 #include <gtest/gtest.h>
 
@@ -12,6 +13,7 @@
 
 #include "pretoken_reference.h"
 #include "regex_split.h"
+#include "simd_targets.h"
 #include "sp/pretokenizer.h"
 #include "sp/unicode.h"
 
@@ -173,11 +175,13 @@ const std::vector<std::string>& edge_cases() {
 }
 
 TEST(PretokenPatterns, EdgeCasesMatchPcre2) {
-  for (P p : kScanned) {
-    for (const std::string& text : edge_cases()) {
-      EXPECT_EQ(pieces(p, text), reference_pieces(p, text)) << name(p) << " on \"" << text << "\"";
+  test::for_each_simd_target([](const std::string&) {
+    for (P p : kScanned) {
+      for (const std::string& text : edge_cases()) {
+        EXPECT_EQ(pieces(p, text), reference_pieces(p, text)) << name(p) << " on \"" << text << "\"";
+      }
     }
-  }
+  });
 }
 
 std::string random_text(std::mt19937& rng, size_t max_chars) {
@@ -190,13 +194,15 @@ std::string random_text(std::mt19937& rng, size_t max_chars) {
 }
 
 TEST(PretokenPatterns, RandomTextMatchesPcre2) {
-  std::mt19937 rng(20261130);
-  for (int i = 0; i < 100000; ++i) {
-    const std::string text = random_text(rng, 12);
-    for (P p : kScanned) {
-      ASSERT_EQ(pieces(p, text), reference_pieces(p, text)) << name(p) << " on \"" << text << "\"";
+  test::for_each_simd_target([](const std::string&) {
+    std::mt19937 rng(20261130);
+    for (int i = 0; i < 100000; ++i) {
+      const std::string text = random_text(rng, 12);
+      for (P p : kScanned) {
+        ASSERT_EQ(pieces(p, text), reference_pieces(p, text)) << name(p) << " on \"" << text << "\"";
+      }
     }
-  }
+  });
 }
 
 // Longer texts for the ASCII fast path (16 bytes at a time): ASCII runs of
@@ -239,29 +245,33 @@ std::string run_text(std::mt19937& rng, size_t max_runs) {
 }
 
 TEST(PretokenPatterns, LongAsciiRunsMatchPcre2) {
-  std::mt19937 rng(16);
-  for (int i = 0; i < 30000; ++i) {
-    const std::string text = run_text(rng, 8);
-    for (P p : kScanned) {
-      ASSERT_EQ(pieces(p, text), reference_pieces(p, text)) << name(p) << " on \"" << text << "\"";
+  test::for_each_simd_target([](const std::string&) {
+    std::mt19937 rng(16);
+    for (int i = 0; i < 30000; ++i) {
+      const std::string text = run_text(rng, 8);
+      for (P p : kScanned) {
+        ASSERT_EQ(pieces(p, text), reference_pieces(p, text)) << name(p) << " on \"" << text << "\"";
+      }
     }
-  }
+  });
 }
 
 // Every suffix of a long mixed text, so that each piece start meets the
 // text's end at every distance (the fast path needs 16 bytes ahead).
 TEST(PretokenPatterns, EverySuffixMatchesPcre2) {
-  std::mt19937 rng(32);
-  for (int i = 0; i < 300; ++i) {
-    const std::string text = run_text(rng, 10);
-    for (size_t from = 0; from < text.size(); ++from) {
-      if ((static_cast<uint8_t>(text[from]) & 0xC0) == 0x80) continue;  // not a character boundary
-      const std::string_view tail = std::string_view(text).substr(from);
-      for (P p : kScanned) {
-        ASSERT_EQ(pieces(p, tail), reference_pieces(p, tail)) << name(p) << " on \"" << tail << "\"";
+  test::for_each_simd_target([](const std::string&) {
+    std::mt19937 rng(32);
+    for (int i = 0; i < 300; ++i) {
+      const std::string text = run_text(rng, 10);
+      for (size_t from = 0; from < text.size(); ++from) {
+        if ((static_cast<uint8_t>(text[from]) & 0xC0) == 0x80) continue;  // not a character boundary
+        const std::string_view tail = std::string_view(text).substr(from);
+        for (P p : kScanned) {
+          ASSERT_EQ(pieces(p, tail), reference_pieces(p, tail)) << name(p) << " on \"" << tail << "\"";
+        }
       }
     }
-  }
+  });
 }
 
 // GPT-2's scanner against its tiktoken spelling, and the two GPT-2 spellings

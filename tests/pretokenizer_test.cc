@@ -1,13 +1,21 @@
 // GPT-2 pre-tokenization, rule by rule, against exact expected pieces; then
 // against a literal transcription of the regex (every alternative tried in
-// order, with the backtracking of \s+(?!\S)) on random text; then the piece
-// structure of megabyte-long pathological inputs.
+// order, with the backtracking of \s+(?!\S)) on random text, once per SIMD
+// target this build has and this CPU runs; the SIMD kernels and their choice;
+// then the piece structure of megabyte-long pathological inputs.
 #include <gtest/gtest.h>
 
+#include <bit>
+#include <cctype>
+#include <cstdlib>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "hwy/highway.h"
+#include "pretokenizer_simd.h"
+#include "simd_targets.h"
+#include "sp/error.h"
 #include "sp/pretokenizer.h"
 #include "sp/unicode.h"
 #include "test_support.h"
@@ -343,12 +351,14 @@ std::string random_text(std::mt19937& rng) {
 }
 
 TEST(Pretokenizer, AgreesWithLiteralRegexOnRandomText) {
-  std::mt19937 rng(12345);
-  for (int iter = 0; iter < 100000; ++iter) {
-    const std::string text = random_text(rng);
-    ASSERT_TRUE(is_valid_utf8(text));
-    ASSERT_EQ(pieces(text), reference_pieces(text)) << "iteration " << iter;
-  }
+  test::for_each_simd_target([](const std::string& target) {
+    std::mt19937 rng(12345);
+    for (int iter = 0; iter < 100000; ++iter) {
+      const std::string text = random_text(rng);
+      ASSERT_TRUE(is_valid_utf8(text));
+      ASSERT_EQ(pieces(text), reference_pieces(text)) << target << " iteration " << iter;
+    }
+  });
 }
 
 // Mostly ASCII text of a few windows' length, built from the fragments the
@@ -374,17 +384,19 @@ std::string random_window_text(std::mt19937& rng) {
 }
 
 TEST(Pretokenizer, WindowPathAgreesWithRegexAndScanner) {
-  std::mt19937 rng(2026);
-  for (int iter = 0; iter < 30000; ++iter) {
-    const std::string text = random_window_text(rng);
-    const Pieces got = pieces(text);
-    ASSERT_EQ(got, reference_pieces(text)) << "iteration " << iter;
-    size_t pos = 0;
-    for (const std::string& p : got) {
-      ASSERT_EQ(gpt2_pretoken_end(text, pos), pos + p.size()) << "iteration " << iter;
-      pos += p.size();
+  test::for_each_simd_target([](const std::string& target) {
+    std::mt19937 rng(2026);
+    for (int iter = 0; iter < 30000; ++iter) {
+      const std::string text = random_window_text(rng);
+      const Pieces got = pieces(text);
+      ASSERT_EQ(got, reference_pieces(text)) << target << " iteration " << iter;
+      size_t pos = 0;
+      for (const std::string& p : got) {
+        ASSERT_EQ(gpt2_pretoken_end(text, pos), pos + p.size()) << target << " iteration " << iter;
+        pos += p.size();
+      }
     }
-  }
+  });
 }
 
 TEST(Pretokenizer, WindowReportsOnlyWholePieces) {
@@ -403,22 +415,106 @@ TEST(Pretokenizer, WindowReportsOnlyWholePieces) {
 }
 
 TEST(Pretokenizer, PiecesAreNonEmptyAndConcatenateToInput) {
-  std::mt19937 rng(99);
-  for (int iter = 0; iter < 20000; ++iter) {
-    std::string text;
-    for (int k = 0; k < 5; ++k) text += random_text(rng);
-    std::string joined;
-    size_t pos = 0;
-    for (std::string_view p : gpt2_pretokenize(text)) {
-      ASSERT_FALSE(p.empty());
-      ASSERT_EQ(p.data(), text.data() + pos);  // views into the input, in order
-      ASSERT_TRUE(is_valid_utf8(p));           // never splits a character
-      ASSERT_EQ(gpt2_pretoken_end(text, pos), pos + p.size());
-      pos += p.size();
-      joined += p;
+  test::for_each_simd_target([](const std::string& target) {
+    std::mt19937 rng(99);
+    for (int iter = 0; iter < 20000; ++iter) {
+      std::string text;
+      for (int k = 0; k < 5; ++k) text += random_text(rng);
+      std::string joined;
+      size_t pos = 0;
+      for (std::string_view p : gpt2_pretokenize(text)) {
+        ASSERT_FALSE(p.empty());
+        ASSERT_EQ(p.data(), text.data() + pos);  // views into the input, in order
+        ASSERT_TRUE(is_valid_utf8(p));           // never splits a character
+        ASSERT_EQ(gpt2_pretoken_end(text, pos), pos + p.size());
+        pos += p.size();
+        joined += p;
+      }
+      ASSERT_EQ(joined, text) << target;
     }
-    ASSERT_EQ(joined, text);
+  });
+}
+
+// ---- The SIMD kernels: every target compiled and runnable, byte for byte.
+
+// Each byte's classes, one byte at a time.
+simd::ClassMasks byte_by_byte(const char* p) {
+  simd::ClassMasks m;
+  for (int i = 0; i < 64; ++i) {
+    const auto c = static_cast<uint8_t>(p[i]);
+    const uint64_t bit = uint64_t{1} << i;
+    const int folded = c | 0x20;
+    if (c < 0x80 && folded >= 'a' && folded <= 'z') m.letter |= bit;
+    if (c >= '0' && c <= '9') m.digit |= bit;
+    if (c == ' ') m.space |= bit;
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r') m.white |= bit;
+    if (c == '\'') m.apostrophe |= bit;
+    if (c >= 0x80) m.high |= bit;
   }
+  return m;
+}
+
+TEST(PretokenizerSimd, ClassMasksMatchEachByteOnEveryTarget) {
+  test::for_each_simd_target([](const std::string& target) {
+    std::mt19937 rng(64);
+    alignas(64) char buf[64 + 7];
+    for (int iter = 0; iter < 20000; ++iter) {
+      const int shift = iter % 8;  // unaligned loads too
+      for (int i = 0; i < 64; ++i) {
+        // Every byte value, and runs of the few that matter.
+        buf[shift + i] = static_cast<char>(rng() % 4 ? rng() % 256 : " \t\n'aZ0\x80"[rng() % 9]);
+      }
+      const simd::ClassMasks want = byte_by_byte(buf + shift);
+      const simd::ClassMasks got = simd::classify64(buf + shift);
+      ASSERT_EQ(got.letter, want.letter) << target;
+      ASSERT_EQ(got.digit, want.digit) << target;
+      ASSERT_EQ(got.space, want.space) << target;
+      ASSERT_EQ(got.white, want.white) << target;
+      ASSERT_EQ(got.apostrophe, want.apostrophe) << target;
+      ASSERT_EQ(got.high, want.high) << target;
+    }
+  });
+}
+
+// A build for the baseline ISA (no -march) must carry several targets, or
+// dispatch was lost: x86-64 needs AVX2 and AVX-512 (AVX3) for the CPUs that
+// have them, aarch64 NEON and SVE.
+TEST(PretokenizerSimd, BaselineBuildCompilesSeveralTargets) {
+  const int64_t compiled = simd::compiled_targets();
+#if HWY_ARCH_X86_64 && (HWY_STATIC_TARGET == HWY_SCALAR || HWY_STATIC_TARGET == HWY_EMU128)
+  EXPECT_GT(std::popcount(static_cast<uint64_t>(compiled)), 1);
+  EXPECT_NE(compiled & HWY_SSE4, 0);
+  EXPECT_NE(compiled & HWY_AVX2, 0);
+  EXPECT_NE(compiled & HWY_AVX3, 0);
+#elif HWY_ARCH_ARM_A64 && HWY_STATIC_TARGET == HWY_NEON
+  EXPECT_NE(compiled & HWY_NEON, 0);
+  EXPECT_NE(compiled & HWY_SVE, 0);
+  EXPECT_NE(compiled & HWY_SVE2, 0);
+#else
+  GTEST_SKIP() << "built for a non-baseline ISA (static target " << hwy::TargetName(HWY_STATIC_TARGET) << ")";
+#endif
+  EXPECT_NE(test::runnable_simd_targets() & compiled, 0);
+}
+
+// SP_SIMD_TARGET picks the target for the whole process, by Highway's name in
+// any case; a name this build or CPU cannot run is a usage error.
+TEST(PretokenizerSimd, EnvironmentForcesATarget) {
+  const std::string text = "Hello, world! It's   42 o'clock\n\n  in  \u00e9t\u00e9 x";
+  const Pieces want = reference_pieces(text);
+  for (int64_t rest = test::runnable_simd_targets(); rest != 0; rest &= rest - 1) {
+    std::string name = hwy::TargetName(rest & -rest);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    ASSERT_EQ(setenv("SP_SIMD_TARGET", name.c_str(), 1), 0);
+    simd::choose_target_again();
+    EXPECT_EQ(simd::target_name(), std::string(hwy::TargetName(rest & -rest)));
+    EXPECT_EQ(pieces(text), want) << name;
+  }
+  ASSERT_EQ(setenv("SP_SIMD_TARGET", "NO_SUCH_ISA", 1), 0);
+  EXPECT_THROW(simd::choose_target_again(), UsageError);
+  ASSERT_EQ(unsetenv("SP_SIMD_TARGET"), 0);
+  simd::choose_target_again();
+  EXPECT_EQ(simd::target_name(), std::string(hwy::TargetName(test::runnable_simd_targets() &
+                                                             -test::runnable_simd_targets())));
 }
 
 // ---- Megabyte-long runs: one linear pass, and the right structure. ----

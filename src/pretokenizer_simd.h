@@ -1,0 +1,89 @@
+// SIMD kernels of the pre-tokenizer scanners, one build per instruction set
+// through Google Highway, and the choice among them. Each kernel turns bytes
+// into per-byte class bit masks; what a piece is stays with the scanners
+// (pretokenizer.cc, pretokenizer_patterns.cc), so every target cuts the same
+// pieces. The target is chosen once per process, at first use: the best one
+// the CPU supports among those compiled (x86-64: SSSE3, SSE4, AVX2, AVX3 and
+// the scalar fallback; aarch64: NEON, SVE, SVE2), or the one named by the
+// SP_SIMD_TARGET environment variable (Highway's names, e.g. AVX2, SSE4, NEON,
+// SVE, SCALAR; one not compiled or not supported here is a UsageError).
+//
+// Highway is used from its headers only: the CPU's targets are read here
+// (cpu_targets) rather than from libhwy.so, whose load-time timer calibration
+// executes RDTSCP, which valgrind rejects on machines whose CPUID hides it.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "hwy/targets.h"
+
+namespace sp::simd {
+
+// Per-byte class masks of 64 bytes of text (bit i = byte i), as GPT-2's
+// pre-tokenizer window reads them; a byte >= 0x80 is only `high`.
+struct ClassMasks {
+  uint64_t letter = 0;      // A-Z a-z
+  uint64_t digit = 0;       // 0-9
+  uint64_t space = 0;       // U+0020
+  uint64_t white = 0;       // U+0020 \t \n \v \f \r
+  uint64_t apostrophe = 0;  // '
+  uint64_t high = 0;        // >= 0x80 (part of a multi-byte character)
+};
+
+using Classify64Function = void (*)(const char* p, ClassMasks* m);
+
+// The kernel for this process's target; starts as a function that chooses the
+// target, stores the chosen kernel here and runs it, so after the first
+// window a call costs one load and one indirect call.
+extern std::atomic<Classify64Function> classify64_kernel;
+
+// Class masks of p[0, 64).
+inline ClassMasks classify64(const char* p) {
+  ClassMasks m;
+  classify64_kernel.load(std::memory_order_relaxed)(p, &m);
+  return m;
+}
+
+// The Highway targets this CPU runs (HWY_* bits): each needs every extension
+// Highway compiles that target with (HWY_TARGET_STR), and the OS's support
+// for the wider registers.
+int64_t cpu_targets();
+
+// The Highway targets to dispatch among: cpu_targets() and the compiled ones,
+// or just the SP_SIMD_TARGET one. Computed once.
+int64_t dispatch_targets();
+
+// A table of one function's builds, indexed as Highway's HWY_EXPORT tables
+// are (entry 0 unused), defined in the file that built them, after the passes.
+#define SP_SIMD_TABLE(FUNC) {nullptr, HWY_CHOOSE_TARGET_LIST(FUNC), HWY_CHOOSE_FALLBACK(FUNC)}
+
+// The entry of an SP_SIMD_TABLE for `targets`: the best of them compiled in
+// the calling file (Highway's own index rule, without its global state).
+template <class Function>
+Function pick(Function const* table, int64_t targets) {
+  hwy::ChosenTarget chosen;
+  chosen.Update(targets);
+  return table[chosen.GetIndex()];
+}
+
+// The targets compiled into the kernels (HWY_TARGETS of the library: HWY_*
+// bits), whatever the CPU supports.
+int64_t compiled_targets();
+
+// Name of the target the kernels run now, e.g. "AVX2".
+const char* target_name();
+
+// For tests: from now on cpu_targets() returns `targets` (0: the CPU's own
+// again); takes effect at choose_target_again.
+void set_cpu_targets_for_test(int64_t targets);
+
+// For tests: choose the target again (after set_cpu_targets_for_test or a
+// change of SP_SIMD_TARGET), for the kernels here and the patterns'
+// scanners. Not thread-safe against concurrent scanning.
+void choose_target_again();
+
+// Resets the patterns' chosen scanners (pretokenizer_patterns.cc).
+void choose_pattern_scanners_again();
+
+}  // namespace sp::simd
