@@ -65,7 +65,8 @@ echo "cross_aarch64: packages ready in $((SECONDS - start)) s"
 TESTS=(
   pretokenizer_test pretokenizer_patterns_test bpe_test bpe_build_test tokenizer_test tiktoken_tokenizer_test
   hf_tokenizer_test hf_pretokenizer_test hf_normalizer_test hf_chars_test hf_added_tokens_test
-  sentencepiece_tokenizer_test unicode_test unicode_tables_test regex_split_test jsonl_test
+  sentencepiece_tokenizer_test sentencepiece_bpe_test bpe_cuts_test replace_byte_test unicode_test unicode_tables_test
+  regex_split_test jsonl_test
   indexed_dataset_test checksum_test record_test
 )
 # Excluded by name: megabyte-long BPE runs against the reference encoder, 1 to

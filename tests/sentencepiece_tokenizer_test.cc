@@ -76,7 +76,9 @@ TEST_F(SentencePiece, AllThreeTypesAreEncodeAsIdsWithEosAsEod) {
       const std::vector<int> want = reference.EncodeAsIds(text);
       const auto got = ids(encode, text);
       EXPECT_EQ(got, std::vector<uint32_t>(want.begin(), want.end())) << type << ": " << text;
-      if (!got.empty()) EXPECT_NE(got.front(), 1u) << type << ": Megatron's main branch adds no BOS";
+      if (!got.empty()) {
+        EXPECT_NE(got.front(), 1u) << type << ": Megatron's main branch adds no BOS";
+      }
     }
   }
 }
