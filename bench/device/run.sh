@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The issue-10 benchmark on the lent 16-core machine, from the repo root, carrying devrun/ (bench/device/pack.sh):
+#   bash bench/device/run.sh ab|stage|families|all
+# ab: GPT-2, baseline vs this build, 1 worker on the corpus and 16 on it x 10, alternating A B A B;
+# stage: stage_bench (where a byte's time goes); families: every family at 1 and 16 workers beside the
+# Python references (tiktoken, tokenizers, sentencepiece, installed on the lent machine).
+set -u
+D=$PWD/devrun
+export LD_LIBRARY_PATH=$D/lib SP_GPT2_DIR=$D SP_TOKENIZERS_DIR=/dev/shm/models
+S=/dev/shm/sb; mkdir -p $S/o /dev/shm/models
+part=${1:-all}
+if [ ! -f $S/bench100.jsonl ]; then
+  tar -xJf $D/models.tar.xz -C /dev/shm/models
+  xz -dc $D/corpus/bench100.jsonl.xz > $S/bench100.jsonl
+  for i in 1 2 3 4 5 6 7 8 9 10; do cat $S/bench100.jsonl; done > $S/big.jsonl
+  python3 - <<PY
+import json, os
+s = json.load(open("$D/corpus/bench100.jsonl.stats.json"))
+p = "$S/bench100.jsonl"
+s["key"] = [os.path.getsize(p), int(os.path.getmtime(p))]
+json.dump(s, open(p + ".stats.json", "w"))
+PY
+fi
+nproc; lscpu | grep -E "Model name|MHz|L2|L3"
+python3 -c "import tiktoken as t, tokenizers as h, sentencepiece as s; print(t.__version__, h.__version__,
+  s.__version__)"
+run() { # label bin workers file [args...]
+  local label=$1 bin=$2 w=$3 f=$4; shift 4
+  rm -f $S/o/*
+  local t0=$(date +%s.%N)
+  $bin --input $f --output-prefix $S/o/x --workers $w --no-sync --append-eod "$@" >/dev/null 2>&1 || echo FAIL $label
+  local t1=$(date +%s.%N)
+  python3 -c "print('$label w=$w $(basename $f)', round($(stat -c %s $f)/1e6/($t1-$t0),1), 'MB/s')"
+}
+if [ $part = ab ] || [ $part = all ]; then
+  echo "== GPT-2 A/B, base d79dc1e vs new, bench100, 1 worker"
+  for r in 1 2 3 4 5 6; do
+    run base $D/base/bin/sp_tokenize 1 $S/bench100.jsonl
+    run new $D/bin/sp_tokenize 1 $S/bench100.jsonl
+  done
+  echo "== GPT-2 A/B, 16 workers, big (bench100 x 10)"
+  for r in 1 2 3; do run base $D/base/bin/sp_tokenize 16 $S/big.jsonl; run new $D/bin/sp_tokenize 16 $S/big.jsonl; done
+  echo "== new, 1 worker on big (for the 16-thread efficiency)"
+  for r in 1 2; do run new $D/bin/sp_tokenize 1 $S/big.jsonl; done
+  echo "== load only"
+  echo '{"text":"a"}' > $S/one.jsonl
+  for r in 1 2 3; do
+    run base-load $D/base/bin/sp_tokenize 1 $S/one.jsonl
+    run new-load $D/bin/sp_tokenize 1 $S/one.jsonl
+  done
+fi
+if [ $part = stage ] || [ $part = all ]; then
+  echo "== stage_bench, bench100"
+  $D/bin/stage_bench --help 2>&1 | head -3
+  $D/bin/stage_bench $S/bench100.jsonl 2>&1 | tail -20
+fi
+if [ $part = families ] || [ $part = all ]; then
+  echo "== families"
+  python3 bench/tokenizer_families_bench.py --corpus $S/bench100.jsonl --build $D --models /dev/shm/models \
+    --workers 1,16 --runs 2 --reference python --reference-mb 20 2>&1 | tail -40
+fi
