@@ -143,16 +143,6 @@ struct Row {
   double seconds;
 };
 
-sp::TokenizerOptions tokenizer_options(const sp::cli::Args& args) {
-  sp::TokenizerOptions o;
-  o.type = args.get("tokenizer-type");
-  o.model = args.get("tokenizer-model");
-  o.vocab_file = args.get("vocab-file");
-  o.merge_file = args.get("merge-file");
-  o.tiktoken_pattern = args.get("tiktoken-pattern");
-  return o;
-}
-
 // The split pattern of the tokenizer when it is known from the flags alone.
 std::optional<sp::PretokenPattern> pattern_of(const sp::TokenizerOptions& o) {
   if (o.type == "GPT2BPETokenizer") return sp::PretokenPattern::kGpt2;
@@ -190,7 +180,7 @@ int run(int argc, char** argv) {
     return 0;
   }
 
-  const sp::TokenizerOptions topt = tokenizer_options(args);
+  const sp::TokenizerOptions topt = sp::cli::tokenizer_options(args);
   const sp::TextTokenizer tok = sp::load_tokenizer(topt);
   const sp::TokenDtype dtype = sp::dtype_for_vocab_size(tok.vocab_size);
   const std::vector<std::string> keys{key};

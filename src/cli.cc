@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "sp/error.h"
+#include "sp/tokenizer.h"
 
 namespace sp::cli {
 
@@ -211,6 +212,32 @@ std::string format_duration(double sec) {
   if (t >= 3600) std::snprintf(buf, sizeof buf, "%lld:%02lld:%02lld", t / 3600, (t / 60) % 60, t % 60);
   else std::snprintf(buf, sizeof buf, "%lld:%02lld", t / 60, t % 60);
   return buf;
+}
+
+TokenizerOptions tokenizer_options(const Args& args) {
+  for (const char* refused : {"tokenizer-special-tokens", "tokenizer-metadata", "tokenizer-hf-no-use-fast",
+                              "tokenizer-sentencepiece-legacy", "no-tokenizer-sentencepiece-ignore-extra-whitespaces"})
+    if (args.has(refused))
+      throw UsageError(std::string("--") + refused + " is not supported: it changes the ids in ways sp_tokenize "
+                       "does not implement");
+  TokenizerOptions o;
+  o.type = args.get("tokenizer-type");
+  o.model = args.get("tokenizer-model");
+  o.vocab_file = args.get("vocab-file");
+  o.merge_file = args.get("merge-file");
+  o.tiktoken_pattern = args.get("tiktoken-pattern");
+  auto count = [&](const char* flag, int64_t max) -> std::optional<int64_t> {
+    if (!args.has(flag)) return std::nullopt;
+    const int64_t v = args.get_int(flag, 0);
+    if (v < 0 || v > max) throw UsageError(std::string("--") + flag + ": expected 0.." + std::to_string(max));
+    return v;
+  };
+  if (auto n = count("tiktoken-num-special-tokens", UINT32_MAX)) o.tiktoken_num_special_tokens = *n;
+  if (auto n = count("vocab-size", UINT32_MAX)) o.vocab_size = *n;
+  if (auto n = count("eod-id", UINT32_MAX)) o.eod_id = *n;
+  if (args.has("eod-token")) o.eod_token = args.get("eod-token");
+  o.hf_include_special_tokens = !args.flag("tokenizer-hf-no-include-special-tokens");
+  return o;
 }
 
 }  // namespace sp::cli

@@ -743,7 +743,9 @@ TEST_F(SpTokenizeFamilies, RecordsChangeWithTheModelAndTheTokenizerFlags) {
   for (size_t i = 0; i < runs.size(); ++i) {
     auto r = tokenize(base + runs[i]);
     ASSERT_EQ(r.exit_code, 0) << runs[i] << "\n" << r.err;
-    if (i > 0) EXPECT_NE(r.err.find("rebuilding"), std::string::npos) << runs[i] << "\n" << r.err;
+    if (i > 0) {
+      EXPECT_NE(r.err.find("rebuilding"), std::string::npos) << runs[i] << "\n" << r.err;
+    }
     outputs.push_back(read_file(dir / "p_text_document.bin"));
   }
   // Each of these changed the ids or the EOD (the record follows the identity, not the bytes).

@@ -112,40 +112,13 @@ std::string strip_zst(const std::string& name) {
   return name;
 }
 
-// Megatron's tokenizer flags -> TokenizerOptions (load_tokenizer checks the combinations).
-sp::TokenizerOptions tokenizer_options(const sp::cli::Args& args) {
-  for (const char* refused : {"tokenizer-special-tokens", "tokenizer-metadata", "tokenizer-hf-no-use-fast",
-                              "tokenizer-sentencepiece-legacy", "no-tokenizer-sentencepiece-ignore-extra-whitespaces"})
-    if (args.has(refused))
-      throw sp::UsageError(std::string("--") + refused + " is not supported: it changes the ids in ways sp_tokenize "
-                           "does not implement");
-  sp::TokenizerOptions o;
-  o.type = args.get("tokenizer-type");
-  o.model = args.get("tokenizer-model");
-  o.vocab_file = args.get("vocab-file");
-  o.merge_file = args.get("merge-file");
-  o.tiktoken_pattern = args.get("tiktoken-pattern");
-  auto count = [&](const char* flag, int64_t max) -> std::optional<int64_t> {
-    if (!args.has(flag)) return std::nullopt;
-    const int64_t v = args.get_int(flag, 0);
-    if (v < 0 || v > max) throw sp::UsageError(std::string("--") + flag + ": expected 0.." + std::to_string(max));
-    return v;
-  };
-  if (auto n = count("tiktoken-num-special-tokens", UINT32_MAX)) o.tiktoken_num_special_tokens = *n;
-  if (auto n = count("vocab-size", UINT32_MAX)) o.vocab_size = *n;
-  if (auto n = count("eod-id", UINT32_MAX)) o.eod_id = *n;
-  if (args.has("eod-token")) o.eod_token = args.get("eod-token");
-  o.hf_include_special_tokens = !args.flag("tokenizer-hf-no-include-special-tokens");
-  return o;
-}
-
 int run(int argc, char** argv) {
   const auto args = sp::cli::parse(kProgram, argc, argv);
   sp::apply_output_flags(args);
   const sp::RankInfo rank = sp::detect_rank();
   const std::string who = sp::rank_prefix(rank) + "sp_tokenize";
 
-  const sp::TokenizerOptions tokenizer_opt = tokenizer_options(args);
+  const sp::TokenizerOptions tokenizer_opt = sp::cli::tokenizer_options(args);
   if (args.get("dataset-impl") != "mmap") throw sp::UsageError("--dataset-impl: only mmap is supported");
 
   sp::TokenizeOptions opt;

@@ -11,6 +11,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sp/tokenizer.h"
+
 namespace sp::cli {
 
 struct Option {
@@ -60,5 +62,12 @@ uint64_t parse_size(std::string_view text);
 std::string format_size(uint64_t bytes);
 // Seconds -> "1:02:03" / "2:03".
 std::string format_duration(double seconds);
+
+// Megatron's tokenizer flags as TokenizerOptions: --tokenizer-type, --tokenizer-model, --vocab-file,
+// --merge-file, --tiktoken-pattern, --tiktoken-num-special-tokens, --vocab-size, --eod-id, --eod-token,
+// --tokenizer-hf-no-include-special-tokens (a flag the program does not define reads as absent).
+// Throws UsageError on Megatron flags that change ids in ways not implemented, and on counts out of
+// range; load_tokenizer checks the combinations.
+TokenizerOptions tokenizer_options(const Args& args);
 
 }  // namespace sp::cli
