@@ -28,20 +28,8 @@ if which == "hf":
     version = __import__("tokenizers").__version__
 else:
     import tiktoken
-    vocab = json.load(open(f"{vocab_dir}/vocab.json", encoding="utf-8"))
-    # GPT-2's bytes_to_unicode, inverted: vocab.json keys back to raw bytes.
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
-    to_byte, n = {}, 0
-    for b in range(256):
-        if b in printable:
-            to_byte[chr(b)] = b
-        else:
-            to_byte[chr(256 + n)] = b
-            n += 1
-    ranks = {bytes(to_byte[c] for c in tokstr): i for tokstr, i in vocab.items() if tokstr != "<|endoftext|>"}
-    pat = r"""'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-    enc = tiktoken.Encoding("gpt2_from_vocab", pat_str=pat, mergeable_ranks=ranks,
-                            special_tokens={"<|endoftext|>": 50256})
+    from families_reference import gpt2_encoding  # tiktoken's Encoding from vocab.json, GPT-2's pattern
+    enc = gpt2_encoding(vocab_dir)
     start = time.perf_counter()
     if threads == 1:
         for t in texts:
