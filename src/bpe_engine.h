@@ -259,7 +259,9 @@ struct BpeEngine {
   LargeTable<TokenSlot> token_slots_;    // power-of-two size, at most half full; specials are not in it
   std::vector<uint32_t> specials_;       // sorted
   // The merges as (left << kIdBits | right) << kRankBits | rank words,
-  // power-of-two size, at most half full (find_rank).
+  // power-of-two size, a third to two thirds full (find_rank): Llama-3's
+  // 280,147 merges took 8 MB at half full at most, and its lookups miss the
+  // cache; at 53% it is 4 MB, 7% faster end to end on the 16-core box.
   std::vector<uint64_t> pair_table_;
   int pair_shift_ = 64;  // 64 - log2(pair_table_.size())
   size_t merge_count_ = 0;
