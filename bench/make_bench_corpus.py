@@ -404,7 +404,8 @@ def code_sources():
     include = "/usr/include/**/"
     return {
         "C": [Source("linux kernel", tar_members("/usr/src/linux-source-6.1.tar.xz", r"\.[ch]$", 48)),
-              Source("/usr/include C headers", g(include + "*.h", exclude=r"/(boost|c\+\+|absl|oneapi|tbb|gtest|gmock)/")),
+              Source("/usr/include C headers",
+                     g(include + "*.h", exclude=r"/(boost|c\+\+|absl|oneapi|tbb|gtest|gmock)/")),
               Source("python C headers, go runtime C", g("/usr/include/python3*/**/*.h",
                                                           "/usr/share/go-*/src/runtime/**/*.c"))],
         # Boost's preprocessed and preprocessor-iteration headers are generated repetition, not code anyone wrote.
@@ -429,7 +430,8 @@ def code_sources():
         "Perl": [Source("perl modules", g("/usr/share/perl/*/**/*.pm", "/usr/share/perl5/**/*.pm",
                                           "/usr/lib/x86_64-linux-gnu/perl*/**/*.pm"))],
         "Ruby": [Source("ruby stdlib", g("/usr/lib/ruby/*/**/*.rb", "/usr/lib/ruby/gems/**/*.rb"))],
-        "Emacs Lisp": [Source("emacs lisp", g("/usr/share/emacs/*/lisp/**/*.el.gz", "/usr/share/emacs/*/lisp/**/*.el"))],
+        "Emacs Lisp": [Source("emacs lisp",
+                              g("/usr/share/emacs/*/lisp/**/*.el.gz", "/usr/share/emacs/*/lisp/**/*.el"))],
     }
 
 
@@ -639,7 +641,8 @@ def main():
                 os.remove(p + ".stats.json")
     rows.append(("all", corpus_stats(a.out, a.build, a.long)))
     long_col = " | zstd -19 --long=27" if a.long else ""
-    print(f"| part | MB | documents | zstd -19 -T2 ratio{long_col} | distinct GPT-2 pre-tokens per MB |", file=sys.stderr)
+    print(f"| part | MB | documents | zstd -19 -T2 ratio{long_col} | distinct GPT-2 pre-tokens per MB |",
+          file=sys.stderr)
     print("|---|---:|---:|---:|" + ("---:|" if a.long else "") + "---:|", file=sys.stderr)
     for k, s in rows:
         long = f" | {s['zstd19_long']:.2f}x" if a.long else ""

@@ -148,7 +148,8 @@ def main():
         print(f"Corpus statistics: {describe(corpus_stats(corpus, a.build))}")
         if ref_corpus != corpus:
             print(f"References encode the first {os.path.getsize(ref_corpus) / 1e6:.0f} MB of the corpus.")
-        print(f"Command: bench/tokenize_bench.py --workers {a.workers}" + (f" --corpus {a.corpus}" if a.corpus else f" --mb {a.mb:g}")
+        print(f"Command: bench/tokenize_bench.py --workers {a.workers}"
+              + (f" --corpus {a.corpus}" if a.corpus else f" --mb {a.mb:g}")
               + (" --sync" if a.sync else "") + (f" --block-size {a.block_size}" if a.block_size else ""))
         print("sp_tokenize runs: best of 2, outputs " + ("fsynced (default)" if a.sync else "not fsynced (--no-sync)")
               + "; the previous run's outputs are deleted before each run.")
