@@ -184,29 +184,11 @@ inline bool is_lower(CaseClass c) {  // W: Ll Lm Lo M
 // [^\s\p{L}\p{N}]: other or mark.
 inline bool is_punct(CaseClass c) { return c == CaseClass::kOther || c == CaseClass::kMark; }
 
-// Bit 7 of each byte set where `word` has an ASCII small letter.
-inline uint64_t ascii_lower_bits(uint64_t word) {
-  constexpr uint64_t kOnes = 0x0101010101010101ull;
-  const uint64_t low7 = word & (0x7F * kOnes);
-  const uint64_t ge_a = low7 + (0x80 - 'a') * kOnes;
-  const uint64_t gt_z = low7 + (0x80 - 'z' - 1) * kOnes;
-  return ge_a & ~gt_z & ~word & (0x80 * kOnes);
-}
-
 // End of the maximal run of W from p; ASCII small letters 8 bytes at a time.
 inline const char* lower_run_end(const char* p, const char* end) {
-  while (end - p >= 8) {
-    uint64_t word;
-    std::memcpy(&word, p, 8);
-    const uint64_t stop = ~ascii_lower_bits(word) & 0x8080808080808080ull;
-    if (stop == 0) {
-      p += 8;
-      continue;
-    }
-    p += __builtin_ctzll(stop) >> 3;
-    if (static_cast<uint8_t>(*p) < 0x80) return p;  // ASCII, not a small letter: not W
-    break;
-  }
+  bool ascii_end;
+  p = pretoken_runs::ascii_run_end(p, end, pretoken_runs::ascii_lower_bits, &ascii_end);
+  if (ascii_end) return p;  // ASCII, not a small letter: not W
   while (p < end) {
     size_t len;
     if (!is_lower(case_at(p, &len))) break;
