@@ -7,6 +7,7 @@
 #include <new>
 
 #include "sp/interrupt.h"
+#include "sp/threads.h"
 
 namespace sp {
 
@@ -37,6 +38,7 @@ void print_warning(std::string_view label, std::string_view message) {
 int run_tool(std::string_view tool, int (*body)(int, char**), int argc, char** argv) {
   const std::string name(tool);
   install_interrupt_handlers();
+  const WorkerThreadsJoin workers;
   try {
     return body(argc, argv);
   } catch (const Interrupted& e) {

@@ -1,6 +1,7 @@
 #include "sp/threads.h"
 
 #include <tbb/blocked_range.h>
+#include <tbb/global_control.h>
 #include <tbb/parallel_for.h>
 #include <tbb/task_group.h>
 
@@ -51,6 +52,25 @@ void parallel_for_each_index(size_t n, const std::function<void(size_t)>& body) 
       },
       own);
   if (own.is_group_execution_cancelled()) throw Error("internal: a parallel loop was cancelled before it finished");
+}
+
+struct WorkerThreadsJoin::Handle {
+  tbb::task_scheduler_handle tbb{tbb::attach{}};
+  bool joined = false;
+};
+
+WorkerThreadsJoin::WorkerThreadsJoin() : handle_(new Handle) {}
+
+WorkerThreadsJoin::~WorkerThreadsJoin() {
+  // Skipped (other handles or threads still in oneTBB): the workers stay, as oneTBB leaves them.
+  if (handle_->tbb) join();
+}
+
+bool WorkerThreadsJoin::join() {
+  if (!handle_->tbb) return handle_->joined;
+  handle_->joined = tbb::finalize(handle_->tbb, std::nothrow);
+  if (handle_->tbb) handle_->tbb.release();
+  return handle_->joined;
 }
 
 }  // namespace sp

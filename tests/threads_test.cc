@@ -57,5 +57,18 @@ TEST(ParallelForEachIndex, NestedLoopFinishesWhenTheEnclosingLoopIsCancelled) {
   EXPECT_GT(nested_runs, 0) << "never ran the two iterations at once";
 }
 
+// The tests' main holds one WorkerThreadsJoin (and fails the binary when its
+// join at exit is skipped); a second one must skip at once, not wait forever,
+// and leave oneTBB working.
+TEST(WorkerThreadsJoin, SkipsWhileAnotherHoldsTheSchedulerAndLoopsStillRun) {
+  WorkerThreadsJoin inner;
+  parallel_for_each_index(64, [](size_t) { std::this_thread::sleep_for(std::chrono::microseconds(100)); });
+  EXPECT_FALSE(inner.join());
+  EXPECT_FALSE(inner.join());
+  std::atomic<size_t> runs{0};
+  parallel_for_each_index(1000, [&](size_t) { ++runs; });
+  EXPECT_EQ(runs.load(), 1000u);
+}
+
 }  // namespace
 }  // namespace sp

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <memory>
 
 namespace sp {
 
@@ -25,5 +26,26 @@ int resolve_threads(long requested);
 // work (a checksum of unread leaves, a verification that compared nothing).
 // A body's exception is rethrown here.
 void parallel_for_each_index(size_t n, const std::function<void(size_t)>& body);
+
+// Held around a program's work (run_tool, the tests' main): its destructor
+// joins oneTBB's worker threads, so none is still parked while the process
+// runs its exit handlers. oneTBB leaves them alive by default, and an exit
+// that raced them aborted in free() ("corrupted unsorted chunks") after every
+// test had passed (aarch64 under qemu, CI). Joining is skipped, never waited
+// on forever, when another thread or another of these still uses oneTBB.
+class WorkerThreadsJoin {
+ public:
+  WorkerThreadsJoin();
+  ~WorkerThreadsJoin();  // join() unless called
+
+  // Joins now; true when no worker of oneTBB's is left, false when skipped.
+  bool join();
+  WorkerThreadsJoin(const WorkerThreadsJoin&) = delete;
+  WorkerThreadsJoin& operator=(const WorkerThreadsJoin&) = delete;
+
+ private:
+  struct Handle;
+  std::unique_ptr<Handle> handle_;
+};
 
 }  // namespace sp
