@@ -1,8 +1,11 @@
 #include "sp/indexed_dataset.h"
 
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <bit>
+#include <cmath>
 #include <cstring>
 
 #include "sp/error.h"
@@ -22,6 +25,39 @@ constexpr size_t kHeaderSize = 9 + 8 + 1 + 8 + 8;
 template <class T, class File>  // AtomicFile or ScratchFile
 void put(File& f, T v) {
   f.write(&v, sizeof v);
+}
+
+}  // namespace
+
+namespace {
+
+bool known_dtype(uint8_t code) { return code >= 1 && code <= 8; }
+
+// A float "token" truncated as a cast would; one no int64 holds (NaN, huge) reads as INT64_MIN, never a valid id.
+int64_t float_token(double v) {
+  if (!(v > -9.2e18 && v < 9.2e18)) return INT64_MIN;
+  return static_cast<int64_t>(std::trunc(v));
+}
+
+IndexHeader parse_header(const char* p, uint64_t file_size, const std::string& ip) {
+  auto bad = [&](const std::string& why) { return Error(ip + ": " + why); };
+  if (file_size < kHeaderSize || std::memcmp(p, kMagic, 9) != 0) throw bad("not an MMIDIDX index (bad magic)");
+  uint64_t version;
+  uint8_t code;
+  IndexHeader h;
+  std::memcpy(&version, p + 9, 8);
+  std::memcpy(&code, p + 17, 1);
+  std::memcpy(&h.sequences, p + 18, 8);
+  std::memcpy(&h.document_indices, p + 26, 8);
+  if (version != kVersion) throw bad("unsupported version " + std::to_string(version));
+  if (!known_dtype(code)) throw bad("unknown token dtype code " + std::to_string(code));
+  h.dtype = static_cast<TokenDtype>(code);
+  // Untrusted counts: bounded one by one first, so that the sum cannot wrap.
+  const uint64_t body = file_size - kHeaderSize;
+  if (h.sequences > body / 12 || h.document_indices > body / 8 || h.sequences * 12 + h.document_indices * 8 != body)
+    throw bad("size " + std::to_string(file_size) + " does not match its counts (" + std::to_string(h.sequences) +
+              " sequences, " + std::to_string(h.document_indices) + " document indices)");
+  return h;
 }
 
 }  // namespace
@@ -178,27 +214,15 @@ IndexedDataset read_indexed_dataset(const std::string& prefix) {
   const std::string ip = idx_path(prefix);
   const std::string idx = read_file(ip);
   auto bad = [&](const std::string& why) { return Error(ip + ": " + why); };
-  if (idx.size() < kHeaderSize || std::memcmp(idx.data(), kMagic, 9) != 0) throw bad("not an MMIDIDX index (bad magic)");
-  uint64_t version, seqs, docs;
-  uint8_t code;
-  std::memcpy(&version, idx.data() + 9, 8);
-  std::memcpy(&code, idx.data() + 17, 1);
-  std::memcpy(&seqs, idx.data() + 18, 8);
-  std::memcpy(&docs, idx.data() + 26, 8);
-  if (version != kVersion) throw bad("unsupported version " + std::to_string(version));
+  const IndexHeader h = parse_header(idx.data(), idx.size(), ip);
   IndexedDataset ds;
-  ds.dtype = static_cast<TokenDtype>(code);
+  ds.dtype = h.dtype;
   // The token dtypes Megatron writes (and sequence() decodes); any other
   // code would have its tokens read with the wrong width.
   if (ds.dtype != TokenDtype::kUint16 && ds.dtype != TokenDtype::kInt32)
-    throw bad("token dtype code " + std::to_string(code) + " is not uint16 (8) or int32 (4)");
+    throw bad("token dtype code " + std::to_string(static_cast<int>(h.dtype)) + " is not uint16 (8) or int32 (4)");
   const size_t item = dtype_size(ds.dtype);
-  // The counts are untrusted: bound each by the size first, so that the sum
-  // cannot wrap around and match, and nothing is allocated for counts the
-  // file cannot hold.
-  const uint64_t body = idx.size() - kHeaderSize;
-  if (seqs > body / 12 || docs > body / 8 || seqs * 12 + docs * 8 != body)
-    throw bad("size " + std::to_string(idx.size()) + " does not match its counts");
+  const uint64_t seqs = h.sequences, docs = h.document_indices;
   const char* p = idx.data() + kHeaderSize;
   ds.sequence_lengths.resize(seqs);
   ds.sequence_pointers.resize(seqs);
@@ -221,6 +245,88 @@ IndexedDataset read_indexed_dataset(const std::string& prefix) {
   for (size_t d = 1; d < docs; ++d)
     if (ds.document_indices[d] < ds.document_indices[d - 1]) throw bad("document indices decrease at " + std::to_string(d));
   return ds;
+}
+
+
+IndexHeader read_index_header(const std::string& prefix) {
+  const std::string ip = idx_path(prefix);
+  const UniqueFd fd = open_for_reading(ip);
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) throw Error(errno_message("cannot stat", ip));
+  char head[kHeaderSize] = {};
+  const size_t got = pread_full(fd.get(), head, kHeaderSize, 0, ip);
+  return parse_header(head, got < kHeaderSize ? got : static_cast<uint64_t>(st.st_size), ip);
+}
+
+struct MappedIndexedDataset::Map {
+  void* data = nullptr;
+  size_t size = 0;
+  Map(const std::string& path) {
+    const UniqueFd fd = open_for_reading(path);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) throw Error(errno_message("cannot stat", path));
+    if (!S_ISREG(st.st_mode)) throw Error("'" + path + "' is not a regular file");
+    size = static_cast<size_t>(st.st_size);
+    if (size == 0) return;  // mmap refuses length 0; an empty .bin is valid
+    data = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd.get(), 0);
+    if (data == MAP_FAILED) throw Error(errno_message("cannot map", path));
+  }
+  ~Map() {
+    if (data) ::munmap(data, size);
+  }
+  const char* bytes() const { return static_cast<const char*>(data); }
+};
+
+MappedIndexedDataset::MappedIndexedDataset(const std::string& prefix) : prefix_(prefix) {
+  idx_ = std::make_unique<Map>(idx_path(prefix));
+  static const char kEmpty[1] = {};
+  header_ = parse_header(idx_->size ? idx_->bytes() : kEmpty, idx_->size, idx_path(prefix));
+  bin_ = std::make_unique<Map>(bin_path(prefix));
+}
+
+MappedIndexedDataset::~MappedIndexedDataset() = default;
+MappedIndexedDataset::MappedIndexedDataset(MappedIndexedDataset&&) noexcept = default;
+MappedIndexedDataset& MappedIndexedDataset::operator=(MappedIndexedDataset&&) noexcept = default;
+
+// The arrays start at byte 34 of the file: not aligned for their types, so
+// every element is read with memcpy.
+int32_t MappedIndexedDataset::sequence_length(uint64_t i) const {
+  int32_t v;
+  std::memcpy(&v, idx_->bytes() + kHeaderSize + i * 4, 4);
+  return v;
+}
+
+int64_t MappedIndexedDataset::sequence_pointer(uint64_t i) const {
+  int64_t v;
+  std::memcpy(&v, idx_->bytes() + kHeaderSize + header_.sequences * 4 + i * 8, 8);
+  return v;
+}
+
+int64_t MappedIndexedDataset::document_index(uint64_t i) const {
+  int64_t v;
+  std::memcpy(&v, idx_->bytes() + kHeaderSize + header_.sequences * 12 + i * 8, 8);
+  return v;
+}
+
+std::string_view MappedIndexedDataset::bin() const { return {bin_->size ? bin_->bytes() : "", bin_->size}; }
+
+int64_t MappedIndexedDataset::token_at(uint64_t byte_offset) const {
+  const char* p = bin_->bytes() + byte_offset;
+  auto get = [p]<class T>(T v) {
+    std::memcpy(&v, p, sizeof v);
+    return v;
+  };
+  switch (header_.dtype) {
+    case TokenDtype::kUint8: return get(uint8_t{});
+    case TokenDtype::kInt8: return get(int8_t{});
+    case TokenDtype::kInt16: return get(int16_t{});
+    case TokenDtype::kUint16: return get(uint16_t{});
+    case TokenDtype::kInt32: return get(int32_t{});
+    case TokenDtype::kInt64: return get(int64_t{});
+    case TokenDtype::kFloat32: return float_token(get(float{}));
+    case TokenDtype::kFloat64: return float_token(get(double{}));
+  }
+  return 0;
 }
 
 }  // namespace sp

@@ -87,6 +87,7 @@ TextTokenizer load_gpt2_model(const std::string& vocab_json, const std::string& 
     auto cache = std::make_shared<BpeCache>();
     return [model, cache](std::string_view text) { return model->encode_span(text, *cache); };
   };
+  t.decode = [model](std::span<const uint32_t> ids) { return model->decode(ids); };
   return t;
 }
 

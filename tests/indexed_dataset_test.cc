@@ -234,5 +234,93 @@ TEST(IndexedDataset, DocumentsWithoutTokensRoundTripInBothDtypes) {
   }
 }
 
+// The mapped reader sees what the in-memory reader sees, element by element,
+// in both dtypes Megatron writes; the header alone gives the counts.
+TEST(IndexedDataset, MappedReaderAndHeaderAgreeWithTheReader) {
+  TempDir d;
+  for (TokenDtype dtype : {TokenDtype::kUint16, TokenDtype::kInt32}) {
+    const std::string prefix = d / ("m" + std::to_string(static_cast<int>(dtype)));
+    {
+      IndexedDatasetWriter w(prefix, dtype);
+      const uint32_t doc1[] = {7, 65535, 3}, doc3[] = {1, 2, 3, 4, 5};
+      const int32_t len1[] = {3}, len3[] = {2, 3};
+      w.add_document(doc1, len1);
+      w.add_document({}, {});
+      w.add_document(doc3, len3);
+      w.finish();
+    }
+    const IndexedDataset ds = read_indexed_dataset(prefix);
+    const IndexHeader h = read_index_header(prefix);
+    EXPECT_EQ(h.dtype, dtype);
+    EXPECT_EQ(h.sequences, 3u);
+    EXPECT_EQ(h.documents(), 3u);
+    const MappedIndexedDataset m(prefix);
+    ASSERT_EQ(m.header().sequences, ds.sequence_count());
+    ASSERT_EQ(m.header().document_indices, ds.document_indices.size());
+    for (uint64_t i = 0; i < h.sequences; ++i) {
+      EXPECT_EQ(m.sequence_length(i), ds.sequence_lengths[i]);
+      EXPECT_EQ(m.sequence_pointer(i), ds.sequence_pointers[i]);
+      const std::vector<uint32_t> ids = ds.sequence(i);
+      for (size_t k = 0; k < ids.size(); ++k)
+        EXPECT_EQ(m.token_at(m.sequence_pointer(i) + k * dtype_size(dtype)), ids[k]);
+    }
+    for (uint64_t i = 0; i < h.document_indices; ++i) EXPECT_EQ(m.document_index(i), ds.document_indices[i]);
+    EXPECT_EQ(m.bin(), ds.bin);
+  }
+}
+
+// Any of Megatron's eight dtype codes opens (a checker must be able to name
+// what is inside); widths and signs come from the code.
+TEST(IndexedDataset, MappedReaderWidensEveryDtype) {
+  TempDir d;
+  struct Case {
+    uint8_t code;
+    std::string bin;
+    int64_t want;
+  };
+  const Case cases[] = {{1, "\xff", 255}, {2, "\xff", -1}, {3, le16(0xfffe), -2}, {8, le16(0xfffe), 65534},
+                        {4, le32(0xfffffffd), -3}, {5, le64(uint64_t{1} << 40), int64_t{1} << 40},
+                        {7, le32(0x40490fdb), 3} /* 3.14159f */, {6, le64(0xc00c000000000000), -3} /* -3.5 */};
+  for (const Case& c : cases) {
+    const std::string idx = std::string("MMIDIDX\0\0", 9) + le64(1) + std::string(1, static_cast<char>(c.code)) +
+                            le64(1) + le64(2) + le32(1) + le64(0) + le64(0) + le64(1);
+    test::write_file(d / "w.idx", idx);
+    test::write_file(d / "w.bin", c.bin);
+    const MappedIndexedDataset m(d / "w");
+    EXPECT_EQ(static_cast<int>(m.header().dtype), c.code);
+    EXPECT_EQ(m.token_at(0), c.want) << "dtype code " << int{c.code};
+  }
+}
+
+TEST(IndexedDataset, HeaderReaderRejectsDamagedIndexesNamingTheFile) {
+  TempDir d;
+  const std::string ok = std::string("MMIDIDX\0\0", 9) + le64(1) + std::string(1, '\x08') + le64(0) + le64(1) + le64(0);
+  auto expect_error = [&](const std::string& idx, const std::string& what) {
+    test::write_file(d / "h.idx", idx);
+    test::write_file(d / "h.bin", "");
+    for (int reader = 0; reader < 2; ++reader) {
+      try {
+        if (reader == 0) read_index_header(d / "h");
+        else MappedIndexedDataset m(d / "h");
+        ADD_FAILURE() << what << " accepted";
+      } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("h.idx"), std::string::npos) << e.what();
+      }
+    }
+  };
+  test::write_file(d / "h.idx", ok);
+  test::write_file(d / "h.bin", "");
+  EXPECT_EQ(read_index_header(d / "h").documents(), 0u);
+  EXPECT_EQ(MappedIndexedDataset(d / "h").bin().size(), 0u);
+  expect_error("", "bad magic");
+  expect_error(ok.substr(0, 20), "bad magic");
+  expect_error("NOTMMIDX\0" + ok.substr(9), "bad magic");
+  expect_error(ok.substr(0, 9) + le64(2) + ok.substr(17), "version 2");
+  expect_error(ok.substr(0, 17) + std::string(1, '\x09') + ok.substr(18), "dtype code 9");
+  expect_error(ok + "x", "does not match its counts");
+  expect_error(ok.substr(0, 18) + le64(uint64_t{1} << 62) + le64(0), "does not match its counts");
+}
+
 }  // namespace
 }  // namespace sp

@@ -142,4 +142,47 @@ struct IndexedDataset {
 // naming the file.
 IndexedDataset read_indexed_dataset(const std::string& prefix);
 
+// What the fixed-size start of an .idx says, checked against the file's size
+// only (no array is read): what a blend needs, and where every reader starts.
+struct IndexHeader {
+  TokenDtype dtype = TokenDtype::kUint16;  // any of Megatron's eight codes
+  uint64_t sequences = 0;
+  uint64_t document_indices = 0;  // documents + 1 in a well-formed index
+  uint64_t documents() const { return document_indices ? document_indices - 1 : 0; }
+};
+
+// Reads <prefix>.idx's header; throws Error naming the file on a short file,
+// bad magic, a version other than 1, an unknown dtype code, or counts that do
+// not add up to the file's size.
+IndexHeader read_index_header(const std::string& prefix);
+
+// A dataset mapped read-only, for files of any size: the .idx arrays and the
+// .bin are read in place, pages on demand. Opening checks only what
+// read_index_header checks (O(1)); contents are the caller's to verify.
+// Accessors take an index below the matching count. Safe to read from many
+// threads at once.
+class MappedIndexedDataset {
+ public:
+  explicit MappedIndexedDataset(const std::string& prefix);
+  ~MappedIndexedDataset();
+  MappedIndexedDataset(MappedIndexedDataset&&) noexcept;
+  MappedIndexedDataset& operator=(MappedIndexedDataset&&) noexcept;
+
+  const std::string& prefix() const { return prefix_; }
+  const IndexHeader& header() const { return header_; }
+  int32_t sequence_length(uint64_t i) const;
+  int64_t sequence_pointer(uint64_t i) const;
+  int64_t document_index(uint64_t i) const;  // i < header().document_indices
+  // The whole .bin, and the token at a byte offset in it, widened (dtype's
+  // width and signedness; a float dtype's value as Megatron would cast it).
+  std::string_view bin() const;
+  int64_t token_at(uint64_t byte_offset) const;
+
+ private:
+  struct Map;
+  std::string prefix_;
+  IndexHeader header_;
+  std::unique_ptr<Map> idx_, bin_;
+};
+
 }  // namespace sp

@@ -38,6 +38,11 @@ struct TextTokenizer {
   // (no copy into a caller's vector on the way to the output bytes).
   using Encode = std::function<std::span<const uint32_t>(std::string_view text)>;
   std::function<Encode()> make_encoder;
+  // The bytes `ids` stand for, as the family's reference decoder gives them
+  // (what Megatron-LM's detokenize returns, before any UTF-8 replacement):
+  // for inspecting a dataset (sp_inspect --show). Safe to call from any
+  // thread. An id the model has no entry for is an Error naming it.
+  std::function<std::string(std::span<const uint32_t> ids)> decode;
 };
 
 // Megatron-LM's tokenizer flags (tools/preprocess_data.py, main branch).
