@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstring>
+#include <set>
 
 #include "sp/error.h"
 #include "sp/failpoint.h"
@@ -247,6 +249,42 @@ IndexedDataset read_indexed_dataset(const std::string& prefix) {
   return ds;
 }
 
+
+std::vector<std::string> expand_dataset_paths(const std::vector<std::string>& paths, bool recursive) {
+  std::vector<std::string> prefixes;
+  for (const std::string& path : paths) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+      const auto files = list_files(path, [&](std::string_view rel) {
+        const bool here = recursive || rel.find('/') == std::string_view::npos;
+        return here && (ends_with(rel, ".bin") || ends_with(rel, ".idx"));
+      });
+      std::set<std::string> names;
+      for (const FileEntry& f : files) names.insert(f.path);
+      const size_t before = prefixes.size();
+      for (const FileEntry& f : files) {
+        const std::string prefix = f.path.substr(0, f.path.size() - 4);
+        const bool is_bin = ends_with(f.relative, ".bin");
+        if (!names.count(is_bin ? idx_path(prefix) : bin_path(prefix)))
+          throw Error("'" + f.path + "' has no " + (is_bin ? ".idx" : ".bin") + " beside it");
+        if (is_bin) prefixes.push_back(prefix);
+      }
+      if (prefixes.size() == before) throw Error("'" + path + "' holds no .bin/.idx dataset");
+      // Megatron sorts the prefixes, not the file names ("a" before "a.b", whose .bin sorts first).
+      std::sort(prefixes.begin() + static_cast<std::ptrdiff_t>(before), prefixes.end());
+      continue;
+    }
+    std::string prefix = path;
+    if (ends_with(path, ".bin") || ends_with(path, ".idx")) prefix = path.substr(0, path.size() - 4);
+    const bool has_idx = path_exists(idx_path(prefix)), has_bin = path_exists(bin_path(prefix));
+    if (!has_idx && !has_bin) throw Error("no dataset at '" + path + "' (neither " + prefix + ".idx nor .bin exists)");
+    if (!has_idx || !has_bin)
+      throw Error("'" + (has_idx ? idx_path(prefix) : bin_path(prefix)) + "' has no " + (has_idx ? ".bin" : ".idx") +
+                  " beside it");
+    prefixes.push_back(prefix);
+  }
+  return prefixes;
+}
 
 IndexHeader read_index_header(const std::string& prefix) {
   const std::string ip = idx_path(prefix);

@@ -322,5 +322,38 @@ TEST(IndexedDataset, HeaderReaderRejectsDamagedIndexesNamingTheFile) {
   expect_error(ok.substr(0, 18) + le64(uint64_t{1} << 62) + le64(0), "does not match its counts");
 }
 
+TEST(IndexedDataset, DatasetPathsExpandLikeMegatronsMerge) {
+  TempDir d;
+  make_dirs(d / "dir");
+  make_dirs(d / "dir/sub");
+  for (const char* p : {"dir/a.b", "dir/a", "dir/B", "dir/sub/c", "one"}) {
+    test::write_file(d / (std::string(p) + ".bin"), "");
+    test::write_file(d / (std::string(p) + ".idx"), "");
+  }
+  test::write_file(d / "dir/a.jsonl_text_document.record.json", "{}");  // skipped
+  test::write_file(d / "dir/a.bin.tmp-123", "");                       // skipped
+  // Megatron sorts prefixes byte-wise: "B" < "a" < "a.b" (though "a.b.bin" < "a.bin").
+  const std::vector<std::string> want = {d / "dir/B", d / "dir/a", d / "dir/a.b", d / "one", d / "one", d / "one"};
+  EXPECT_EQ(expand_dataset_paths({d / "dir", d / "one", d / "one.bin", d / "one.idx"}), want);
+  const std::vector<std::string> deep = {d / "dir/B", d / "dir/a", d / "dir/a.b", d / "dir/sub/c"};
+  EXPECT_EQ(expand_dataset_paths({d / "dir"}, /*recursive=*/true), deep);
+
+  auto error_of = [&](const std::vector<std::string>& paths) -> std::string {
+    try {
+      expand_dataset_paths(paths);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "(no error)";
+  };
+  EXPECT_NE(error_of({d / "nothing"}).find("no dataset at"), std::string::npos);
+  make_dirs(d / "empty");
+  EXPECT_NE(error_of({d / "empty"}).find("holds no .bin/.idx dataset"), std::string::npos);
+  test::write_file(d / "dir/lonely.idx", "");
+  EXPECT_NE(error_of({d / "dir"}).find("lonely.idx' has no .bin"), std::string::npos) << error_of({d / "dir"});
+  test::write_file(d / "half.bin", "");
+  EXPECT_NE(error_of({d / "half"}).find("half.bin' has no .idx"), std::string::npos) << error_of({d / "half"});
+}
+
 }  // namespace
 }  // namespace sp

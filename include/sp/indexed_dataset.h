@@ -142,6 +142,15 @@ struct IndexedDataset {
 // naming the file.
 IndexedDataset read_indexed_dataset(const std::string& prefix);
 
+// The dataset prefixes `paths` name, in order. Each path is a prefix, a
+// <prefix>.bin or <prefix>.idx file (taken as its prefix), or a directory:
+// every <prefix>.bin/.idx pair in it (and, when `recursive`, below it), in
+// byte order of their relative names, as Megatron-LM's merge_datasets.py
+// sorts a directory; other files there (records, temporaries) are skipped.
+// Throws Error naming the path when a pair lacks its .bin or .idx, when a path
+// names no dataset, or when a directory holds none.
+std::vector<std::string> expand_dataset_paths(const std::vector<std::string>& paths, bool recursive = false);
+
 // What the fixed-size start of an .idx says, checked against the file's size
 // only (no array is read): what a blend needs, and where every reader starts.
 struct IndexHeader {
