@@ -288,6 +288,7 @@ class Engine {
   void fail(Task& t, const std::string& reason);
   void finish_ok(Task& t, uint64_t size);
   bool verify_and_commit(Task& t, uint64_t size, bool hashed_inline);
+  void set_concurrency(double c);
   void ensure_dir(const std::string& dir);
 
   static size_t header_cb(char* p, size_t sz, size_t n, void* ud);
@@ -308,6 +309,8 @@ class Engine {
   std::set<std::string> dirs_;
   CURLM* multi_ = nullptr;
   int active_ = 0;
+  double concurrency_ = 1;      // transfers allowed now (AIMD between 1 and opt_.connections)
+  double last_decrease_ = -1e9; // when a 429 last halved concurrency_
   double pause_until_ = 0;      // no new request before this (after a 429)
   double next_request_at_ = 0;  // rate limit
   std::mt19937_64 rng_;
@@ -711,7 +714,15 @@ void Engine::fail(Task& t, const std::string& reason) {
   note(t.entry->url + ": FAILED: " + reason);
 }
 
+void Engine::set_concurrency(double c) {
+  concurrency_ = std::clamp(c, 1.0, static_cast<double>(opt_.connections));
+  ctr_.concurrency = static_cast<uint64_t>(concurrency_);
+  ctr_.lowest_concurrency = std::min(ctr_.lowest_concurrency.load(), ctr_.concurrency.load());
+}
+
 void Engine::finish_ok(Task& t, uint64_t size) {
+  // Additive increase: about one more transfer per round of `concurrency_` finished files.
+  set_concurrency(concurrency_ + 1.0 / concurrency_);
   auto& r = results_[t.index];
   r.outcome = FileOutcome::kDownloaded;
   r.size = size;
@@ -889,7 +900,14 @@ void Engine::on_done(Task& t, CURLcode rc) {
       ctr_.rate_limited++;
       double w = wait >= 0 ? std::min(wait, opt_.max_retry_wait_s)
                            : backoff_delay(std::max(1, t.failures + 1), opt_.retry_base_delay_s, opt_.max_retry_wait_s, 1.0);
-      pause_until_ = std::max(pause_until_, now_s() + w);
+      const double now = now_s();
+      // Multiplicative decrease, once per pause: the transfers already running
+      // when the server pushed back answer 429 together, and are one signal.
+      if (now >= pause_until_ && now - last_decrease_ > 0.5) {
+        set_concurrency(std::floor(concurrency_ / 2));
+        last_decrease_ = now;
+      }
+      pause_until_ = std::max(pause_until_, now + w);
     }
     retry_or_fail(t, what + (wait >= 0 ? " (server asks to wait " + std::to_string(static_cast<long>(wait)) + " s)" : ""),
                   true, wait);
@@ -923,6 +941,8 @@ std::vector<FileResult> Engine::run() {
   curl_multi_setopt(multi_, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(opt_.connections));
   curl_multi_setopt(multi_, CURLMOPT_MAXCONNECTS, static_cast<long>(opt_.connections * 2));
 
+  ctr_.lowest_concurrency = static_cast<uint64_t>(opt_.connections);
+  set_concurrency(opt_.connections);
   const double min_gap = opt_.max_requests_per_second > 0 ? 1.0 / opt_.max_requests_per_second : 0;
   bool stopping = false;
   double last_stall_check = 0;
@@ -934,7 +954,8 @@ std::vector<FileResult> Engine::run() {
         ready_.push_back(waiting_.begin()->second);
         waiting_.erase(waiting_.begin());
       }
-      while (active_ < opt_.connections && !ready_.empty() && now >= pause_until_ && now >= next_request_at_) {
+      while (active_ < static_cast<int>(concurrency_) && !ready_.empty() && now >= pause_until_ &&
+             now >= next_request_at_) {
         Task& t = tasks_[ready_.front()];
         ready_.pop_front();
         if (start_attempt(t)) {
@@ -977,7 +998,7 @@ std::vector<FileResult> Engine::run() {
     // Sleep until socket activity or the next timed event.
     double wake = 0.2;
     if (!waiting_.empty()) wake = std::min(wake, waiting_.begin()->first - now_s());
-    if (!ready_.empty() && active_ < opt_.connections)
+    if (!ready_.empty() && active_ < static_cast<int>(concurrency_))
       wake = std::min(wake, std::max(pause_until_, next_request_at_) - now_s());
     int timeout_ms = std::clamp(static_cast<int>(std::ceil(wake * 1000)), 0, 200);
     if (active_ > 0) curl_multi_poll(multi_, nullptr, 0, timeout_ms, nullptr);

@@ -46,7 +46,9 @@ std::set<std::string> files_in(const std::string& dir) {
   for (const auto& n : list_dir(dir))
     if (!sp::is_record_name(n)) s.insert(n);
   for (const auto& n : s)
-    if (n.find(".part") == std::string::npos) EXPECT_TRUE(file_exists(sp::record_path_for(dir + "/" + n))) << n;
+    if (n.find(".part") == std::string::npos) {
+      EXPECT_TRUE(file_exists(sp::record_path_for(dir + "/" + n))) << n;
+    }
   return s;
 }
 
@@ -510,6 +512,67 @@ TEST(SpDownload, RateLimitPausesWholeProcessAndRequestRateIsCapped) {
   reqs = server.requests();
   ASSERT_EQ(reqs.size(), before + 5);
   EXPECT_GE(reqs.back().t - reqs[before].t, 0.35) << "5 requests at 10/s need at least 0.4 s";
+}
+
+// A server that allows two transfers at once answers the rest with 429: the
+// engine halves its connections on each burst of 429s instead of sending 16
+// requests into every pause (about 14 + 12 + 10 + ... 429s for 24 files), and
+// every file still arrives.
+TEST(SpDownload, ConcurrencyBacksOffOn429AndEveryFileArrives) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  std::string manifest;
+  const int n = 24;
+  for (int i = 0; i < n; ++i) {
+    const std::string name = "c" + std::to_string(i) + ".bin";
+    write_file(root + "/" + name, make_bytes(3 * 65536, static_cast<uint64_t>(i) + 300));
+    manifest += server.url("climit", name) + "?limit=2\t-\t" + std::to_string(3 * 65536) + "\n";
+  }
+  write_file(d / "m.tsv", manifest);
+  auto r = run_command(dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                          " --progress none --connections 16 --retries 30"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(files_in(out).size(), static_cast<size_t>(n));
+  const size_t at = r.err.find(" rate-limited");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  const size_t from = r.err.rfind(' ', at - 1);
+  const int limited = std::stoi(r.err.substr(from + 1, at - from - 1));
+  EXPECT_GT(limited, 0) << r.err;
+  EXPECT_LE(limited, 40) << "16 connections kept knocking while the server allowed 2:\n" << r.err;
+  EXPECT_NE(r.err.find("as few as 1 concurrent transfers"), std::string::npos)
+      << "the first bursts should have halved 16 down to 1:\n" << r.err;
+}
+
+// --max-requests-per-second is the job's budget: two ranks (RANK/WORLD_SIZE,
+// no MPI) share it, so 10 requests at 5/s take at least ~1.8 s in all, where
+// each rank alone at 5/s would finish its 5 in 0.8 s.
+TEST(SpDownload, RequestBudgetIsSharedByTheRanks) {
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  std::string manifest;
+  for (int i = 0; i < 10; ++i) {
+    const std::string name = "b" + std::to_string(i) + ".bin";
+    write_file(root + "/" + name, make_bytes(1000, static_cast<uint64_t>(i) + 400));
+    manifest += server.url("ok", name) + "\t-\t1000\n";
+  }
+  write_file(d / "m.tsv", manifest);
+  const std::string args = "--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                           " --progress none --connections 4 --max-requests-per-second 5";
+  auto r = run_command("env -u OMPI_COMM_WORLD_RANK RANK=0 WORLD_SIZE=2 " + dl(args) +
+                       " & env -u OMPI_COMM_WORLD_RANK RANK=1 WORLD_SIZE=2 " + dl(args) + " & wait %1 && wait %2");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(files_in(out).size(), 10u);
+  EXPECT_NE(r.err.find("request budget 5/s for the job, 2.5/s for this rank"), std::string::npos) << r.err;
+  const auto reqs = server.requests();
+  ASSERT_EQ(reqs.size(), 10u);
+  double first = reqs.front().t, last = reqs.front().t;
+  for (const auto& q : reqs) first = std::min(first, q.t), last = std::max(last, q.t);
+  // Each rank: 5 requests 0.4 s apart (2.5/s) = 1.6 s from its first to its last.
+  EXPECT_GE(last - first, 1.5) << "the ranks together exceeded the job's 5 requests per second";
 }
 
 // Without a hash in the manifest, the Hub's X-Linked-Etag (SHA-256 of the LFS

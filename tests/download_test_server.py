@@ -29,6 +29,9 @@ misbehaviour; the rest names the file under --root:
   /extra/NAME        ok, but 0.1 s after the body some junk bytes beyond
                      Content-Length follow on the kept-alive connection
   /loop/NAME         302 to itself, forever
+  /climit/NAME       a server that allows few transfers at once: 429 with
+                     Retry-After: 1 while `limit` (query, default 2) /climit/
+                     transfers are in flight; served at 64 KiB every 20 ms.
 
 Validators: 200/206 answers carry a strong ETag and a Last-Modified derived
 from the bytes served (so a changed file changes them), and a Range request
@@ -61,6 +64,7 @@ from urllib.parse import parse_qs
 
 LOCK = threading.Lock()
 COUNTS = {}
+IN_FLIGHT = [0]
 ARGS = None
 PORTS = {}
 
@@ -117,6 +121,27 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # quiet
         pass
 
+    def limited(self, name, limit):
+        with LOCK:
+            busy = IN_FLIGHT[0] >= limit
+            if not busy:
+                IN_FLIGHT[0] += 1
+        if busy:
+            return self.simple(429, b"too many at once\n", {"Retry-After": "1"})
+        try:
+            with open(os.path.join(ARGS.root, name), "rb") as f:
+                data = f.read()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for i in range(0, len(data), 65536):
+                self.wfile.write(data[i:i + 65536])
+                self.wfile.flush()
+                time.sleep(0.02)
+        finally:
+            with LOCK:
+                IN_FLIGHT[0] -= 1
+
     def do_GET(self):
         server_name = self.server.server_address[0]
         log({"t": "%.6f" % time.time(), "server": server_name, "method": "GET", "path": self.path,
@@ -143,6 +168,8 @@ class Handler(BaseHTTPRequestHandler):
                                                       "X-Linked-Size": str(len(data))})
         if mode == "xredirect":
             return self.redirect(307, "http://127.0.0.2:%d/ok/%s" % (PORTS["127.0.0.2"], name))
+        if mode == "climit":
+            return self.limited(name, int(query.get("limit", ["2"])[0]))
         if mode == "r429" and n == 1:
             return self.simple(429, b"slow down\n", {"Retry-After": "1"})
         if mode == "rl429" and n == 1:

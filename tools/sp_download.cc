@@ -36,7 +36,8 @@ sp::cli::Program program() {
           {"output-dir", "DIR", "Root directory for the files (created if missing)."},
           {"print-manifest", "NAME", "Print a built-in manifest (slimpajama:train|validation|test|all) to stdout and exit."},
           {"base-url", "URL", "Hub or mirror for built-in manifests.", "https://huggingface.co"},
-          {"connections", "N", "Concurrent transfers in this process.", "16"},
+          {"connections", "N", "Most concurrent transfers in this process; after a 429 it runs half as many, "
+                                 "adding them back one per round of finished files.", "16"},
           {"retries", "N", "Retries per file after a retryable failure (429, 408, 5xx, connection error, stall, "
                            "short body, hash mismatch). Attempts that made progress are not counted. TLS certificate "
                            "failures are never retried.", "10"},
@@ -44,8 +45,10 @@ sp::cli::Program program() {
           {"connect-timeout", "SEC", "Give up a connection attempt after this long (then retry).", "30"},
           {"retry-base-delay", "SEC", "First backoff delay; doubles per retry, with jitter, when the server gives no Retry-After.", "1"},
           {"max-retry-wait", "SEC", "Cap on any wait, including the server's Retry-After/RateLimit.", "600"},
-          {"max-requests-per-second", "R", "Cap on new requests per second from this process (0 = none). The Hub allows a "
-                                           "few thousand resolves per 5 minutes per token: divide by the number of ranks.", "0"},
+          {"max-requests-per-second", "R", "Cap on new requests per second for the whole job (0 = none): each of the W "
+                                           "ranks starts at most R/W per second, so the job stays under R by "
+                                           "construction. The Hub allows about 5,000 resolves per 5 minutes per "
+                                           "token: 15 keeps a job of any size under it.", "0"},
           {"verify-existing", "", "Re-read files already at their final name: their checksum against their "
                                   "completion record, and the manifest's SHA-256 when it has one (default: a file "
                                   "is kept when its FILE.sp-record matches its size and mtime)."},
@@ -80,7 +83,7 @@ sp::cli::Program program() {
       "  sp_download --print-manifest slimpajama:validation > val.tsv\n"
       "  sp_download --manifest val.tsv --output-dir /workspace/slimpajama --report report.json\n"
       "  mpirun -np 96 sp_download --manifest slimpajama:train --output-dir /workspace/slimpajama \\\n"
-      "      --connections 8 --max-requests-per-second 0.1 --report /workspace/reports/dl-{rank}.json\n"
+      "      --connections 8 --max-requests-per-second 10 --report /workspace/reports/dl-{rank}.json\n"
       "  RANK=0 WORLD_SIZE=2 sp_download --manifest files.tsv --output-dir out   # one of two processes\n",
   };
 }
@@ -161,6 +164,8 @@ int run(int argc, char** argv) {
   opt.retry_base_delay_s = args.get_double("retry-base-delay", 1);
   opt.max_retry_wait_s = args.get_double("max-retry-wait", 600);
   opt.max_requests_per_second = args.get_double("max-requests-per-second", 0);
+  const double job_requests_per_second = opt.max_requests_per_second;
+  opt.max_requests_per_second /= rank.world;  // this rank's share of the job's budget
   opt.verify_existing = args.flag("verify-existing");
   opt.adopt_existing = args.flag("adopt-existing");
   opt.use_linked_etag = !args.flag("no-linked-etag");
@@ -182,6 +187,9 @@ int run(int argc, char** argv) {
                  rank.rank, rank.world, rank.source.c_str(),
                  known_bytes ? (", " + sp::cli::format_size(known_bytes)).c_str() : "", opt.output_dir.c_str());
 
+  if (!quiet && job_requests_per_second > 0)
+    std::fprintf(stderr, "%s: request budget %g/s for the job, %g/s for this rank\n", label.c_str(),
+                 job_requests_per_second, opt.max_requests_per_second);
   sp::DownloadCounters counters;
   sp::ProgressOptions po;
   po.label = label;
@@ -192,6 +200,7 @@ int run(int argc, char** argv) {
   po.extra = [&counters] {
     std::string s = "active " + std::to_string(counters.in_flight.load()) + " | retries " + std::to_string(counters.retries.load());
     if (auto n = counters.rate_limited.load()) s += " | 429s " + std::to_string(n);
+    if (counters.rate_limited.load()) s += " | connections " + std::to_string(counters.concurrency.load());
     if (auto n = counters.files_failed.load()) s += " | failed " + std::to_string(n);
     if (double p = counters.pause_left_s.load(); p > 0.5) s += " | paused " + sp::cli::format_duration(p);
     return s;
@@ -232,6 +241,9 @@ int run(int argc, char** argv) {
                sp::cli::format_duration(secs).c_str(), sp::mb_per_s(received, secs),
                static_cast<unsigned long long>(counters.requests.load()), static_cast<unsigned long long>(counters.retries.load()),
                static_cast<unsigned long long>(counters.rate_limited.load()));
+  if (counters.rate_limited.load())
+    std::fprintf(stderr, "%s: rate limited: as few as %llu concurrent transfers (of --connections %d)\n", label.c_str(),
+                 static_cast<unsigned long long>(counters.lowest_concurrency.load()), opt.connections);
   for (size_t i = 0; i < results.size(); ++i)
     if (results[i].outcome == sp::FileOutcome::kFailed)
       std::fprintf(stderr, "%s: failed: %s (%s): %s\n", label.c_str(), mine[i].url.c_str(), mine[i].path.c_str(), results[i].error.c_str());

@@ -35,13 +35,17 @@ namespace sp {
 
 struct DownloadOptions {
   std::string output_dir = ".";
-  int connections = 16;                // concurrent transfers in this process
+  // Most concurrent transfers in this process. The engine runs fewer while
+  // the server pushes back: a 429 halves the number it starts (down to 1, at
+  // most once per pause), and each finished file adds 1/n back up to this
+  // (additive increase, multiplicative decrease, as TCP does).
+  int connections = 16;
   int retries = 10;                    // failed attempts allowed per file after the first
   double stall_timeout_s = 60;         // abort a transfer that receives no byte for this long
   double connect_timeout_s = 30;
   double retry_base_delay_s = 1.0;     // exponential backoff: base * 2^(n-1), with jitter
   double max_retry_wait_s = 600;       // cap on any wait, including Retry-After
-  double max_requests_per_second = 0;  // new requests to manifest hosts; 0 = no cap
+  double max_requests_per_second = 0;  // new requests from this process; 0 = no cap (the tool divides the job's)
   int max_redirects = 10;
   bool verify_existing = false;        // re-hash files already at their final name
   bool adopt_existing = false;         // keep files at their final name that have no completion record
@@ -70,6 +74,7 @@ struct FileResult {
 struct DownloadCounters {
   std::atomic<uint64_t> files_done{0}, files_failed{0}, bytes{0}, requests{0}, retries{0},
       rate_limited{0}, in_flight{0};
+  std::atomic<uint64_t> concurrency{0}, lowest_concurrency{0};  // transfers allowed now, and the fewest so far
   std::atomic<double> pause_left_s{0};  // seconds left of a whole-process pause after a 429
 };
 
