@@ -172,12 +172,15 @@ std::string nemo_yaml(const std::vector<BlendDataset>& blend) {
       {BlendSplit::kTrain, "train"}, {BlendSplit::kValid, "validation"}, {BlendSplit::kTest, "test"}};
   std::string yaml, override_value;
   const auto list = [&](BlendSplit s, const std::string& indent) {
-    std::string items;
+    std::string items = "[";
     for (const BlendDataset* d : of_split(blend, s)) {
       yaml += indent + "- " + yaml_float(d->weight) + "\n" + indent + "- " + json_quote(d->path) + "\n";
-      items += (items.empty() ? "" : ",") + yaml_float(d->weight) + ",\"" + d->path + "\"";
+      if (items.size() > 1) items += ',';
+      items += yaml_float(d->weight);
+      items += ",\"";
+      items += d->path;
+      items += '"';
     }
-    items.insert(0, "[");
     items += ']';
     return items;
   };

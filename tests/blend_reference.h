@@ -101,7 +101,9 @@ inline std::vector<BlendItem> items_of(const std::vector<std::string>& words) {
 }
 
 // --data-args-path: get_blend_from_list(f.read().split()).
-inline ParsedBlend parse_data_args(const std::string& text) { return get_blend_from_list(items_of(python_split(text))); }
+inline ParsedBlend parse_data_args(const std::string& text) {
+  return get_blend_from_list(items_of(python_split(text)));
+}
 
 // --per-split-data-args-path: json.load; ["train"], ["valid"], ["test"] (a
 // KeyError if one is missing); a str value is split on whitespace, a list

@@ -57,7 +57,7 @@ class Blend : public ::testing::Test {
 TEST_F(Blend, WeightsByTokensReadBackExactlyUnderMegatronDataArgsRules) {
   make_dataset(dir / "tok/train_chunk_0", 3, 2);
   make_dataset(dir / "tok/train_chunk_1", 5, 1, TokenDtype::kInt32);
-  make_dataset(dir / "tok/train_chunk_2", 12, 4);
+  make_dataset(dir / "tok/train_chunk_2", 13, 4);
   const auto blend = plan_blend(options_for({dir / "tok"}));
   ASSERT_EQ(blend.size(), 3u);
   EXPECT_EQ(blend[1].tokens, 5u) << ".bin bytes / 4 for int32";
@@ -65,8 +65,8 @@ TEST_F(Blend, WeightsByTokensReadBackExactlyUnderMegatronDataArgsRules) {
   ASSERT_TRUE(parsed.weights) << "Megatron must read weight/prefix pairs";
   EXPECT_EQ(parsed.prefixes, (std::vector<std::string>{dir / "tok/train_chunk_0", dir / "tok/train_chunk_1",
                                                        dir / "tok/train_chunk_2"}));
-  // float() gets the very doubles computed: 3/20, 5/20, 12/20.
-  EXPECT_EQ(*parsed.weights, (std::vector<double>{3.0 / 20, 5.0 / 20, 12.0 / 20}));
+  // float() gets the very doubles computed, digits that do not terminate included.
+  EXPECT_EQ(*parsed.weights, (std::vector<double>{3.0 / 21, 5.0 / 21, 13.0 / 21}));
 }
 
 TEST_F(Blend, UniformWeighting) {
@@ -146,7 +146,8 @@ TEST_F(Blend, ValidAndTestSplitsUnderMegatronPerSplitRules) {
   auto parsed = parse_per_split(format_blend(plan_blend(o), BlendFormat::kMegatronSplitJson));
   ASSERT_TRUE(parsed["train"] && parsed["valid"]);
   EXPECT_FALSE(parsed["test"]) << "null: Megatron builds no test blend";
-  EXPECT_EQ(parsed["train"]->prefixes, (std::vector<std::string>{"/workspace/data/train_0", "/workspace/data/train_1"}));
+  EXPECT_EQ(parsed["train"]->prefixes,
+            (std::vector<std::string>{"/workspace/data/train_0", "/workspace/data/train_1"}));
   EXPECT_EQ(*parsed["train"]->weights, (std::vector<double>{0.25, 0.75}));
   EXPECT_EQ(parsed["valid"]->prefixes, (std::vector<std::string>{"/workspace/data/val_0", "/workspace/data/val_1"}));
   EXPECT_EQ(*parsed["valid"]->weights, (std::vector<double>{0.25, 0.75}));
