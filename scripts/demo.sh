@@ -3,7 +3,7 @@
 # installs the build dependencies, builds the tools, obtains the GPT-2 vocab,
 # then runs the SlimPajama preparation steps on the bundled sample shards
 # (tests/data/sample: 6 .jsonl.zst shards shaped like SlimPajama's):
-#   sp_extract  -> sp_concat (chunks) -> sp_tokenize (Megatron .bin/.idx)
+#   sp_extract  -> sp_concat (chunks) -> sp_tokenize (Megatron .bin/.idx) -> sp_blend
 # and the fused path (sp_tokenize straight from the .jsonl.zst shards).
 # Output goes to demo_out/ (or the directory given as $1).
 set -euo pipefail
@@ -25,6 +25,9 @@ echo "== sp_tokenize: GPT-2 BPE into Megatron indexed datasets"
 $bin/sp_tokenize --input-dir "$out/chunks" --output-dir "$out/tokenized" \
   --vocab-file "$vocab_dir/vocab.json" --merge-file "$vocab_dir/merges.txt" \
   --append-eod --json-keys text --progress lines --stats-json "$out/tokenize_stats.json"
+echo "== sp_blend: Megatron's --data-args-path file, weights by tokens"
+$bin/sp_blend "$out/tokenized" --output "$out/blend.txt"
+cat "$out/blend.txt"
 echo "== fused: sp_tokenize reading the .jsonl.zst shards directly"
 $bin/sp_tokenize --input-dir tests/data/sample --output-dir "$out/fused" \
   --vocab-file "$vocab_dir/vocab.json" --merge-file "$vocab_dir/merges.txt" --append-eod --progress lines
