@@ -35,12 +35,30 @@ void print_warning(std::string_view label, std::string_view message) {
                static_cast<int>(message.size()), message.data());
 }
 
+namespace {
+void (*g_failure_exit_hook)(int) = nullptr;
+int run_body(const std::string& name, int (*body)(int, char**), int argc, char** argv, bool& threw);
+}  // namespace
+
+void set_failure_exit_hook(void (*hook)(int status)) { g_failure_exit_hook = hook; }
+
 int run_tool(std::string_view tool, int (*body)(int, char**), int argc, char** argv) {
   const std::string name(tool);
   install_interrupt_handlers();
   const WorkerThreadsJoin workers;
+  bool threw = true;
+  const int status = run_body(name, body, argc, argv, threw);
+  if (threw && g_failure_exit_hook) g_failure_exit_hook(status);
+  return status;
+}
+
+namespace {
+
+int run_body(const std::string& name, int (*body)(int, char**), int argc, char** argv, bool& threw) {
   try {
-    return body(argc, argv);
+    const int status = body(argc, argv);
+    threw = false;
+    return status;
   } catch (const Interrupted& e) {
     // What was finished was reported by the tool; nothing unfinished is at a final name.
     std::fprintf(stderr, "%s: %s; rerun the same command to finish\n", name.c_str(), e.what());
@@ -62,5 +80,7 @@ int run_tool(std::string_view tool, int (*body)(int, char**), int argc, char** a
     return 3;
   }
 }
+
+}  // namespace
 
 }  // namespace sp

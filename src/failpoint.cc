@@ -5,8 +5,10 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <chrono>
 #include <mutex>
 #include <string>
+#include <thread>
 
 namespace sp {
 
@@ -18,9 +20,10 @@ std::atomic<int> g_state{kUnread};
 std::once_flag g_once;
 std::string g_name;  // the armed fail point (written once, under g_once)
 unsigned long long g_kill_at = 1;
+unsigned long long g_sleep_ms = 0;  // "name:sleep=MS": every hit sleeps instead
 std::atomic<unsigned long long> g_hits{0};
 
-// Parses SP_FAILPOINT ("name" or "name:N"); a malformed count arms nothing
+// Parses SP_FAILPOINT ("name", "name:N" or "name:sleep=MS"); a malformed count arms nothing
 // rather than killing somewhere unexpected.
 void arm() {
   int state = kInert;
@@ -31,11 +34,12 @@ void arm() {
       g_name = spec;
       state = kArmed;
     } else {
+      const bool sleeps = spec.compare(colon + 1, 6, "sleep=") == 0;
       char* end = nullptr;
-      const unsigned long long n = std::strtoull(spec.c_str() + colon + 1, &end, 10);
+      const unsigned long long n = std::strtoull(spec.c_str() + colon + 1 + (sleeps ? 6 : 0), &end, 10);
       if (n > 0 && end && *end == '\0' && colon > 0) {
         g_name = spec.substr(0, colon);
-        g_kill_at = n;
+        (sleeps ? g_sleep_ms : g_kill_at) = n;
         state = kArmed;
       }
     }
@@ -49,6 +53,10 @@ void failpoint(const char* name) {
   if (g_state.load(std::memory_order_relaxed) == kInert) return;
   std::call_once(g_once, arm);  // also orders the reads of g_name after arm()'s writes
   if (g_state.load(std::memory_order_relaxed) != kArmed || std::strcmp(name, g_name.c_str()) != 0) return;
+  if (g_sleep_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(g_sleep_ms));
+    return;
+  }
   if (g_hits.fetch_add(1, std::memory_order_relaxed) + 1 == g_kill_at) ::raise(SIGKILL);
 }
 

@@ -50,15 +50,17 @@ double Progress::elapsed_seconds() const {
 
 std::string Progress::render() const {
   const double t = elapsed_seconds();
-  const uint64_t b = bytes(), total = total_bytes_.load(std::memory_order_relaxed);
+  uint64_t b = bytes(), items_done = items();
+  if (opt_.job_counts) opt_.job_counts(b, items_done);
+  const uint64_t total = total_bytes_.load(std::memory_order_relaxed);
   const double rate = mb_per_s(b, t);
   char buf[256];
   std::string s = opt_.label + ": ";
   if (opt_.total_items) {
-    std::snprintf(buf, sizeof buf, "%llu/%llu %s", static_cast<unsigned long long>(items()),
+    std::snprintf(buf, sizeof buf, "%llu/%llu %s", static_cast<unsigned long long>(items_done),
                   static_cast<unsigned long long>(opt_.total_items), opt_.item_name.c_str());
   } else {
-    std::snprintf(buf, sizeof buf, "%llu %s", static_cast<unsigned long long>(items()), opt_.item_name.c_str());
+    std::snprintf(buf, sizeof buf, "%llu %s", static_cast<unsigned long long>(items_done), opt_.item_name.c_str());
   }
   s += buf;
   if (total) {

@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <sstream>
 
 #include "sp/error.h"
 #include "sp/fs.h"
@@ -373,15 +374,94 @@ TEST(SpConcatTool, SameChunksWhateverTheThreadsAndRanks) {
   }
   EXPECT_EQ(merged, ref);
 
-  if (std::system("command -v mpirun >/dev/null 2>&1") == 0) {
-    r = run_command("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
-                    shell_quote(tool_path("sp_concat")) + " " + in.args(in.dir / "mpi", args));
-    if (r.err.find("[rank 0/2]") != std::string::npos || r.exit_code == 0) {
-      ASSERT_EQ(r.exit_code, 0) << r.err;
-      EXPECT_NE(r.err.find("[rank 1/2]"), std::string::npos) << r.err;
-      EXPECT_EQ(snapshot(in.dir / "mpi"), ref);
-    }
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+std::string mpirun(const std::string& ranks) {
+  return "OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe " + ranks;
+}
+
+// Under mpirun the ranks draw chunks from one counter: 1, 2 and 4 ranks write
+// the same bytes, and the job prints one summary (from rank 0) with the
+// whole job's totals and each rank's share.
+TEST(SpConcatTool, MpiRanksWriteTheSameBytesAndReportOnce) {
+  SP_REQUIRE_FIXTURE(std::system("command -v mpirun >/dev/null 2>&1") == 0, "OpenMPI's mpirun not installed");
+  Inputs in(40);
+  const std::string args = "--target-size 2K --threads 2";
+  auto r = run_command(env_cmd("", in.args(in.dir / "ref", args)));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ref = snapshot(in.dir / "ref");
+  for (int ranks : {1, 2, 4}) {
+    const std::string out = in.dir / ("mpi" + std::to_string(ranks));
+    r = run_command(mpirun("-np " + std::to_string(ranks) + " " + shell_quote(tool_path("sp_concat")) + " " +
+                           in.args(out, args)));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(snapshot(out), ref) << ranks << " ranks";
+    EXPECT_EQ(count_of(r.err, " chunks ("), 1u) << "one summary for the job:\n" << r.err;
+    EXPECT_NE(r.err.find(std::to_string(ref.size()) + " of " + std::to_string(ref.size()) + " chunks (" +
+                         std::to_string(ranks) + " ranks x 2 threads): " + std::to_string(ref.size()) + " written"),
+              std::string::npos)
+        << r.err;
+    if (ranks > 1) EXPECT_EQ(count_of(r.err, "per rank: 0: "), 1u) << r.err;
   }
+}
+
+// A rank killed mid-job (SIGKILL at its second task) ends the job with a
+// non-zero status instead of leaving the others waiting for it, and a rerun
+// with another rank count finishes the same bytes.
+TEST(SpConcatTool, MpiRankKilledEndsTheJobAndTheRerunFinishes) {
+  SP_REQUIRE_FIXTURE(std::system("command -v mpirun >/dev/null 2>&1") == 0, "OpenMPI's mpirun not installed");
+  Inputs in(20);
+  const std::string tool = shell_quote(tool_path("sp_concat"));
+  const std::string args = in.args(in.dir / "out", "--files-per-chunk 1 --threads 1");
+  auto r = run_command("timeout 120 " + mpirun("-np 1 env SP_FAILPOINT=job.before_task:2 " + tool + " " + args +
+                                               " : -np 1 env SP_FAILPOINT=job.before_task:sleep=50 " + tool + " " +
+                                               args));
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.exit_code, 124) << "the job hung after a rank died:\n" << r.err;
+  r = run_command(mpirun("-np 3 " + tool + " " + args));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto ref = run_command(env_cmd("", in.args(in.dir / "ref", "--files-per-chunk 1")));
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  EXPECT_EQ(snapshot(in.dir / "out"), snapshot(in.dir / "ref"));
+}
+
+// A slow rank (every task delayed 150 ms through the job.before_task fail
+// point, MPMD so only rank 0 gets it) takes few chunks: the fast rank draws
+// the rest, where a fixed share would have split them evenly. Progress is one
+// line for the job, from rank 0, naming the slowest rank.
+TEST(SpConcatTool, MpiSharingFollowsTheRanksSpeed) {
+  SP_REQUIRE_FIXTURE(std::system("command -v mpirun >/dev/null 2>&1") == 0, "OpenMPI's mpirun not installed");
+  Inputs in(20);
+  const std::string tool = shell_quote(tool_path("sp_concat"));
+  const std::string flags = " --files-per-chunk 1 --threads 1 --progress lines --progress-interval 0.1";
+  const std::string args = "--input-dir " + shell_quote(in.in()) + " --output-dir " + shell_quote(in.dir / "out") +
+                           flags;
+  auto r = run_command(mpirun("-np 1 env SP_FAILPOINT=job.before_task:sleep=150 " + tool + " " + args + " : -np 1 " +
+                              tool + " " + args));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto ref = run_command(env_cmd("", in.args(in.dir / "ref", "--files-per-chunk 1")));
+  ASSERT_EQ(ref.exit_code, 0) << ref.err;
+  EXPECT_EQ(snapshot(in.dir / "out"), snapshot(in.dir / "ref"));
+  const size_t at = r.err.find("| 1: ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  const int fast = std::stoi(r.err.substr(at + 5));
+  EXPECT_GE(fast, 15) << "the fast rank should have drawn most of the 20 chunks:\n" << r.err;
+  std::istringstream lines(r.err);
+  size_t progress_lines = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find("MB/s") == std::string::npos || line.find(" chunks (") != std::string::npos) continue;
+    ++progress_lines;
+    EXPECT_EQ(line.rfind("[rank 0/2] sp_concat: ", 0), 0u) << "a progress line not from rank 0: " << line;
+    EXPECT_NE(line.find("/20 chunks"), std::string::npos) << line;
+  }
+  EXPECT_GT(progress_lines, 0u) << r.err;
+  EXPECT_NE(r.err.find("slowest rank"), std::string::npos) << r.err;
 }
 
 TEST(SpConcatTool, RemoveSourceRerunsFollowThePinnedPlan) {

@@ -1,10 +1,6 @@
 // sp_concat: group JSONL files into large chunks (e.g. SlimPajama's 59,166
 // shards into ~34 GB training chunks) by a deterministic plan, newline-safe,
 // in parallel across ranks and threads, resumable.
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -15,6 +11,7 @@
 #include "sp/error.h"
 #include "sp/fs.h"
 #include "sp/interrupt.h"
+#include "sp/job.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
 #include "sp/record.h"
@@ -28,7 +25,7 @@ const sp::cli::Program kProgram{
     "concatenate *.jsonl files into large chunks by a deterministic plan",
     "sp_concat --input-dir DIR --output-dir OUT [--target-size 34G | --files-per-chunk N] [--prefix train_chunk_] "
     "[--remove-source] [--dry-run]",
-    sp::with_output_flags(sp::with_progress_flags({
+    sp::with_output_flags(sp::with_job_flags(sp::with_progress_flags({
         {"input-dir", "DIR", "Directory searched recursively for *.jsonl files."},
         {"output-dir", "OUT", "Where the chunks <prefix><i>.jsonl and the plan file sp_concat_plan.tsv go."},
         {"target-size", "SIZE",
@@ -43,7 +40,7 @@ const sp::cli::Program kProgram{
         {"overwrite", "", "Rebuild chunks even when their completion record says they are complete."},
         {"dry-run", "", "Print the plan (chunk -> files, sizes) on stdout and write nothing."},
         {"threads", "N", "Copies at once in this process; 0 = this rank's share of the CPUs.", "0"},
-    })),
+    }))),
     "Files are taken in byte-wise order of their paths relative to DIR, so the plan is the same on\n"
     "every machine and whatever the number of ranks or threads. An input that does not end with a\n"
     "newline gets one, so no two documents share a line; bytes are otherwise copied unchanged\n"
@@ -52,7 +49,13 @@ const sp::cli::Program kProgram{
     "follow that file. Chunks are written under temporary names and renamed when complete; then\n"
     "OUT/<chunk>.sp-record (JSON) records the inputs' identity and the chunk's size and checksum. A\n"
     "rerun keeps exactly the chunks whose record matches them and their inputs, and rebuilds the rest\n"
-    "(saying why). Chunks are shared across MPI / RANK+WORLD_SIZE processes and threads.\n"
+    "(saying why).\n"
+    "\n"
+    "Ranks: under mpirun (or another MPI launcher) the ranks draw chunks, largest first, from one\n"
+    "counter as they finish, rank 0 prints one progress line and one summary for the whole job, and a\n"
+    "rank that fails ends the job. With only RANK/WORLD_SIZE (bcprun --array-type PYTORCH, torchrun)\n"
+    "each rank takes a fixed size-balanced share and reports its own. Either way a chunk's bytes do not\n"
+    "depend on which rank wrote it.\n"
     "\n"
     "Examples:\n"
     "  sp_concat --input-dir /data/jsonl/train --output-dir /data/chunks --dry-run\n"
@@ -87,7 +90,8 @@ int body(int argc, char** argv) {
   co.remove_source = args.flag("remove-source");
   co.overwrite = args.flag("overwrite");
 
-  const sp::RankInfo rank = sp::detect_rank();
+  sp::Job job;
+  const sp::RankInfo& rank = job.rank();
   const std::string label = sp::rank_prefix(rank) + "sp_concat";
   std::vector<std::string> dangling;
   const auto listed = sp::list_concat_inputs(po.input_dir, po.output_dir, &dangling);
@@ -95,7 +99,8 @@ int body(int argc, char** argv) {
   const auto planned = sp::plan_chunks(listed, po);
   const std::string plan_path = sp::plan_file_path(po.output_dir);
   if (planned.empty() && !sp::path_exists(plan_path)) {
-    if (!quiet && rank.rank == 0) std::fprintf(stderr, "%s: no *.jsonl files under %s: nothing to do\n", label.c_str(), po.input_dir.c_str());
+    if (!quiet && rank.rank == 0)
+      std::fprintf(stderr, "%s: no *.jsonl files under %s: nothing to do\n", label.c_str(), po.input_dir.c_str());
     return 0;
   }
   bool from_file = false;
@@ -108,7 +113,9 @@ int body(int argc, char** argv) {
     if (rank.rank != 0) return 0;  // every rank has the same plan: print it once
     std::string s = sp::format_plan(plan);
     if (from_file) s += "(plan pinned by " + plan_path + ")\n";
-    if (rank.world > 1) {
+    if (job.uses_mpi() && rank.world > 1) {
+      s += "chunks are drawn largest first by the " + std::to_string(rank.world) + " MPI ranks as they finish\n";
+    } else if (rank.world > 1) {
       for (int r = 0; r < rank.world; ++r) {
         s += "rank " + std::to_string(r) + ":";
         for (size_t i : sp::shard_by_size(sizes, r, rank.world)) (s += ' ') += std::to_string(i);
@@ -119,75 +126,80 @@ int body(int argc, char** argv) {
     return 0;
   }
 
-  std::vector<size_t> mine = sp::shard_by_size(sizes, rank.rank, rank.world);
-  std::vector<std::string> finals;
-  for (size_t i : mine) finals.insert(finals.end(), {plan[i].output, sp::record_path_for(plan[i].output)});
-  // The plan's own temporary too: the sweep removes only those of dead
-  // writers, never one a rank is still writing.
-  finals.push_back(plan_path);
-  const sp::StaleTempSweep sweep = sp::remove_stale_temps(finals);
-  const size_t stale = sweep.removed;
+  // The plan's own temporary: the sweep removes only those of dead writers,
+  // never one a rank is still writing. Each chunk's are swept when it is drawn.
+  const sp::StaleTempSweep sweep = sp::remove_stale_temps({plan_path});
+  std::atomic<size_t> stale{sweep.removed};
   if (sweep.other_hosts) sp::print_warning(label, sweep.other_hosts_note());
 
-  uint64_t total = 0;
-  for (size_t i : mine) total += sizes[i];
-  sp::ProgressOptions pro;
-  pro.label = label;
-  pro.item_name = "chunks";
-  pro.total_bytes = total;
-  pro.total_items = mine.size();
-  sp::apply_progress_flags(args, pro);
-  sp::Progress progress(pro);
-
-  std::vector<sp::ChunkResult> results(mine.size());
+  sp::JobTasksOptions jo;
+  jo.threads = threads;
+  jo.progress.label = label;
+  jo.progress.item_name = "chunks";
+  sp::apply_progress_flags(args, jo.progress);
+  jo.per_rank_progress = args.flag("progress-per-rank");
+  std::vector<sp::ChunkResult> results(plan.size());
   std::mutex err_mu;
-  tbb::task_arena arena(threads);
-  const auto stop = sp::run_interruptible([&] { arena.execute([&] {
-    tbb::parallel_for(tbb::blocked_range<size_t>(0, mine.size(), 1), [&](const tbb::blocked_range<size_t>& r) {
-      for (size_t k = r.begin(); k != r.end(); ++k) {
-        results[k] = sp::write_chunk(plan[mine[k]], co, &progress);
-        if (results[k].status == sp::ChunkStatus::kFailed || !results[k].notice.empty()) {
-          std::lock_guard<std::mutex> lk(err_mu);
-          if (!results[k].notice.empty() && !quiet)
-            std::fprintf(stderr, "%s: %s\n", label.c_str(), results[k].notice.c_str());
-          if (results[k].status == sp::ChunkStatus::kFailed)
-            std::fprintf(stderr, "%s: error: %s\n", label.c_str(), results[k].error.c_str());
-        }
-      }
-    });
-  }); });
-  progress.finish();
+  const sp::JobTasksResult run = sp::run_job_tasks(job, sizes, jo, [&](size_t i, sp::Progress& progress) {
+    const sp::StaleTempSweep swept = sp::remove_stale_temps({plan[i].output, sp::record_path_for(plan[i].output)});
+    stale += swept.removed;
+    results[i] = sp::write_chunk(plan[i], co, &progress);
+    if (results[i].status == sp::ChunkStatus::kFailed || !results[i].notice.empty()) {
+      std::lock_guard<std::mutex> lk(err_mu);
+      if (!results[i].notice.empty() && !quiet)
+        std::fprintf(stderr, "%s: %s\n", label.c_str(), results[i].notice.c_str());
+      if (results[i].status == sp::ChunkStatus::kFailed)
+        std::fprintf(stderr, "%s: error: %s: %s\n", label.c_str(), plan[i].output.c_str(), results[i].error.c_str());
+    }
+  });
 
-  size_t written = 0, skipped = 0, failed = 0, unfinished = 0;
-  uint64_t out = 0, newlines = 0, removed = 0, files = 0;
-  for (size_t k = 0; k < mine.size(); ++k) {
-    const auto& r = results[k];
-    written += r.status == sp::ChunkStatus::kWritten;
-    skipped += r.status == sp::ChunkStatus::kSkipped;
-    failed += r.status == sp::ChunkStatus::kFailed && !r.error.empty();
-    unfinished += r.status == sp::ChunkStatus::kFailed && r.error.empty();  // not reached: interrupted
-    out += r.bytes_out, newlines += r.newlines_added, removed += r.sources_removed;
-    if (r.status == sp::ChunkStatus::kWritten) files += plan[mine[k]].inputs.size();
+  // This rank's figures, then the job's (sums over the ranks; one summary, from rank 0).
+  enum { kChunks, kWritten, kSkipped, kFailed, kUnfinished, kOut, kNewlines, kRemoved, kFiles, kStale, kCount };
+  std::vector<uint64_t> mine(kCount, 0);
+  mine[kChunks] = run.ran.size();
+  mine[kStale] = stale;
+  for (size_t i : run.ran) {
+    const auto& r = results[i];
+    mine[kWritten] += r.status == sp::ChunkStatus::kWritten;
+    mine[kSkipped] += r.status == sp::ChunkStatus::kSkipped;
+    mine[kFailed] += r.status == sp::ChunkStatus::kFailed && !r.error.empty();
+    mine[kUnfinished] += r.status == sp::ChunkStatus::kFailed && r.error.empty();  // interrupted
+    mine[kOut] += r.bytes_out, mine[kNewlines] += r.newlines_added, mine[kRemoved] += r.sources_removed;
+    if (r.status == sp::ChunkStatus::kWritten) mine[kFiles] += plan[i].inputs.size();
   }
-  const double t = progress.elapsed_seconds();
-  if (!quiet) {
-    std::string s = label + ": " + std::to_string(mine.size()) + " of " + std::to_string(plan.size()) +
-                    " chunks (" + std::to_string(threads) + " threads): " + std::to_string(written) + " written from " +
-                    std::to_string(files) + " files, " + std::to_string(skipped) + " kept (complete), " +
-                    std::to_string(failed) + " failed | " + std::to_string(newlines) + " missing final newlines added";
-    if (co.remove_source) s += " | " + std::to_string(removed) + " sources removed";
-    if (stale) s += " | " + std::to_string(stale) + " stale temporaries removed";
-    if (stop) s += " | interrupted: " + std::to_string(unfinished) + " not finished";
-    char buf[200];
-    std::snprintf(buf, sizeof buf, " | out %.1f MB | %s | %.1f MB/s", out / 1e6, sp::cli::format_duration(t).c_str(),
-                  sp::mb_per_s(out, t));
+  const std::vector<uint64_t> all = job.sum(mine);
+  const double t = job.max(run.seconds);
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%llu chunks, %.1f MB", static_cast<unsigned long long>(mine[kChunks]),
+                mine[kOut] / 1e6);
+  const std::vector<std::string> per_rank = job.gather(buf);
+  const bool reports = !job.uses_mpi() || rank.rank == 0;
+  if (!quiet && reports) {
+    std::string s = label + ": " + std::to_string(all[kChunks]) + " of " + std::to_string(plan.size()) + " chunks (";
+    if (job.uses_mpi()) s += std::to_string(rank.world) + " ranks x ";
+    s += std::to_string(threads) + " threads): " + std::to_string(all[kWritten]) + " written from " +
+         std::to_string(all[kFiles]) + " files, " + std::to_string(all[kSkipped]) + " kept (complete), " +
+         std::to_string(all[kFailed]) + " failed | " + std::to_string(all[kNewlines]) + " missing final newlines added";
+    if (co.remove_source) s += " | " + std::to_string(all[kRemoved]) + " sources removed";
+    if (all[kStale]) s += " | " + std::to_string(all[kStale]) + " stale temporaries removed";
+    if (run.stop) s += " | interrupted: " + std::to_string(all[kUnfinished]) + " not finished";
+    std::snprintf(buf, sizeof buf, " | out %.1f MB | %s | %.1f MB/s", all[kOut] / 1e6,
+                  sp::cli::format_duration(t).c_str(), sp::mb_per_s(all[kOut], t));
     std::fprintf(stderr, "%s%s\n", s.c_str(), buf);
+    if (job.uses_mpi() && rank.world > 1) {
+      s = label + ": per rank:";
+      for (size_t r = 0; r < per_rank.size(); ++r) s += (r ? " | " : " ") + std::to_string(r) + ": " + per_rank[r];
+      std::fprintf(stderr, "%s\n", s.c_str());
+    }
   }
-  if (failed) {
-    std::fprintf(stderr, "%s: error: %zu chunk(s) failed (errors above); rerun to retry them\n", label.c_str(), failed);
+  if (all[kFailed] && reports)
+    std::fprintf(stderr, "%s: error: %llu chunk(s) failed (errors above); rerun to retry them\n", label.c_str(),
+                 static_cast<unsigned long long>(all[kFailed]));
+  if (run.stop) {
+    job.finish();  // every rank got the signal and stops here together
+    throw *run.stop;
   }
-  if (stop) throw *stop;
-  return failed ? 1 : 0;
+  return all[kFailed] ? 1 : 0;
 }
 
 }  // namespace

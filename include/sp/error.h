@@ -50,4 +50,9 @@ void print_warning(std::string_view label, std::string_view message);
 // handlers are installed here, for every tool), 3 on anything else (a bug).
 int run_tool(std::string_view tool, int (*body)(int argc, char** argv), int argc, char** argv);
 
+// Called by run_tool with the exit status after it printed why a tool's body
+// ended with an exception. The job layer (sp/job.h) sets one that ends an MPI
+// job (MPI_Abort), so the other ranks do not wait for this one forever.
+void set_failure_exit_hook(void (*hook)(int status));
+
 }  // namespace sp

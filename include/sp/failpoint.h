@@ -6,6 +6,8 @@
 // environment variable SP_FAILPOINT is set: then, when it equals "name" or
 // "name:N", the process kills itself with SIGKILL at that point (at the N-th
 // time any thread reaches it, counting from 1; "name" alone means the first).
+// "name:sleep=MS" makes every hit wait MS milliseconds instead: a slow disk or
+// node, for tests of how work is shared (job.before_task in sp/job.h).
 // No destructor, flush or handler runs, exactly as when the machine's OOM
 // killer or a scheduler's kill -9 ends a job there.
 //

@@ -30,6 +30,9 @@ struct ProgressOptions {
   // Extra text appended to each line (e.g. "retries 3"); called from the
   // printing thread, so it must be thread-safe.
   std::function<std::string()> extra;
+  // When set, the line shows these counts (a whole job's, sp/job.h) instead
+  // of what add() was given; called from the printing thread.
+  std::function<void(uint64_t& bytes, uint64_t& items)> job_counts;
 };
 
 class Progress {

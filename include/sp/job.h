@@ -1,0 +1,91 @@
+// One job over many processes: which rank this is, how the job's tasks are
+// shared between the ranks, and one view of its progress and totals.
+//
+// Guarantees: a process started by an MPI launcher (mpirun/mpiexec, bcprun
+// --array-type MPI, srun --mpi=pmix: OMPI_COMM_WORLD_SIZE, PMIX_RANK or
+// PMI_RANK in its environment) initialises MPI, and the ranks draw tasks,
+// largest first, from one counter on rank 0 (MPI one-sided atomics), so a
+// rank that finishes early takes more. A process with only RANK/WORLD_SIZE
+// (bcprun --array-type PYTORCH, torchrun) or SLURM_PROCID takes a static
+// size-balanced share (sp/rank.h shard_by_size) and talks to no other; a
+// process alone takes every task. Which rank runs a task must never change
+// what the task writes: outputs are then the same bytes whatever the rank
+// count or timing. Every rank of an MPI job calls the collective functions
+// (run_job_tasks, Job::sum, Job::max, Job::gather) in the same order; a rank
+// that fails outside a task ends the whole job through run_tool (MPI_Abort
+// with the tool's exit status), so no rank waits forever for it.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sp/interrupt.h"
+#include "sp/progress.h"
+#include "sp/rank.h"
+
+namespace sp {
+
+struct JobTasksOptions {
+  int threads = 1;  // tasks run at once in this process
+  // The progress line: label and item name as the tool wants them; totals
+  // are filled in here. Under MPI, rank 0 shows the whole job (its bytes,
+  // tasks, rate, ETA and the slowest rank) and the other ranks show nothing
+  // unless per_rank_progress.
+  ProgressOptions progress;
+  bool per_rank_progress = false;
+};
+
+struct JobTasksResult {
+  std::vector<size_t> ran;           // the tasks this rank ran (or started, when interrupted), in claim order
+  std::optional<Interrupted> stop;   // a signal cut the run short: report, then throw it
+  double seconds = 0;                // wall time of the run on this rank
+};
+
+class Job {
+ public:
+  Job();   // detects the rank; initialises MPI when an MPI launcher started this process
+  // Finalises MPI, unless an exception is on its way to run_tool, which then
+  // ends the whole job. A tool that reports an interruption and then throws
+  // it calls finish() first: every rank got the signal and stops together.
+  ~Job();
+  void finish();
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
+
+  const RankInfo& rank() const;
+  bool uses_mpi() const;
+  bool is_root() const { return rank().rank == 0; }
+
+  // Collective under MPI (else the identity): element-wise sums over the
+  // ranks, on every rank; the largest value; every rank's text in rank order
+  // on rank 0 (an empty vector on the others).
+  std::vector<uint64_t> sum(std::vector<uint64_t> values) const;
+  double max(double value) const;
+  std::vector<std::string> gather(const std::string& text) const;
+
+  struct State;  // MPI state (src/job.cc)
+
+ private:
+  friend JobTasksResult run_job_tasks(Job&, std::span<const uint64_t>, const JobTasksOptions&,
+                                      const std::function<void(size_t, Progress&)>&);
+  std::unique_ptr<State> state_;
+};
+
+// Runs run_task(i, progress) once for each task i in [0, sizes.size()) that
+// this rank gets (see the guarantees above), up to options.threads at a time
+// on oneTBB. run_task reports its bytes and items to `progress` and must not
+// throw for a failure of its task (it records it); an exception ends the run
+// and is rethrown. After a signal no new task starts; the running ones finish
+// or stop at their next poll. Collective under MPI.
+JobTasksResult run_job_tasks(Job& job, std::span<const uint64_t> sizes, const JobTasksOptions& options,
+                             const std::function<void(size_t task, Progress& progress)>& run_task);
+
+// The --progress-per-rank flag, spelled the same way in every tool that shares tasks.
+std::vector<cli::Option> with_job_flags(std::vector<cli::Option> options);
+
+}  // namespace sp
