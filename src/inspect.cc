@@ -14,6 +14,7 @@
 #include "sp/cli.h"
 #include "sp/error.h"
 #include "sp/fs.h"
+#include "sp/interrupt.h"
 #include "sp/json_out.h"
 #include "sp/progress.h"
 #include "sp/record.h"
@@ -79,7 +80,8 @@ class Problems {
     for (uint64_t c : all_.counts) s.problem_count += c;
     for (size_t k = 0; k < kKinds; ++k)
       if (all_.counts[k] > all_.max)
-        s.problems.push_back(s.prefix + ": ... and " + num(all_.counts[k] - all_.max) + " more problem(s) like the last");
+        s.problems.push_back(s.prefix + ": ... and " + num(all_.counts[k] - all_.max) +
+                             " more problem(s) like the last");
   }
 
  private:
@@ -93,6 +95,7 @@ void for_chunks(uint64_t n, uint64_t per, Problems& problems, size_t max,
                 const std::function<void(uint64_t, uint64_t, Found&)>& body) {
   const uint64_t chunks = (n + per - 1) / per;
   parallel_for_each_index(chunks, [&](size_t c) {
+    throw_if_interrupted();
     Found found(max);
     const uint64_t begin = c * per;
     body(begin, std::min(n, begin + per), found);
@@ -159,6 +162,7 @@ RecordCheck check_record(const std::string& prefix, Found& found, Progress* prog
         }
         const std::string sum = file_checksum(file);
         if (progress) progress->add(size);
+        throw_if_interrupted();  // a checksum cut short is no verdict
         if (sum != o.fingerprint) {
           mismatched = true;
           found.add(kRecord, 0, [&] {
@@ -166,6 +170,8 @@ RecordCheck check_record(const std::string& prefix, Found& found, Progress* prog
                    "): the contents changed after it was written";
           });
         }
+      } catch (const Interrupted&) {
+        throw;
       } catch (const Error& e) {
         mismatched = true;
         found.add(kRecord, 0, [&] { return std::string(e.what()); });
@@ -173,7 +179,8 @@ RecordCheck check_record(const std::string& prefix, Found& found, Progress* prog
     }
   }
   if (!listed) {
-    found.add(kRecord, 0, [&] { return rp + ": the completion record lists neither " + bin_path(prefix) + " nor .idx"; });
+    found.add(kRecord, 0,
+              [&] { return rp + ": the completion record lists neither " + bin_path(prefix) + " nor .idx"; });
     return RecordCheck::kMismatched;
   }
   return mismatched ? RecordCheck::kMismatched : RecordCheck::kMatched;
@@ -190,6 +197,11 @@ DatasetSummary verify_one(const std::string& prefix, const VerifyOptions& o) {
     opened.emplace(prefix);
   } catch (const Error& e) {
     problems.direct().add(kOpen, 0, [&] { return std::string(e.what()); });
+    for (auto [file, bytes] : {std::pair{&ip, &s.idx_bytes}, std::pair{&bp, &s.bin_bytes}})
+      try {
+        if (path_exists(*file)) *bytes = file_size(*file);  // the sizes, at least, for the summary
+      } catch (const Error&) {  // not a regular file: already the problem reported
+      }
   }
   if (opened) {
     const MappedIndexedDataset& ds = *opened;
@@ -273,7 +285,8 @@ DatasetSummary verify_one(const std::string& prefix, const VerifyOptions& o) {
             return where + num(v) + " is below the index before it (" + num(ds.document_index(j - 1)) + ")";
           });
         else if (j + 1 == D && static_cast<uint64_t>(v) != S)
-          f.add(kDocIndex, j, [&] { return where + "the last is " + num(v) + ", expected the sequence count " + num(S); });
+          f.add(kDocIndex, j,
+                [&] { return where + "the last is " + num(v) + ", expected the sequence count " + num(S); });
       }
     });
     s.structure_ok = problems.structural() == 0;
@@ -442,7 +455,9 @@ std::string json_summary(const DatasetSummary& s, bool total, const std::string&
   field("tokens", num(s.tokens));
   field("bin_bytes", num(s.bin_bytes));
   field("idx_bytes", num(s.idx_bytes));
-  field("document_length", s.structure_ok ? json_lengths(s.document_lengths) : "null");
+  // The total's lengths are those of the sound datasets.
+  field("document_length",
+        s.structure_ok || s.document_lengths.count() ? json_lengths(s.document_lengths) : "null");
   if (!total) {
     field("record", json_quote(record_check_name(s.record)));
     std::string list;
@@ -552,6 +567,7 @@ InspectReport verify_datasets(const std::vector<std::string>& prefixes, const Ve
     options.progress->add_total_bytes(total);
   }
   for (const auto& p : prefixes) {
+    throw_if_interrupted();
     report.datasets.push_back(verify_one(p, options));
     add_totals(report.total, report.datasets.back());
   }
@@ -662,6 +678,7 @@ CompareResult compare_datasets(const std::string& prefix_a, const std::string& p
   constexpr uint64_t kDocumentsPerChunk = 1 << 16;
   const uint64_t chunks = (common + kDocumentsPerChunk - 1) / kDocumentsPerChunk;
   parallel_for_each_index(chunks, [&](size_t c) {
+    throw_if_interrupted();
     const uint64_t begin = c * kDocumentsPerChunk, end = std::min(common, begin + kDocumentsPerChunk);
     for (uint64_t d = begin; d < end && d < best.load(std::memory_order_relaxed); ++d) {
       const DocumentSpan sa = document_span(a, d), sb = document_span(b, d);

@@ -134,7 +134,8 @@ TEST(InspectVerify, WrongPointerIsNamedWithItsIdxOffset) {
   EXPECT_TRUE(has_problem(s, "sequence 2 (.idx byte " + std::to_string(kHeader + 4 * S + 16) + "): pointer 12",
                           "expected 16"))
       << all_problems(s);
-  EXPECT_TRUE(has_problem(s, "sequence 3 (.idx byte 74): pointer 20, expected 16 (sequence 2's pointer plus its 2 tokens)"))
+  EXPECT_TRUE(
+      has_problem(s, "sequence 3 (.idx byte 74): pointer 20, expected 16 (sequence 2's pointer plus its 2 tokens)"))
       << all_problems(s);
   EXPECT_TRUE(has_problem(s, "EOD not checked")) << all_problems(s);
   EXPECT_EQ(s.document_lengths.count(), 0u);  // no statistics from a damaged index
@@ -205,7 +206,8 @@ TEST(InspectVerify, IdsAtOrAboveTheVocabularyAreNamedWithTheirPlace) {
   write_dataset(d / "ds", {{1, 2, kEod}, {50257, 60000, kEod}});
   const DatasetSummary s = verify(d / "ds", strict());
   EXPECT_EQ(s.problem_count, 2u) << all_problems(s);
-  EXPECT_TRUE(has_problem(s, ".bin byte 6 (sequence 1, token 0): token id 50257 is not below the vocabulary size 50257"))
+  EXPECT_TRUE(
+      has_problem(s, ".bin byte 6 (sequence 1, token 0): token id 50257 is not below the vocabulary size 50257"))
       << all_problems(s);
   EXPECT_TRUE(has_problem(s, ".bin byte 8 (sequence 1, token 1): token id 60000")) << all_problems(s);
   // Without a vocabulary size, uint16 ids cannot be wrong.

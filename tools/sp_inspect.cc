@@ -50,8 +50,9 @@ const sp::cli::Program kProgram{
          "GPT2BPETokenizer, HuggingFaceTokenizer, TikTokenizer, SentencePieceTokenizer, GPTSentencePieceTokenizer "
          "or Llama2Tokenizer, as for sp_tokenize (default GPT2BPETokenizer)."},
         {"tokenizer-model", "PATH", "The tokenizer's model, as for sp_tokenize."},
-        {"vocab-file", "FILE", "GPT-2 vocab.json (default: $SP_GPT2_DIR/vocab.json or ~/.cache/sp_toolkit/gpt2/vocab.json).",
-         "", false, {"vocab"}},
+        {"vocab-file", "FILE",
+         "GPT-2 vocab.json (default: $SP_GPT2_DIR/vocab.json or ~/.cache/sp_toolkit/gpt2/vocab.json).", "", false,
+         {"vocab"}},
         {"merge-file", "FILE", "GPT-2 merges.txt (default: beside the vocab file).", "", false, {"merges"}},
         {"tiktoken-pattern", "PATTERN", "TikTokenizer's split regex, as for sp_tokenize."},
         {"tiktoken-num-special-tokens", "N", "TikTokenizer's special-token count, as for sp_tokenize."},

@@ -91,7 +91,8 @@ struct InspectReport {
 
 // Verifies and summarises each dataset prefix (see expand_dataset_paths), in
 // order. A file that cannot be opened or read is a problem of its dataset,
-// not an exception; only a failure of the process itself (memory) throws.
+// not an exception; only a failure of the process itself (memory) throws, and
+// Interrupted when a signal arrives (sp/interrupt.h: polled between tasks).
 InspectReport verify_datasets(const std::vector<std::string>& prefixes, const VerifyOptions& options);
 
 // "uint16", "int32", ...
