@@ -5,12 +5,14 @@
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <numeric>
 
 #include "sp/error.h"
+#include "sp/interrupt.h"
 #include "sp/record.h"
 #include "sp/tokenizer.h"
 #include "test_support.h"
@@ -308,6 +310,26 @@ TEST(InspectVerify, UnopenableDatasetIsAProblemNotAnException) {
   const DatasetSummary s = verify(d / "ds");
   EXPECT_FALSE(s.ok());
   EXPECT_TRUE(has_problem(s, d / "ds.bin")) << all_problems(s);
+}
+
+// A signal stops verification (Interrupted, so the tool exits 128 + signal)
+// instead of returning a report that checked only part of the data. In a
+// child process: the recorded signal cannot be taken back.
+TEST(InspectVerify, ASignalStopsVerificationWithoutAVerdict) {
+  TempDir d;
+  write_dataset(d / "ds", sample_docs());
+  EXPECT_EXIT(
+      {
+        install_interrupt_handlers();
+        ::raise(SIGTERM);
+        try {
+          verify_datasets({d / "ds"}, strict());
+        } catch (const Interrupted& e) {
+          ::_exit(e.signal == SIGTERM ? 0 : 11);
+        }
+        ::_exit(12);
+      },
+      ::testing::ExitedWithCode(0), "");
 }
 
 TEST(LengthHistogram, ExactBelow256AndWithinOnePercentAbove) {
