@@ -59,7 +59,7 @@ TEST(SpInspect, UsageErrorsExitTwo) {
   TempDir d;
   write_dataset(d / "ds", {{1, kEod}});
   const std::string ds = shell_quote(d / "ds");
-  for (const std::string args : {std::string(""), "--compare " + ds, "--show -1 " + ds, "--max-problems 0 " + ds,
+  for (const std::string& args : {std::string(""), "--compare " + ds, "--show -1 " + ds, "--max-problems 0 " + ds,
                                   "--nope " + ds, "--show 0 --compare " + ds + " " + ds, "--json --show 0 " + ds,
                                   "--vocab-size 0 " + ds, "--expect-eod=x " + ds}) {
     const CommandResult r = inspect(args);
