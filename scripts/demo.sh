@@ -4,7 +4,8 @@
 # then runs the SlimPajama preparation steps on the bundled sample shards
 # (tests/data/sample: 6 .jsonl.zst shards shaped like SlimPajama's):
 #   sp_extract  -> sp_concat (chunks) -> sp_tokenize (Megatron .bin/.idx) -> sp_blend
-# and the fused path (sp_tokenize straight from the .jsonl.zst shards).
+# and the fused path (sp_tokenize straight from the .jsonl.zst shards), then
+# sp_inspect verifies and summarises every dataset made (an HTML report too).
 # Output goes to demo_out/ (or the directory given as $1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,3 +39,10 @@ ls -l "$out/tokenized"
 echo
 echo "Statistics ($out/tokenize_stats.json):"
 cat "$out/tokenize_stats.json"
+
+echo
+echo "== sp_inspect: verify and summarise every dataset the demo made"
+$bin/sp_inspect "$out/tokenized" "$out/fused" --recursive --expect-eod \
+  --vocab-file "$vocab_dir/vocab.json" --merge-file "$vocab_dir/merges.txt" \
+  --html "$out/inspect_report.html" --progress lines
+echo "Report: $out/inspect_report.html"

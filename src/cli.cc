@@ -53,7 +53,8 @@ std::string help_text(const Program& p) {
   all.push_back({"version", "", "Show the version and exit."});
   for (const auto& o : all) {
     std::string head = "  --" + o.name;
-    if (!o.metavar.empty()) head += " " + o.metavar + (o.list ? " [...]" : "");
+    if (o.optional_value) head += "[=" + o.metavar + "]";
+    else if (!o.metavar.empty()) head += " " + o.metavar + (o.list ? " [...]" : "");
     for (const auto& a : o.aliases) head += ", --" + a;
     s += head;
     if (head.size() < 30) {
@@ -109,8 +110,8 @@ Args parse(const Program& p, int argc, char** argv, bool allow_positional) {
       slot.push_back("1");
       continue;
     }
-    if (inline_value) {
-      slot.push_back(*inline_value);
+    if (inline_value || o->optional_value) {
+      slot.push_back(inline_value.value_or(""));
       continue;
     }
     // A value may itself start with '-' (a negative number), but never with "--".

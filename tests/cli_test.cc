@@ -14,7 +14,8 @@ const Program kProg{"tool", "does things", "tool [options]",
                      {"vocab-file", "FILE", "vocab", "", false, {"vocab"}},
                      {"workers", "N", "threads", "4"},
                      {"size", "BYTES", "a size", "34G"},
-                     {"append-eod", "", "a switch"}}};
+                     {"append-eod", "", "a switch"},
+                     {"expect-eod", "ID", "an optional value", "", false, {}, true}}};
 
 Args parse_args(std::vector<std::string> words) {
   std::vector<char*> argv;
@@ -52,6 +53,17 @@ TEST(Cli, UsageErrors) {
   EXPECT_THROW(parse_args({"--append-eod=1"}), UsageError);
   EXPECT_THROW(parse_args({"stray"}), UsageError);
   EXPECT_THROW(parse_args({"--workers", "many"}).get_int("workers", 0), UsageError);
+}
+
+// Only --name=VALUE gives an optional value, so a positional after the flag stays a positional.
+TEST(Cli, OptionalValuesOnlyInline) {
+  std::vector<std::string> words = {"--expect-eod", "data/", "--expect-eod=7"};
+  std::vector<char*> argv = {const_cast<char*>("tool")};
+  for (auto& w : words) argv.push_back(w.data());
+  const Args a = parse(kProg, static_cast<int>(argv.size()), argv.data(), /*allow_positional=*/true);
+  EXPECT_EQ(a.all("expect-eod"), (std::vector<std::string>{"", "7"}));
+  EXPECT_EQ(a.positional, (std::vector<std::string>{"data/"}));
+  EXPECT_NE(help_text(kProg).find("--expect-eod[=ID]"), std::string::npos);
 }
 
 TEST(Cli, Sizes) {

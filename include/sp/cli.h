@@ -22,6 +22,10 @@ struct Option {
   std::string default_value;   // shown in --help; applied when the flag is absent
   bool list = false;           // may repeat / take several values
   std::vector<std::string> aliases;  // other accepted long names ("vocab" for "vocab-file")
+  // The value may be left out: only `--name=VALUE` gives one (as getopt's
+  // optional arguments), so a following positional is never taken for it;
+  // `--name` alone reads as "".
+  bool optional_value = false;
 };
 
 struct Program {
