@@ -57,6 +57,12 @@ std::string describe(TokenDtype d) {
   return std::string(dtype_name(d)) + " (code " + std::to_string(static_cast<int>(d)) + ")";
 }
 
+// An input whose index contradicts itself or its .bin: the merge cannot be
+// finished with it, so its parts are not kept for a rerun.
+struct InconsistentInput : Error {
+  using Error::Error;
+};
+
 struct Input {
   std::string prefix;
   IndexHeader header;
@@ -151,8 +157,11 @@ bool same_file(const std::string& a, const std::string& b) {
 class Work {
  public:
   Work(const std::string& out, const std::string& plan, uint64_t bin_bytes, uint64_t idx_bytes)
-      : out_(out), plan_(plan), journal_path_(merge_journal_path(out)),
-        bin_part_(merge_part_path(bin_path(out))), idx_part_(merge_part_path(idx_path(out))) {
+      : out_(out),
+        plan_(plan),
+        journal_path_(merge_journal_path(out)),
+        bin_part_(merge_part_path(bin_path(out))),
+        idx_part_(merge_part_path(idx_path(out))) {
     journal_ = UniqueFd(::open(journal_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!journal_) throw Error(errno_message("cannot open", journal_path_));
     if (::flock(journal_.get(), LOCK_EX | LOCK_NB) != 0)
@@ -247,7 +256,9 @@ class Work {
 // Writes one part (checking the input as it goes) and returns the checksum of its bytes.
 std::string write_part(const Part& p, const Input& in, uint64_t sequences_out, const Work& w, Progress* progress) {
   ChecksumStream sum;
-  const uint64_t buffer = p.kind == PartKind::kBin ? p.end - p.begin : p.kind == PartKind::kLengths ? 4 * (p.end - p.begin) : 0;
+  const uint64_t buffer = p.kind == PartKind::kBin       ? p.end - p.begin
+                          : p.kind == PartKind::kLengths ? 4 * (p.end - p.begin)
+                                                         : 0;
   std::vector<char> buf(static_cast<size_t>(std::min(kBufferBytes, buffer)));
   const std::string ip = idx_path(in.prefix);
   const auto emit = [&](int fd, const std::string& path, const void* data, size_t n, uint64_t offset) {
@@ -274,7 +285,7 @@ std::string write_part(const Part& p, const Input& in, uint64_t sequences_out, c
         for (uint64_t k = 0; k < n; ++k) {
           int32_t len;
           std::memcpy(&len, buf.data() + 4 * k, 4);
-          if (len < 0) throw Error(ip + ": sequence " + std::to_string(i + k) + " has a negative length");
+          if (len < 0) throw InconsistentInput(ip + ": sequence " + std::to_string(i + k) + " has a negative length");
         }
         emit(w.idx_fd(), w.idx_part(), buf.data(), n * 4, lengths_at(in.sequence_base + i));
       }
@@ -298,17 +309,19 @@ std::string write_part(const Part& p, const Input& in, uint64_t sequences_out, c
         read_exact(in.idx.get(), ptrs.data(), n * 8, pointers_at(S, i), ip);
         for (uint64_t k = 0; k < n; ++k) {
           if (ptrs[k] != expected)
-            throw Error(ip + ": sequence " + std::to_string(i + k) + " points at byte " + std::to_string(ptrs[k]) +
-                        ", not at " + std::to_string(expected) + " where the one before it ends");
-          if (lens[k] < 0) throw Error(ip + ": sequence " + std::to_string(i + k) + " has a negative length");
+            throw InconsistentInput(ip + ": sequence " + std::to_string(i + k) + " points at byte " +
+                                    std::to_string(ptrs[k]) + ", not at " + std::to_string(expected) +
+                                    " where the one before it ends");
+          if (lens[k] < 0)
+            throw InconsistentInput(ip + ": sequence " + std::to_string(i + k) + " has a negative length");
           expected += int64_t{lens[k]} * static_cast<int64_t>(item);
           ptrs[k] += static_cast<int64_t>(in.bin_base);
         }
         emit(w.idx_fd(), w.idx_part(), ptrs.data(), n * 8, pointers_at(sequences_out, in.sequence_base + i));
       }
       if (p.end == S && static_cast<uint64_t>(expected) != in.bin_size)
-        throw Error(bin_path(in.prefix) + ": size " + std::to_string(in.bin_size) +
-                    " does not match its index, whose sequences end at byte " + std::to_string(expected));
+        throw InconsistentInput(bin_path(in.prefix) + ": size " + std::to_string(in.bin_size) +
+                                " does not match its index, whose sequences end at byte " + std::to_string(expected));
       break;
     }
     case PartKind::kDocuments: {
@@ -321,12 +334,12 @@ std::string write_part(const Part& p, const Input& in, uint64_t sequences_out, c
         const uint64_t n = std::min(kEntries, p.end - j);
         read_exact(in.idx.get(), docs.data(), n * 8, documents_at(S, j), ip);
         for (uint64_t k = 0; k < n; ++k) {
-          if (docs[k] < previous) throw Error(ip + ": document indices decrease at " + std::to_string(j + k));
+          if (docs[k] < previous)
+            throw InconsistentInput(ip + ": document indices decrease at " + std::to_string(j + k));
           previous = docs[k];
           docs[k] += static_cast<int64_t>(in.sequence_base);
         }
-        emit(w.idx_fd(), w.idx_part(), docs.data(), n * 8,
-             documents_at(sequences_out, in.document_base + (j - 1)));
+        emit(w.idx_fd(), w.idx_part(), docs.data(), n * 8, documents_at(sequences_out, in.document_base + (j - 1)));
       }
       break;
     }
@@ -342,7 +355,8 @@ std::string checksum_written(const Part& p, const Work& w, Progress* progress) {
   for (uint64_t at = 0; at < p.out_bytes; at += kBufferBytes) {
     throw_if_interrupted();
     const size_t n = static_cast<size_t>(std::min(kBufferBytes, p.out_bytes - at));
-    read_exact(in_bin ? w.bin_fd() : w.idx_fd(), buf.data(), n, p.out_offset + at, in_bin ? w.bin_part() : w.idx_part());
+    read_exact(in_bin ? w.bin_fd() : w.idx_fd(), buf.data(), n, p.out_offset + at,
+               in_bin ? w.bin_part() : w.idx_part());
     sum.update(buf.data(), n);
     if (progress) progress->add(n);
   }
@@ -390,13 +404,14 @@ MergeStats merge_datasets(const std::vector<std::string>& paths, const std::stri
     if (in.header.dtype != inputs[0].header.dtype)
       throw Error("cannot merge datasets of different token dtypes: '" + idx_path(in.prefix) + "' holds " +
                   describe(in.header.dtype) + " tokens, '" + idx_path(inputs[0].prefix) + "' (the first input) " +
-                  describe(inputs[0].header.dtype) + "; Megatron's merge takes the first input's dtype and requires "
+                  describe(inputs[0].header.dtype) +
+                  "; Megatron's merge takes the first input's dtype and requires "
                   "it of every input (re-tokenize one of them)");
     const std::string ip = idx_path(in.prefix);
     if (in.header.document_indices == 0 || read_one<int64_t>(in, documents_at(in.header.sequences, 0)) != 0)
       throw Error(ip + ": document indices must start at 0");
-    if (static_cast<uint64_t>(read_one<int64_t>(in, documents_at(in.header.sequences, in.header.document_indices - 1))) !=
-        in.header.sequences)
+    if (static_cast<uint64_t>(read_one<int64_t>(
+            in, documents_at(in.header.sequences, in.header.document_indices - 1))) != in.header.sequences)
       throw Error(ip + ": document indices must end at the sequence count " + std::to_string(in.header.sequences));
     if (in.header.sequences == 0 && in.bin_size != 0)
       throw Error(bin_path(in.prefix) + ": size " + std::to_string(in.bin_size) + " but its index has no sequences");
@@ -455,9 +470,8 @@ MergeStats merge_datasets(const std::vector<std::string>& paths, const std::stri
       {"inputs", inputs.size()}, {"documents", stats.documents}, {"sequences", sequences}, {"tokens", stats.tokens}};
 
   // The plan a journal must have been made for to be resumed.
-  std::string plan = "sp_merge journal 1\noutput " + out_abs + "\ndtype " +
-                     std::to_string(static_cast<int>(dtype)) + "\npart_bytes " + std::to_string(options.part_bytes) +
-                     "\n";
+  std::string plan = "sp_merge journal 1\noutput " + out_abs + "\ndtype " + std::to_string(static_cast<int>(dtype)) +
+                     "\npart_bytes " + std::to_string(options.part_bytes) + "\n";
   for (size_t k = 0; k < record.inputs.size(); ++k) plan += "input " + identity_line(record.inputs[k]) + "\n";
 
   Work work(output_prefix, plan, bin_bytes, stats.idx_bytes);  // locked from here on
@@ -477,8 +491,7 @@ MergeStats merge_datasets(const std::vector<std::string>& paths, const std::stri
     const Input& in = inputs[k];
     const uint64_t S = in.header.sequences, D = in.header.document_indices;
     add_parts(parts, PartKind::kBin, k, 0, in.bin_size, per, in.bin_base, 1);
-    add_parts(parts, PartKind::kLengths, k, 0, S, std::max<uint64_t>(1, per / 4),
-              lengths_at(in.sequence_base), 4);
+    add_parts(parts, PartKind::kLengths, k, 0, S, std::max<uint64_t>(1, per / 4), lengths_at(in.sequence_base), 4);
     add_parts(parts, PartKind::kPointers, k, 0, S, std::max<uint64_t>(1, per / 8),
               pointers_at(sequences, in.sequence_base), 8);
     add_parts(parts, PartKind::kDocuments, k, 1, D, std::max<uint64_t>(1, per / 8),
@@ -489,22 +502,27 @@ MergeStats merge_datasets(const std::vector<std::string>& paths, const std::stri
 
   const std::map<uint64_t, std::string> done = work.open_or_start();
   std::atomic<uint64_t> resumed{0}, redone{0};
-  parallel_for_each_index(parts.size(), [&](size_t i) {
-    const Part& p = parts[i];
-    const auto listed = done.find(i);
-    if (listed != done.end()) {
-      if (checksum_written(p, work, progress) == listed->second) {
-        resumed.fetch_add(1, std::memory_order_relaxed);
-        if (progress) progress->add(0, 1);
-        return;
+  try {
+    parallel_for_each_index(parts.size(), [&](size_t i) {
+      const Part& p = parts[i];
+      const auto listed = done.find(i);
+      if (listed != done.end()) {
+        if (checksum_written(p, work, progress) == listed->second) {
+          resumed.fetch_add(1, std::memory_order_relaxed);
+          if (progress) progress->add(0, 1);
+          return;
+        }
+        redone.fetch_add(1, std::memory_order_relaxed);
       }
-      redone.fetch_add(1, std::memory_order_relaxed);
-    }
-    const std::string checksum = write_part(p, inputs[p.input], sequences, work, progress);
-    work.part_done(i, checksum, p.kind == PartKind::kBin);
-    if (progress) progress->add(0, 1);
-    failpoint("merge.after_part");
-  });
+      const std::string checksum = write_part(p, inputs[p.input], sequences, work, progress);
+      work.part_done(i, checksum, p.kind == PartKind::kBin);
+      if (progress) progress->add(0, 1);
+      failpoint("merge.after_part");
+    });
+  } catch (const InconsistentInput&) {
+    work.remove_all();
+    throw;
+  }
   stats.parts_resumed = resumed.load();
   stats.parts_redone = redone.load();
 

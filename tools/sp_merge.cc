@@ -15,8 +15,7 @@
 namespace {
 
 const sp::cli::Program kProgram{
-    "sp_merge",
-    "merge Megatron indexed datasets (.bin/.idx) into one, as Megatron-LM's tools/merge_datasets.py",
+    "sp_merge", "merge Megatron indexed datasets (.bin/.idx) into one, as Megatron-LM's tools/merge_datasets.py",
     "sp_merge --output-prefix OUT [--input DIR] INPUT... [options]",
     sp::with_output_flags(sp::with_progress_flags({
         {"output-prefix", "OUT", "Write OUT.bin, OUT.idx and OUT.sp-record (its completion record)."},
@@ -74,7 +73,8 @@ int body(int argc, char** argv) {
   sp::Progress progress(po);
   sp::MergeStats stats;
   tbb::task_arena arena(threads);
-  const auto stop = sp::run_interruptible([&] { arena.execute([&] { stats = sp::merge_datasets(inputs, out, options, &progress); }); });
+  const auto stop = sp::run_interruptible(
+      [&] { arena.execute([&] { stats = sp::merge_datasets(inputs, out, options, &progress); }); });
   progress.finish();
   if (stop) {
     std::fprintf(stderr, "sp_merge: stopped; the parts finished so far are kept for a rerun of the same command\n");
@@ -84,8 +84,8 @@ int body(int argc, char** argv) {
   if (!quiet) {
     const double t = progress.elapsed_seconds();
     if (stats.kept) {
-      std::fprintf(stderr, "sp_merge: %s is complete (its record matches the %zu inputs): nothing to do\n",
-                   out.c_str(), stats.inputs.size());
+      std::fprintf(stderr, "sp_merge: %s is complete (its record matches the %zu inputs): nothing to do\n", out.c_str(),
+                   stats.inputs.size());
     } else {
       std::fprintf(stderr,
                    "sp_merge: %zu inputs -> %s | %s tokens | %llu documents, %llu sequences, %llu tokens | %s + %s | "

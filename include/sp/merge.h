@@ -58,15 +58,15 @@ struct MergeStats {
   std::string dtype_description;  // "uint16 (code 8)"
   uint64_t documents = 0, sequences = 0, tokens = 0;
   uint64_t bin_bytes = 0, idx_bytes = 0;
-  uint64_t parts = 0;            // parts of the whole merge
-  uint64_t parts_resumed = 0;    // of parts: kept from an interrupted run after verifying their checksum
-  uint64_t parts_redone = 0;     // of parts: listed in the journal but not verifying, written again
-  bool kept = false;             // the output was already complete: nothing written
+  uint64_t parts = 0;              // parts of the whole merge
+  uint64_t parts_resumed = 0;      // of parts: kept from an interrupted run after verifying their checksum
+  uint64_t parts_redone = 0;       // of parts: listed in the journal but not verifying, written again
+  bool kept = false;               // the output was already complete: nothing written
   std::vector<std::string> notes;  // for the user: a rebuild's reason, inputs whose tokenizer is unknown
 };
 
 // The files beside an output that a merge writes while it works.
-std::string merge_part_path(const std::string& final_path);     // "<final>.sp-merge-part"
+std::string merge_part_path(const std::string& final_path);        // "<final>.sp-merge-part"
 std::string merge_journal_path(const std::string& output_prefix);  // "<prefix>.sp-merge-journal"
 
 // Merges the datasets `inputs` name (prefixes, .bin/.idx files or
