@@ -382,8 +382,16 @@ MergeStats merge_datasets(const std::vector<std::string>& paths, const std::stri
   if (output_prefix.empty()) throw UsageError("the output prefix is empty");
   if (options.part_bytes < 8) throw UsageError("the part size must be at least 8 bytes");
   MergeStats stats;
-  stats.inputs = expand_dataset_paths(paths);
   const std::string out_abs = absolute_path(output_prefix);
+  // An output among a directory's datasets would be an input of the next run
+  // (and, half renamed after a kill, an unpaired file that stops it).
+  for (const std::string& path : paths) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && same_file(path, parent_dir(out_abs)))
+      throw UsageError("the output '" + output_prefix + "' is inside the input directory '" + path +
+                       "', where a rerun would take it for an input: write it elsewhere");
+  }
+  stats.inputs = expand_dataset_paths(paths);
   for (const std::string& prefix : stats.inputs)
     if (absolute_path(prefix) == out_abs || same_file(bin_path(prefix), bin_path(output_prefix)) ||
         same_file(idx_path(prefix), idx_path(output_prefix)))

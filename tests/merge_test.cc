@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstring>
 
 #include "merge_reference.h"
@@ -198,8 +200,19 @@ TEST(MergeDatasets, RefusesAnOutputThatIsAnInput) {
   write_dataset(d / "b", TokenDtype::kUint16, random_documents(5, 100, 2));
   const std::string before = read_file(bin_path(d / "b"));
   EXPECT_THROW(merge_datasets({d / "a", d / "b"}, d / "b", MergeOptions{}), UsageError);
-  EXPECT_THROW(merge_datasets({d.path()}, d / "./a", MergeOptions{}), UsageError);
+  // The same files by another name (a symlinked directory) are the same input.
+  make_dirs(d / "out");
+  ASSERT_EQ(::symlink(d.path().c_str(), (d / "out/link").c_str()), 0);
+  EXPECT_THROW(merge_datasets({d / "a", d / "b"}, d / "out/link/b", MergeOptions{}), UsageError);
   EXPECT_EQ(read_file(bin_path(d / "b")), before);
+  // Inside an input directory, the output would be an input of the next run.
+  try {
+    merge_datasets({d.path()}, d / "merged", MergeOptions{});
+    ADD_FAILURE() << "merged into the input directory";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("is inside the input directory"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(path_exists(bin_path(d / "merged")));
   EXPECT_THROW(merge_datasets({}, d / "out", MergeOptions{}), UsageError);
 }
 
