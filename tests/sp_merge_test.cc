@@ -3,6 +3,11 @@
 // points, sp/failpoint.h) at a part and between the renames, then a rerun that
 // keeps the verified parts, redoes a damaged one and leaves nothing behind.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
 
 #include "merge_reference.h"
 #include "sp/fs.h"
@@ -156,6 +161,60 @@ TEST_F(SpMerge, ChangedInputStartsAfresh) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find(", 0 resumed (verified), 0 redone"), std::string::npos) << r.err;
   expect_merged(dir / "out", {dir / "a", dir / "b", dir / "c"});
+}
+
+// A uint16 dataset of n one-token documents (token i mod 65536), written directly.
+void write_many_sequences(const std::string& prefix, uint64_t n) {
+  std::ofstream idx(idx_path(prefix), std::ios::binary), bin(bin_path(prefix), std::ios::binary);
+  const auto put = [&idx](const auto v) { idx.write(reinterpret_cast<const char*>(&v), sizeof v); };
+  idx.write("MMIDIDX\0\0", 9);
+  put(uint64_t{1});
+  put(uint8_t{8});
+  put(n);
+  put(n + 1);
+  for (uint64_t i = 0; i < n; ++i) put(int32_t{1});
+  for (uint64_t i = 0; i < n; ++i) put(static_cast<int64_t>(2 * i));
+  for (uint64_t i = 0; i <= n; ++i) put(static_cast<int64_t>(i));
+  for (uint64_t i = 0; i < n; ++i) {
+    const auto t = static_cast<uint16_t>(i);
+    bin.write(reinterpret_cast<const char*>(&t), 2);
+  }
+}
+
+long peak_rss_kib(const std::string& command_line) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", command_line.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command_line;
+  return ru.ru_maxrss;
+}
+
+TEST_F(SpMerge, PeakMemoryDoesNotGrowWithSequenceCount) {
+  // Index arrays held in memory would take 20 bytes per sequence: 200 MB more for the large merge.
+  write_many_sequences(dir / "s1", 1000000);
+  write_many_sequences(dir / "s2", 1000000);
+  write_many_sequences(dir / "l1", 6000000);
+  write_many_sequences(dir / "l2", 6000000);
+  const auto cmd = [&](const std::string& a, const std::string& b, const std::string& out) {
+    return shell_quote(test::tool_path("sp_merge")) + " --quiet --no-sync --threads 2 --output-prefix " +
+           shell_quote(dir / out) + " " + shell_quote(dir / a) + " " + shell_quote(dir / b);
+  };
+  const long small = peak_rss_kib(cmd("s1", "s2", "small"));
+  const long large = peak_rss_kib(cmd("l1", "l2", "large"));
+  const IndexHeader h = read_index_header(dir / "large");
+  EXPECT_EQ(h.sequences, 12000000u);
+  EXPECT_EQ(h.document_indices, 12000001u);
+  // Spot checks of the large merge (the reference tests cover the bytes): the second input's first sequence.
+  const MappedIndexedDataset m(dir / "large");
+  EXPECT_EQ(m.sequence_pointer(6000000), 12000000);
+  EXPECT_EQ(m.document_index(6000001), 6000001);
+  EXPECT_EQ(m.token_at(static_cast<uint64_t>(m.sequence_pointer(6000000 + 70000))), 70000 % 65536);
+  EXPECT_LT(large, small + 16 * 1024) << "peak RSS grew from " << small << " KiB to " << large << " KiB";
 }
 
 }  // namespace
