@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -278,6 +280,25 @@ TEST(MergeDatasets, KeepsACompleteOutputAndReplacesAStaleOne) {
   remove_record(record_path_for(d / "out"));
   EXPECT_FALSE(merge_datasets({d / "a", d / "b"}, d / "out", MergeOptions{}).kept);
   expect_merged(d / "out", {d / "a", d / "b"});
+}
+
+TEST(MergeDatasets, OneWriterPerOutput) {
+  TempDir d;
+  write_dataset(d / "a", TokenDtype::kUint16, random_documents(5, 100, 1));
+  // Another merge into the same output holds the journal's lock.
+  const int fd = ::open(merge_journal_path(d / "out").c_str(), O_RDWR | O_CREAT, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX), 0);
+  try {
+    merge_datasets({d / "a"}, d / "out", MergeOptions{});
+    ADD_FAILURE() << "merged while another writer held the lock";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("another sp_merge is writing"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(path_exists(merge_part_path(bin_path(d / "out"))));
+  ::close(fd);
+  merge_datasets({d / "a"}, d / "out", MergeOptions{});
+  expect_merged(d / "out", {d / "a"});
 }
 
 }  // namespace
