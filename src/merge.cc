@@ -297,6 +297,8 @@ std::string write_part(const Part& p, const Input& in, uint64_t sequences_out, c
       int64_t expected = 0;
       if (p.begin > 0) {
         const auto len = read_one<int32_t>(in, lengths_at(p.begin - 1));
+        if (len < 0)
+          throw InconsistentInput(ip + ": sequence " + std::to_string(p.begin - 1) + " has a negative length");
         expected = read_one<int64_t>(in, pointers_at(S, p.begin - 1)) + int64_t{len} * static_cast<int64_t>(item);
       }
       const uint64_t kEntries = std::min(kBufferBytes / 8, p.end - p.begin);
