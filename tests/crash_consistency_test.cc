@@ -1,4 +1,4 @@
-// Crash consistency of sp_extract, sp_concat, sp_tokenize and sp_download:
+// Crash consistency of sp_extract, sp_concat, sp_tokenize, sp_merge and sp_download:
 // each tool is killed with SIGKILL at every hit of its fail points
 // (sp/failpoint.h: after each output rename, around each record write, before
 // each source unlink, between the .bin and .idx renames, ...), on a fresh
@@ -42,6 +42,7 @@
 #include "sp/io.h"
 #include "sp/record.h"
 #include "sp/sha256.h"
+#include "merge_reference.h"
 #include "test_support.h"
 
 extern char** environ;
@@ -127,7 +128,9 @@ std::string zstd_compress(const std::string& data) {
 
 // AtomicFile's temporaries, and sp_download's partial files and their sidecars.
 bool is_temp(const std::string& rel) {
-  return rel.find(".tmp-") != std::string::npos || sp::ends_with(rel, ".part") || sp::ends_with(rel, ".part.meta");
+  // sp_merge's work files count too: its part files (renamed into place when whole) and its journal.
+  return rel.find(".tmp-") != std::string::npos || sp::ends_with(rel, ".part") || sp::ends_with(rel, ".part.meta") ||
+         sp::ends_with(rel, ".sp-merge-part") || sp::ends_with(rel, ".sp-merge-journal");
 }
 
 std::string signal_name(int sig) { return std::string("SIG") + sigabbrev_np(sig); }
@@ -672,6 +675,55 @@ TEST(CrashConsistency, TokenizeKilledAtRandomTimes) {
   Scenario s = tokenize_scenario(true);
   prepare(s, d.path());
   stop_at_random_times(s, seed_from_env(3), /*chains=*/4, /*stops_per_chain=*/3, {SIGKILL, SIGTERM, SIGINT});
+}
+
+// --- sp_merge ---------------------------------------------------------------
+
+// Three datasets and an empty one in in/, merged (Megatron's --input DIR) into merged.bin/.idx.
+Scenario merge_scenario(bool large, uint32_t seed = 400) {
+  Scenario s;
+  const TempDir made;
+  const std::vector<std::string> names = {"in/part_00", "in/part_01", "in/part_02", "in/empty"};
+  for (size_t i = 0; i < names.size(); ++i) {
+    const size_t docs = i == 3 ? 0 : (large ? 60000 : 300) * (i + 1);
+    const std::string prefix = made / std::to_string(i);
+    sp::test::write_dataset(prefix, sp::TokenDtype::kUint16,
+                            sp::test::random_documents(docs, 50000, seed + static_cast<uint32_t>(i)));
+    for (const char* ext : {".bin", ".idx"}) s.sources[names[i] + ext] = read_file(prefix + ext);
+  }
+  s.argv = {tool_path("sp_merge"), "--output-prefix", "merged", "--input", "in", "--part-size", large ? "256K" : "4K",
+            "--threads", "2", "--progress", "none"};
+  s.sibling_promises = {{".idx", ".bin"}};
+  return s;
+}
+
+TEST(CrashConsistency, MergeKilledAtEveryFailPoint) {
+  TempDir d;
+  Scenario s = merge_scenario(false);
+  prepare(s, d.path());
+  kill_at_fail_points(s,
+                      {"merge.after_part", "build.after_records_removed", "merge.between_bin_and_idx_rename",
+                       "build.after_outputs", "record.before_rename", "record.after_rename"},
+                      /*max_hits=*/8);
+}
+
+// A changed input: the old merged pair and its record are there when each trial starts.
+TEST(CrashConsistency, MergeRebuildKilledAtEveryFailPoint) {
+  TempDir d;
+  Scenario s = merge_scenario(false);
+  s.earlier_sources = merge_scenario(false, 500).sources;
+  prepare(s, d.path());
+  kill_at_fail_points(s,
+                      {"merge.after_part", "build.after_records_removed", "merge.between_bin_and_idx_rename",
+                       "build.after_outputs"},
+                      /*max_hits=*/6);
+}
+
+TEST(CrashConsistency, MergeKilledAtRandomTimes) {
+  TempDir d;
+  Scenario s = merge_scenario(true);
+  prepare(s, d.path());
+  stop_at_random_times(s, seed_from_env(5), /*chains=*/4, /*stops_per_chain=*/3, {SIGKILL, SIGTERM, SIGINT});
 }
 
 // --- sp_download ------------------------------------------------------------
