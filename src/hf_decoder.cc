@@ -79,16 +79,12 @@ std::optional<uint8_t> byte_token(const std::string& t) {
   return hex_byte(t[3], t[4]);
 }
 
-// HF's Replace finds no match for an empty pattern; Rust's str::replace
-// (BPEDecoder) matches it around every character.
+// An empty pattern matches around every character (Rust's str::replace;
+// HF's Replace the same).
 void replace_literal(const std::string& in, const std::string& pattern, const std::string& content,
-                     std::string& out, bool empty_matches_everywhere = false) {
+                     std::string& out) {
   out.clear();
   if (pattern.empty()) {
-    if (!empty_matches_everywhere) {
-      out = in;
-      return;
-    }
     out = content;
     for (size_t pos = 0, len; pos < in.size(); pos += len) {
       unit_at(in, pos, &len);
@@ -185,7 +181,8 @@ void Decoder::parse_into(simdjson::dom::element json, const std::string& source,
       throw InputError(source, 0, what + " \"prepend_scheme\" is not a string");
     if (scheme != "always" && scheme != "first" && scheme != "never")
       throw InputError(source, 0, what + " prepend_scheme " + std::string(scheme) + " is not first, always or never");
-    if (!bool_field(json, "add_prefix_space", true)) scheme = "never";
+    if (!bool_field(json, "add_prefix_space", true) && scheme != "never")
+      throw InputError(source, 0, what + ": add_prefix_space does not match declared prepend_scheme");
     s.strip_first = scheme != "never";
   } else if (type == "Replace") {
     s.kind = Step::Kind::kReplace;
@@ -327,7 +324,7 @@ std::string Decoder::decode(std::vector<std::string> tokens, bool as_hf_text) co
         break;
       case Step::Kind::kBpe:
         for (size_t i = 0; i < tokens.size(); ++i) {
-          replace_literal(tokens[i], s.pattern, i + 1 == tokens.size() ? "" : " ", scratch, true);
+          replace_literal(tokens[i], s.pattern, i + 1 == tokens.size() ? "" : " ", scratch);
           next.push_back(scratch);
         }
         break;
