@@ -314,7 +314,7 @@ std::string Decoder::decode(std::vector<std::string> tokens, bool as_hf_text) co
           for (size_t k = 0; k < std::min(s.start, units.size()) && is_content(k); ++k) begin = k + 1;
           for (size_t k = 0; k < s.stop && k < units.size() && is_content(units.size() - 1 - k); ++k)
             end = units.size() - 1 - k;
-          if (end <= begin) {
+          if (end <= begin) {  // HF panics here (it slices past the cut); nothing is left to give
             next.emplace_back();
           } else {
             const size_t from = units[begin].first, to = end == units.size() ? t.size() : units[end].first;

@@ -63,8 +63,9 @@ std::vector<DecodeGolden> read_decode_golden(const std::string& name) {
       for (auto id : ids) g.ids.push_back(static_cast<uint32_t>(id.get_uint64().value()));
     if (!e["line"].get_int64().get(n)) g.line = n;
     if (!e["field"].get_string().get(s)) g.field = std::string(s);
-    g.same = !e["same"].get_bool().get(g.same) && g.same;
-    g.error = !e["error"].get_bool().get(g.error) && g.error;
+    bool flag;
+    g.same = !e["same"].get_bool().get(flag) && flag;
+    g.error = !e["error"].get_bool().get(flag) && flag;
     if ((g.has_text = !e["text"].get_string().get(s))) g.text = std::string(s);
     if ((g.has_bytes = !e["bytes"].get_string().get(s))) g.bytes_b64 = std::string(s);
     if (!e["decoder"].get(d)) g.decoder = simdjson::to_string(d);
@@ -88,7 +89,7 @@ std::optional<std::string> bytes_case(const std::string& what, std::string_view 
   std::string out, hex = what.substr(6);
   const bool after = hex.ends_with(" after text");
   if (after) hex.resize(hex.size() - 11);
-  for (size_t i = 0; i + 1 < hex.size() + 1; i += 3) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  for (size_t i = 0; i < hex.size(); i += 3) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
   return after ? std::string(text_before) + out : out;
 }
 
@@ -248,7 +249,8 @@ TEST(HfDecodeLossy, MaximalSubpartsAsRust) {
     return out;
   };
   const std::string r(kReplacement);
-  EXPECT_EQ(lossy("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64"), "a" + r + r + r + "b" + r + "c" + r + r + "d");
+  EXPECT_EQ(lossy("\x61\xF1\x80\x80\xE1\x80\xC2\x62\x80\x63\x80\xBF\x64"),
+            "a" + r + r + r + "b" + r + "c" + r + r + "d");
   EXPECT_EQ(lossy("\xE4\xB8"), r);
   EXPECT_EQ(lossy("\xED\xA0\x80"), r + r + r);  // a surrogate: ED takes 80..9F only
   EXPECT_EQ(lossy("\xC0\x80"), r + r);
@@ -439,18 +441,18 @@ TEST(TokenizerDecode, SafeFromManyThreads) {
   const std::string dir = models_dir();
   SP_REQUIRE_FIXTURE(!dir.empty() && test::file_exists(dir + "/llama2/tokenizer.json"),
                      "tokenizer models not fetched (third_party/tokenizers/fetch_models.sh)");
-  for (const auto& [type, model] : {std::pair{"HuggingFaceTokenizer", "/llama2"},
-                                    std::pair{"TikTokenizer", "/tiktoken/cl100k_base.tiktoken"},
-                                    std::pair{"SentencePieceTokenizer", "/spm/bpe_bytefallback.model"}}) {
+  struct Case {
+    const char *type, *model, *golden;
+  };
+  for (const Case& c : {Case{"HuggingFaceTokenizer", "/llama2", "llama2"},
+                        Case{"TikTokenizer", "/tiktoken/cl100k_base.tiktoken", "cl100k"},
+                        Case{"SentencePieceTokenizer", "/spm/bpe_bytefallback.model", "spm_bpe"}}) {
+    const std::string type = c.type;
     TokenizerOptions o;
     o.type = type;
-    o.model = dir + model;
+    o.model = dir + c.model;
     const TextTokenizer t = load_tokenizer(o);
-    const auto lines = test::read_golden(kGolden + "tok_" +
-                                         (std::string(type) == "TikTokenizer"     ? "cl100k"
-                                          : std::string(type) == "HuggingFaceTokenizer" ? "llama2"
-                                                                                    : "spm_bpe") +
-                                         ".jsonl");
+    const auto lines = test::read_golden(kGolden + "tok_" + c.golden + ".jsonl");
     std::vector<std::string> expected;
     for (const auto& line : lines) expected.push_back(t.decode(line.ids));
     std::vector<size_t> mismatches(4, 0);
