@@ -22,10 +22,10 @@ std::string spaces_for_symbols(std::string_view piece) {
   }
 }
 
+// Upper case only: the library knows byte pieces by their "<0x%02X>" spelling.
 int hex_digit(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   return -1;
 }
 

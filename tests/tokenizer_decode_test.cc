@@ -5,6 +5,7 @@
 // (decode of the reference's ids of each corpus text) is part of each golden.
 #include <gtest/gtest.h>
 #include <sentencepiece_processor.h>
+#include <sentencepiece_trainer.h>
 #include <simdjson.h>
 
 #include <functional>
@@ -420,6 +421,34 @@ INSTANTIATE_TEST_SUITE_P(Models, SentencePieceDecode,
                          ::testing::Values(std::pair{"spm_bpe", "bpe_bytefallback.model"},
                                            std::pair{"spm_unigram", "unigram_nfkc.model"}),
                          [](const auto& info) { return std::string(info.param.first).substr(4); });
+
+// A model with a denormalizer (here q -> Q) is decoded by the library itself,
+// and the load says so.
+TEST(SentencePieceDecodeDenormalizer, DecodedByTheLibrary) {
+  test::TempDir dir;
+  std::string text;
+  for (int i = 0; i < 40; ++i)
+    text += "The quick brown fox jumps over the lazy dog " + std::to_string(i * 37) + ". Pack my box, Ελλάδα.\n";
+  test::write_file(dir / "train.txt", text);
+  test::write_file(dir / "denormalize.tsv", "71\t51\n");
+  const auto status = sentencepiece::SentencePieceTrainer::Train(
+      "--input=" + dir / "train.txt" + " --model_prefix=" + dir / "m" + " --denormalization_rule_tsv=" +
+      dir / "denormalize.tsv" + " --model_type=bpe --byte_fallback=true --vocab_size=400 --num_threads=1 "
+      "--minloglevel=2 --hard_vocab_limit=false");
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  TokenizerOptions o;
+  o.type = "SentencePieceTokenizer";
+  o.model = dir / "m.model";
+  const TextTokenizer t = load_tokenizer(o);
+  ASSERT_FALSE(t.notes.empty());
+  EXPECT_NE(t.notes[0].find("libsentencepiece decodes this model: the model has a denormalizer"), std::string::npos)
+      << t.notes[0];
+  const auto encode = t.make_encoder();
+  const auto span = encode("the quick fox, 東京");
+  const std::vector<uint32_t> ids(span.begin(), span.end());
+  EXPECT_EQ(t.decode(ids), "the Quick fox, 東京");
+  EXPECT_THROW(t.decode(std::vector<uint32_t>{static_cast<uint32_t>(t.vocab_size)}), Error);
+}
 
 // ---------------------------------------------------------------- GPT-2 and threads
 
