@@ -105,7 +105,10 @@ std::string show(std::string_view s) {
 
 std::string ids_text(const std::vector<uint32_t>& ids) {
   std::string s;
-  for (uint32_t id : ids) s += (s.empty() ? "" : " ") + std::to_string(id);
+  for (uint32_t id : ids) {
+    if (!s.empty()) s += ' ';
+    s += std::to_string(id);
+  }
   return s;
 }
 
@@ -406,7 +409,9 @@ TEST_P(SentencePieceDecode, EqualsLibraryDecodeIds) {
   }
   EXPECT_EQ(wrong, 0u);
   EXPECT_GT(round_trips, 300u);  // NFKC and whitespace removal change some texts, in the library too
-  if (!bytes_pieces.empty()) EXPECT_GT(replaced, 100u);  // the cases where bytes are not UTF-8 were met
+  if (!bytes_pieces.empty()) {
+    EXPECT_GT(replaced, 100u);  // the cases where bytes are not UTF-8 were met
+  }
   for (const TextTokenizer& t : tokenizers) {
     try {
       t.decode(std::vector<uint32_t>{3, pieces});
