@@ -3,7 +3,8 @@
 // of the raw text, the rest normalized, normalized added tokens taken out,
 // pre-tokenized, BPE through the library's one engine (sp::BpeModel), the
 // post-processor's special tokens around - with Megatron-LM's EOD and
-// vocabulary size (len(tokenizer)).
+// vocabulary size (len(tokenizer)). Decoding runs each id's token string
+// through the tokenizer.json decoder (hf_decoder.h).
 #include <absl/container/flat_hash_map.h>
 #include <simdjson.h>
 #include <sys/stat.h>

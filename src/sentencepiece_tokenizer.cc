@@ -3,7 +3,9 @@
 // Mistral) are encoded natively (sentencepiece_bpe.h, exact against the
 // library, tens of times faster); every other model is run by libsentencepiece
 // itself (its normalizer, its unigram and BPE encoders), so the ids are
-// Google's by construction, and the load notes say so.
+// Google's by construction, and the load notes say so. Decoding is the
+// library's Decode, reproduced natively (sentencepiece_decoder.h) to keep the
+// bytes it would replace with U+FFFD.
 //
 // Megatron-LM's main branch builds all three type names the same way
 // (megatron/core/tokenizers/utils/build_tokenizer.py: SP_TOKENIZERS ->

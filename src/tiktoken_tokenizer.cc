@@ -15,7 +15,8 @@
 // tiktoken's rule - merge the adjacent pair whose concatenation has the
 // lowest rank, leftmost on ties; a whole piece that is a token is that token -
 // is BpeModel's with one merge {A, B, rank of A+B} per way of splitting each
-// token into two tokens, and ignore_merges.
+// token into two tokens, and ignore_merges. Decoding is tiktoken's: a rank's
+// bytes, a special token's text, an error for an id that is neither.
 #include <simdjson.h>
 
 #include <absl/container/flat_hash_map.h>
