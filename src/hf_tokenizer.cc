@@ -3,7 +3,8 @@
 // of the raw text, the rest normalized, normalized added tokens taken out,
 // pre-tokenized, BPE through the library's one engine (sp::BpeModel), the
 // post-processor's special tokens around - with Megatron-LM's EOD and
-// vocabulary size (len(tokenizer)).
+// vocabulary size (len(tokenizer)). Decoding runs each id's token string
+// through the tokenizer.json decoder (hf_decoder.h).
 #include <absl/container/flat_hash_map.h>
 #include <simdjson.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include "bpe_cuts.h"
 #include "hf_added_tokens.h"
 #include "hf_chars.h"
+#include "hf_decoder.h"
 #include "hf_json.h"
 #include "hf_normalizer.h"
 #include "hf_pretokenizer.h"
@@ -32,6 +34,7 @@ namespace {
 
 using hf::bool_field;
 using hf::AddedToken;
+using hf::Decoder;
 using hf::AddedTokenMatcher;
 using hf::Normalizer;
 using hf::Piece;
@@ -177,6 +180,11 @@ struct HfModel {
   BpeCuts cuts;
   Frame frame;
   bool include_special_tokens = true;
+  // Decoding: each id's token string (an added token's content, else the
+  // vocab's spelling), through the decoder chain.
+  Decoder decoder;
+  std::vector<std::string> token_text;
+  std::vector<bool> has_text;
 };
 
 class Encoder {
@@ -251,7 +259,10 @@ class Encoder {
 
 }  // namespace
 
-TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
+namespace {
+
+// The tokenizer; its decode keeps raw bytes, or (as_hf_text) gives HF's string.
+TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   // The files: PATH is tokenizer.json or a directory holding it; tokenizer_config.json beside it when present.
   std::string json_path = options.model, dir;
   if (is_directory(options.model)) {
@@ -290,6 +301,7 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
     if (!root["normalizer"].get(p)) m.normalizer = Normalizer::parse(p, source);
     if (!root["pre_tokenizer"].get(p)) m.pre_tokenizer = PreTokenizer::parse(p, source);
     if (!root["post_processor"].get(p)) parse_processor(p, source, m.frame);
+    if (!root["decoder"].get(p)) m.decoder = Decoder::parse(p, source);
   }
 
   // The model.
@@ -344,6 +356,8 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
     if (present[uid]) throw InputError(source, 0, "vocab id " + std::to_string(id) + " is used twice");
     present[uid] = true;
     names[uid] = field.key;
+    if (uid >= m.token_text.size()) m.token_text.resize(std::max(uid + 1, v.tokens.size()));
+    m.token_text[uid] = std::string(field.key);
     if (!by_name.emplace(field.key, static_cast<uint32_t>(uid)).second)
       throw InputError(source, 0, "vocab token " + std::string(field.key) + " appears twice");
     if (!byte_level || std::all_of(field.key.begin(), field.key.end(), [](char c) { return c > ' ' && c < 0x7F; })) {
@@ -424,6 +438,8 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
         else
           id = next_id++;
         added[std::string(content)] = id;
+        if (id >= m.token_text.size()) m.token_text.resize(id + 1);
+        m.token_text[id] = std::string(content);  // HF looks up added tokens first
         Entry entry{{std::string(content), id, bool_field(t, "single_word", false), bool_field(t, "lstrip", false),
                      bool_field(t, "rstrip", false)},
                     bool_field(t, "normalized", !bool_field(t, "special", false))};
@@ -462,6 +478,8 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
   for (const auto& [content, id] : added)
     if (!by_name.contains(content)) ++vocab_size;
 
+  m.token_text.resize(v.tokens.size());
+  m.has_text = present;
   for (size_t id = 0; id < v.tokens.size(); ++id) {
     if (!present[id]) {  // an id nothing has: never made, never decoded to anything
       special[id] = true;
@@ -581,11 +599,29 @@ TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) {
   for (const std::string& r : m.pre_tokenizer.general_regexes())
     t.notes.push_back("pre-tokenizer regex " + r + " runs through PCRE2, the slower path");
   if (m.normalizer.uses_regex()) t.notes.push_back("normalizer Replace regex runs through PCRE2, the slower path");
+  t.decode = [shared = std::shared_ptr<const HfModel>(shared), source, as_hf_text](std::span<const uint32_t> ids) {
+    std::vector<std::string> tokens;
+    tokens.reserve(ids.size());
+    for (uint32_t id : ids) {
+      if (id >= shared->has_text.size() || !shared->has_text[id])
+        throw Error("token id " + std::to_string(id) + " is not a token of " + source);
+      tokens.push_back(shared->token_text[id]);
+    }
+    return shared->decoder.decode(std::move(tokens), as_hf_text);
+  };
   t.make_encoder = [shared = std::shared_ptr<const HfModel>(shared)]() -> TextTokenizer::Encode {
     auto encoder = std::make_shared<Encoder>(shared);
     return [encoder](std::string_view text) { return encoder->encode(text); };
   };
   return t;
+}
+
+}  // namespace
+
+TextTokenizer load_hf_tokenizer(const TokenizerOptions& options) { return load(options, false); }
+
+std::function<std::string(std::span<const uint32_t>)> load_hf_text_decoder(const TokenizerOptions& options) {
+  return load(options, true).decode;
 }
 
 }  // namespace sp

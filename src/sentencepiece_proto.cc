@@ -104,6 +104,7 @@ SentencePieceModelSpec parse_sentencepiece_model(std::string_view bytes, const s
         if (n == 3 && w == 0) spec.model_type = static_cast<int>(r.varint());
         else if (n == 24 && w == 0) spec.treat_whitespace_as_suffix = boolean(r);
         else if (n == 35 && w == 0) spec.byte_fallback = boolean(r);
+        else if (n == 44 && w == 2) spec.unk_surface = std::string(r.length_delimited());
         else if (!trainer_field_known(n)) spec.unknown_fields.push_back("TrainerSpec." + std::to_string(n)), r.skip(w);
         else r.skip(w);
         return true;
@@ -120,8 +121,15 @@ SentencePieceModelSpec parse_sentencepiece_model(std::string_view bytes, const s
         else spec.unknown_fields.push_back("NormalizerSpec." + std::to_string(n)), r.skip(w);
         return true;
       });
+    } else if (number == 5 && wire == 2) {  // denormalizer_spec: only whether it rewrites anything
+      WireReader r(model.length_delimited(), source);
+      r.for_each_field([&](uint32_t n, uint32_t w) {
+        if (n == 2 && w == 2) spec.has_denormalizer = !r.length_delimited().empty();
+        else r.skip(w);
+        return true;
+      });
     } else if (number == 4 || number == 5) {
-      return false;  // self_test_data; denormalizer_spec (decoding only)
+      return false;  // self_test_data (or a malformed denormalizer_spec, skipped as before)
     } else {
       spec.unknown_fields.push_back("ModelProto." + std::to_string(number));
       return false;

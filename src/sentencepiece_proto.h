@@ -34,6 +34,10 @@ struct SentencePieceModelSpec {
   bool add_dummy_prefix = true;
   bool remove_extra_whitespaces = true;
   bool escape_whitespaces = true;
+  // For decoding: TrainerSpec.unk_surface (what <unk> decodes to) and whether
+  // the model has a denormalizer (a denormalizer_spec with a charsmap).
+  std::string unk_surface = " \xE2\x81\x87 ";
+  bool has_denormalizer = false;
   // Fields this reader does not know, as "message.field_number" (a newer
   // sentencepiece's additions): a native encoder must not guess what they do.
   std::vector<std::string> unknown_fields;

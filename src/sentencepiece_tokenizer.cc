@@ -3,7 +3,9 @@
 // Mistral) are encoded natively (sentencepiece_bpe.h, exact against the
 // library, tens of times faster); every other model is run by libsentencepiece
 // itself (its normalizer, its unigram and BPE encoders), so the ids are
-// Google's by construction, and the load notes say so.
+// Google's by construction, and the load notes say so. Decoding is the
+// library's Decode, reproduced natively (sentencepiece_decoder.h) to keep the
+// bytes it would replace with U+FFFD.
 //
 // Megatron-LM's main branch builds all three type names the same way
 // (megatron/core/tokenizers/utils/build_tokenizer.py: SP_TOKENIZERS ->
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "sentencepiece_bpe.h"
+#include "sentencepiece_decoder.h"
 #include "sentencepiece_proto.h"
 #include "sp/error.h"
 #include "sp/fs.h"
@@ -56,9 +59,30 @@ TextTokenizer load_sentencepiece_tokenizer(const TokenizerOptions& options) {
                      "the model has no end-of-sentence piece (eos_id -1), which is " + options.type +
                          "'s end of document; give --eod-id N or --eod-token TEXT");
   }
+  const SentencePieceModelSpec spec = parse_sentencepiece_model(processor->serialized_model_proto(), path);
   std::string why_not;
-  std::optional<SentencePieceBpe> native = SentencePieceBpe::build(
-      parse_sentencepiece_model(processor->serialized_model_proto(), path), path, &why_not);
+  if (std::optional<SentencePieceDecoder> decoder = SentencePieceDecoder::build(spec, &why_not)) {
+    t.decode = [decoder = std::make_shared<const SentencePieceDecoder>(std::move(*decoder))](
+                   std::span<const uint32_t> ids) { return decoder->decode(ids); };
+  } else {
+    // The library's own Decode (DecodeIds), U+FFFD for bytes that are not UTF-8 included.
+    t.notes.push_back("libsentencepiece decodes this model: " + why_not);
+    t.decode = [processor](std::span<const uint32_t> ids) {
+      std::vector<int> pieces;
+      pieces.reserve(ids.size());
+      for (uint32_t id : ids) {
+        if (id >= static_cast<uint32_t>(processor->GetPieceSize()))
+          throw Error("token id " + std::to_string(id) + " is not a piece of the SentencePiece model (" +
+                      std::to_string(processor->GetPieceSize()) + " pieces)");
+        pieces.push_back(static_cast<int>(id));
+      }
+      std::string text;
+      if (const auto status = processor->Decode(pieces, &text); !status.ok())
+        throw Error("SentencePiece could not decode ids: " + status.ToString());
+      return text;
+    };
+  }
+  std::optional<SentencePieceBpe> native = SentencePieceBpe::build(spec, path, &why_not);
   if (native) {
     auto shared = std::make_shared<const SentencePieceBpe>(std::move(*native));
     t.make_encoder = [native = std::move(shared)]() -> TextTokenizer::Encode {

@@ -15,7 +15,8 @@
 // tiktoken's rule - merge the adjacent pair whose concatenation has the
 // lowest rank, leftmost on ties; a whole piece that is a token is that token -
 // is BpeModel's with one merge {A, B, rank of A+B} per way of splitting each
-// token into two tokens, and ignore_merges.
+// token into two tokens, and ignore_merges. Decoding is tiktoken's: a rank's
+// bytes, a special token's text, an error for an id that is neither.
 #include <simdjson.h>
 
 #include <absl/container/flat_hash_map.h>
@@ -61,6 +62,18 @@ constexpr KnownEncoding kKnownEncodings[] = {{"r50k_base", 50256, 50256, 50257},
                                              {"p50k_base", 50280, 50256, 50281},
                                              {"cl100k_base", 100256, 100257, 100277},
                                              {"o200k_base", 199998, 199999, 200019}};
+// The special tokens of those encodings besides <|endoftext|> (tiktoken's
+// openai_public.py): never made from text here, but tiktoken decodes them.
+struct ExtraSpecial {
+  const char* encoding;
+  uint32_t id;
+  const char* text;
+};
+constexpr ExtraSpecial kExtraSpecials[] = {{"cl100k_base", 100258, "<|fim_prefix|>"},
+                                           {"cl100k_base", 100259, "<|fim_middle|>"},
+                                           {"cl100k_base", 100260, "<|fim_suffix|>"},
+                                           {"cl100k_base", 100276, "<|endofprompt|>"},
+                                           {"o200k_base", 200018, "<|endofprompt|>"}};
 
 // Strict standard base64 with padding, as Python's b64decode accepts it
 // (except that it would skip stray characters, which we refuse).
@@ -395,13 +408,28 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
     v.tokens[id] = std::move(name);
     v.specials.push_back(id);
   };
-  for (uint32_t i = 0; i < specials; ++i) place(i, names[i]);
+  // What decode gives for the ids that are not ranks (tiktoken decodes a
+  // special token to its text; a gap is an id it has no entry for).
+  absl::flat_hash_map<uint32_t, std::string> special_text;
+  for (uint32_t i = 0; i < specials; ++i) {
+    special_text[i] = names[i];
+    place(i, names[i]);
+  }
   for (size_t id = specials; id < v.tokens.size(); ++id) {
     const size_t r = id - specials;
     if (r < ranks.tokens.size() && ranks.given[r]) continue;  // moved in below, once merges are made
-    if (specials == 0 && id == eod) place(eod, "<|endoftext|>");
-    else place(static_cast<uint32_t>(id), "");
+    if (specials == 0 && id == eod) {
+      special_text[eod] = "<|endoftext|>";
+      place(eod, "<|endoftext|>");
+    } else {
+      place(static_cast<uint32_t>(id), "");
+    }
   }
+  if (specials == 0 && encoding)
+    for (const ExtraSpecial& e : kExtraSpecials)
+      if (std::string_view(e.encoding) == encoding->name) special_text[e.id] = e.text;
+  std::vector<bool> is_rank(rank_ids, false);
+  for (size_t r = 0; r < ranks.tokens.size(); ++r) is_rank[specials + r] = ranks.given[r];
   if (specials == 0 && ranks.given.size() > eod && ranks.given[eod])
     throw InputError(path, 0, "rank " + std::to_string(eod) + " is <|endoftext|> in " + encoding->name);
   // tiktoken's rule as merges: every token made of two tokens A + B is the
@@ -436,6 +464,20 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
   if (!megatron && !encoding && specials == 0)
     t.notes.push_back("end of document: " + path + " is not a known encoding; <|endoftext|> is id " +
                       std::to_string(eod) + ", after the last rank");
+  t.decode = [model, is_rank = std::move(is_rank), special_text = std::move(special_text),
+              path](std::span<const uint32_t> ids) {
+    std::string out;
+    for (uint32_t id : ids) {
+      if (id < is_rank.size() && is_rank[id]) {
+        out += model->token_bytes(id);
+      } else if (const auto it = special_text.find(id); it != special_text.end()) {
+        out += it->second;
+      } else {
+        throw Error("token id " + std::to_string(id) + " is not a token of " + path);
+      }
+    }
+    return out;
+  };
   t.make_encoder = [model, split, specials]() -> TextTokenizer::Encode {
     auto encoder = std::make_shared<Encoder>(model, split, specials);
     return [encoder](std::string_view text) { return (*encoder)(text); };

@@ -11,6 +11,9 @@ namespace sp {
 
 // HuggingFaceTokenizer: tokenizer.json (+ tokenizer_config.json) BPE models (hf_tokenizer.cc).
 TextTokenizer load_hf_tokenizer(const TokenizerOptions& options);
+// The same model's decode with HF's own U+FFFD where bytes are not UTF-8
+// (hf_decoder.h, as_hf_text): HF's decode string exactly, for tests.
+std::function<std::string(std::span<const uint32_t>)> load_hf_text_decoder(const TokenizerOptions& options);
 // TikTokenizer: .tiktoken rank files and Megatron's tiktoken JSON (tiktoken_tokenizer.cc).
 TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options);
 // SentencePieceTokenizer, GPTSentencePieceTokenizer, Llama2Tokenizer through

@@ -40,8 +40,14 @@ struct TextTokenizer {
   std::function<Encode()> make_encoder;
   // The bytes `ids` stand for, as the family's reference decoder gives them
   // (what Megatron-LM's detokenize returns, before any UTF-8 replacement):
-  // for inspecting a dataset (sp_inspect --show). Safe to call from any
-  // thread. An id the model has no entry for is an Error naming it.
+  // for inspecting a dataset (sp_inspect --show). Special and added tokens
+  // decode to their text (HuggingFaceTokenizer: decode(skip_special_tokens=
+  // False), whatever --tokenizer-hf-no-include-special-tokens says). Where the
+  // reference turns bytes that are not UTF-8 into U+FFFD (tiktoken's
+  // errors="replace", HF's ByteLevel and ByteFallback, SentencePiece's byte
+  // pieces) the bytes are kept, except for a SentencePiece model with a
+  // denormalizer, which the library decodes (a load note says so). Safe to
+  // call from any thread. An id the model has no entry for is an Error naming it.
   std::function<std::string(std::span<const uint32_t> ids)> decode;
 };
 
