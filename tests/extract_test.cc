@@ -417,9 +417,29 @@ TEST(SpExtractTool, MpirunTwoRanks) {
   SP_REQUIRE_FIXTURE(r.err.find("[rank 0/2]") != std::string::npos || r.exit_code == 0,
                      "mpirun cannot start processes here: " + r.err);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("[rank 0/2]"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("[rank 1/2]"), std::string::npos) << r.err;
+  // One summary for the job, from rank 0, with the job's totals and each rank's share.
+  EXPECT_NE(r.err.find("[rank 0/2] sp_extract: 9 files (9 in the job, 2 ranks x "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[rank 0/2] sp_extract: per rank: 0: "), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("[rank 1/2]"), std::string::npos) << r.err;
   EXPECT_EQ(snapshot(out), c.expected);
+}
+
+// Under MPI the ranks draw files as they finish: a rank slowed down (every
+// task delayed 200 ms by the job.before_task fail point; MPMD, so only rank 0)
+// takes few of the 9 files, where a fixed share would have given it half.
+TEST(SpExtractTool, MpirunSlowRankDrawsFewFiles) {
+  SP_REQUIRE_FIXTURE(std::system("command -v mpirun >/dev/null 2>&1") == 0, "mpirun not installed");
+  Corpus c(9);
+  const std::string out = c.dir / "out";
+  const std::string tool = shell_quote(tool_path("sp_extract")) + " --input-dir " + shell_quote(c.in()) +
+                           " --output-dir " + shell_quote(out) + " --progress none --threads 1";
+  auto r = run_command("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 1 env "
+                       "SP_FAILPOINT=job.before_task:sleep=200 " + tool + " : -np 1 " + tool);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(snapshot(out), c.expected);
+  const size_t at = r.err.find("| 1: ");
+  ASSERT_NE(at, std::string::npos) << r.err;
+  EXPECT_GE(std::stoi(r.err.substr(at + 5)), 6) << "the fast rank should have drawn most of the 9 files:\n" << r.err;
 }
 
 TEST(SpExtractTool, BadFilesFailAloneAndSetTheExitCode) {

@@ -1,9 +1,5 @@
 // sp_extract: decompress every *.zst under a directory, in parallel across
 // ranks and threads, safely (atomic outputs, resumable, failures isolated).
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-#include <tbb/task_arena.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
@@ -15,6 +11,7 @@
 #include "sp/extract.h"
 #include "sp/fs.h"
 #include "sp/interrupt.h"
+#include "sp/job.h"
 #include "sp/progress.h"
 #include "sp/rank.h"
 #include "sp/record.h"
@@ -27,7 +24,7 @@ const sp::cli::Program kProgram{
     "sp_extract",
     "decompress every *.zst file under a directory (zstd, streaming, resumable)",
     "sp_extract --input-dir DIR [--output-dir OUT] [--threads N] [--remove-source] [--validate]",
-    sp::with_output_flags(sp::with_progress_flags({
+    sp::with_output_flags(sp::with_job_flags(sp::with_progress_flags({
         {"input-dir", "DIR", "Directory searched recursively for *.zst files."},
         {"output-dir", "OUT",
          "Where outputs go, keeping paths relative to DIR and dropping '.zst'. Default: beside each source."},
@@ -39,9 +36,11 @@ const sp::cli::Program kProgram{
         {"validate", "",
          "Also check that every line is a JSON object with valid UTF-8; the first bad line of a file is "
          "reported as FILE:LINE and that file fails."},
-    })),
-    "Files are shared out across the processes of an MPI or RANK/WORLD_SIZE job (by size) and across\n"
-    "threads within each process. Every output is written under a temporary name and renamed only\n"
+    }))),
+    "Under mpirun (or another MPI launcher) the ranks draw files, largest first, from one counter as\n"
+    "they finish, and rank 0 prints one progress line and one summary for the job; with only\n"
+    "RANK/WORLD_SIZE each rank takes a fixed size-balanced share and reports its own. Threads share\n"
+    "the files within each process. Every output is written under a temporary name and renamed only\n"
     "when the whole file decoded cleanly, so a corrupt, truncated or interrupted file never leaves a\n"
     "complete-looking output. Beside each output, OUTPUT.sp-record (JSON) records the source's identity\n"
     "and the output's size and checksum; an output counts as complete only when its record matches it\n"
@@ -69,96 +68,106 @@ int body(int argc, char** argv) {
   opt.remove_source = args.flag("remove-source");
   opt.overwrite = args.flag("overwrite");
 
-  const sp::RankInfo rank = sp::detect_rank();
+  sp::Job job;
+  const sp::RankInfo& rank = job.rank();
   const std::string label = sp::rank_prefix(rank) + "sp_extract";
   std::vector<std::string> dangling;
   const auto tasks = sp::plan_extract(args.get("input-dir"), args.get("output-dir"), &dangling);
   if (rank.rank == 0) sp::warn_dangling_links(label, dangling);
   if (tasks.empty()) {
-    if (!quiet && rank.rank == 0) std::fprintf(stderr, "%s: no *.zst files under %s: nothing to do\n", label.c_str(), args.get("input-dir").c_str());
+    if (!quiet && rank.rank == 0)
+      std::fprintf(stderr, "%s: no *.zst files under %s: nothing to do\n", label.c_str(),
+                   args.get("input-dir").c_str());
     return 0;
   }
 
   std::vector<uint64_t> sizes;
   for (const auto& t : tasks) sizes.push_back(t.source_bytes);
-  std::vector<size_t> mine = sp::shard_by_size(sizes, rank.rank, rank.world);
-  // Largest first: the long files start early and the small ones fill the gaps.
-  std::stable_sort(mine.begin(), mine.end(), [&](size_t a, size_t b) { return sizes[a] > sizes[b]; });
-
-  std::vector<std::string> finals;
-  for (size_t i : mine) finals.insert(finals.end(), {tasks[i].output, sp::record_path_for(tasks[i].output)});
-  const sp::StaleTempSweep sweep = sp::remove_stale_temps(finals);
-  const size_t stale = sweep.removed;
-  if (sweep.other_hosts) sp::print_warning(label, sweep.other_hosts_note());
-
-  uint64_t total_in = 0;
-  for (size_t i : mine) total_in += sizes[i];
   std::atomic<uint64_t> out_bytes{0};
-  sp::ProgressOptions po;
-  po.label = label;
-  po.item_name = "files";
-  po.total_bytes = total_in;
-  po.total_items = mine.size();
-  sp::apply_progress_flags(args, po);
-  po.extra = [&] { return "out " + sp::cli::format_size(out_bytes.load(std::memory_order_relaxed)); };
-  sp::Progress progress(po);
+  std::atomic<size_t> stale{0};
+  sp::JobTasksOptions jo;
+  jo.threads = threads;
+  jo.progress.label = label;
+  jo.progress.item_name = "files";
+  sp::apply_progress_flags(args, jo.progress);
+  jo.progress.extra = [&] { return "out " + sp::cli::format_size(out_bytes.load(std::memory_order_relaxed)); };
+  jo.per_rank_progress = args.flag("progress-per-rank");
+  std::vector<sp::ExtractResult> results(tasks.size());
+  const sp::JobTasksResult run = sp::run_job_tasks(job, sizes, jo, [&](size_t i, sp::Progress& progress) {
+    // Each file's temporaries are swept when it is drawn: only those of dead writers go.
+    const sp::StaleTempSweep sweep = sp::remove_stale_temps({tasks[i].output, sp::record_path_for(tasks[i].output)});
+    stale += sweep.removed;
+    if (sweep.other_hosts) sp::print_warning(label, sweep.other_hosts_note());
+    results[i] = sp::extract_file(tasks[i], opt, &progress);
+    out_bytes.fetch_add(results[i].bytes_out, std::memory_order_relaxed);
+    if (results[i].status == sp::ExtractStatus::kFailed || !results[i].notice.empty()) {
+      std::lock_guard<std::mutex> lk(g_err_mu);
+      if (!results[i].notice.empty() && !quiet)
+        std::fprintf(stderr, "%s: %s\n", label.c_str(), results[i].notice.c_str());
+      if (results[i].status == sp::ExtractStatus::kFailed)
+        std::fprintf(stderr, "%s: error: %s\n", label.c_str(), results[i].error.c_str());
+    }
+  });
 
-  std::vector<sp::ExtractResult> results(mine.size());
-  tbb::task_arena arena(threads);
-  const auto stop = sp::run_interruptible([&] { arena.execute([&] {
-    tbb::parallel_for(tbb::blocked_range<size_t>(0, mine.size(), 1), [&](const tbb::blocked_range<size_t>& r) {
-      for (size_t k = r.begin(); k != r.end(); ++k) {
-        results[k] = sp::extract_file(tasks[mine[k]], opt, &progress);
-        out_bytes.fetch_add(results[k].bytes_out, std::memory_order_relaxed);
-        if (results[k].status == sp::ExtractStatus::kFailed || !results[k].notice.empty()) {
-          std::lock_guard<std::mutex> lk(g_err_mu);
-          if (!results[k].notice.empty() && !quiet)
-            std::fprintf(stderr, "%s: %s\n", label.c_str(), results[k].notice.c_str());
-          if (results[k].status == sp::ExtractStatus::kFailed)
-            std::fprintf(stderr, "%s: error: %s\n", label.c_str(), results[k].error.c_str());
-        }
-      }
-    });
-  }); });
-  progress.finish();
-
-  size_t done = 0, skipped = 0, removed = 0, unfinished = 0;
-  uint64_t in = 0, out = 0, lines = 0;
-  std::vector<std::string> failed;
-  for (size_t k = 0; k < mine.size(); ++k) {
-    const auto& r = results[k];
-    if (r.status == sp::ExtractStatus::kExtracted) ++done;
-    if (r.status == sp::ExtractStatus::kSkipped) ++skipped;
-    if (r.status == sp::ExtractStatus::kFailed && r.error.empty()) ++unfinished;  // not reached: interrupted
-    else if (r.status == sp::ExtractStatus::kFailed) failed.push_back(tasks[mine[k]].source);
-    removed += r.source_removed;
-    in += r.bytes_in, out += r.bytes_out, lines += r.lines;
+  // This rank's figures, then the job's (sums over the ranks; under MPI one summary, from rank 0).
+  enum { kFiles, kDone, kSkipped, kFailed, kUnfinished, kRemoved, kIn, kOut, kLines, kStale, kCount };
+  std::vector<uint64_t> mine(kCount, 0);
+  mine[kFiles] = run.ran.size();
+  mine[kStale] = stale;
+  std::string failed;  // this rank's failed sources, one per line
+  for (size_t i : run.ran) {
+    const auto& r = results[i];
+    mine[kDone] += r.status == sp::ExtractStatus::kExtracted;
+    mine[kSkipped] += r.status == sp::ExtractStatus::kSkipped;
+    if (r.status == sp::ExtractStatus::kFailed && r.error.empty()) ++mine[kUnfinished];  // interrupted
+    else if (r.status == sp::ExtractStatus::kFailed) ++mine[kFailed], failed += tasks[i].source + "\n";
+    mine[kRemoved] += r.source_removed;
+    mine[kIn] += r.bytes_in, mine[kOut] += r.bytes_out, mine[kLines] += r.lines;
   }
-  const double t = progress.elapsed_seconds();
-  if (!quiet) {
-    std::string s = label + ": " + std::to_string(mine.size()) + " files (" + std::to_string(tasks.size()) +
-                    " in the job, " + std::to_string(threads) + " threads): " + std::to_string(done) +
-                    " extracted, " + std::to_string(skipped) + " kept (complete), " +
-                    std::to_string(failed.size()) + " failed";
-    if (opt.validate) s += " | " + std::to_string(lines) + " lines validated";
-    if (opt.remove_source) s += " | " + std::to_string(removed) + " sources removed";
-    if (stale) s += " | " + std::to_string(stale) + " stale temporaries removed";
-    if (stop) s += " | interrupted: " + std::to_string(unfinished) + " not finished";
-    char buf[256];
-    std::snprintf(buf, sizeof buf, " | in %.1f MB, out %.1f MB | %s | %.1f MB/s in, %.1f MB/s out", in / 1e6,
-                  out / 1e6, sp::cli::format_duration(t).c_str(), sp::mb_per_s(in, t), sp::mb_per_s(out, t));
+  const std::vector<uint64_t> all = job.sum(mine);
+  const double t = job.max(run.seconds);
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%llu files, %.1f MB in", static_cast<unsigned long long>(mine[kFiles]),
+                mine[kIn] / 1e6);
+  const std::vector<std::string> per_rank = job.gather(buf);
+  std::vector<std::string> failed_all;
+  for (const std::string& text : job.gather(failed))
+    for (size_t at = 0, nl; (nl = text.find('\n', at)) != std::string::npos; at = nl + 1)
+      failed_all.push_back(text.substr(at, nl - at));
+  const bool reports = !job.uses_mpi() || rank.rank == 0;
+  if (!quiet && reports) {
+    std::string s = label + ": " + std::to_string(all[kFiles]) + " files (" + std::to_string(tasks.size()) +
+                    " in the job, ";
+    if (job.uses_mpi()) s += std::to_string(rank.world) + " ranks x ";
+    s += std::to_string(threads) + " threads): " + std::to_string(all[kDone]) + " extracted, " +
+         std::to_string(all[kSkipped]) + " kept (complete), " + std::to_string(all[kFailed]) + " failed";
+    if (opt.validate) s += " | " + std::to_string(all[kLines]) + " lines validated";
+    if (opt.remove_source) s += " | " + std::to_string(all[kRemoved]) + " sources removed";
+    if (all[kStale]) s += " | " + std::to_string(all[kStale]) + " stale temporaries removed";
+    if (run.stop) s += " | interrupted: " + std::to_string(all[kUnfinished]) + " not finished";
+    std::snprintf(buf, sizeof buf, " | in %.1f MB, out %.1f MB | %s | %.1f MB/s in, %.1f MB/s out", all[kIn] / 1e6,
+                  all[kOut] / 1e6, sp::cli::format_duration(t).c_str(), sp::mb_per_s(all[kIn], t),
+                  sp::mb_per_s(all[kOut], t));
     std::fprintf(stderr, "%s%s\n", s.c_str(), buf);
+    if (job.uses_mpi() && rank.world > 1) {
+      s = label + ": per rank:";
+      for (size_t r = 0; r < per_rank.size(); ++r) s += (r ? " | " : " ") + std::to_string(r) + ": " + per_rank[r];
+      std::fprintf(stderr, "%s\n", s.c_str());
+    }
   }
-  if (!failed.empty()) {
-    std::sort(failed.begin(), failed.end());
+  if (all[kFailed] && reports) {
+    std::sort(failed_all.begin(), failed_all.end());
     std::string list;
-    for (size_t i = 0; i < failed.size() && i < 20; ++i) list += "\n  " + failed[i];
-    if (failed.size() > 20) list += "\n  ... and " + std::to_string(failed.size() - 20) + " more";
-    std::fprintf(stderr, "%s: error: %zu file(s) failed (errors above); rerun to retry them:%s\n", label.c_str(),
-                 failed.size(), list.c_str());
+    for (size_t i = 0; i < failed_all.size() && i < 20; ++i) list += "\n  " + failed_all[i];
+    if (failed_all.size() > 20) list += "\n  ... and " + std::to_string(failed_all.size() - 20) + " more";
+    std::fprintf(stderr, "%s: error: %llu file(s) failed (errors above); rerun to retry them:%s\n", label.c_str(),
+                 static_cast<unsigned long long>(all[kFailed]), list.c_str());
   }
-  if (stop) throw *stop;
-  return failed.empty() ? 0 : 1;
+  if (run.stop) {
+    job.finish();  // every rank got the signal and stops here together
+    throw *run.stop;
+  }
+  return all[kFailed] ? 1 : 0;
 }
 
 }  // namespace
