@@ -22,6 +22,9 @@ for header in "$src"/include/sp/*.h; do
   [ -f "$work/prefix/include/sp/$(basename "$header")" ] || fail "header $(basename "$header") not installed"
 done
 [ -f "$work/prefix/lib/cmake/sp_toolkit/sp_toolkitConfig.cmake" ] || fail "no package config installed"
+for script in slimpajama.sh submit.sh; do
+  [ -x "$work/prefix/share/sp_toolkit/$script" ] || fail "share/sp_toolkit/$script not installed (scripts/bcp/submit.sh names it)"
+done
 
 runtime=$(sed -n 's/^ARG RUNTIME_PACKAGES="\(.*\)"$/\1/p' "$src/Dockerfile")
 [ -n "$runtime" ] || fail "no ARG RUNTIME_PACKAGES=\"...\" line in $src/Dockerfile"
