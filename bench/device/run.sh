@@ -3,7 +3,9 @@
 #   bash bench/device/run.sh ab|stage|families|all
 # ab: GPT-2, baseline vs this build, 1 worker on the corpus and 16 on it x 10, alternating A B A B;
 # stage: stage_bench (where a byte's time goes); families: every family at 1 and 16 workers beside the
-# Python references (tiktoken, tokenizers, sentencepiece, installed on the lent machine).
+# Python references (tiktoken, tokenizers, sentencepiece, installed on the lent machine); ranks: the
+# 1 GB corpus in 16 files tokenized as 1 rank x 16 workers, 4 x 4 and 16 x 1 (RANK/WORLD_SIZE processes,
+# static size-balanced shares), alternating, for issue 11's ranks-by-threads table.
 set -u
 D=$PWD/devrun
 export LD_LIBRARY_PATH=$D/lib SP_GPT2_DIR=$D SP_TOKENIZERS_DIR=/dev/shm/models
@@ -58,4 +60,24 @@ if [ $part = families ] || [ $part = all ]; then
   echo "== families"
   python3 bench/tokenizer_families_bench.py --corpus $S/bench100.jsonl --build $D --models /dev/shm/models \
     --workers 1,16 --runs 2 --reference python --reference-mb 20 2>&1 | tail -40
+fi
+if [ $part = ranks ]; then
+  echo "== ranks x workers, GPT-2, big (bench100 x 10) in 16 files"
+  mkdir -p $S/parts && rm -f $S/parts/*
+  (cd $S/parts && split -n l/16 -d --additional-suffix=.jsonl $S/big.jsonl part_)
+  total=$(du -cb $S/parts/*.jsonl | tail -1 | cut -f1)
+  layout() { # ranks workers
+    local ranks=$1 w=$2 r
+    rm -rf $S/o && mkdir -p $S/o
+    local t0=$(date +%s.%N)
+    for ((r = 0; r < ranks; r++)); do
+      RANK=$r WORLD_SIZE=$ranks $D/bin/sp_tokenize --input-dir $S/parts --output-dir $S/o --workers $w --no-sync \
+        --append-eod --quiet &
+    done
+    wait
+    local t1=$(date +%s.%N)
+    python3 -c "print('ranks x workers $ranks x $w:', round($total/1e6/($t1-$t0),1), 'MB/s')"
+  }
+  for rep in 1 2 3; do layout 1 16; layout 4 4; layout 16 1; done
+  ls $S/o | wc -l
 fi
