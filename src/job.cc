@@ -20,6 +20,7 @@
 #include <exception>
 #include <mutex>
 #include <numeric>
+#include <string>
 #include <thread>
 
 #include "sp/error.h"
@@ -57,7 +58,10 @@ namespace {
 constexpr double kPublishSeconds = 0.25;
 constexpr double kPollSeconds = 0.02;
 
+// SP_NO_MPI=1 opts out: a tool run as a child of an MPI rank (a driver script
+// under mpirun) inherits the launcher's variables, but is not a rank itself.
 bool launched_by_mpi() {
+  if (const char* v = std::getenv("SP_NO_MPI"); v && *v && std::string(v) != "0") return false;
   for (const char* name : {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"})
     if (const char* v = std::getenv(name); v && *v) return true;
   return false;

@@ -411,6 +411,28 @@ TEST(SpConcatTool, MpiRanksWriteTheSameBytesAndReportOnce) {
   }
 }
 
+// A tool started by a program that is itself an MPI rank inherits mpirun's
+// variables; SP_NO_MPI=1 keeps it out of MPI, taking that rank's static share.
+TEST(SpConcatTool, NoMpiTakesTheInheritedRanksStaticShare) {
+  Inputs in(12);
+  const std::string args = "--files-per-chunk 1 --threads 1";
+  auto r = run_command(env_cmd("", in.args(in.dir / "ref", args)));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, std::string> merged;
+  for (int rank = 0; rank < 2; ++rank) {
+    const std::string out = in.dir / ("r" + std::to_string(rank));
+    r = run_command("timeout 60 " + env_cmd("SP_NO_MPI=1 OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=" +
+                                                std::to_string(rank),
+                                            in.args(out, args)));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("[rank " + std::to_string(rank) + "/2] sp_concat: "), std::string::npos) << r.err;
+    const auto part = snapshot(out);
+    EXPECT_FALSE(part.empty());
+    for (auto& [k, v] : part) EXPECT_TRUE(merged.emplace(k, v).second) << k << " written by both ranks";
+  }
+  EXPECT_EQ(merged, snapshot(in.dir / "ref"));
+}
+
 // A rank killed mid-job (SIGKILL at its second task) ends the job with a
 // non-zero status instead of leaving the others waiting for it, and a rerun
 // with another rank count finishes the same bytes.

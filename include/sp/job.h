@@ -8,7 +8,9 @@
 // rank that finishes early takes more. A process with only RANK/WORLD_SIZE
 // (bcprun --array-type PYTORCH, torchrun) or SLURM_PROCID takes a static
 // size-balanced share (sp/rank.h shard_by_size) and talks to no other; a
-// process alone takes every task. Which rank runs a task must never change
+// process alone takes every task. SP_NO_MPI=1 in the environment keeps MPI
+// out (a tool started by a program that is itself an MPI rank): the
+// launcher's rank variables then give a static share. Which rank runs a task must never change
 // what the task writes: outputs are then the same bytes whatever the rank
 // count or timing. Every rank of an MPI job calls the collective functions
 // (run_job_tasks, Job::sum, Job::max, Job::gather) in the same order; a rank
