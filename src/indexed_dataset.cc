@@ -78,6 +78,20 @@ size_t dtype_size(TokenDtype d) {
   throw Error("unknown token dtype code " + std::to_string(static_cast<int>(d)));
 }
 
+const char* dtype_name(TokenDtype d) {
+  switch (d) {
+    case TokenDtype::kUint8: return "uint8";
+    case TokenDtype::kInt8: return "int8";
+    case TokenDtype::kInt16: return "int16";
+    case TokenDtype::kInt32: return "int32";
+    case TokenDtype::kInt64: return "int64";
+    case TokenDtype::kFloat64: return "float64";
+    case TokenDtype::kFloat32: return "float32";
+    case TokenDtype::kUint16: return "uint16";
+  }
+  return "?";
+}
+
 TokenDtype dtype_for_vocab_size(uint64_t vocab_size) {
   return vocab_size < 65500 ? TokenDtype::kUint16 : TokenDtype::kInt32;
 }

@@ -537,20 +537,6 @@ const char* record_check_name(RecordCheck r) {
   return "?";
 }
 
-const char* dtype_name(TokenDtype d) {
-  switch (d) {
-    case TokenDtype::kUint8: return "uint8";
-    case TokenDtype::kInt8: return "int8";
-    case TokenDtype::kInt16: return "int16";
-    case TokenDtype::kInt32: return "int32";
-    case TokenDtype::kInt64: return "int64";
-    case TokenDtype::kFloat64: return "float64";
-    case TokenDtype::kFloat32: return "float32";
-    case TokenDtype::kUint16: return "uint16";
-  }
-  return "?";
-}
-
 InspectReport verify_datasets(const std::vector<std::string>& prefixes, const VerifyOptions& options) {
   InspectReport report;
   report.total.prefix = "total";

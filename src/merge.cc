@@ -39,20 +39,6 @@ uint64_t lengths_at(uint64_t i) { return kHeaderBytes + 4 * i; }
 uint64_t pointers_at(uint64_t sequences, uint64_t i) { return kHeaderBytes + 4 * sequences + 8 * i; }
 uint64_t documents_at(uint64_t sequences, uint64_t j) { return kHeaderBytes + 12 * sequences + 8 * j; }
 
-const char* dtype_name(TokenDtype d) {
-  switch (d) {
-    case TokenDtype::kUint8: return "uint8";
-    case TokenDtype::kInt8: return "int8";
-    case TokenDtype::kInt16: return "int16";
-    case TokenDtype::kInt32: return "int32";
-    case TokenDtype::kInt64: return "int64";
-    case TokenDtype::kFloat64: return "float64";
-    case TokenDtype::kFloat32: return "float32";
-    case TokenDtype::kUint16: return "uint16";
-  }
-  return "?";
-}
-
 std::string describe(TokenDtype d) {
   return std::string(dtype_name(d)) + " (code " + std::to_string(static_cast<int>(d)) + ")";
 }

@@ -29,6 +29,8 @@ namespace sp {
 enum class TokenDtype : uint8_t { kUint8 = 1, kInt8 = 2, kInt16 = 3, kInt32 = 4, kInt64 = 5, kFloat64 = 6, kFloat32 = 7, kUint16 = 8 };
 
 size_t dtype_size(TokenDtype d);
+// numpy's name for the code ("uint16", "int32", ...); "?" for none of the eight.
+const char* dtype_name(TokenDtype d);
 // Megatron's rule: uint16 when the vocabulary has fewer than 65500 entries, else int32.
 TokenDtype dtype_for_vocab_size(uint64_t vocab_size);
 

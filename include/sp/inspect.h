@@ -95,9 +95,6 @@ struct InspectReport {
 // Interrupted when a signal arrives (sp/interrupt.h: polled between tasks).
 InspectReport verify_datasets(const std::vector<std::string>& prefixes, const VerifyOptions& options);
 
-// "uint16", "int32", ...
-const char* dtype_name(TokenDtype d);
-
 // The report as text for people (one block per dataset, then the total), and
 // as one JSON document for machines.
 std::string inspect_text(const InspectReport& report);
