@@ -20,6 +20,7 @@ namespace sp {
 namespace {
 
 using test::CommandResult;
+using test::peak_rss_kib;
 using test::random_documents;
 using test::read_file;
 using test::reference_merge;
@@ -181,18 +182,6 @@ void write_many_sequences(const std::string& prefix, uint64_t n) {
   }
 }
 
-long peak_rss_kib(const std::string& command_line) {
-  const pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", command_line.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  struct rusage ru {};
-  wait4(pid, &status, 0, &ru);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command_line;
-  return ru.ru_maxrss;
-}
 
 TEST_F(SpMerge, PeakMemoryDoesNotGrowWithSequenceCount) {
   // Index arrays held in memory would take 20 bytes per sequence: 200 MB more for the large merge.

@@ -25,6 +25,7 @@ namespace sp {
 namespace {
 
 using test::CommandResult;
+using test::peak_rss_kib;
 using test::read_file;
 using test::run_command;
 using test::shell_quote;
@@ -559,19 +560,6 @@ TEST_F(SpTokenize, DanglingSymlinksInTheInputDirAreReported) {
   EXPECT_TRUE(test::file_exists(dir / "out/a.jsonl_text_document.idx"));
 }
 
-// Peak resident memory (KiB) of one run of a command, from wait4's rusage.
-long peak_rss_kib(const std::string& command_line) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    execl("/bin/sh", "sh", "-c", command_line.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  int status = 0;
-  struct rusage ru {};
-  wait4(pid, &status, 0, &ru);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command_line;
-  return ru.ru_maxrss;
-}
 
 TEST_F(SpTokenize, PeakMemoryDoesNotGrowWithInputSize) {
   // Many tiny documents: an index kept in memory would grow by ~20 bytes per

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include <gtest/gtest.h>
 #include <simdjson.h>
 
 #include "sp/fs.h"
@@ -313,6 +315,19 @@ std::vector<LogLine> TestServer::requests() const {
     out.push_back({field(l, "server"), field(l, "path"), field(l, "range"), field(l, "authorization"),
                    field(l, "if_range"), std::atof(field(l, "t").c_str())});
   return out;
+}
+
+long peak_rss_kib(const std::string& command_line) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl("/bin/sh", "sh", "-c", command_line.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  int status = 0;
+  struct rusage ru {};
+  wait4(pid, &status, 0, &ru);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command_line;
+  return ru.ru_maxrss;
 }
 
 }  // namespace sp::test

@@ -83,6 +83,9 @@ std::string tool_path(const std::string& name);
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& data);
 bool file_exists(const std::string& path);
+// Peak resident memory (KiB) of one run of a command (sh -c), from wait4's
+// rusage; a failing command fails the calling test.
+long peak_rss_kib(const std::string& command_line);
 // Names of the entries of a directory (not recursive), sorted.
 std::vector<std::string> list_dir(const std::string& dir);
 
