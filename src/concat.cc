@@ -10,9 +10,12 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <sstream>
 
+#include "sp/checkpoint.h"
 #include "sp/cli.h"
 #include "sp/error.h"
 #include "sp/failpoint.h"
@@ -366,31 +369,125 @@ void remove_inputs(const Chunk& c, const CompletionRecord& expected, ChunkResult
   }
 }
 
-// Copies the inputs into the chunk (temporary name, renamed when complete).
-void build_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* progress, ChunkResult& r) {
+// "0-3,5,7-9": a set of input indices, for checkpoints.
+std::string format_index_set(const std::vector<char>& in) {
+  std::string s;
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (!in[i]) continue;
+    size_t j = i;
+    while (j + 1 < in.size() && in[j + 1]) ++j;
+    s += (s.empty() ? "" : ",") + std::to_string(i) + (j > i ? "-" + std::to_string(j) : "");
+    i = j;
+  }
+  return s;
+}
+
+// The set format_index_set wrote, over n inputs; false when it is malformed.
+bool parse_index_set(const std::string& text, size_t n, std::vector<char>& out) {
+  out.assign(n, 0);
+  std::istringstream in(text);
+  std::string range;
+  while (std::getline(in, range, ',')) {
+    char* end = nullptr;
+    const unsigned long long a = std::strtoull(range.c_str(), &end, 10);
+    unsigned long long b = a;
+    if (end == range.c_str()) return false;
+    if (*end == '-') {
+      const char* from = end + 1;
+      b = std::strtoull(from, &end, 10);
+      if (end == from) return false;
+    }
+    if (*end || a > b || b >= n) return false;
+    for (unsigned long long i = a; i <= b; ++i) out[i] = 1;
+  }
+  return true;
+}
+
+void add_notice(ChunkResult& r, const std::string& notice) {
+  if (!notice.empty()) r.notice += (r.notice.empty() ? "" : "; ") + notice;
+}
+
+// Copies the inputs into the chunk: under a temporary name, or (with
+// checkpoints) in its partial, listing the inputs copied and synced in a
+// checkpoint every checkpoint_bytes and when a signal stops the copy; a
+// matching checkpoint's inputs are not copied again. Renamed when complete.
+void build_chunk(const Chunk& chunk, const ConcatOptions& opt, const CompletionRecord& expected, Progress* progress,
+                 ChunkResult& r) {
   const Layout lay = layout_from_inputs(chunk);
   const size_t n = chunk.inputs.size();
   const std::vector<uint64_t>& offset = lay.offset;
   const std::vector<char>& add_newline = lay.add_newline;
   make_dirs(parent_dir(chunk.output));
-  AtomicFile out(chunk.output, 4096);
-  const std::string& tmp = out.temp_path();
-  // Sized up front: concurrent writes at their offsets then fill it in any order.
-  if (::ftruncate(out.fd(), static_cast<off_t>(offset[n])) != 0) throw Error(errno_message("cannot resize", tmp));
+  std::unique_ptr<PartialOutput> partial;
+  if (opt.checkpoint_bytes) partial = PartialOutput::open(chunk.output);
+  else remove_partial(chunk.output);
+  std::optional<AtomicFile> atomic;  // when there is no partial
+  if (!partial) atomic.emplace(chunk.output, 4096);
+  const int out = partial ? partial->fd() : atomic->fd();
+  const std::string& tmp = partial ? partial->path() : atomic->temp_path();
 
-  std::mutex err_mu;
+  std::vector<char> done(n, 0);  // copied (and, once checkpointed, synced)
+  if (partial) {
+    std::string discarded;
+    std::optional<CompletionRecord> cp;
+    if (!opt.overwrite) cp = partial->find_checkpoint(expected, &discarded);
+    if (cp && (cp->outputs[0].size != offset[n] || !parse_index_set(cp->checkpoint_value("inputs_done"), n, done))) {
+      discarded = "discarding the checkpoint of " + chunk.output + ": it does not fit this chunk's layout";
+      cp.reset();
+    }
+    add_notice(r, discarded);
+    if (cp) {
+      for (size_t i = 0; i < n; ++i)
+        if (done[i]) ++r.resumed_inputs, r.resumed_bytes += offset[i + 1] - offset[i];
+      r.resumed = true;
+      add_notice(r, "resuming " + chunk.output + " from its checkpoint: " + std::to_string(r.resumed_inputs) + " of " +
+                        std::to_string(n) + " inputs (" + cli::format_size(r.resumed_bytes) + ") already copied");
+      if (progress) progress->add(r.resumed_bytes);
+    } else {
+      done.assign(n, 0);
+      partial->restart();
+    }
+  }
+  // Sized up front: concurrent writes at their offsets then fill it in any order.
+  if (::ftruncate(out, static_cast<off_t>(offset[n])) != 0) throw Error(errno_message("cannot resize", tmp));
+
+  std::mutex mu;                 // guards done, first_error, unsynced
+  std::mutex checkpoint_mu;      // one checkpoint at a time, each listing at least what the one before did
   std::string first_error;
+  uint64_t unsynced = 0;         // bytes copied since the last checkpoint
+  bool fresh = false;            // inputs copied since the last checkpoint
+  // Lists the inputs copied so far: taken before the sync, so the sync covers them all.
+  auto checkpoint = [&] {
+    std::lock_guard<std::mutex> one(checkpoint_mu);
+    std::string listed;
+    {
+      std::lock_guard<std::mutex> lk(mu);
+      if (!fresh) return;
+      listed = format_index_set(done);
+      unsynced = 0, fresh = false;
+    }
+    partial->checkpoint(expected, offset[n], {{"inputs_done", listed}});
+  };
   auto copy_one = [&](size_t i) {
+    if (done[i]) return;  // kept from the checkpoint (read without the lock: only set below, for other indices)
     try {
       const ChunkInput& in = chunk.inputs[i];
       if (in.size > 0) {
         const UniqueFd fd = open_for_reading(in.path);
         (void)::posix_fadvise(fd.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-        copy_range(fd.get(), in.path, out.fd(), tmp, in.size, offset[i], progress);
+        copy_range(fd.get(), in.path, out, tmp, in.size, offset[i], progress);
       }
-      if (add_newline[i]) pwrite_all(out.fd(), "\n", 1, offset[i] + in.size, tmp);
+      if (add_newline[i]) pwrite_all(out, "\n", 1, offset[i] + in.size, tmp);
+      bool due = false;
+      {
+        std::lock_guard<std::mutex> lk(mu);
+        done[i] = 1, fresh = true;
+        unsynced += offset[i + 1] - offset[i];
+        due = partial && unsynced >= opt.checkpoint_bytes;
+      }
+      if (due) checkpoint();
     } catch (const std::exception& e) {
-      std::lock_guard<std::mutex> lk(err_mu);
+      std::lock_guard<std::mutex> lk(mu);
       if (first_error.empty()) first_error = e.what();
     }
   };
@@ -399,10 +496,23 @@ void build_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* progres
   } else {
     for (size_t i = 0; i < n; ++i) copy_one(i);
   }
-  throw_if_interrupted();  // copy_one kept only the message of an Interrupted
-  if (!first_error.empty()) throw Error(first_error);
-  out.note_external_write(offset[n]);
-  out.commit();
+  if (interrupted() || !first_error.empty()) {
+    // Stopped, or one input failed: the inputs copied so far are vouched for, for the rerun.
+    if (partial) {
+      try {
+        checkpoint();
+      } catch (const Error&) {  // the stop matters more; the previous checkpoint still holds
+      }
+    }
+    throw_if_interrupted();  // copy_one kept only the message of an Interrupted
+    throw Error(first_error);
+  }
+  if (partial) {
+    partial->commit();
+  } else {
+    atomic->note_external_write(offset[n]);
+    atomic->commit();
+  }
   r.bytes_out = offset[n];
   r.newlines_added = static_cast<uint64_t>(std::count(add_newline.begin(), add_newline.end(), 1));
 }
@@ -421,6 +531,7 @@ ChunkResult write_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* 
     const OutputDecision d = decide_outputs(check, chunk.output, missing, opt.overwrite, opt.remove_source);
     if (d.plan == OutputPlan::kKeep) {
       r.status = ChunkStatus::kSkipped;
+      remove_partial(chunk.output);  // left by a run killed after its rename
       if (progress) progress->add(chunk.bytes);
       counted = true;
       if (opt.remove_source) remove_inputs(chunk, expected, r);
@@ -431,7 +542,7 @@ ChunkResult write_chunk(const Chunk& chunk, const ConcatOptions& opt, Progress* 
       counted = true;  // build_chunk reports bytes as they are copied
       std::vector<CompletionRecord> records{expected};
       build_recorded(records, [&] {
-        build_chunk(chunk, opt, progress, r);
+        build_chunk(chunk, opt, expected, progress, r);
         return BuildResult{{}, {{"bytes", r.bytes_out}, {"newlines_added", r.newlines_added}}};
       });
       expected = records[0];

@@ -53,7 +53,14 @@ std::string serialize(const CompletionRecord& r) {
   s += "],\n  \"counts\": {";
   for (size_t i = 0; i < r.counts.size(); ++i)
     s += (i ? ", " : "") + json_quote(r.counts[i].first) + ": " + std::to_string(r.counts[i].second);
-  s += "}\n}\n";
+  s += "}";
+  if (!r.checkpoint.empty()) {
+    s += ",\n  \"checkpoint\": {";
+    for (size_t i = 0; i < r.checkpoint.size(); ++i)
+      s += (i ? ", " : "") + json_quote(r.checkpoint[i].first) + ": " + json_quote(r.checkpoint[i].second);
+    s += "}";
+  }
+  s += "\n}\n";
   return s;
 }
 
@@ -102,6 +109,12 @@ CompletionRecord parse(const std::string& path) {
       r.counts.emplace_back(std::string(k), n);
     }
   }
+  if (!root["checkpoint"].get(obj)) {
+    for (auto [k, v] : obj) {
+      if (v.get(sv)) fail("checkpoint entry '" + std::string(k) + "' is not a string");
+      r.checkpoint.emplace_back(std::string(k), std::string(sv));
+    }
+  }
   return r;
 }
 
@@ -115,8 +128,9 @@ std::string option_value(const CompletionRecord& r, const std::string& key, bool
   return "";
 }
 
-// Why the record's inputs/options differ from the expected ones ("" when they agree).
-std::string stale_reason(const CompletionRecord& want, const CompletionRecord& got) {
+}  // namespace
+
+std::string record_mismatch(const CompletionRecord& want, const CompletionRecord& got) {
   if (got.tool != want.tool) return "it was made by " + got.tool + ", not " + want.tool;
   for (const auto& [k, v] : want.options) {
     bool found;
@@ -145,6 +159,8 @@ std::string stale_reason(const CompletionRecord& want, const CompletionRecord& g
   return "";
 }
 
+namespace {
+
 // Why the outputs on disk differ from the record ("" when they agree).
 std::string damage_reason(const CompletionRecord& want, const CompletionRecord& got, VerifyDepth depth) {
   if (got.outputs.size() != want.outputs.size()) return "the record lists other outputs";
@@ -170,6 +186,12 @@ uint64_t CompletionRecord::count(const std::string& name) const {
   for (const auto& [k, v] : counts)
     if (k == name) return v;
   return 0;
+}
+
+std::string CompletionRecord::checkpoint_value(const std::string& name) const {
+  for (const auto& [k, v] : checkpoint)
+    if (k == name) return v;
+  return "";
 }
 
 std::string record_path_for(const std::string& output) { return output + std::string(kRecordSuffix); }
@@ -257,7 +279,7 @@ CompletionCheck check_completion(const CompletionRecord& expected, VerifyDepth d
   if (std::string why = damage_reason(expected, c.record, depth); !why.empty()) {
     c.state = Completion::kDamaged;
     c.reason = why;
-  } else if (std::string stale = stale_reason(expected, c.record); !stale.empty()) {
+  } else if (std::string stale = record_mismatch(expected, c.record); !stale.empty()) {
     c.state = Completion::kStale;
     c.reason = stale;
   } else {

@@ -37,7 +37,13 @@ const sp::cli::Program kProgram{
         {"remove-source", "",
          "Delete each input once the chunk holding it is complete, verified (checksum read back, every input "
          "compared with its bytes in the chunk) and synced to disk."},
-        {"overwrite", "", "Rebuild chunks even when their completion record says they are complete."},
+        {"overwrite", "",
+         "Rebuild chunks even when their completion record says they are complete (and ignore checkpoints)."},
+        {"checkpoint-every", "SIZE",
+         "Build each chunk in CHUNK.sp-partial and commit a checkpoint (CHUNK.sp-checkpoint: the inputs copied "
+         "and synced) every SIZE of input and on SIGTERM/SIGINT, so a rerun copies only the other inputs "
+         "(K/M/G/T; 0 = no checkpoints: write under a temporary name).",
+         "1G"},
         {"dry-run", "", "Print the plan (chunk -> files, sizes) on stdout and write nothing."},
         {"threads", "N", "Copies at once in this process; 0 = this rank's share of the CPUs.", "0"},
     }))),
@@ -49,7 +55,10 @@ const sp::cli::Program kProgram{
     "follow that file. Chunks are written under temporary names and renamed when complete; then\n"
     "OUT/<chunk>.sp-record (JSON) records the inputs' identity and the chunk's size and checksum. A\n"
     "rerun keeps exactly the chunks whose record matches them and their inputs, and rebuilds the rest\n"
-    "(saying why).\n"
+    "(saying why). Inside a chunk, a checkpoint lists the inputs copied and synced (every\n"
+    "--checkpoint-every of input, and at SIGTERM or SIGINT), so the rerun of an interrupted chunk\n"
+    "copies only the rest, with the same bytes; its partial (CHUNK.sp-partial) is resumed only when\n"
+    "its checkpoint names the same inputs.\n"
     "\n"
     "Ranks: under mpirun (or another MPI launcher) the ranks draw chunks, largest first, from one\n"
     "counter as they finish, rank 0 prints one progress line and one summary for the whole job, and a\n"
@@ -89,6 +98,7 @@ int body(int argc, char** argv) {
   sp::ConcatOptions co;
   co.remove_source = args.flag("remove-source");
   co.overwrite = args.flag("overwrite");
+  co.checkpoint_bytes = args.get_size("checkpoint-every", uint64_t{1} << 30);
 
   sp::Job job;
   const sp::RankInfo& rank = job.rank();
@@ -154,7 +164,10 @@ int body(int argc, char** argv) {
   });
 
   // This rank's figures, then the job's (sums over the ranks; one summary, from rank 0).
-  enum { kChunks, kWritten, kSkipped, kFailed, kUnfinished, kOut, kNewlines, kRemoved, kFiles, kStale, kCount };
+  enum {
+    kChunks, kWritten, kSkipped, kFailed, kUnfinished, kOut, kNewlines, kRemoved, kFiles, kStale,
+    kResumed, kResumedInputs, kResumedBytes, kCount
+  };
   std::vector<uint64_t> mine(kCount, 0);
   mine[kChunks] = run.ran.size();
   mine[kStale] = stale;
@@ -166,6 +179,7 @@ int body(int argc, char** argv) {
     mine[kUnfinished] += r.status == sp::ChunkStatus::kFailed && r.error.empty();  // interrupted
     mine[kOut] += r.bytes_out, mine[kNewlines] += r.newlines_added, mine[kRemoved] += r.sources_removed;
     if (r.status == sp::ChunkStatus::kWritten) mine[kFiles] += plan[i].inputs.size();
+    mine[kResumed] += r.resumed, mine[kResumedInputs] += r.resumed_inputs, mine[kResumedBytes] += r.resumed_bytes;
   }
   const std::vector<uint64_t> all = job.sum(mine);
   const double t = job.max(run.seconds);
@@ -182,6 +196,10 @@ int body(int argc, char** argv) {
          std::to_string(all[kFailed]) + " failed | " + std::to_string(all[kNewlines]) + " missing final newlines added";
     if (co.remove_source) s += " | " + std::to_string(all[kRemoved]) + " sources removed";
     if (all[kStale]) s += " | " + std::to_string(all[kStale]) + " stale temporaries removed";
+    if (all[kResumed])
+      s += " | " + std::to_string(all[kResumed]) + " resumed from checkpoints (" +
+           std::to_string(all[kResumedInputs]) + " inputs, " + sp::cli::format_size(all[kResumedBytes]) +
+           " already copied)";
     if (run.stop) s += " | interrupted: " + std::to_string(all[kUnfinished]) + " not finished";
     std::snprintf(buf, sizeof buf, " | out %.1f MB | %s | %.1f MB/s", all[kOut] / 1e6,
                   sp::cli::format_duration(t).c_str(), sp::mb_per_s(all[kOut], t));

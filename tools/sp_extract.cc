@@ -32,7 +32,13 @@ const sp::cli::Program kProgram{
         {"remove-source", "",
          "Delete each .zst once its output is complete, verified against its completion record (checksum read "
          "back) and synced to disk (saves space)."},
-        {"overwrite", "", "Rebuild outputs even when their completion record says they are complete."},
+        {"overwrite", "",
+         "Rebuild outputs even when their completion record says they are complete (and ignore checkpoints)."},
+        {"checkpoint-every", "SIZE",
+         "Build each output in OUTPUT.sp-partial and commit a checkpoint (OUTPUT.sp-checkpoint) every SIZE of "
+         "output and on SIGTERM/SIGINT, so a rerun continues an interrupted file there (K/M/G/T; 0 = no "
+         "checkpoints: write under a temporary name).",
+         "1G"},
         {"validate", "",
          "Also check that every line is a JSON object with valid UTF-8; the first bad line of a file is "
          "reported as FILE:LINE and that file fails."},
@@ -45,7 +51,10 @@ const sp::cli::Program kProgram{
     "complete-looking output. Beside each output, OUTPUT.sp-record (JSON) records the source's identity\n"
     "and the output's size and checksum; an output counts as complete only when its record matches it\n"
     "and the source, so a rerun skips exactly those, rebuilds anything else (saying why) and resumes a\n"
-    "killed job. Sources already removed by --remove-source stay in the plan through their records, so\n"
+    "killed job. Inside a file, a checkpoint every --checkpoint-every of output (and at SIGTERM or\n"
+    "SIGINT) lets the rerun continue from there with the same bytes; an interrupted run's partial\n"
+    "(OUTPUT.sp-partial) is resumed only when its checkpoint names the same source and options.\n"
+    "Sources already removed by --remove-source stay in the plan through their records, so\n"
     "ranks started at different times still split the same files. A failed file does not stop the\n"
     "others; the exit status is 1 if any file failed.\n"
     "\n"
@@ -67,6 +76,7 @@ int body(int argc, char** argv) {
   opt.validate = args.flag("validate");
   opt.remove_source = args.flag("remove-source");
   opt.overwrite = args.flag("overwrite");
+  opt.checkpoint_bytes = args.get_size("checkpoint-every", uint64_t{1} << 30);
 
   sp::Job job;
   const sp::RankInfo& rank = job.rank();
@@ -110,7 +120,7 @@ int body(int argc, char** argv) {
   });
 
   // This rank's figures, then the job's (sums over the ranks; under MPI one summary, from rank 0).
-  enum { kFiles, kDone, kSkipped, kFailed, kUnfinished, kRemoved, kIn, kOut, kLines, kStale, kCount };
+  enum { kFiles, kDone, kSkipped, kFailed, kUnfinished, kRemoved, kIn, kOut, kLines, kStale, kResumed, kKept, kCount };
   std::vector<uint64_t> mine(kCount, 0);
   mine[kFiles] = run.ran.size();
   mine[kStale] = stale;
@@ -123,6 +133,7 @@ int body(int argc, char** argv) {
     else if (r.status == sp::ExtractStatus::kFailed) ++mine[kFailed], failed += tasks[i].source + "\n";
     mine[kRemoved] += r.source_removed;
     mine[kIn] += r.bytes_in, mine[kOut] += r.bytes_out, mine[kLines] += r.lines;
+    mine[kResumed] += r.resumed, mine[kKept] += r.resumed_from;
   }
   const std::vector<uint64_t> all = job.sum(mine);
   const double t = job.max(run.seconds);
@@ -144,6 +155,9 @@ int body(int argc, char** argv) {
     if (opt.validate) s += " | " + std::to_string(all[kLines]) + " lines validated";
     if (opt.remove_source) s += " | " + std::to_string(all[kRemoved]) + " sources removed";
     if (all[kStale]) s += " | " + std::to_string(all[kStale]) + " stale temporaries removed";
+    if (all[kResumed])
+      s += " | " + std::to_string(all[kResumed]) + " resumed from checkpoints (" + sp::cli::format_size(all[kKept]) +
+           " of output kept)";
     if (run.stop) s += " | interrupted: " + std::to_string(all[kUnfinished]) + " not finished";
     std::snprintf(buf, sizeof buf, " | in %.1f MB, out %.1f MB | %s | %.1f MB/s in, %.1f MB/s out", all[kIn] / 1e6,
                   all[kOut] / 1e6, sp::cli::format_duration(t).c_str(), sp::mb_per_s(all[kIn], t),

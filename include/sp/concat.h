@@ -71,6 +71,9 @@ struct ConcatOptions {
   bool remove_source = false;  // unlink inputs once their chunk is verified and durable
   bool overwrite = false;      // rebuild chunks even when their record says they are complete
   bool parallel_inputs = true; // copy a chunk's inputs concurrently (TBB)
+  // Bytes copied between checkpoints (checkpoint.h); 0: none, and the chunk is
+  // written under a temporary name instead of a resumable partial.
+  uint64_t checkpoint_bytes = uint64_t{1} << 30;
 };
 
 enum class ChunkStatus { kWritten, kSkipped, kFailed };
@@ -81,7 +84,10 @@ struct ChunkResult {
   uint64_t newlines_added = 0;
   uint64_t sources_removed = 0;
   std::string error;
-  std::string notice;  // why an existing chunk was rebuilt, when it was
+  std::string notice;  // why an existing chunk was rebuilt, or a checkpoint resumed or discarded
+  bool resumed = false;         // continued from a checkpoint of an interrupted run
+  uint64_t resumed_inputs = 0;  // inputs the checkpoint had copied already
+  uint64_t resumed_bytes = 0;   // their bytes in the chunk
 };
 
 // Writes one chunk under a temporary name, renames it into place, then writes
@@ -93,7 +99,11 @@ struct ChunkResult {
 // that contradicts its record is an error. Inputs are removed only after the
 // chunk was verified (its checksum read back, and every input compared with
 // its bytes in the chunk) and synced. Problems come back as kFailed naming
-// the file; nothing is deleted then.
+// the file; nothing is deleted then. With checkpoint_bytes, the chunk is
+// built in a resumable partial (checkpoint.h) whose checkpoint lists the
+// inputs copied and synced, every checkpoint_bytes of input and when a signal
+// (or a failed input) stops the copy; a rerun with the same inputs copies only
+// the others (overwrite: all) and ends with the same bytes and record.
 ChunkResult write_chunk(const Chunk& chunk, const ConcatOptions& options, Progress* progress = nullptr);
 
 }  // namespace sp

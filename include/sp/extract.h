@@ -1,6 +1,7 @@
 // sp_extract's core: which .zst files become which outputs, and decompressing
-// one file safely (temporary name, renamed only when the whole file decoded
-// cleanly, optional JSONL validation on the way through).
+// one file safely (temporary or partial name, renamed only when the whole file
+// decoded cleanly, resumable from checkpoints, optional JSONL validation on
+// the way through).
 #pragma once
 
 #include <cstdint>
@@ -36,6 +37,9 @@ struct ExtractOptions {
   bool remove_source = false;  // unlink the .zst once its output is verified and durable
   bool overwrite = false;      // rebuild outputs even when their record says they are complete
   size_t buffer_bytes = size_t{1} << 21;  // decompressed bytes per write
+  // Output bytes between checkpoints (checkpoint.h); 0: none, and the output
+  // is written under a temporary name instead of a resumable partial.
+  uint64_t checkpoint_bytes = uint64_t{1} << 30;
 };
 
 enum class ExtractStatus { kExtracted, kSkipped, kFailed };
@@ -47,7 +51,9 @@ struct ExtractResult {
   uint64_t lines = 0;      // lines checked (validate only)
   bool source_removed = false;
   std::string error;       // "file[:line]: reason" when kFailed
-  std::string notice;      // why an existing output was rebuilt, when it was
+  std::string notice;      // why an existing output was rebuilt, or a checkpoint resumed or discarded
+  bool resumed = false;    // continued from a checkpoint of an interrupted run
+  uint64_t resumed_from = 0;  // output bytes the checkpoint kept
 };
 
 // Decompresses one file and writes its completion record (record.h). Never
@@ -57,7 +63,11 @@ struct ExtractResult {
 // (notice says why) -- except under remove_source, where an output that
 // contradicts its record is an error and nothing is deleted. The source is
 // removed only after the output was verified against its record (checksum
-// read back) and synced. progress, when given, receives compressed bytes as
+// read back) and synced. With checkpoint_bytes, the output is built in a
+// resumable partial (checkpoint.h): a checkpoint every checkpoint_bytes of
+// output and when a signal stops the work; a rerun with the same source and
+// options continues from the last one (overwrite: starts afresh) and ends
+// with the same bytes and record as an uninterrupted run. progress, when given, receives compressed bytes as
 // they are consumed and one item per finished file.
 ExtractResult extract_file(const ExtractTask& task, const ExtractOptions& options, Progress* progress = nullptr);
 

@@ -45,8 +45,12 @@ struct CompletionRecord {
   std::vector<FileIdentity> inputs;
   std::vector<FileIdentity> outputs;
   std::vector<std::pair<std::string, uint64_t>> counts;
+  // Checkpoint records only (checkpoint.h): how far an unfinished task got,
+  // in the task's own terms. Written and read only when not empty.
+  std::vector<std::pair<std::string, std::string>> checkpoint;
 
-  uint64_t count(const std::string& name) const;  // 0 when absent
+  uint64_t count(const std::string& name) const;                      // 0 when absent
+  std::string checkpoint_value(const std::string& name) const;        // "" when absent
 };
 
 // "<output>.sp-record".
@@ -101,6 +105,12 @@ struct CompletionCheck {
   std::string reason;       // for anything but kComplete/kAbsent: one sentence naming the file and the difference
   CompletionRecord record;  // the record as read (when there is one)
 };
+
+// Why `got` was not made by the command `expected` describes: another tool,
+// other options (the sets must be equal) or other inputs (path, and for
+// present inputs size, mtime and fingerprint). "" when they agree. This is
+// the test check_completion calls kStale, for records and checkpoints alike.
+std::string record_mismatch(const CompletionRecord& expected, const CompletionRecord& got);
 
 // Compares what is on disk with `expected` (its path, tool, options, inputs
 // and output paths; output sizes/checksums are ignored, they come from the
