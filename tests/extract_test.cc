@@ -11,7 +11,10 @@
 
 #include <cstdlib>
 #include <map>
+#include <random>
 
+#include "sp/checkpoint.h"
+#include "sp/error.h"
 #include "sp/fs.h"
 #include "sp/record.h"
 #include "sp/stale_temps.h"
@@ -513,12 +516,14 @@ TEST(SpExtractTool, RerunAfterKillCompletesAndCleansTemporaries) {
 
 // Two runs into one directory (a resubmitted job, or ranks orphaned by a
 // killed mpirun still writing): the second run's clean-up must not delete the
-// first one's live temporaries, so both finish.
+// first one's live temporaries, so both finish. (Without checkpoints: with
+// them, see ConcurrentRunLeavesTheOtherRunsPartialAlone.)
 TEST(SpExtractTool, ConcurrentRunKeepsTheOtherRunsLiveTemporaries) {
   Corpus c(4, 20000);
   const std::string out = c.dir / "out";
   const std::string cmd = env_cmd("", "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " +
-                                                        shell_quote(out) + " --threads 1 --progress none");
+                                                        shell_quote(out) + " --threads 1 --progress none "
+                                                        "--checkpoint-every 0");
   test::BackgroundCommand first(cmd);
   ASSERT_TRUE(test::wait_until([&] { return !test::temps_under(out).empty() || !first.running(); }, 60));
   ASSERT_TRUE(first.freeze()) << "the first run finished at once; test is void";
@@ -535,7 +540,8 @@ TEST(SpExtractTool, ConcurrentRunKeepsTheOtherRunsLiveTemporaries) {
 }
 
 // SIGTERM and SIGINT mid-run: exit 128 + signal, the summary says it was
-// interrupted, no temporaries and no partial output remain, and the rerun
+// interrupted, no temporaries and no output at a final name that is not complete remain (a file's
+// partial and checkpoint may, for the rerun), and the rerun
 // gives the tree of an uninterrupted run.
 TEST(SpExtractTool, SignalsStopCleanlyAndTheRerunMatches) {
   Corpus c(6, 20000);
@@ -552,7 +558,8 @@ TEST(SpExtractTool, SignalsStopCleanlyAndTheRerunMatches) {
               std::string::npos) << r.err;
     EXPECT_NE(r.err.find(" not finished"), std::string::npos) << "no summary marked interrupted: " << r.err;
     EXPECT_EQ(count_temps(out), 0u);
-    const auto partial = snapshot(out);
+    auto partial = snapshot(out);
+    std::erase_if(partial, [](const auto& f) { return is_partial_name(f.first); });  // kept for the rerun
     EXPECT_LT(partial.size(), c.expected.size());
     for (const auto& [rel, bytes] : partial)
       EXPECT_TRUE(c.expected.count(rel) && bytes == c.expected.at(rel)) << rel << " is not a complete output";
@@ -574,6 +581,186 @@ TEST(SpExtractTool, DanglingSymlinksAreReported) {
   EXPECT_EQ(snapshot(c.dir / "out"), c.expected);
 }
 
+// ---- resuming inside a file (checkpoints) ----
+
+// Partials and checkpoints under root, relative (none while root is not there
+// yet, or while a running tool renames files under the listing).
+std::vector<std::string> partials_under(const std::string& root) {
+  std::vector<std::string> out;
+  try {
+    for (const auto& f : list_files(root, [](std::string_view rel) { return is_partial_name(base_name(std::string(rel))); }))
+      out.push_back(f.relative);
+  } catch (const Error&) {
+    out.clear();
+  }
+  return out;
+}
+
+// Each output's size and checksum, as its completion record gives them.
+std::map<std::string, std::string> recorded_checksums(const std::string& root) {
+  std::map<std::string, std::string> m;
+  for (const auto& f : list_files(root, [](std::string_view rel) { return is_record_name(std::string(rel)); })) {
+    const CompletionRecord r = read_record(f.path);
+    m[f.relative] = std::to_string(r.outputs.at(0).size) + " " + r.outputs.at(0).fingerprint;
+  }
+  return m;
+}
+
+// Three files of about 8 MB (several 2 MiB writes, so several checkpoints at 64K each).
+struct ResumeCase {
+  Corpus c{3, 20000};
+  std::string out = c.dir / "out";
+  std::string ref = c.dir / "ref";
+  std::map<std::string, std::string> ref_records;
+  explicit ResumeCase(const std::string& flags = "") {
+    auto r = run_command(env_cmd("", "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " +
+                                                       shell_quote(ref) + " --checkpoint-every 0 --quiet " + flags));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    ref_records = recorded_checksums(ref);
+  }
+  std::string cmd(const std::string& flags = "", const std::string& env = "") const {
+    return env_cmd(env, "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " + shell_quote(out) +
+                                         " --threads 1 --progress none --checkpoint-every 64K " + flags);
+  }
+  // The rerun's tree and records are an uninterrupted run's, with nothing partial left.
+  void expect_finished_like_the_reference(const std::string& err) const {
+    EXPECT_TRUE(snapshot(out) == c.expected) << err;
+    EXPECT_EQ(recorded_checksums(out), ref_records);
+    EXPECT_EQ(partials_under(out), std::vector<std::string>{});
+    EXPECT_EQ(count_temps(out), 0u);
+  }
+};
+
+TEST(SpExtractTool, KilledAfterACheckpointResumesThereWithTheSameBytes) {
+  ResumeCase rc;
+  std::mt19937 rng(7);
+  for (int hit : {1, 2, 5, 1 + static_cast<int>(rng() % 10)}) {
+    SCOPED_TRACE("killed after checkpoint " + std::to_string(hit));
+    run_command("rm -rf " + shell_quote(rc.out));
+    auto r = run_command("SP_FAILPOINT=checkpoint.after_write:" + std::to_string(hit) + " " + rc.cmd());
+    ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+    ASSERT_EQ(partials_under(rc.out).size(), 2u) << "a partial and its checkpoint";
+    const CompletionRecord cp = read_record(rc.out + "/" + partials_under(rc.out)[0]);
+    const uint64_t kept = std::stoull(cp.checkpoint_value("output_bytes"));
+    EXPECT_GT(kept, 0u);
+    r = run_command(rc.cmd());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("from its checkpoint at " + cli::format_size(kept)), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("| 1 resumed from checkpoints (" + cli::format_size(kept) + " of output kept)"),
+              std::string::npos) << r.err;
+    rc.expect_finished_like_the_reference(r.err);
+  }
+}
+
+// kill -9 at arbitrary moments after the first checkpoint (the partial may
+// then hold bytes past it), with validation on: the rerun still counts and
+// checks every line.
+TEST(SpExtractTool, KilledAtRandomMomentsAfterACheckpointResumes) {
+  ResumeCase rc("--validate");
+  std::mt19937 rng(11);
+  int resumed = 0;
+  for (int trial = 0; trial < 4; ++trial) {
+    run_command("rm -rf " + shell_quote(rc.out));
+    test::BackgroundCommand run(rc.cmd("--validate"));
+    ASSERT_TRUE(test::wait_until([&] { return partials_under(rc.out).size() >= 2; }, 60));
+    ::usleep(static_cast<useconds_t>(rng() % 40000));
+    run.signal(SIGKILL);
+    run.wait();
+    auto r = run_command(rc.cmd("--validate"));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    resumed += r.err.find("resumed from checkpoints") != std::string::npos;
+    EXPECT_NE(r.err.find(" lines validated"), std::string::npos) << r.err;
+    rc.expect_finished_like_the_reference(r.err);
+  }
+  EXPECT_GT(resumed, 0) << "no rerun resumed from a checkpoint";
+}
+
+// SIGTERM: the file being written is checkpointed where it stands, the run
+// ends with 143, and the rerun continues it.
+TEST(SpExtractTool, SigtermCheckpointsAndTheRerunResumes) {
+  ResumeCase rc;
+  // Slow checkpoints (50 ms each) keep the run going long enough to be caught mid-file.
+  test::BackgroundCommand run(rc.cmd("", "SP_FAILPOINT=checkpoint.after_write:sleep=50"));
+  ASSERT_TRUE(test::wait_until([&] { return partials_under(rc.out).size() >= 2; }, 60));
+  run.signal(SIGTERM);
+  auto r = run.wait();
+  ASSERT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+  ASSERT_EQ(partials_under(rc.out).size(), 2u) << r.err;
+  // The checkpoint vouches for everything the stopped run wrote.
+  const std::string partial = rc.out + "/" + partials_under(rc.out)[1];
+  EXPECT_EQ(std::to_string(file_size(partial)),
+            read_record(checkpoint_path_for(partial.substr(0, partial.size() - 11))).checkpoint_value("output_bytes"));
+  r = run_command(rc.cmd());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("| 1 resumed from checkpoints"), std::string::npos) << r.err;
+  rc.expect_finished_like_the_reference(r.err);
+}
+
+// A checkpoint of another source (changed since), or with --overwrite, is not resumed.
+TEST(SpExtractTool, CheckpointOfAChangedSourceOrUnderOverwriteIsDiscarded) {
+  ResumeCase rc;
+  auto r = run_command("SP_FAILPOINT=checkpoint.after_write:1 " + rc.cmd());
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  r = run_command(rc.cmd("--overwrite"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("resum"), std::string::npos) << r.err;
+  rc.expect_finished_like_the_reference(r.err);
+
+  run_command("rm -rf " + shell_quote(rc.out));
+  r = run_command("SP_FAILPOINT=checkpoint.after_write:1 " + rc.cmd());
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  const std::string partial = partials_under(rc.out)[1];  // sorted: the .sp-checkpoint, then the .sp-partial
+  ASSERT_TRUE(ends_with(partial, ".sp-partial"));
+  const std::string rel = partial.substr(0, partial.size() - std::string_view(".sp-partial").size());
+  const std::string changed = jsonl(20000, 4242);
+  write_file(rc.c.in() + "/" + rel + ".zst", compress(changed));
+  r = run_command(rc.cmd());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("discarding the checkpoint of " + rc.out + "/" + rel + ": its input"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("resumed"), std::string::npos) << r.err;
+  EXPECT_EQ(read_file(rc.out + "/" + rel), changed);
+  EXPECT_EQ(partials_under(rc.out), std::vector<std::string>{});
+}
+
+// --checkpoint-every 0: no partial or checkpoint is ever written (a kill
+// leaves only a temporary), and one left by an earlier run is removed.
+TEST(SpExtractTool, CheckpointEveryZeroWritesNoCheckpoints) {
+  ResumeCase rc;
+  auto r = run_command("SP_FAILPOINT=checkpoint.after_write:1 " + rc.cmd());
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  ASSERT_EQ(partials_under(rc.out).size(), 2u);
+  r = run_command("SP_FAILPOINT=atomic_file.before_rename:2 " + rc.cmd("--checkpoint-every 0"));
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  EXPECT_EQ(partials_under(rc.out), std::vector<std::string>{});
+  EXPECT_EQ(count_temps(rc.out), 1u);
+  r = run_command(rc.cmd("--checkpoint-every 0"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("resum"), std::string::npos) << r.err;
+  rc.expect_finished_like_the_reference(r.err);
+}
+
+// Two runs into one directory with checkpoints: the partial the first run is
+// writing is locked, so the second writes that file under a temporary of its
+// own and does not touch the partial; both finish with the same tree.
+TEST(SpExtractTool, ConcurrentRunLeavesTheOtherRunsPartialAlone) {
+  ResumeCase rc;
+  test::BackgroundCommand first(rc.cmd());
+  ASSERT_TRUE(test::wait_until([&] { return !partials_under(rc.out).empty() || !first.running(); }, 60));
+  ASSERT_TRUE(first.freeze()) << "the first run finished at once; test is void";
+  const auto held = partials_under(rc.out);
+  ASSERT_FALSE(held.empty());
+  const std::string partial = rc.out + "/" + held.back();  // sorted: the .sp-partial last
+  ASSERT_TRUE(ends_with(partial, ".sp-partial"));
+  auto second = run_command(rc.cmd());
+  EXPECT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_TRUE(file_exists(partial)) << "the second run took the first run's partial " << partial;
+  first.signal(SIGCONT);
+  auto r = first.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  rc.expect_finished_like_the_reference(r.err);
+}
+
 TEST(SpExtractTool, UsageErrors) {
   auto r = run_command(env_cmd("", "sp_extract", "--output-dir /tmp/x"));
   EXPECT_EQ(r.exit_code, 2);
@@ -584,6 +771,7 @@ TEST(SpExtractTool, UsageErrors) {
   r = run_command(env_cmd("", "sp_extract", "--help"));
   EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("--remove-source"), std::string::npos);
+  EXPECT_NE(r.out.find("--checkpoint-every SIZE"), std::string::npos);
 }
 
 }  // namespace
