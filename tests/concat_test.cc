@@ -9,16 +9,20 @@
 
 #include <cstdlib>
 #include <map>
+#include <random>
 #include <sstream>
 
+#include "sp/checkpoint.h"
 #include "sp/error.h"
 #include "sp/fs.h"
+#include "sp/record.h"
 #include "sp/stale_temps.h"
 #include "test_support.h"
 
 namespace sp {
 namespace {
 
+using test::partials_under;
 using test::read_file;
 using test::run_command;
 using test::shell_quote;
@@ -570,6 +574,155 @@ TEST(SpConcatTool, DanglingSymlinksAreReported) {
   EXPECT_NE(r.err.find("sp_concat: warning: skipping dangling symlink '" + in.in() + "/a/lost.jsonl'"),
             std::string::npos) << r.err;
   EXPECT_EQ(snapshot(in.dir / "out").size(), 1u);
+}
+
+// ---- resuming inside a chunk (checkpoints) ----
+
+// 24 inputs (~40 MB) in one chunk, copied two at a time with a checkpoint
+// after every input (64K apart).
+struct ResumeCase {
+  Inputs in{24, 3000};
+  std::string out = in.dir / "out";
+  std::string ref = in.dir / "ref";
+  std::map<std::string, std::string> ref_chunks, ref_records;
+  ResumeCase() {
+    auto r = run_command(env_cmd("", in.args(ref, "--target-size 1G --checkpoint-every 0")));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    ref_chunks = snapshot(ref);
+    ref_records = test::recorded_outputs(ref);
+  }
+  std::string cmd(const std::string& flags = "", const std::string& env = "") const {
+    return env_cmd(env, in.args(out, "--target-size 1G --threads 2 --checkpoint-every 64K " + flags));
+  }
+  // Inputs a checkpoint lists as copied, from its "inputs_done" ranges.
+  size_t listed_inputs() const {
+    const std::string text = read_record(checkpoint_path_for(out + "/train_chunk_0.jsonl")).checkpoint_value("inputs_done");
+    size_t n = 0;
+    std::istringstream ranges(text);
+    for (std::string range; std::getline(ranges, range, ',');) {
+      const auto dash = range.find('-');
+      n += dash == std::string::npos ? 1 : std::stoul(range.substr(dash + 1)) - std::stoul(range.substr(0, dash)) + 1;
+    }
+    return n;
+  }
+  void expect_finished_like_the_reference(const std::string& err) const {
+    EXPECT_TRUE(snapshot(out) == ref_chunks) << err;
+    EXPECT_EQ(test::recorded_outputs(out), ref_records);
+    EXPECT_EQ(partials_under(out), std::vector<std::string>{});
+    EXPECT_EQ(test::temps_under(out), std::vector<std::string>{});
+  }
+};
+
+TEST(SpConcatTool, KilledAfterACheckpointCopiesOnlyTheRest) {
+  ResumeCase rc;
+  std::mt19937 rng(5);
+  for (int hit : {1, 4, 2 + static_cast<int>(rng() % 10)}) {
+    SCOPED_TRACE("killed after checkpoint " + std::to_string(hit));
+    run_command("rm -rf " + shell_quote(rc.out));
+    auto r = run_command(rc.cmd("", "SP_FAILPOINT=checkpoint.after_write:" + std::to_string(hit)));
+    ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+    const size_t listed = rc.listed_inputs();
+    EXPECT_GE(listed, static_cast<size_t>(hit));
+    r = run_command(rc.cmd());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("from its checkpoint: " + std::to_string(listed) + " of 24 inputs"), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("| 1 resumed from checkpoints (" + std::to_string(listed) + " inputs, "), std::string::npos)
+        << r.err;
+    rc.expect_finished_like_the_reference(r.err);
+  }
+}
+
+// kill -9 at arbitrary moments once a checkpoint is there: inputs being
+// copied (not listed) are copied again, the rest are kept.
+TEST(SpConcatTool, KilledAtRandomMomentsAfterACheckpointResumes) {
+  ResumeCase rc;
+  std::mt19937 rng(13);
+  int resumed = 0;
+  for (int trial = 0; trial < 4; ++trial) {
+    run_command("rm -rf " + shell_quote(rc.out));
+    test::BackgroundCommand run(rc.cmd());
+    ASSERT_TRUE(test::wait_until([&] { return partials_under(rc.out).size() >= 2; }, 60));
+    ::usleep(static_cast<useconds_t>(rng() % 30000));
+    run.signal(SIGKILL);
+    run.wait();
+    auto r = run_command(rc.cmd());
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    resumed += r.err.find("resumed from checkpoints") != std::string::npos;
+    rc.expect_finished_like_the_reference(r.err);
+  }
+  EXPECT_GT(resumed, 0) << "no rerun resumed from a checkpoint";
+}
+
+// SIGTERM: the inputs copied so far are checkpointed, the run ends with 143,
+// and the rerun copies only the others.
+TEST(SpConcatTool, SigtermCheckpointsAndTheRerunResumes) {
+  ResumeCase rc;
+  test::BackgroundCommand run(rc.cmd("", "SP_FAILPOINT=checkpoint.after_write:sleep=50"));
+  ASSERT_TRUE(test::wait_until([&] { return partials_under(rc.out).size() >= 2; }, 60));
+  run.signal(SIGTERM);
+  auto r = run.wait();
+  ASSERT_EQ(r.exit_code, 128 + SIGTERM) << r.err;
+  ASSERT_EQ(partials_under(rc.out).size(), 2u) << r.err;
+  const size_t listed = rc.listed_inputs();
+  ASSERT_LT(listed, 24u);
+  r = run_command(rc.cmd());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("from its checkpoint: " + std::to_string(listed) + " of 24 inputs"), std::string::npos) << r.err;
+  rc.expect_finished_like_the_reference(r.err);
+}
+
+// An input rewritten since the checkpoint (same size, so the pinned plan
+// still holds): the checkpoint is discarded and the chunk copied afresh.
+TEST(SpConcatTool, CheckpointOfChangedInputsIsDiscarded) {
+  ResumeCase rc;
+  auto r = run_command(rc.cmd("", "SP_FAILPOINT=checkpoint.after_write:3"));
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  const std::string first = rc.in.in() + "/" + rc.in.files[0].first;
+  std::string bytes = rc.in.files[0].second;
+  ASSERT_GT(bytes.size(), 20u);
+  bytes[12] = bytes[12] == 'x' ? 'y' : 'x';
+  ::usleep(20000);  // a new mtime, too
+  write_file(first, bytes);
+  r = run_command(rc.cmd());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("discarding the checkpoint of " + rc.out + "/train_chunk_0.jsonl: its input '" + first +
+                       "' was modified"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("resumed"), std::string::npos) << r.err;
+  std::string want = bytes;
+  for (size_t i = 1; i < rc.in.files.size(); ++i) {
+    const std::string& b = rc.in.files[i].second;
+    if (!want.empty() && want.back() != '\n') want += '\n';
+    want += b;
+  }
+  if (!want.empty() && want.back() != '\n') want += '\n';
+  EXPECT_EQ(read_file(rc.out + "/train_chunk_0.jsonl"), want);
+  EXPECT_EQ(partials_under(rc.out), std::vector<std::string>{});
+}
+
+// --overwrite starts afresh; --checkpoint-every 0 writes no partial or
+// checkpoint (and removes one an earlier run left).
+TEST(SpConcatTool, OverwriteAndCheckpointEveryZeroTakeNoCheckpoint) {
+  ResumeCase rc;
+  auto r = run_command(rc.cmd("", "SP_FAILPOINT=checkpoint.after_write:2"));
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  r = run_command(rc.cmd("--overwrite"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("resum"), std::string::npos) << r.err;
+  rc.expect_finished_like_the_reference(r.err);
+
+  run_command("rm -rf " + shell_quote(rc.out));
+  r = run_command(rc.cmd("", "SP_FAILPOINT=checkpoint.after_write:2"));
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  ASSERT_EQ(partials_under(rc.out).size(), 2u);
+  r = run_command(rc.cmd("--checkpoint-every 0", "SP_FAILPOINT=atomic_file.before_rename:1"));
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  EXPECT_EQ(partials_under(rc.out), std::vector<std::string>{});
+  EXPECT_EQ(test::temps_under(rc.out).size(), 1u);
+  r = run_command(rc.cmd("--checkpoint-every 0"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.err.find("resum"), std::string::npos) << r.err;
+  rc.expect_finished_like_the_reference(r.err);
 }
 
 TEST(SpConcatTool, UsageErrors) {

@@ -14,7 +14,6 @@
 #include <random>
 
 #include "sp/checkpoint.h"
-#include "sp/error.h"
 #include "sp/fs.h"
 #include "sp/record.h"
 #include "sp/stale_temps.h"
@@ -24,6 +23,7 @@ namespace sp {
 namespace {
 
 using test::file_exists;
+using test::partials_under;
 using test::read_file;
 using test::run_command;
 using test::shell_quote;
@@ -583,29 +583,6 @@ TEST(SpExtractTool, DanglingSymlinksAreReported) {
 
 // ---- resuming inside a file (checkpoints) ----
 
-// Partials and checkpoints under root, relative (none while root is not there
-// yet, or while a running tool renames files under the listing).
-std::vector<std::string> partials_under(const std::string& root) {
-  std::vector<std::string> out;
-  try {
-    for (const auto& f : list_files(root, [](std::string_view rel) { return is_partial_name(base_name(std::string(rel))); }))
-      out.push_back(f.relative);
-  } catch (const Error&) {
-    out.clear();
-  }
-  return out;
-}
-
-// Each output's size and checksum, as its completion record gives them.
-std::map<std::string, std::string> recorded_checksums(const std::string& root) {
-  std::map<std::string, std::string> m;
-  for (const auto& f : list_files(root, [](std::string_view rel) { return is_record_name(std::string(rel)); })) {
-    const CompletionRecord r = read_record(f.path);
-    m[f.relative] = std::to_string(r.outputs.at(0).size) + " " + r.outputs.at(0).fingerprint;
-  }
-  return m;
-}
-
 // Three files of about 8 MB (several 2 MiB writes, so several checkpoints at 64K each).
 struct ResumeCase {
   Corpus c{3, 20000};
@@ -616,7 +593,7 @@ struct ResumeCase {
     auto r = run_command(env_cmd("", "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " +
                                                        shell_quote(ref) + " --checkpoint-every 0 --quiet " + flags));
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    ref_records = recorded_checksums(ref);
+    ref_records = test::recorded_outputs(ref);
   }
   std::string cmd(const std::string& flags = "", const std::string& env = "") const {
     return env_cmd(env, "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " + shell_quote(out) +
@@ -625,7 +602,7 @@ struct ResumeCase {
   // The rerun's tree and records are an uninterrupted run's, with nothing partial left.
   void expect_finished_like_the_reference(const std::string& err) const {
     EXPECT_TRUE(snapshot(out) == c.expected) << err;
-    EXPECT_EQ(recorded_checksums(out), ref_records);
+    EXPECT_EQ(test::recorded_outputs(out), ref_records);
     EXPECT_EQ(partials_under(out), std::vector<std::string>{});
     EXPECT_EQ(count_temps(out), 0u);
   }

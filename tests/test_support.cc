@@ -22,7 +22,10 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include "sp/checkpoint.h"
+#include "sp/error.h"
 #include "sp/fs.h"
+#include "sp/record.h"
 #include "sp/stale_temps.h"
 #include "sp/unicode.h"
 
@@ -152,6 +155,26 @@ std::vector<std::string> temps_under(const std::string& root) {
   for (const auto& f : list_files(root, [](std::string_view rel) { return is_temp_name(base_name(std::string(rel))); }))
     out.push_back(f.path);
   return out;
+}
+
+std::vector<std::string> partials_under(const std::string& root) {
+  std::vector<std::string> out;
+  try {
+    auto partial = [](std::string_view rel) { return is_partial_name(base_name(std::string(rel))); };
+    for (const auto& f : list_files(root, partial)) out.push_back(f.relative);
+  } catch (const Error&) {
+    out.clear();
+  }
+  return out;
+}
+
+std::map<std::string, std::string> recorded_outputs(const std::string& root) {
+  std::map<std::string, std::string> m;
+  for (const auto& f : list_files(root, [](std::string_view rel) { return is_record_name(std::string(rel)); })) {
+    const CompletionRecord r = read_record(f.path);
+    for (const auto& o : r.outputs) m[f.relative] += std::to_string(o.size) + " " + o.fingerprint + "\n";
+  }
+  return m;
 }
 
 CommandResult interrupt_while_working(const std::string& command_line, const std::string& watch_dir, int sig,

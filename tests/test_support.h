@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +66,15 @@ bool wait_until(const std::function<bool()>& condition, double seconds);
 
 // Paths of AtomicFile temporaries ("*.tmp-*") anywhere under root, sorted.
 std::vector<std::string> temps_under(const std::string& root);
+
+// Partials and checkpoints (sp/checkpoint.h) anywhere under root, relative to
+// it, sorted; none while root is not there yet, or while a running tool
+// renames files under the listing.
+std::vector<std::string> partials_under(const std::string& root);
+
+// For each completion record under root (relative path): its outputs' sizes
+// and checksums, which equal those of an uninterrupted run's when the bytes do.
+std::map<std::string, std::string> recorded_outputs(const std::string& root);
 
 // Runs command_line in the background; as soon as a temporary shows up under
 // watch_dir, freezes it (SIGSTOP), sets *caught_mid_run to work_remains()
