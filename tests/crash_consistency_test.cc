@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "sp/checkpoint.h"
 #include "sp/error.h"
 #include "sp/fs.h"
 #include "sp/io.h"
@@ -128,9 +129,11 @@ std::string zstd_compress(const std::string& data) {
 
 // AtomicFile's temporaries, and sp_download's partial files and their sidecars.
 bool is_temp(const std::string& rel) {
-  // sp_merge's work files count too: its part files (renamed into place when whole) and its journal.
+  // sp_merge's work files count too: its part files (renamed into place when whole) and its journal;
+  // and the partials and checkpoints of outputs resumed inside a task (sp/checkpoint.h).
   return rel.find(".tmp-") != std::string::npos || sp::ends_with(rel, ".part") || sp::ends_with(rel, ".part.meta") ||
-         sp::ends_with(rel, ".sp-merge-part") || sp::ends_with(rel, ".sp-merge-journal");
+         sp::ends_with(rel, ".sp-merge-part") || sp::ends_with(rel, ".sp-merge-journal") ||
+         sp::is_partial_name(sp::base_name(rel));
 }
 
 std::string signal_name(int sig) { return std::string("SIG") + sigabbrev_np(sig); }
@@ -590,6 +593,26 @@ TEST(CrashConsistency, ExtractKilledAtRandomTimes) {
   stop_at_random_times(s, seed_from_env(1), /*chains=*/4, /*stops_per_chain=*/3, {SIGKILL, SIGTERM, SIGINT});
 }
 
+// Checkpoints every 64K: most stops fall inside a file, and the reruns resume there.
+TEST(CrashConsistency, ExtractWithCheckpointsKilledAtEveryFailPoint) {
+  TempDir d;
+  Scenario s = extract_scenario(true);
+  s.argv = {tool_path("sp_extract"), "--input-dir", "in", "--output-dir", "out", "--checkpoint-every", "64K",
+            "--threads", "2", "--progress", "none"};
+  prepare(s, d.path());
+  kill_at_fail_points(s, {"checkpoint.after_write", "checkpoint.after_rename", "record.before_rename"},
+                      /*max_hits=*/6);
+}
+
+TEST(CrashConsistency, ExtractWithCheckpointsKilledAtRandomTimes) {
+  TempDir d;
+  Scenario s = extract_scenario(true);
+  s.argv = {tool_path("sp_extract"), "--input-dir", "in", "--output-dir", "out", "--checkpoint-every", "64K",
+            "--remove-source", "--validate", "--threads", "2", "--progress", "none"};
+  prepare(s, d.path());
+  stop_at_random_times(s, seed_from_env(6), /*chains=*/4, /*stops_per_chain=*/3, {SIGKILL, SIGTERM, SIGINT});
+}
+
 // --- sp_concat --------------------------------------------------------------
 
 Scenario concat_scenario(bool large) {
@@ -625,6 +648,25 @@ TEST(CrashConsistency, ConcatKilledAtRandomTimes) {
             "--target-size", "12M", "--remove-source", "--threads", "2", "--progress", "none"};
   prepare(s, d.path());
   stop_at_random_times(s, seed_from_env(2), /*chains=*/4, /*stops_per_chain=*/3, {SIGKILL, SIGTERM, SIGINT});
+}
+
+TEST(CrashConsistency, ConcatWithCheckpointsKilledAtEveryFailPoint) {
+  TempDir d;
+  Scenario s = concat_scenario(true);
+  s.argv = {tool_path("sp_concat"), "--input-dir", "in", "--output-dir", "out", "--files-per-chunk", "6",
+            "--checkpoint-every", "64K", "--threads", "2", "--progress", "none"};
+  prepare(s, d.path());
+  kill_at_fail_points(s, {"checkpoint.after_write", "checkpoint.after_rename", "record.before_rename"},
+                      /*max_hits=*/6);
+}
+
+TEST(CrashConsistency, ConcatWithCheckpointsKilledAtRandomTimes) {
+  TempDir d;
+  Scenario s = concat_scenario(true);
+  s.argv = {tool_path("sp_concat"), "--input-dir", "in", "--output-dir", "out", "--target-size", "12M",
+            "--checkpoint-every", "64K", "--remove-source", "--threads", "2", "--progress", "none"};
+  prepare(s, d.path());
+  stop_at_random_times(s, seed_from_env(7), /*chains=*/4, /*stops_per_chain=*/3, {SIGKILL, SIGTERM, SIGINT});
 }
 
 // --- sp_tokenize ------------------------------------------------------------
