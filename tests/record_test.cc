@@ -209,5 +209,34 @@ TEST(Record, AbsolutePath) {
   EXPECT_EQ(absolute_path("x/./y"), std::string(buf) + "/x/y");
 }
 
+// The checkpoint member round-trips; a record without one reads back with none.
+TEST(Record, CheckpointMemberRoundTrips) {
+  Fixture f;
+  f.finish();
+  EXPECT_TRUE(read_record(record_path_for(f.out)).checkpoint.empty());
+  CompletionRecord r = f.expected();
+  r.outputs = {identify_output(f.out)};
+  r.checkpoint = {{"inputs_done", "0-3,5"}, {"output_bytes", "4096"}};
+  write_record(r);
+  const CompletionRecord back = read_record(r.path);
+  EXPECT_EQ(back.checkpoint, r.checkpoint);
+  EXPECT_EQ(back.checkpoint_value("inputs_done"), "0-3,5");
+  EXPECT_EQ(back.checkpoint_value("absent"), "");
+}
+
+// record_mismatch names what differs: tool, options, inputs.
+TEST(Record, MismatchNamesTheDifference) {
+  Fixture f;
+  const CompletionRecord want = f.expected();
+  EXPECT_EQ(record_mismatch(want, want), "");
+  CompletionRecord other = want;
+  other.tool = "sp_other";
+  EXPECT_NE(record_mismatch(want, other).find("made by sp_other"), std::string::npos);
+  EXPECT_NE(record_mismatch(want, f.expected("false")).find("append_eod false, not true"), std::string::npos);
+  other = want;
+  other.inputs[0].size += 1;
+  EXPECT_NE(record_mismatch(want, other).find("bytes now"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sp
