@@ -501,6 +501,7 @@ void build_chunk(const Chunk& chunk, const ConcatOptions& opt, const CompletionR
     if (partial) {
       try {
         checkpoint();
+        if (std::count(done.begin(), done.end(), 1) == 0) partial->discard();  // nothing to resume
       } catch (const Error&) {  // the stop matters more; the previous checkpoint still holds
       }
     }

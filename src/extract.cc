@@ -129,6 +129,7 @@ class OutputSink {
     last_ = produced_;
   }
   uint64_t produced() const { return produced_; }
+  uint64_t checkpointed() const { return last_; }  // output bytes the last checkpoint vouches for
   std::string finish() { return sum_.finish(); }
 
  private:
@@ -267,6 +268,7 @@ std::string decompress(const ExtractTask& task, const ExtractOptions& opt, const
     // Stopped by a signal: what was written is vouched for, for the rerun.
     try {
       sink.checkpoint();
+      if (partial && sink.checkpointed() == 0) partial->discard();  // nothing to resume: leave nothing behind
     } catch (const Error&) {  // the stop matters more; the previous checkpoint still holds
     }
     throw;

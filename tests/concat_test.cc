@@ -596,7 +596,8 @@ struct ResumeCase {
   }
   // Inputs a checkpoint lists as copied, from its "inputs_done" ranges.
   size_t listed_inputs() const {
-    const std::string text = read_record(checkpoint_path_for(out + "/train_chunk_0.jsonl")).checkpoint_value("inputs_done");
+    const std::string cp = checkpoint_path_for(out + "/train_chunk_0.jsonl");
+    const std::string text = read_record(cp).checkpoint_value("inputs_done");
     size_t n = 0;
     std::istringstream ranges(text);
     for (std::string range; std::getline(ranges, range, ',');) {
