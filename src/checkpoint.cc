@@ -69,7 +69,7 @@ std::optional<CompletionRecord> PartialOutput::find_checkpoint(const CompletionR
     *discarded = what + "it is unreadable (" + e.what() + ")";
     return std::nullopt;
   }
-  if (std::string why = record_mismatch(expected, got); !why.empty()) {
+  if (std::string why = record_difference(expected, got); !why.empty()) {
     *discarded = what + why;
     return std::nullopt;
   }

@@ -128,9 +128,8 @@ std::string option_value(const CompletionRecord& r, const std::string& key, bool
   return "";
 }
 
-}  // namespace
-
-std::string record_mismatch(const CompletionRecord& want, const CompletionRecord& got) {
+// Why the record's inputs/options differ from the expected ones ("" when they agree).
+std::string stale_reason(const CompletionRecord& want, const CompletionRecord& got) {
   if (got.tool != want.tool) return "it was made by " + got.tool + ", not " + want.tool;
   for (const auto& [k, v] : want.options) {
     bool found;
@@ -158,8 +157,6 @@ std::string record_mismatch(const CompletionRecord& want, const CompletionRecord
   }
   return "";
 }
-
-namespace {
 
 // Why the outputs on disk differ from the record ("" when they agree).
 std::string damage_reason(const CompletionRecord& want, const CompletionRecord& got, VerifyDepth depth) {
@@ -279,7 +276,7 @@ CompletionCheck check_completion(const CompletionRecord& expected, VerifyDepth d
   if (std::string why = damage_reason(expected, c.record, depth); !why.empty()) {
     c.state = Completion::kDamaged;
     c.reason = why;
-  } else if (std::string stale = record_mismatch(expected, c.record); !stale.empty()) {
+  } else if (std::string stale = stale_reason(expected, c.record); !stale.empty()) {
     c.state = Completion::kStale;
     c.reason = stale;
   } else {
@@ -303,6 +300,10 @@ OutputDecision decide_outputs(const CompletionCheck& check, const std::string& w
   if (complete) return {OutputPlan::kBuild, "rebuilding " + what + " (--overwrite)"};
   if (check.state == Completion::kAbsent) return {OutputPlan::kBuild, ""};
   return {OutputPlan::kBuild, "rebuilding " + what + ": " + check.reason};
+}
+
+std::string record_difference(const CompletionRecord& expected, const CompletionRecord& got) {
+  return stale_reason(expected, got);
 }
 
 const char* completion_name(Completion c) {

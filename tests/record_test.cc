@@ -224,19 +224,5 @@ TEST(Record, CheckpointMemberRoundTrips) {
   EXPECT_EQ(back.checkpoint_value("absent"), "");
 }
 
-// record_mismatch names what differs: tool, options, inputs.
-TEST(Record, MismatchNamesTheDifference) {
-  Fixture f;
-  const CompletionRecord want = f.expected();
-  EXPECT_EQ(record_mismatch(want, want), "");
-  CompletionRecord other = want;
-  other.tool = "sp_other";
-  EXPECT_NE(record_mismatch(want, other).find("made by sp_other"), std::string::npos);
-  EXPECT_NE(record_mismatch(want, f.expected("false")).find("append_eod false, not true"), std::string::npos);
-  other = want;
-  other.inputs[0].size += 1;
-  EXPECT_NE(record_mismatch(want, other).find("bytes now"), std::string::npos);
-}
-
 }  // namespace
 }  // namespace sp

@@ -12,7 +12,7 @@
 //     partial's bytes it vouches for were synced (when outputs are synced; a
 //     kill -9 loses no written bytes either way), so a kill at any moment
 //     leaves the previous checkpoint or the next one.
-//   - A checkpoint is offered to the rerun only when record_mismatch finds
+//   - A checkpoint is offered to the rerun only when record_difference finds
 //     nothing against the current command (same tool, options and input
 //     identities) and the partial still holds the bytes it vouches for; any
 //     other is discarded, and the reason given.

@@ -49,8 +49,8 @@ struct CompletionRecord {
   // in the task's own terms. Written and read only when not empty.
   std::vector<std::pair<std::string, std::string>> checkpoint;
 
-  uint64_t count(const std::string& name) const;                      // 0 when absent
-  std::string checkpoint_value(const std::string& name) const;        // "" when absent
+  uint64_t count(const std::string& name) const;                // 0 when absent
+  std::string checkpoint_value(const std::string& name) const;  // "" when absent
 };
 
 // "<output>.sp-record".
@@ -106,17 +106,17 @@ struct CompletionCheck {
   CompletionRecord record;  // the record as read (when there is one)
 };
 
-// Why `got` was not made by the command `expected` describes: another tool,
-// other options (the sets must be equal) or other inputs (path, and for
-// present inputs size, mtime and fingerprint). "" when they agree. This is
-// the test check_completion calls kStale, for records and checkpoints alike.
-std::string record_mismatch(const CompletionRecord& expected, const CompletionRecord& got);
-
 // Compares what is on disk with `expected` (its path, tool, options, inputs
 // and output paths; output sizes/checksums are ignored, they come from the
 // record). Inputs with present == false are not compared: a removed source is
 // vouched for by the record itself.
 CompletionCheck check_completion(const CompletionRecord& expected, VerifyDepth depth);
+
+// Why `got` was made by another tool, with other options or from other
+// inputs than `expected` says (one sentence), or "" when they agree: the
+// comparison check_completion makes, for records that vouch for work in
+// progress (checkpoints) rather than for finished outputs.
+std::string record_difference(const CompletionRecord& expected, const CompletionRecord& got);
 
 // The one policy every tool applies to a task's existing outputs.
 enum class OutputPlan {
