@@ -5,6 +5,8 @@
 #include <tbb/parallel_pipeline.h>
 #include <tbb/task_arena.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,6 +26,7 @@
 #include "sp/fs.h"
 #include "sp/indexed_dataset.h"
 #include "sp/interrupt.h"
+#include "sp/io.h"
 #include "sp/json_out.h"
 #include "sp/jsonl.h"
 #include "sp/progress.h"
@@ -310,7 +313,18 @@ TokenizeStats run_pipeline(const TextTokenizer& tok, const std::string& input,
   CompletionRecord ckpt;
   std::optional<Snapshot> from;
   std::vector<std::string> notes;
+  UniqueFd lock;
   if (identity) {
+    // One writer at a time (a second job, or a rank orphaned by a killed
+    // mpirun still at work): the parts have fixed names. The lock is on the
+    // first .bin part, held until the end; without checkpoints, only on one
+    // left by an earlier run (to be removed).
+    const std::string first_part = writer_part_paths(prefixes[0])[0];
+    const int fd = ::open(first_part.c_str(), O_RDWR | O_CLOEXEC | (checkpoints ? O_CREAT : 0), 0644);
+    if (fd < 0 && (checkpoints || errno != ENOENT)) throw Error(errno_message("cannot open", first_part));
+    lock = UniqueFd(fd);
+    if (lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+      throw Error("another sp_tokenize is writing '" + prefixes[0] + "' (it holds the lock on '" + first_part + "')");
     ckpt = checkpoint_identity(*identity, prefixes[0]);
     std::string notice;
     if (checkpoints && !opt.overwrite) from = read_checkpoint(ckpt, prefixes, &notice);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -721,6 +723,24 @@ TEST_F(SpTokenizeCheckpoints, CheckpointsOfOtherInputsOrOptionsAreDiscarded) {
   ASSERT_EQ(run_command(cmd("in.jsonl", "ref2", "--checkpoint-every 0")).exit_code, 0);
   EXPECT_EQ(read_file(dir / "out/x_text_document.bin"), read_file(dir / "ref2/x_text_document.bin"));
   EXPECT_EQ(read_file(dir / "out/x_text_document.idx"), read_file(dir / "ref2/x_text_document.idx"));
+}
+
+// The parts have fixed names: a second writer of the same outputs (a second
+// job, a rank orphaned by a killed mpirun) is refused while the first holds them.
+TEST_F(SpTokenizeCheckpoints, ASecondWriterOfTheSameOutputsIsRefused) {
+  test::run_command("mkdir -p " + dir / "out");
+  const std::string part = dir / "out/x_text_document.bin.sp-part";
+  const int fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  auto r = run_command(cmd("in.jsonl", "out"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("another sp_tokenize is writing '" + dir / "out/x_text_document" + "'"), std::string::npos)
+      << r.err;
+  ::close(fd);
+  r = run_command(cmd("in.jsonl", "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_reference("out");
 }
 
 // --checkpoint-every 0: no part or checkpoint file is ever named (a run

@@ -21,6 +21,8 @@
 // checkpoint_every bytes of input are done twice after a kill -9. A checkpoint
 // that does not match is discarded (TokenizeStats::notes says why) and the
 // work starts afresh. The final .bin/.idx names appear only when complete.
+// One process at a time may write a file's outputs (a lock on the first
+// .bin part; a second one gets an Error naming it).
 #pragma once
 
 #include <cstdint>
@@ -84,7 +86,9 @@ struct TokenizeStats {
 // the pair's sizes and checksums, and the stats). Any earlier records of
 // these outputs are removed before work starts. Throws InputError
 // (file:line: reason) on the first bad line when on_error is kStop; nothing is
-// left at a final name then. Standard input ("-") gets no record.
+// left at a final name then, nor any part or checkpoint. With checkpoints on,
+// a signal ends it with Interrupted after a last checkpoint (see the top of
+// this file). Standard input ("-") gets no record and no checkpoints.
 TokenizeStats tokenize_file(const TextTokenizer& tokenizer, const std::string& input,
                             const std::vector<std::string>& output_prefixes, const TokenizeOptions& options,
                             Progress* progress);
