@@ -758,6 +758,8 @@ TEST_F(SpTokenizeCheckpoints, CheckpointEveryZeroNamesNoCheckpointFiles) {
   const auto names = test::list_dir(dir / "out0");
   ASSERT_EQ(names.size(), 2u);  // the .bin's and the .idx's temporaries
   for (const auto& name : names) EXPECT_NE(name.find(".tmp-"), std::string::npos) << name;
+  const auto help = run_command(shell_quote(test::tool_path("sp_tokenize")) + " --help");
+  EXPECT_NE(help.out.find("--checkpoint-every SIZE"), std::string::npos) << help.out;
 }
 
 TEST_F(SpTokenize, PeakMemoryDoesNotGrowWithInputSize) {
