@@ -483,7 +483,8 @@ void write_tiny_docs(const std::string& path, size_t mb, int seed) {
 TEST_F(SpTokenize, KillNineLeavesNoIndexScratchAndTheRerunCleansUp) {
   write_tiny_docs(dir / "in.jsonl", 24, 1);
   const std::string cmd =
-      tokenize_cmd("--workers 1 --checkpoint-every 0 --input " + dir / "in.jsonl" + " --output-prefix " + dir / "out/x");
+      tokenize_cmd("--workers 1 --checkpoint-every 0 --input " + dir / "in.jsonl" + " --output-prefix " +
+                   dir / "out/x");
   test::run_command("mkdir -p " + dir / "out");
   {
     test::BackgroundCommand run(cmd);
@@ -530,7 +531,8 @@ TEST_F(SpTokenize, SignalsStopCleanlyAndTheRerunMatches) {
   ASSERT_EQ(ref.size(), 8u);
   for (int sig : {SIGTERM, SIGINT}) {
     const std::string out = dir / ("out" + std::to_string(sig));
-    const std::string cmd = tokenize_cmd("--workers 1 --checkpoint-every 0 --input-dir " + dir / "in" + " --output-dir " + out);
+    const std::string cmd =
+        tokenize_cmd("--workers 1 --checkpoint-every 0 --input-dir " + dir / "in" + " --output-dir " + out);
     bool mid_run = false;
     auto r = test::interrupt_while_working(cmd, out, sig, [&] { return tree(out).size() < 8; }, &mid_run);
     ASSERT_TRUE(mid_run) << "the run was over before the signal; test is void";
@@ -689,7 +691,8 @@ TEST_F(SpTokenizeCheckpoints, SigtermTakesACheckpointAndTheRerunResumes) {
 // --overwrite discards it too. The work then starts afresh and is right.
 TEST_F(SpTokenizeCheckpoints, CheckpointsOfOtherInputsOrOptionsAreDiscarded) {
   const auto kill_after = [&](int n) {
-    const auto r = run_command("SP_FAILPOINT=tokenize.after_checkpoint:" + std::to_string(n) + " " + cmd("in.jsonl", "out"));
+    const auto r =
+        run_command("SP_FAILPOINT=tokenize.after_checkpoint:" + std::to_string(n) + " " + cmd("in.jsonl", "out"));
     ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
     ASSERT_TRUE(test::file_exists(checkpoint("out")));
   };
@@ -701,7 +704,8 @@ TEST_F(SpTokenizeCheckpoints, CheckpointsOfOtherInputsOrOptionsAreDiscarded) {
   EXPECT_NE(r.err.find("discarding the checkpoint '" + checkpoint("out") + "' (it was made with append_eod true"),
             std::string::npos) << r.err;
   EXPECT_EQ(resumed_at(r.err), 0u) << r.err;
-  ASSERT_EQ(run_command(tokenize_cmd("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "noeod/x")).exit_code, 0);
+  r = run_command(tokenize_cmd("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "noeod/x"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_file(dir / "out/x_text_document.bin"), read_file(dir / "noeod/x_text_document.bin"));
   EXPECT_FALSE(test::file_exists(checkpoint("out")));
   // --overwrite.
@@ -723,6 +727,16 @@ TEST_F(SpTokenizeCheckpoints, CheckpointsOfOtherInputsOrOptionsAreDiscarded) {
   ASSERT_EQ(run_command(cmd("in.jsonl", "ref2", "--checkpoint-every 0")).exit_code, 0);
   EXPECT_EQ(read_file(dir / "out/x_text_document.bin"), read_file(dir / "ref2/x_text_document.bin"));
   EXPECT_EQ(read_file(dir / "out/x_text_document.idx"), read_file(dir / "ref2/x_text_document.idx"));
+}
+
+// A bad line after several checkpoints: the input is at fault, so nothing of
+// the work is kept for a rerun (no part, no checkpoint), as without checkpoints.
+TEST_F(SpTokenizeCheckpoints, ABadLineLeavesNoPartsNorCheckpoint) {
+  write_file(dir / "bad.jsonl", corpus + "{\"text\": 1}\n");
+  const auto r = run_command(cmd("bad.jsonl", "out"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.jsonl:6001: "), std::string::npos) << r.err;
+  EXPECT_TRUE(test::list_dir(dir / "out").empty()) << test::list_dir(dir / "out")[0];
 }
 
 // The parts have fixed names: a second writer of the same outputs (a second
