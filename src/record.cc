@@ -283,6 +283,10 @@ OutputDecision decide_outputs(const CompletionCheck& check, const std::string& w
   return {OutputPlan::kBuild, "rebuilding " + what + ": " + check.reason};
 }
 
+std::string record_difference(const CompletionRecord& expected, const CompletionRecord& got) {
+  return stale_reason(expected, got);
+}
+
 const char* completion_name(Completion c) {
   switch (c) {
     case Completion::kComplete: return "complete";

@@ -108,6 +108,12 @@ struct CompletionCheck {
 // vouched for by the record itself.
 CompletionCheck check_completion(const CompletionRecord& expected, VerifyDepth depth);
 
+// Why `got` was made by another tool, with other options or from other
+// inputs than `expected` says (one sentence), or "" when they agree: the
+// comparison check_completion makes, for records that vouch for work in
+// progress (checkpoints) rather than for finished outputs.
+std::string record_difference(const CompletionRecord& expected, const CompletionRecord& got);
+
 // The one policy every tool applies to a task's existing outputs.
 enum class OutputPlan {
   kKeep,    // complete: nothing to do (beyond removing sources, with --remove-source)
