@@ -1,9 +1,11 @@
 #include "sp/byte_source.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <vector>
 
@@ -40,6 +42,17 @@ class FileSource final : public ByteSource {
     }
   }
   uint64_t raw_bytes_read() const override { return consumed_; }
+  void skip(uint64_t n) override {
+    if (!owned_) return ByteSource::skip(n);  // standard input cannot seek
+    struct stat st;
+    if (::fstat(fd_, &st) != 0) throw Error(errno_message("cannot stat", path_));
+    const off_t at = ::lseek(fd_, 0, SEEK_CUR);
+    if (at < 0) throw Error(errno_message("cannot seek in", path_));
+    if (static_cast<uint64_t>(st.st_size - at) < n)
+      throw InputError(path_, 0, "ends before byte " + std::to_string(static_cast<uint64_t>(at) + n));
+    if (::lseek(fd_, static_cast<off_t>(n), SEEK_CUR) < 0) throw Error(errno_message("cannot seek in", path_));
+    consumed_ += n;
+  }
 
  private:
   int fd_ = -1;
@@ -98,6 +111,15 @@ class ZstdSource final : public ByteSource {
 };
 
 }  // namespace
+
+void ByteSource::skip(uint64_t n) {
+  std::vector<char> discard(static_cast<size_t>(std::min<uint64_t>(n, uint64_t{1} << 20)));
+  for (uint64_t left = n; left > 0;) {
+    const size_t r = read(discard.data(), static_cast<size_t>(std::min<uint64_t>(left, discard.size())));
+    if (r == 0) throw InputError(path_, 0, "ends " + std::to_string(left) + " bytes before byte " + std::to_string(n));
+    left -= r;
+  }
+}
 
 bool is_zstd_path(const std::string& path) { return ends_with(path, ".zst") || ends_with(path, ".zstd"); }
 

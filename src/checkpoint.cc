@@ -16,7 +16,7 @@ namespace sp {
 
 namespace {
 
-constexpr std::string_view kPartialSuffix = ".sp-partial";
+constexpr std::string_view kPartSuffix = ".sp-part";
 constexpr std::string_view kCheckpointSuffix = ".sp-checkpoint";
 
 void unlink_if_there(const std::string& path) {
@@ -25,21 +25,21 @@ void unlink_if_there(const std::string& path) {
 
 }  // namespace
 
-std::string partial_path_for(const std::string& output) { return output + std::string(kPartialSuffix); }
+std::string part_path_for(const std::string& output) { return output + std::string(kPartSuffix); }
 std::string checkpoint_path_for(const std::string& output) { return output + std::string(kCheckpointSuffix); }
 
-bool is_partial_name(std::string_view name) {
-  return ends_with(name, kPartialSuffix) || ends_with(name, kCheckpointSuffix);
+bool is_part_or_checkpoint_name(std::string_view name) {
+  return ends_with(name, kPartSuffix) || ends_with(name, kCheckpointSuffix);
 }
 
 PartialOutput::PartialOutput(std::string output, UniqueFd fd)
     : output_(std::move(output)),
-      partial_(partial_path_for(output_)),
+      partial_(part_path_for(output_)),
       checkpoint_(checkpoint_path_for(output_)),
       fd_(std::move(fd)) {}
 
 std::unique_ptr<PartialOutput> PartialOutput::open(const std::string& output) {
-  const std::string path = partial_path_for(output);
+  const std::string path = part_path_for(output);
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
   if (!fd) throw Error(errno_message("cannot open", path));
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
@@ -120,7 +120,7 @@ void PartialOutput::discard() {
 }
 
 void remove_partial(const std::string& output) {
-  const std::string partial = partial_path_for(output), checkpoint = checkpoint_path_for(output);
+  const std::string partial = part_path_for(output), checkpoint = checkpoint_path_for(output);
   const UniqueFd fd(::open(partial.c_str(), O_RDWR | O_CLOEXEC));
   if (fd) {
     if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return;  // another process is writing it

@@ -34,6 +34,7 @@ const char* outcome_name(FileOutcome o) {
     case FileOutcome::kDownloaded: return "downloaded";
     case FileOutcome::kAlreadyPresent: return "already_present";
     case FileOutcome::kFailed: return "failed";
+    case FileOutcome::kNotTaken: return "not_taken";
   }
   return "?";
 }
@@ -275,6 +276,8 @@ class Engine {
   std::vector<FileResult> run();
 
  private:
+  bool take_more(double now);
+  void follow_job_pause(double now);
   void note(const std::string& s) { if (hooks_.on_event) hooks_.on_event(s); }
   bool check_existing(Task& t);
   void schedule(size_t task, double at) { waiting_.emplace(at, task); }
@@ -313,6 +316,7 @@ class Engine {
   double last_decrease_ = -1e9; // when a 429 last halved concurrency_
   double pause_until_ = 0;      // no new request before this (after a 429)
   double next_request_at_ = 0;  // rate limit
+  bool claims_done_ = true;     // the job's queue (hooks_.claim) has no more entries for this process
   std::mt19937_64 rng_;
 };
 
@@ -908,6 +912,7 @@ void Engine::on_done(Task& t, CURLcode rc) {
         last_decrease_ = now;
       }
       pause_until_ = std::max(pause_until_, now + w);
+      if (hooks_.share_pause_until) hooks_.share_pause_until(static_cast<double>(std::time(nullptr)) + w);
     }
     retry_or_fail(t, what + (wait >= 0 ? " (server asks to wait " + std::to_string(static_cast<long>(wait)) + " s)" : ""),
                   true, wait);
@@ -921,6 +926,28 @@ void Engine::on_done(Task& t, CURLcode rc) {
                  : status == 401 ? " Unauthorized (set HF_TOKEN?)" : ""));
 }
 
+// Entries come from the job's queue one at a time, when a transfer slot is
+// free (so a rank never holds more than it can start), or all at once.
+bool Engine::take_more(double now) {
+  if (!hooks_.claim) return false;
+  while (!claims_done_ && ready_.empty() && active_ < static_cast<int>(concurrency_) && now >= pause_until_) {
+    const std::optional<size_t> i = hooks_.claim();
+    if (!i) {
+      claims_done_ = true;
+      break;
+    }
+    results_[*i].outcome = FileOutcome::kFailed;  // until it is done
+    if (!check_existing(tasks_[*i])) ready_.push_back(*i);
+  }
+  return !claims_done_;
+}
+
+void Engine::follow_job_pause(double now) {
+  if (!hooks_.job_pause_until) return;
+  const double left = hooks_.job_pause_until() - static_cast<double>(std::time(nullptr));
+  if (left > 0) pause_until_ = std::max(pause_until_, now + left);
+}
+
 std::vector<FileResult> Engine::run() {
   tasks_.resize(entries_.size());
   for (size_t i = 0; i < entries_.size(); ++i) {
@@ -931,10 +958,12 @@ std::vector<FileResult> Engine::run() {
     t.final_path = opt_.output_dir + "/" + entries_[i].path;
     t.part_path = t.final_path + ".part";
     t.meta_path = t.part_path + ".meta";
-    if (!check_existing(t)) ready_.push_back(i);
+    if (hooks_.claim) results_[i].outcome = FileOutcome::kNotTaken;
+    else if (!check_existing(t)) ready_.push_back(i);
   }
-  if (ready_.empty()) return std::move(results_);
+  if (ready_.empty() && !hooks_.claim) return std::move(results_);
 
+  claims_done_ = !hooks_.claim;
   multi_ = curl_multi_init();
   if (!multi_) throw Error("libcurl: cannot create a multi handle");
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
@@ -946,10 +975,12 @@ std::vector<FileResult> Engine::run() {
   const double min_gap = opt_.max_requests_per_second > 0 ? 1.0 / opt_.max_requests_per_second : 0;
   bool stopping = false;
   double last_stall_check = 0;
-  while (active_ > 0 || (!stopping && (!ready_.empty() || !waiting_.empty()))) {
+  while (active_ > 0 || (!stopping && (!ready_.empty() || !waiting_.empty() || !claims_done_))) {
     const double now = now_s();
     if (!stopping && hooks_.should_stop && hooks_.should_stop()) stopping = true;
     if (!stopping) {
+      follow_job_pause(now);
+      take_more(now);
       while (!waiting_.empty() && waiting_.begin()->first <= now) {
         ready_.push_back(waiting_.begin()->second);
         waiting_.erase(waiting_.begin());
@@ -994,7 +1025,7 @@ std::vector<FileResult> Engine::run() {
       on_done(*t, rc);
       if (!t->easy) --active_;  // finished, failed or waiting for a retry (not a redirect hop)
     }
-    if (active_ == 0 && (stopping || (ready_.empty() && waiting_.empty()))) break;
+    if (active_ == 0 && (stopping || (ready_.empty() && waiting_.empty() && claims_done_))) break;
     // Sleep until socket activity or the next timed event.
     double wake = 0.2;
     if (!waiting_.empty()) wake = std::min(wake, waiting_.begin()->first - now_s());
@@ -1027,34 +1058,70 @@ std::vector<FileResult> download_all(const std::vector<ManifestEntry>& entries, 
   return engine.run();
 }
 
-void write_download_report(const std::string& path, const std::vector<ManifestEntry>& entries,
-                           const std::vector<FileResult>& results, int rank, int world, double seconds) {
-  size_t ok = 0, present = 0, failed = 0;
-  uint64_t bytes = 0;
+std::vector<uint64_t> DownloadTotals::counts() const {
+  return {files, downloaded, already_present, failed, bytes_received, requests, retries, rate_limited};
+}
+
+DownloadTotals DownloadTotals::from_counts(const std::vector<uint64_t>& c, double seconds) {
+  DownloadTotals t;
+  if (c.size() != 8) throw Error("internal: download totals need 8 counts");
+  t.files = c[0], t.downloaded = c[1], t.already_present = c[2], t.failed = c[3], t.bytes_received = c[4];
+  t.requests = c[5], t.retries = c[6], t.rate_limited = c[7];
+  t.seconds = seconds;
+  return t;
+}
+
+DownloadTotals download_totals(const std::vector<FileResult>& results, const DownloadCounters& counters,
+                               double seconds) {
+  DownloadTotals t;
   for (const auto& r : results) {
-    ok += r.outcome == FileOutcome::kDownloaded;
-    present += r.outcome == FileOutcome::kAlreadyPresent;
-    failed += r.outcome == FileOutcome::kFailed;
-    bytes += r.bytes_received;
+    if (r.outcome == FileOutcome::kNotTaken) continue;
+    ++t.files;
+    t.downloaded += r.outcome == FileOutcome::kDownloaded;
+    t.already_present += r.outcome == FileOutcome::kAlreadyPresent;
+    t.failed += r.outcome == FileOutcome::kFailed;
+    t.bytes_received += r.bytes_received;
   }
-  std::string s = "{\n  \"rank\": " + std::to_string(rank) + ",\n  \"world_size\": " + std::to_string(world) +
-                  ",\n  \"files_total\": " + std::to_string(results.size()) + ",\n  \"downloaded\": " + std::to_string(ok) +
-                  ",\n  \"already_present\": " + std::to_string(present) + ",\n  \"failed\": " + std::to_string(failed) +
-                  ",\n  \"bytes_received\": " + std::to_string(bytes) + ",\n  \"seconds\": " + std::to_string(seconds) +
-                  ",\n  \"files\": [";
-  for (size_t i = 0; i < results.size(); ++i) {
-    const auto& r = results[i];
-    const auto& e = entries[i];
-    s += i ? ",\n    {" : "\n    {";
-    s += "\"url\": " + json_quote(e.url) + ", \"path\": " + json_quote(e.path) + ", \"status\": " + json_quote(outcome_name(r.outcome)) +
-         ", \"size\": " + std::to_string(r.size) + ", \"bytes_received\": " + std::to_string(r.bytes_received) +
-         ", \"resumed_from\": " + std::to_string(r.resumed_from) + ", \"requests\": " + std::to_string(r.requests) +
-         ", \"retries\": " + std::to_string(r.retries) + ", \"http_status\": " + std::to_string(r.last_http_status);
-    if (!r.sha256.empty()) s += ", \"sha256\": " + json_quote(r.sha256);
-    if (r.outcome == FileOutcome::kFailed) s += ", \"error\": " + json_quote(r.error);
-    s += "}";
+  t.requests = counters.requests.load();
+  t.retries = counters.retries.load();
+  t.rate_limited = counters.rate_limited.load();
+  t.seconds = seconds;
+  return t;
+}
+
+std::string download_totals_json(const DownloadTotals& t) {
+  char seconds[32];
+  std::snprintf(seconds, sizeof seconds, "%.3f", t.seconds);
+  return "\"files_total\": " + std::to_string(t.files) + ", \"downloaded\": " + std::to_string(t.downloaded) +
+         ", \"already_present\": " + std::to_string(t.already_present) + ", \"failed\": " + std::to_string(t.failed) +
+         ", \"bytes_received\": " + std::to_string(t.bytes_received) + ", \"requests\": " +
+         std::to_string(t.requests) + ", \"retries\": " + std::to_string(t.retries) + ", \"rate_limited\": " +
+         std::to_string(t.rate_limited) + ", \"seconds\": " + seconds;
+}
+
+std::string download_file_json(const ManifestEntry& e, const FileResult& r) {
+  std::string s = "{\"url\": " + json_quote(e.url) + ", \"path\": " + json_quote(e.path) + ", \"status\": " +
+                  json_quote(outcome_name(r.outcome)) + ", \"size\": " + std::to_string(r.size) +
+                  ", \"bytes_received\": " + std::to_string(r.bytes_received) + ", \"resumed_from\": " +
+                  std::to_string(r.resumed_from) + ", \"requests\": " + std::to_string(r.requests) +
+                  ", \"retries\": " + std::to_string(r.retries) + ", \"http_status\": " +
+                  std::to_string(r.last_http_status);
+  if (!r.sha256.empty()) s += ", \"sha256\": " + json_quote(r.sha256);
+  if (r.outcome == FileOutcome::kFailed) s += ", \"error\": " + json_quote(r.error);
+  return s + "}";
+}
+
+void write_download_report(const std::string& path, const DownloadTotals& totals, int world,
+                           const std::vector<std::string>& rank_totals_json, const std::vector<std::string>& files_json) {
+  std::string s = "{\n  \"world_size\": " + std::to_string(world) + ", " + download_totals_json(totals) + ",\n";
+  if (!rank_totals_json.empty()) {
+    s += "  \"ranks\": [";
+    for (size_t i = 0; i < rank_totals_json.size(); ++i) s += (i ? ",\n    " : "\n    ") + rank_totals_json[i];
+    s += "\n  ],\n";
   }
-  s += results.empty() ? "]\n}\n" : "\n  ]\n}\n";
+  s += "  \"files\": [";
+  for (size_t i = 0; i < files_json.size(); ++i) s += (i ? ",\n    " : "\n    ") + files_json[i];
+  s += files_json.empty() ? "]\n}\n" : "\n  ]\n}\n";
   make_dirs(parent_dir(path));
   AtomicFile f(path);
   f.write(s);

@@ -41,7 +41,32 @@ AtomicFile::AtomicFile(std::string final_path, size_t buffer_bytes)
   if (fd_ < 0) throw Error(errno_message("cannot create", temp_));
 }
 
-AtomicFile::~AtomicFile() { discard(); }
+AtomicFile::AtomicFile(std::string final_path, std::string part_path, uint64_t keep_bytes, size_t buffer_bytes)
+    : final_(std::move(final_path)), temp_(std::move(part_path)), capacity_(std::max<size_t>(buffer_bytes, 1)),
+      kept_(true) {
+  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(errno_message("cannot open", temp_));
+  if (::ftruncate(fd_, static_cast<off_t>(keep_bytes)) != 0 ||
+      ::lseek(fd_, static_cast<off_t>(keep_bytes), SEEK_SET) < 0) {
+    const std::string why = errno_message("cannot cut back", temp_);
+    ::close(fd_);
+    throw Error(why);
+  }
+  written_ = keep_bytes;
+}
+
+AtomicFile::~AtomicFile() {
+  if (kept_ && !done_) {
+    if (fd_ >= 0) ::close(fd_);
+    return;
+  }
+  discard();
+}
+
+void AtomicFile::sync() {
+  flush();
+  if (sync_outputs() && ::fdatasync(fd_) != 0 && errno != EINVAL) throw Error(errno_message("cannot sync", temp_));
+}
 
 void AtomicFile::write(const void* data, size_t n) {
   if (n == 0) return;  // data may be null then (an empty vector's), which memcpy must not see

@@ -10,6 +10,7 @@
 #include <cstring>
 #include <set>
 
+#include "sp/checkpoint.h"
 #include "sp/error.h"
 #include "sp/failpoint.h"
 #include "sp/io.h"
@@ -120,7 +121,43 @@ IndexedDatasetWriter::IndexedDatasetWriter(std::string prefix, TokenDtype dtype)
   put<int64_t>(*doc_index_, 0);
 }
 
-IndexedDatasetWriter::~IndexedDatasetWriter() = default;  // AtomicFile destructors remove temporaries
+IndexedDatasetWriter::IndexedDatasetWriter(std::string prefix, TokenDtype dtype, const WriterCheckpoint* from)
+    : prefix_(std::move(prefix)), dtype_(dtype), resumable_(true) {
+  const WriterCheckpoint at = from ? *from : WriterCheckpoint{};
+  const auto parts = writer_part_paths(prefix_);
+  bin_ = std::make_unique<AtomicFile>(bin_path(prefix_), parts[0], at.bin_bytes);
+  lengths_ = ScratchFile::resumable(parts[1], at.lengths_bytes);
+  doc_index_ = ScratchFile::resumable(parts[2], at.documents_bytes);
+  if (!from) put<int64_t>(*doc_index_, 0);
+  documents_ = at.documents;
+  sequences_ = at.sequences;
+  token_bytes_ = at.bin_bytes;
+}
+
+IndexedDatasetWriter::~IndexedDatasetWriter() = default;  // AtomicFile destructors remove temporaries (not parts)
+
+std::vector<std::string> writer_part_paths(const std::string& prefix) {
+  const std::string idx = idx_path(prefix);
+  return {part_path_for(bin_path(prefix)), part_path_for(idx + ".lengths"), part_path_for(idx + ".docs")};
+}
+
+WriterCheckpoint IndexedDatasetWriter::position() const {
+  return {token_bytes_, lengths_->size(), doc_index_->size(), documents_, sequences_};
+}
+
+void IndexedDatasetWriter::sync() {
+  if (!resumable_) throw Error("internal: sync of a writer that is not resumable: " + prefix_);
+  bin_->sync();
+  lengths_->sync();
+  doc_index_->sync();
+}
+
+void IndexedDatasetWriter::discard_parts() {
+  if (!resumable_ || finished_) return;
+  bin_->discard();
+  lengths_->remove();
+  doc_index_->remove();
+}  // AtomicFile destructors remove temporaries
 
 std::vector<std::string> writer_temp_finals(const std::string& prefix) {
   const std::string idx = idx_path(prefix);
@@ -193,6 +230,10 @@ void IndexedDatasetWriter::finish() {
   bin_->commit();
   failpoint("dataset.between_bin_and_idx_rename");
   idx.commit();
+  if (resumable_) {
+    lengths_->remove();
+    doc_index_->remove();
+  }
   lengths_.reset();  // frees the scratch space now
   doc_index_.reset();
   finished_ = true;

@@ -77,15 +77,14 @@ void abort_mpi_job(int status) {
 }
 #endif
 
-// Task indices, largest first, ties by index: the order every rank draws in.
+}  // namespace
+
 std::vector<size_t> largest_first(std::span<const uint64_t> sizes) {
   std::vector<size_t> order(sizes.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sizes[a] > sizes[b]; });
   return order;
 }
-
-}  // namespace
 
 struct Job::State {
   RankInfo rank;
@@ -123,6 +122,8 @@ Job::Job() : state_(new State) {
   state_->rank = RankInfo{rank, world, "MPI"};
 #endif
 }
+
+Job::Job(const RankInfo& given) : state_(new State) { state_->rank = given; }
 
 Job::~Job() {
   if (std::uncaught_exceptions() > 0) return;  // run_tool reports it, then its hook ends the job
@@ -196,19 +197,20 @@ std::vector<cli::Option> with_job_flags(std::vector<cli::Option> options) {
 }
 
 #if SP_HAVE_MPI
-namespace {
-
-// The two windows on rank 0 of an MPI run and the thread that publishes this
-// rank's progress into them (and, on rank 0, reads the job's back).
-class SharedRun {
+// The windows on rank 0 of an MPI run (task counter, progress slots, the
+// job's pause deadline) and the thread that publishes this rank's progress
+// and pause into them (and, on rank 0, reads the job's back).
+class JobTaskQueue::Shared {
  public:
-  SharedRun(Job::State& state, const RankInfo& rank) : state_(state), rank_(rank) {
+  Shared(Job::State& state, const RankInfo& rank) : state_(state), rank_(rank) {
     const bool root = rank.rank == 0;
     std::lock_guard<std::mutex> lk(state_.mu);
     MPI_Win_allocate(root ? sizeof(int64_t) : 0, sizeof(int64_t), MPI_INFO_NULL, MPI_COMM_WORLD, &counter_,
                      &counter_win_);
     const MPI_Aint slots = root ? 2 * static_cast<MPI_Aint>(rank.world) : 0;
     MPI_Win_allocate(slots * 8, 8, MPI_INFO_NULL, MPI_COMM_WORLD, &slots_, &slots_win_);
+    MPI_Win_allocate(root ? sizeof(double) : 0, sizeof(double), MPI_INFO_NULL, MPI_COMM_WORLD, &pause_,
+                     &pause_win_);
     if (root) {  // zeroed in an epoch of its own, before anyone draws or publishes
       MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, counter_win_);
       *counter_ = 0;
@@ -216,20 +218,26 @@ class SharedRun {
       MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, slots_win_);
       std::memset(slots_, 0, static_cast<size_t>(slots) * 8);
       MPI_Win_unlock(0, slots_win_);
+      MPI_Win_lock(MPI_LOCK_EXCLUSIVE, 0, 0, pause_win_);
+      *pause_ = 0;
+      MPI_Win_unlock(0, pause_win_);
     }
     MPI_Barrier(MPI_COMM_WORLD);
     MPI_Win_lock_all(0, counter_win_);
     MPI_Win_lock_all(0, slots_win_);
+    MPI_Win_lock_all(0, pause_win_);
   }
 
-  ~SharedRun() {
+  ~Shared() {
     stop_publishing();
     // A task threw: run_tool's hook is about to end the job; freeing the
     // windows (collective) would first wait for every other rank's tasks.
     if (std::uncaught_exceptions() > 0) return;
     std::lock_guard<std::mutex> lk(state_.mu);
+    MPI_Win_unlock_all(pause_win_);
     MPI_Win_unlock_all(slots_win_);
     MPI_Win_unlock_all(counter_win_);
+    MPI_Win_free(&pause_win_);
     MPI_Win_free(&slots_win_);
     MPI_Win_free(&counter_win_);
   }
@@ -242,6 +250,15 @@ class SharedRun {
     MPI_Win_flush(0, counter_win_);
     return got;
   }
+
+  // The pause this rank shares goes out with its next publication; the
+  // job's comes back with it.
+  void share_pause(double until) {
+    double seen = my_pause_.load();
+    while (until > seen && !my_pause_.compare_exchange_weak(seen, until)) {
+    }
+  }
+  double job_pause() const { return job_pause_.load(); }
 
   void start_publishing(const Progress* progress) {
     progress_ = progress;
@@ -288,6 +305,13 @@ class SharedRun {
       mine = {progress_->bytes(), progress_->items()};
       MPI_Put(mine.data(), 2, MPI_UINT64_T, 0, 2 * static_cast<MPI_Aint>(rank_.rank), 2, MPI_UINT64_T, slots_win_);
       MPI_Win_flush(0, slots_win_);
+      // The job's pause: the latest deadline any rank shared (MAX is atomic per element).
+      const double my_pause = my_pause_.load();
+      double job_pause = 0;
+      MPI_Get_accumulate(&my_pause, 1, MPI_DOUBLE, &job_pause, 1, MPI_DOUBLE, 0, 0, 1, MPI_DOUBLE, MPI_MAX,
+                         pause_win_);
+      MPI_Win_flush(0, pause_win_);
+      job_pause_ = std::max(job_pause, my_pause);
       if (rank_.rank != 0) continue;
       MPI_Get(all.data(), static_cast<int>(all.size()), MPI_UINT64_T, 0, 0, static_cast<int>(all.size()),
               MPI_UINT64_T, slots_win_);
@@ -312,7 +336,9 @@ class SharedRun {
   RankInfo rank_;
   int64_t* counter_ = nullptr;
   uint64_t* slots_ = nullptr;
-  MPI_Win counter_win_ = MPI_WIN_NULL, slots_win_ = MPI_WIN_NULL;
+  double* pause_ = nullptr;
+  MPI_Win counter_win_ = MPI_WIN_NULL, slots_win_ = MPI_WIN_NULL, pause_win_ = MPI_WIN_NULL;
+  std::atomic<double> my_pause_{0}, job_pause_{0};
   const Progress* progress_ = nullptr;
   std::thread thread_;
   std::mutex stop_mu_;
@@ -322,34 +348,29 @@ class SharedRun {
   mutable std::mutex slowest_mu_;
   std::string slowest_;
 };
-
-}  // namespace
-
+#else
+class JobTaskQueue::Shared {};
 #endif  // SP_HAVE_MPI
 
-JobTasksResult run_job_tasks(Job& job, std::span<const uint64_t> sizes, const JobTasksOptions& options,
-                             const std::function<void(size_t, Progress&)>& run_task) {
+JobTaskQueue::JobTaskQueue(Job& job, std::span<const uint64_t> sizes, const JobTasksOptions& options)
+    : job_(job), order_(largest_first(sizes)) {
   const RankInfo& rank = job.rank();
-  const std::vector<size_t> order = largest_first(sizes);
   const bool shared = job.uses_mpi();
-  std::vector<size_t> local;  // without MPI: this rank's static share, largest first
-  if (!shared) {
+  if (!shared) {  // this rank's static share, largest first
     std::vector<char> mine(sizes.size(), 0);
     for (size_t i : shard_by_size(sizes, rank.rank, rank.world)) mine[i] = 1;
-    for (size_t i : order)
-      if (mine[i]) local.push_back(i);
+    for (size_t i : order_)
+      if (mine[i]) local_.push_back(i);
   }
   ProgressOptions po = options.progress;
   po.total_bytes = 0;
-  for (size_t i : shared ? order : local) po.total_bytes += sizes[i];
-  po.total_items = shared ? order.size() : local.size();
-
+  for (size_t i : shared ? order_ : local_) po.total_bytes += sizes[i];
+  po.total_items = shared ? order_.size() : local_.size();
 #if SP_HAVE_MPI
-  std::unique_ptr<SharedRun> run;
   if (shared) {
-    run = std::make_unique<SharedRun>(*job.state_, rank);
+    shared_ = std::make_unique<Shared>(*job.state_, rank);
     if (rank.rank == 0) {
-      SharedRun* r = run.get();
+      Shared* r = shared_.get();
       po.job_counts = [r](uint64_t& bytes, uint64_t& items) { r->job_counts(bytes, items); };
       auto tool_extra = po.extra;
       po.extra = [r, tool_extra] {
@@ -364,57 +385,92 @@ JobTasksResult run_job_tasks(Job& job, std::span<const uint64_t> sizes, const Jo
     }
   }
 #endif
+  progress_ = std::make_unique<Progress>(po);
+#if SP_HAVE_MPI
+  if (shared_) shared_->start_publishing(progress_.get());
+#endif
+}
 
+JobTaskQueue::~JobTaskQueue() {
+  // An exception on its way to run_tool ends the job there: the collective
+  // end would first wait for every other rank.
+  if (!finished_ && std::uncaught_exceptions() == 0) finish();
+}
+
+std::optional<size_t> JobTaskQueue::claim() {
+  if (interrupted()) return std::nullopt;
+  std::optional<size_t> task;
+  if (!shared_) {
+    const size_t k = next_local_++;
+    if (k < local_.size()) task = local_[k];
+  } else {
+#if SP_HAVE_MPI
+    const int64_t k = shared_->draw();
+    if (k < static_cast<int64_t>(order_.size())) task = order_[static_cast<size_t>(k)];
+#endif
+  }
+  if (task) {
+    std::lock_guard<std::mutex> lk(claimed_mu_);
+    claimed_.push_back(*task);
+  }
+  return task;
+}
+
+Progress& JobTaskQueue::progress() { return *progress_; }
+
+void JobTaskQueue::share_pause_until(double unix_time) {
+  double seen = pause_until_.load();
+  while (unix_time > seen && !pause_until_.compare_exchange_weak(seen, unix_time)) {
+  }
+#if SP_HAVE_MPI
+  if (shared_) shared_->share_pause(unix_time);
+#endif
+}
+
+double JobTaskQueue::pause_until() const {
+  double p = pause_until_.load();
+#if SP_HAVE_MPI
+  if (shared_) p = std::max(p, shared_->job_pause());
+#endif
+  return p;
+}
+
+JobTasksResult JobTaskQueue::finish() {
   JobTasksResult result;
-  std::mutex ran_mu;
-  std::atomic<size_t> next_local{0};
-  auto claim = [&]() -> std::optional<size_t> {
-    if (interrupted()) return std::nullopt;
-    if (!shared) {
-      const size_t k = next_local++;
-      return k < local.size() ? std::optional<size_t>(local[k]) : std::nullopt;
-    }
+  if (finished_) return result;
+  finished_ = true;
 #if SP_HAVE_MPI
-    const int64_t k = run->draw();
-    return k < static_cast<int64_t>(order.size()) ? std::optional<size_t>(order[static_cast<size_t>(k)])
-                                                 : std::nullopt;
-#else
-    return std::nullopt;
+  if (shared_) shared_->stop_publishing();
 #endif
-  };
+  progress_->finish();
+  result.seconds = progress_->elapsed_seconds();
+  shared_.reset();  // collective: frees the windows once every rank is done drawing
+  std::lock_guard<std::mutex> lk(claimed_mu_);
+  result.ran = claimed_;
+  return result;
+}
 
-  Progress progress(po);
-#if SP_HAVE_MPI
-  if (run) run->start_publishing(&progress);
-#endif
+JobTasksResult run_job_tasks(Job& job, std::span<const uint64_t> sizes, const JobTasksOptions& options,
+                             const std::function<void(size_t, Progress&)>& run_task) {
+  JobTaskQueue queue(job, sizes, options);
   const int threads = std::max(1, options.threads);
   tbb::task_arena arena(threads);
-  result.stop = run_interruptible([&] {
+  const std::optional<Interrupted> stop = run_interruptible([&] {
     arena.execute([&] {
       tbb::task_group group;
       for (int t = 0; t < threads; ++t)
         group.run([&] {
-          while (const std::optional<size_t> task = claim()) {
-            {
-              std::lock_guard<std::mutex> lk(ran_mu);
-              result.ran.push_back(*task);
-            }
+          while (const std::optional<size_t> task = queue.claim()) {
             failpoint("job.before_task");  // tests: "job.before_task:sleep=MS" makes this rank slow
-            run_task(*task, progress);
+            run_task(*task, queue.progress());
           }
         });
       group.wait();
     });
     throw_if_interrupted();
   });
-#if SP_HAVE_MPI
-  if (run) run->stop_publishing();
-#endif
-  progress.finish();
-  result.seconds = progress.elapsed_seconds();
-#if SP_HAVE_MPI
-  run.reset();  // collective: frees the windows once every rank is done drawing
-#endif
+  JobTasksResult result = queue.finish();
+  result.stop = stop;
   return result;
 }
 

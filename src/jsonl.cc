@@ -27,6 +27,7 @@ bool LineReader::next(LineBlock& b) {
       size_t r = source_.read(s.data() + n, want - n);
       if (r == 0) eof_ = true;
       n += r;
+      consumed_ += r;
     }
     if (at_start_) {
       at_start_ = false;
@@ -58,7 +59,15 @@ bool LineReader::next(LineBlock& b) {
   b.first_line = next_line_;
   if (number_lines_) next_line_ += static_cast<uint64_t>(std::count(s.data(), s.data() + b.size, '\n'));
   b.raw_offset = source_.raw_bytes_read();
+  b.end_offset = consumed_ - carry_.size();
   return true;
+}
+
+void LineReader::skip_to(uint64_t offset) {
+  if (consumed_ != 0 || !carry_.empty()) throw Error("internal: LineReader::skip_to after reading");
+  source_.skip(offset);
+  consumed_ = offset;
+  at_start_ = offset == 0;
 }
 
 bool is_blank_line(std::string_view line) {

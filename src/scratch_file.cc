@@ -39,6 +39,33 @@ ScratchFile::ScratchFile(std::string near_path, bool try_tmpfile, size_t buffer_
   buf_.reset(new char[capacity_]);
 }
 
+ScratchFile::ScratchFile(std::string path, uint64_t keep_bytes, size_t buffer_bytes)
+    : near_(path), named_(std::move(path)), capacity_(std::max<size_t>(buffer_bytes, 1)) {
+  fd_ = ::open(named_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) throw Error(errno_message("cannot open", named_));
+  if (::ftruncate(fd_, static_cast<off_t>(keep_bytes)) != 0) {
+    const std::string why = errno_message("cannot cut back", named_);
+    ::close(fd_);
+    throw Error(why);
+  }
+  written_ = keep_bytes;
+  buf_.reset(new char[capacity_]);
+}
+
+std::unique_ptr<ScratchFile> ScratchFile::resumable(const std::string& path, uint64_t keep_bytes, size_t buffer_bytes) {
+  return std::unique_ptr<ScratchFile>(new ScratchFile(path, keep_bytes, buffer_bytes));
+}
+
+void ScratchFile::sync() {
+  flush();
+  if (sync_outputs() && ::fdatasync(fd_) != 0 && errno != EINVAL) throw Error(errno_message("cannot sync", near_));
+}
+
+void ScratchFile::remove() {
+  if (!named_.empty() && ::unlink(named_.c_str()) != 0 && errno != ENOENT)
+    throw Error(errno_message("cannot remove", named_));
+}
+
 ScratchFile::~ScratchFile() {
   if (fd_ >= 0) ::close(fd_);
 }

@@ -5,16 +5,29 @@
 #include <tbb/parallel_pipeline.h>
 #include <tbb/task_arena.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 
 #include "sp/byte_source.h"
 #include "sp/error.h"
+#include "sp/checkpoint.h"
 #include "sp/failpoint.h"
+#include "sp/fs.h"
 #include "sp/indexed_dataset.h"
 #include "sp/interrupt.h"
+#include "sp/io.h"
 #include "sp/json_out.h"
 #include "sp/jsonl.h"
 #include "sp/progress.h"
@@ -31,6 +44,8 @@ void TokenizeStats::merge(const TokenizeStats& o) {
   files_kept += o.files_kept;
   jsonl_bytes_kept += o.jsonl_bytes_kept;
   tokens_kept += o.tokens_kept;
+  jsonl_bytes_resumed += o.jsonl_bytes_resumed;
+  tokens_resumed += o.tokens_resumed;
   input_bytes += o.input_bytes;
   jsonl_bytes += o.jsonl_bytes;
   lines += o.lines;
@@ -41,6 +56,7 @@ void TokenizeStats::merge(const TokenizeStats& o) {
   tokens += o.tokens;
   skipped_lines += o.skipped_lines;
   for (const auto& e : o.first_errors) first_errors.push_back(e);
+  for (const auto& n : o.notes) notes.push_back(n);
   seconds += o.seconds;
 }
 
@@ -54,6 +70,7 @@ struct Work {
   uint64_t lines = 0, blank = 0, documents = 0, empty = 0, sequences = 0, tokens = 0;
   std::vector<std::pair<uint64_t, std::string>> errors;  // (line within the block, 1-based; reason)
   uint64_t raw_offset = 0;
+  uint64_t seq = 0;  // the block's place in the file
   std::vector<uint64_t> bin_offsets;  // per key: where the writer put this block's tokens
 };
 
@@ -132,9 +149,10 @@ std::vector<std::pair<std::string, uint64_t>> stats_counts(const TokenizeStats& 
           {"sequences", s.sequences},     {"tokens", s.tokens},               {"skipped_lines", s.skipped_lines}};
 }
 
-TokenizeStats stats_from(const CompletionRecord& r) {
+// The counts stats_counts wrote, read back.
+TokenizeStats counts_from(const CompletionRecord& r) {
   TokenizeStats s;
-  s.files = s.files_kept = 1;
+  s.files = 1;
   s.input_bytes = r.count("input_bytes");
   s.jsonl_bytes = r.count("jsonl_bytes");
   s.lines = r.count("lines");
@@ -144,6 +162,12 @@ TokenizeStats stats_from(const CompletionRecord& r) {
   s.sequences = r.count("sequences");
   s.tokens = r.count("tokens");
   s.skipped_lines = r.count("skipped_lines");
+  return s;
+}
+
+TokenizeStats stats_from(const CompletionRecord& r) {
+  TokenizeStats s = counts_from(r);
+  s.files_kept = 1;
   s.jsonl_bytes_kept = s.jsonl_bytes;
   s.tokens_kept = s.tokens;
   return s;
@@ -173,9 +197,110 @@ TokenizedCheck check_tokenized(const TextTokenizer& tok, const std::string& inpu
 
 namespace {
 
-// The pipeline itself: reads `input`, writes the .bin/.idx pairs.
+// Where a file's tokenization stands at a block boundary: what a checkpoint records.
+struct Snapshot {
+  uint64_t input_offset = 0;  // bytes of (decompressed) input done
+  uint64_t lines = 0;         // lines of the file done
+  TokenizeStats stats;
+  std::vector<WriterCheckpoint> writers;  // one per key
+};
+
+constexpr std::string_view kFirstError = "first_error.";
+
+// The record a checkpoint of these outputs must match: the identity of the
+// first key's completion record (inputs, tokenizer, options, all keys).
+CompletionRecord checkpoint_identity(const CompletionRecord& first_record, const std::string& first_prefix) {
+  CompletionRecord c = first_record;
+  c.path = checkpoint_path_for(first_prefix);
+  c.outputs.clear();
+  c.counts.clear();
+  return c;
+}
+
+// Writes the checkpoint (atomically and durably, as a record); the parts must be synced.
+void write_checkpoint(const CompletionRecord& identity, const std::vector<std::string>& prefixes, const Snapshot& s) {
+  CompletionRecord c = identity;
+  for (size_t i = 0; i < s.stats.first_errors.size(); ++i)
+    c.options.emplace_back(std::string(kFirstError) + std::to_string(i), s.stats.first_errors[i]);
+  c.counts = stats_counts(s.stats);
+  c.counts.insert(c.counts.begin(), {{"input_offset", s.input_offset}, {"input_lines", s.lines}});
+  for (size_t k = 0; k < prefixes.size(); ++k) {
+    const auto parts = writer_part_paths(prefixes[k]);
+    const WriterCheckpoint& w = s.writers[k];
+    const uint64_t sizes[3] = {w.bin_bytes, w.lengths_bytes, w.documents_bytes};
+    for (size_t j = 0; j < 3; ++j) c.outputs.push_back(FileIdentity{parts[j], true, sizes[j], 0, ""});
+    c.counts.emplace_back("documents." + std::to_string(k), w.documents);
+    c.counts.emplace_back("sequences." + std::to_string(k), w.sequences);
+  }
+  write_record(c);
+}
+
+void remove_checkpoint(const std::string& path) {
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw Error(errno_message("cannot remove checkpoint", path));
+}
+
+// The checkpoint of these outputs, when there is one that matches `identity`
+// and whose parts are all there; else nothing, and *notice says why one was
+// not taken ("" when there was none).
+std::optional<Snapshot> read_checkpoint(const CompletionRecord& identity, const std::vector<std::string>& prefixes,
+                                        std::string* notice) {
+  notice->clear();
+  const std::string& path = identity.path;
+  if (!path_exists(path)) return std::nullopt;
+  const auto discard = [&](const std::string& why) -> std::optional<Snapshot> {
+    *notice = "discarding the checkpoint '" + path + "' (" + why + "): tokenizing '" + identity.inputs[0].path +
+              "' from the start";
+    return std::nullopt;
+  };
+  CompletionRecord got;
+  try {
+    got = read_record(path);
+  } catch (const Error& e) {
+    return discard(std::string("unreadable: ") + e.what());
+  }
+  Snapshot s;
+  CompletionRecord settings = got;  // without the errors it carries
+  settings.options.clear();
+  std::vector<std::pair<uint64_t, std::string>> errors;
+  for (auto& [k, v] : got.options) {
+    if (k.compare(0, kFirstError.size(), kFirstError) == 0) {
+      errors.emplace_back(std::strtoull(k.c_str() + kFirstError.size(), nullptr, 10), v);
+    } else {
+      settings.options.emplace_back(k, v);
+    }
+  }
+  if (std::string why = record_difference(identity, settings); !why.empty()) return discard(why);
+  if (got.outputs.size() != 3 * prefixes.size()) return discard("it lists other outputs");
+  for (size_t k = 0; k < prefixes.size(); ++k) {
+    const auto parts = writer_part_paths(prefixes[k]);
+    WriterCheckpoint& w = s.writers.emplace_back();
+    uint64_t* sizes[3] = {&w.bin_bytes, &w.lengths_bytes, &w.documents_bytes};
+    for (size_t j = 0; j < 3; ++j) {
+      const FileIdentity& o = got.outputs[3 * k + j];
+      if (base_name(o.path) != base_name(parts[j])) return discard("it lists other outputs");
+      struct stat st;
+      if (::stat(parts[j].c_str(), &st) != 0) return discard("'" + parts[j] + "' is missing");
+      if (static_cast<uint64_t>(st.st_size) < o.size)
+        return discard("'" + parts[j] + "' is shorter than it says");
+      *sizes[j] = o.size;
+    }
+    w.documents = got.count("documents." + std::to_string(k));
+    w.sequences = got.count("sequences." + std::to_string(k));
+  }
+  std::sort(errors.begin(), errors.end());
+  s.stats = counts_from(got);
+  for (auto& e : errors) s.stats.first_errors.push_back(std::move(e.second));
+  s.input_offset = got.count("input_offset");
+  s.lines = got.count("input_lines");
+  return s;
+}
+
+// The pipeline itself: reads `input`, writes the .bin/.idx pairs. With
+// `identity` (the first key's expected completion record), checkpoints are
+// taken and resumed as options.checkpoint_every asks.
 TokenizeStats run_pipeline(const TextTokenizer& tok, const std::string& input,
-                           const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress) {
+                           const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress,
+                           const CompletionRecord* identity) {
   const TokenDtype dtype = dtype_for_vocab_size(tok.vocab_size);
   auto source = open_byte_source(input);
   // Lines are counted by the workers, not the reading thread, which must
@@ -183,8 +308,39 @@ TokenizeStats run_pipeline(const TextTokenizer& tok, const std::string& input,
   // into file line numbers.
   LineReader reader(*source, opt.block_bytes, /*number_lines=*/false);
 
+  const bool checkpoints = identity && opt.checkpoint_every > 0;
+  CompletionRecord ckpt;
+  std::optional<Snapshot> from;
+  std::vector<std::string> notes;
+  UniqueFd lock;
+  if (identity) {
+    // One writer at a time (a second job, or a rank orphaned by a killed
+    // mpirun still at work): the parts have fixed names. The lock is on the
+    // first .bin part, held until the end; without checkpoints, only on one
+    // left by an earlier run (to be removed).
+    const std::string first_part = writer_part_paths(prefixes[0])[0];
+    const int fd = ::open(first_part.c_str(), O_RDWR | O_CLOEXEC | (checkpoints ? O_CREAT : 0), 0644);
+    if (fd < 0 && (checkpoints || errno != ENOENT)) throw Error(errno_message("cannot open", first_part));
+    lock = UniqueFd(fd);
+    if (lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+      throw Error("another sp_tokenize is writing '" + prefixes[0] + "' (it holds the lock on '" + first_part + "')");
+    ckpt = checkpoint_identity(*identity, prefixes[0]);
+    std::string notice;
+    if (checkpoints && !opt.overwrite) from = read_checkpoint(ckpt, prefixes, &notice);
+    if (!notice.empty()) notes.push_back(notice);
+    // Gone before any part is cut back, so no checkpoint outlives what it describes.
+    if (!from) remove_checkpoint(ckpt.path);
+    if (!checkpoints)
+      for (const auto& p : prefixes)
+        for (const auto& part : writer_part_paths(p))
+          if (::unlink(part.c_str()) != 0 && errno != ENOENT) throw Error(errno_message("cannot remove", part));
+  }
+
   std::vector<std::unique_ptr<IndexedDatasetWriter>> writers;
-  for (const auto& p : prefixes) writers.push_back(std::make_unique<IndexedDatasetWriter>(p, dtype));
+  for (size_t k = 0; k < prefixes.size(); ++k)
+    writers.push_back(checkpoints ? std::make_unique<IndexedDatasetWriter>(prefixes[k], dtype,
+                                                                           from ? &from->writers[k] : nullptr)
+                                  : std::make_unique<IndexedDatasetWriter>(prefixes[k], dtype));
 
   tbb::enumerable_thread_specific<WorkerState> states([&] {
     WorkerState s;
@@ -214,73 +370,152 @@ TokenizeStats run_pipeline(const TextTokenizer& tok, const std::string& input,
   };
 
   TokenizeStats st;
-  st.files = 1;
-  uint64_t reported_raw = 0;
   uint64_t lines_before = 0;  // file lines in the blocks already written
-  bool done = false;
+  uint64_t input_done = 0;    // (decompressed) input bytes in the blocks already indexed
+  if (from) {
+    reader.skip_to(from->input_offset);
+    st = from->stats;
+    lines_before = from->lines;
+    input_done = from->input_offset;
+    st.jsonl_bytes_resumed = st.jsonl_bytes;
+    st.tokens_resumed = st.tokens;
+    notes.push_back("'" + input + "': resumed at byte " + std::to_string(from->input_offset) + " (line " +
+                    std::to_string(from->lines + 1) + ") from the checkpoint of an interrupted run");
+  }
+  st.files = 1;
+  uint64_t reported_raw = source->raw_bytes_read();
+  if (progress && (reported_raw || st.documents)) progress->add(reported_raw, st.documents);
+  bool done = false, stopped = false;
 
-  tbb::parallel_pipeline(
-      in_flight,
-      tbb::make_filter<void, Work*>(tbb::filter_mode::serial_in_order,
-                                    [&](tbb::flow_control& fc) -> Work* {
-                                      if (done) {
-                                        fc.stop();
-                                        return nullptr;
-                                      }
-                                      throw_if_interrupted();  // unwinds; the writers remove their temporaries
-                                      Work* w = take();
-                                      if (!reader.next(w->block)) {
-                                        give(w);
-                                        done = true;
-                                        fc.stop();
-                                        return nullptr;
-                                      }
-                                      w->raw_offset = w->block.raw_offset;
-                                      return w;
-                                    }) &
-          tbb::make_filter<Work*, Work*>(tbb::filter_mode::parallel,
-                                         [&](Work* w) {
-                                           tokenize_block(*w, states.local(), tok, opt, dtype);
-                                           return w;
-                                         }) &
-          tbb::make_filter<Work*, Work*>(tbb::filter_mode::serial_in_order, [&](Work* w) -> Work* {
-            // Errors surface here, in file order, so the first bad line of the
-            // file is the one reported whatever the scheduling.
-            if (!w->errors.empty()) {
-              if (opt.on_error == OnError::kStop) {
-                auto [line, reason] = w->errors.front();
-                give(w);
-                throw InputError(input, lines_before + line, reason);
+  // Checkpoints. The serial stage indexes blocks in order, but their tokens
+  // are written by the parallel stage after it, in any order: a snapshot
+  // taken in the serial stage is written out only once every block up to
+  // its own has had its tokens written.
+  uint64_t next_seq = 0, since_checkpoint = 0;
+  std::mutex unwritten_mu;
+  std::set<uint64_t> unwritten;  // blocks indexed whose tokens are not written yet
+  std::optional<std::pair<uint64_t, Snapshot>> pending;  // (last block it covers, snapshot)
+  const auto snapshot = [&] {
+    Snapshot s{input_done, lines_before, st, {}};
+    for (const auto& w : writers) s.writers.push_back(w->position());
+    return s;
+  };
+  const auto commit_checkpoint = [&](const Snapshot& s) {
+    for (const auto& w : writers) w->sync();
+    write_checkpoint(ckpt, prefixes, s);
+    failpoint("tokenize.after_checkpoint");
+  };
+
+  try {
+    tbb::parallel_pipeline(
+        in_flight,
+        tbb::make_filter<void, Work*>(tbb::filter_mode::serial_in_order,
+                                      [&](tbb::flow_control& fc) -> Work* {
+                                        if (done) {
+                                          fc.stop();
+                                          return nullptr;
+                                        }
+                                        // With checkpoints, a signal stops the reading only: the blocks in
+                                        // flight finish and the checkpoint after them loses nothing.
+                                        if (checkpoints && interrupted()) {
+                                          stopped = done = true;
+                                          fc.stop();
+                                          return nullptr;
+                                        }
+                                        throw_if_interrupted();  // unwinds; the writers remove their temporaries
+                                        Work* w = take();
+                                        if (!reader.next(w->block)) {
+                                          give(w);
+                                          done = true;
+                                          fc.stop();
+                                          return nullptr;
+                                        }
+                                        w->raw_offset = w->block.raw_offset;
+                                        w->seq = next_seq++;
+                                        return w;
+                                      }) &
+            tbb::make_filter<Work*, Work*>(tbb::filter_mode::parallel,
+                                           [&](Work* w) {
+                                             tokenize_block(*w, states.local(), tok, opt, dtype);
+                                             return w;
+                                           }) &
+            tbb::make_filter<Work*, Work*>(tbb::filter_mode::serial_in_order, [&](Work* w) -> Work* {
+              // Errors surface here, in file order, so the first bad line of the
+              // file is the one reported whatever the scheduling.
+              if (!w->errors.empty()) {
+                if (opt.on_error == OnError::kStop) {
+                  auto [line, reason] = w->errors.front();
+                  give(w);
+                  throw InputError(input, lines_before + line, reason);
+                }
+                st.skipped_lines += w->errors.size();
+                for (auto& [line, reason] : w->errors)
+                  if (st.first_errors.size() < opt.max_reported_errors)
+                    st.first_errors.push_back(input + ":" + std::to_string(lines_before + line) + ": " + reason);
               }
-              st.skipped_lines += w->errors.size();
-              for (auto& [line, reason] : w->errors)
-                if (st.first_errors.size() < opt.max_reported_errors)
-                  st.first_errors.push_back(input + ":" + std::to_string(lines_before + line) + ": " + reason);
-            }
-            // Only the index is written here, in order; the tokens, most of
-            // the bytes, go out from the next (parallel) stage, so this one
-            // thread does not have to copy every worker's output.
-            w->bin_offsets.resize(writers.size());
-            for (size_t k = 0; k < writers.size(); ++k) w->bin_offsets[k] = writers[k]->append_index(w->out[k]);
-            lines_before += w->lines;
-            st.lines += w->lines;
-            st.blank_lines += w->blank;
-            st.documents += w->documents;
-            st.empty_documents += w->empty;
-            st.sequences += w->sequences;
-            st.tokens += w->tokens;
-            st.jsonl_bytes += w->block.size;
-            if (progress) progress->add(w->raw_offset - reported_raw, w->documents);
-            reported_raw = w->raw_offset;
-            return w;
-          }) &
-          tbb::make_filter<Work*, void>(tbb::filter_mode::parallel, [&](Work* w) {
-            for (size_t k = 0; k < writers.size(); ++k) writers[k]->write_tokens(w->bin_offsets[k], w->out[k]);
-            give(w);
-          }));
+              if (checkpoints && pending) {
+                bool written;
+                {
+                  std::lock_guard<std::mutex> lk(unwritten_mu);
+                  written = unwritten.empty() || *unwritten.begin() > pending->first;
+                }
+                if (written) {
+                  commit_checkpoint(pending->second);
+                  pending.reset();
+                }
+              }
+              // Only the index is written here, in order; the tokens, most of
+              // the bytes, go out from the next (parallel) stage, so this one
+              // thread does not have to copy every worker's output.
+              w->bin_offsets.resize(writers.size());
+              for (size_t k = 0; k < writers.size(); ++k) w->bin_offsets[k] = writers[k]->append_index(w->out[k]);
+              lines_before += w->lines;
+              input_done = w->block.end_offset;
+              st.lines += w->lines;
+              st.blank_lines += w->blank;
+              st.documents += w->documents;
+              st.empty_documents += w->empty;
+              st.sequences += w->sequences;
+              st.tokens += w->tokens;
+              st.jsonl_bytes += w->block.size;
+              if (progress) progress->add(w->raw_offset - reported_raw, w->documents);
+              reported_raw = w->raw_offset;
+              if (checkpoints) {
+                std::lock_guard<std::mutex> lk(unwritten_mu);
+                unwritten.insert(w->seq);
+                since_checkpoint += w->block.size;
+                if (!pending && since_checkpoint >= opt.checkpoint_every) {
+                  pending.emplace(w->seq, snapshot());
+                  since_checkpoint = 0;
+                }
+              }
+              return w;
+            }) &
+            tbb::make_filter<Work*, void>(tbb::filter_mode::parallel, [&](Work* w) {
+              for (size_t k = 0; k < writers.size(); ++k) writers[k]->write_tokens(w->bin_offsets[k], w->out[k]);
+              if (checkpoints) {
+                std::lock_guard<std::mutex> lk(unwritten_mu);
+                unwritten.erase(w->seq);
+              }
+              give(w);
+            }));
+  } catch (const InputError&) {
+    // The input is at fault: nothing of this work is worth resuming.
+    if (checkpoints) {
+      remove_checkpoint(ckpt.path);
+      for (auto& w : writers) w->discard_parts();
+    }
+    throw;
+  }
 
+  if (stopped) {  // every block read was written: the checkpoint covers all of it
+    commit_checkpoint(snapshot());
+    throw_if_interrupted();
+  }
+  if (identity) remove_checkpoint(ckpt.path);  // before the parts it names are renamed
   for (auto& w : writers) w->finish();
   st.input_bytes = source->raw_bytes_read();
+  st.notes = std::move(notes);
   return st;
 }
 
@@ -293,12 +528,12 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
   TokenizeStats st;
   if (input == "-") {  // standard input cannot be identified: no record vouches for these outputs
     for (const auto& p : prefixes) remove_record(record_path_for(p));
-    st = run_pipeline(tok, input, prefixes, opt, progress);
+    st = run_pipeline(tok, input, prefixes, opt, progress, nullptr);
   } else {
     std::vector<CompletionRecord> records;  // the input is identified before it is read
     for (size_t k = 0; k < prefixes.size(); ++k) records.push_back(expected_record(tok, input, prefixes[k], k, opt));
     build_recorded(records, [&] {
-      st = run_pipeline(tok, input, prefixes, opt, progress);
+      st = run_pipeline(tok, input, prefixes, opt, progress, &records[0]);
       return BuildResult{{}, stats_counts(st)};
     });
   }
@@ -318,8 +553,8 @@ std::string stats_json(const TokenizeStats& s, const std::string& tokenizer_name
                 (unsigned long long)s.jsonl_bytes, (unsigned long long)s.lines, (unsigned long long)s.blank_lines,
                 (unsigned long long)s.documents, (unsigned long long)s.empty_documents,
                 (unsigned long long)s.sequences, (unsigned long long)s.tokens, (unsigned long long)s.skipped_lines,
-                s.seconds, mb_per_s(s.jsonl_bytes - s.jsonl_bytes_kept, s.seconds),
-                s.seconds > 0 ? (s.tokens - s.tokens_kept) / s.seconds : 0.0);
+                s.seconds, mb_per_s(s.jsonl_bytes - s.jsonl_bytes_kept - s.jsonl_bytes_resumed, s.seconds),
+                s.seconds > 0 ? (s.tokens - s.tokens_kept - s.tokens_resumed) / s.seconds : 0.0);
   std::string out = buf;
   for (size_t i = 0; i < s.first_errors.size(); ++i)
     out += (i ? ", " : "") + json_quote(s.first_errors[i]);
@@ -338,12 +573,18 @@ std::string stats_summary(const TokenizeStats& s) {
                 (unsigned long long)s.files, (unsigned long long)s.documents, (unsigned long long)s.empty_documents,
                 (unsigned long long)s.sequences, (unsigned long long)s.tokens, decimals(s.jsonl_bytes), s.jsonl_bytes / 1e6,
                 decimals(s.input_bytes), s.input_bytes / 1e6,
-                s.seconds, mb_per_s(s.jsonl_bytes - s.jsonl_bytes_kept, s.seconds),
-                s.seconds > 0 ? (s.tokens - s.tokens_kept) / s.seconds / 1e6 : 0.0);
+                s.seconds, mb_per_s(s.jsonl_bytes - s.jsonl_bytes_kept - s.jsonl_bytes_resumed, s.seconds),
+                s.seconds > 0 ? (s.tokens - s.tokens_kept - s.tokens_resumed) / s.seconds / 1e6 : 0.0);
   std::string out = buf;
   if (s.files_kept)
     out += std::to_string(s.files_kept) + " of them kept: complete outputs of an earlier run (counts from their "
            "records)\n";
+  if (s.jsonl_bytes_resumed) {
+    char line[160];
+    std::snprintf(line, sizeof line, "%.*f MB of it resumed: done by an interrupted run, up to its checkpoint\n",
+                  decimals(s.jsonl_bytes_resumed), s.jsonl_bytes_resumed / 1e6);
+    out += line;
+  }
   if (s.skipped_lines) {
     out += "skipped " + std::to_string(s.skipped_lines) + " bad line(s)";
     out += s.first_errors.empty() ? "\n" : "; first:\n";

@@ -38,11 +38,11 @@ void append(const PartialOutput& p, const std::string& bytes) {
 }
 
 TEST(PartialOutput, NamesAreNotTemporariesOrRecords) {
-  EXPECT_EQ(partial_path_for("d/x.jsonl"), "d/x.jsonl.sp-partial");
+  EXPECT_EQ(part_path_for("d/x.jsonl"), "d/x.jsonl.sp-part");
   EXPECT_EQ(checkpoint_path_for("d/x.jsonl"), "d/x.jsonl.sp-checkpoint");
-  EXPECT_TRUE(is_partial_name("x.jsonl.sp-partial"));
-  EXPECT_TRUE(is_partial_name("x.jsonl.sp-checkpoint"));
-  EXPECT_FALSE(is_partial_name("x.jsonl"));
+  EXPECT_TRUE(is_part_or_checkpoint_name("x.jsonl.sp-part"));
+  EXPECT_TRUE(is_part_or_checkpoint_name("x.jsonl.sp-checkpoint"));
+  EXPECT_FALSE(is_part_or_checkpoint_name("x.jsonl"));
   EXPECT_FALSE(is_record_name("x.jsonl.sp-checkpoint"));
 }
 
@@ -58,7 +58,7 @@ TEST(PartialOutput, CheckpointIsResumedOnlyWhenItMatches) {
     p->checkpoint(f.expected(), 11, {{"output_bytes", "11"}});
     append(*p, "not vouched for");
   }  // closed, as by a kill: the files stay
-  ASSERT_TRUE(file_exists(partial_path_for(f.out)));
+  ASSERT_TRUE(file_exists(part_path_for(f.out)));
   auto p = PartialOutput::open(f.out);
   ASSERT_TRUE(p);
   std::string why;
@@ -83,7 +83,7 @@ TEST(PartialOutput, PartialShorterThanItsCheckpointIsNotResumed) {
     append(*p, "0123456789");
     p->checkpoint(f.expected(), 10, {});
   }
-  ASSERT_EQ(::truncate(partial_path_for(f.out).c_str(), 4), 0);  // lost in a machine crash without sync
+  ASSERT_EQ(::truncate(part_path_for(f.out).c_str(), 4), 0);  // lost in a machine crash without sync
   auto p = PartialOutput::open(f.out);
   std::string why;
   EXPECT_FALSE(p->find_checkpoint(f.expected(), &why));
@@ -101,11 +101,11 @@ TEST(PartialOutput, OneWriterAtATime) {
   first->checkpoint(f.expected(), 4, {});
   EXPECT_FALSE(PartialOutput::open(f.out)) << "a second writer got the partial";
   remove_partial(f.out);  // held: left alone
-  EXPECT_TRUE(file_exists(partial_path_for(f.out)));
+  EXPECT_TRUE(file_exists(part_path_for(f.out)));
   EXPECT_TRUE(file_exists(checkpoint_path_for(f.out)));
   first.reset();
   remove_partial(f.out);
-  EXPECT_FALSE(file_exists(partial_path_for(f.out)));
+  EXPECT_FALSE(file_exists(part_path_for(f.out)));
   EXPECT_FALSE(file_exists(checkpoint_path_for(f.out)));
 }
 
@@ -117,7 +117,7 @@ TEST(PartialOutput, CommitRenamesIntoPlaceAndDropsTheCheckpoint) {
   EXPECT_FALSE(file_exists(f.out)) << "nothing at the final name before commit";
   p->commit();
   EXPECT_EQ(read_file(f.out), "whole output\n");
-  EXPECT_FALSE(file_exists(partial_path_for(f.out)));
+  EXPECT_FALSE(file_exists(part_path_for(f.out)));
   EXPECT_FALSE(file_exists(checkpoint_path_for(f.out)));
 }
 
@@ -127,7 +127,7 @@ TEST(PartialOutput, DiscardRemovesBoth) {
   append(*p, "bad");
   p->checkpoint(f.expected(), 3, {});
   p->discard();
-  EXPECT_FALSE(file_exists(partial_path_for(f.out)));
+  EXPECT_FALSE(file_exists(part_path_for(f.out)));
   EXPECT_FALSE(file_exists(checkpoint_path_for(f.out)));
 }
 

@@ -129,11 +129,11 @@ std::string zstd_compress(const std::string& data) {
 
 // AtomicFile's temporaries, and sp_download's partial files and their sidecars.
 bool is_temp(const std::string& rel) {
-  // sp_merge's work files count too: its part files (renamed into place when whole) and its journal;
-  // and the partials and checkpoints of outputs resumed inside a task (sp/checkpoint.h).
+  // sp_merge's work files count too: its part files (renamed into place when whole) and its journal; and the
+  // parts and checkpoints of outputs resumed inside a task (sp/checkpoint.h: sp_tokenize, sp_extract, sp_concat).
   return rel.find(".tmp-") != std::string::npos || sp::ends_with(rel, ".part") || sp::ends_with(rel, ".part.meta") ||
          sp::ends_with(rel, ".sp-merge-part") || sp::ends_with(rel, ".sp-merge-journal") ||
-         sp::is_partial_name(sp::base_name(rel));
+         sp::is_part_or_checkpoint_name(sp::base_name(rel));
 }
 
 std::string signal_name(int sig) { return std::string("SIG") + sigabbrev_np(sig); }
@@ -680,7 +680,9 @@ Scenario tokenize_scenario(bool large) {
   if (large) s.sources["in/docs0.jsonl"] = jsonl(300, 9000, 80);
   s.argv = {tool_path("sp_tokenize"), "--input-dir", "in", "--output-dir", "out",
             "--json-keys", "text", "title", "--append-eod", "--vocab-file", vocab + "/vocab.json",
-            "--merge-file", vocab + "/merges.txt", "--workers", "2", "--progress", "none"};
+            "--merge-file", vocab + "/merges.txt", "--workers", "2", "--progress", "none",
+            // Checkpoints every few blocks, so kills land between them and reruns resume from them.
+            "--block-size", "4K", "--checkpoint-every", large ? "64K" : "4K"};
   s.sibling_promises = {{".idx", ".bin"}};
   return s;
 }
@@ -691,9 +693,9 @@ TEST(CrashConsistency, TokenizeKilledAtEveryFailPoint) {
   Scenario s = tokenize_scenario(false);
   prepare(s, d.path());
   kill_at_fail_points(s,
-                      {"build.after_records_removed", "atomic_file.before_rename", "atomic_file.after_rename",
-                       "dataset.between_bin_and_idx_rename", "build.after_outputs", "record.before_rename",
-                       "record.after_rename"},
+                      {"build.after_records_removed", "tokenize.after_checkpoint", "atomic_file.before_rename",
+                       "atomic_file.after_rename", "dataset.between_bin_and_idx_rename", "build.after_outputs",
+                       "record.before_rename", "record.after_rename"},
                       /*max_hits=*/12);
 }
 

@@ -419,14 +419,91 @@ TEST(SpDownload, MpirunSplitsWorkWithoutOverlap) {
                           " --progress none --report " + shell_quote(d / "rep-{rank}.json")));
   SP_REQUIRE_FIXTURE(r.exit_code == 0 || r.err.find("rank") != std::string::npos, "mpirun cannot start here: " + r.err);
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("[rank 0/2]"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("[rank 1/2]"), std::string::npos) << r.err;
   EXPECT_EQ(files_in(out).size(), 6u);
   std::map<std::string, int> per_path;
   for (const auto& q : server.requests()) per_path[q.path]++;
   EXPECT_EQ(per_path.size(), 6u);
   for (const auto& [p, c] : per_path) EXPECT_EQ(c, 1) << p;
-  EXPECT_TRUE(file_exists(d / "rep-0.json") && file_exists(d / "rep-1.json"));
+  // One summary and one report for the job, from rank 0.
+  EXPECT_NE(r.err.find("6 files: 6 downloaded"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("6 files: 6 downloaded"), r.err.rfind("6 files: 6 downloaded")) << r.err;
+  EXPECT_EQ(r.err.find("3 files: "), std::string::npos) << "a rank printed a summary of its own:\n" << r.err;
+  EXPECT_NE(r.err.find("sp_download: per rank: 0: "), std::string::npos) << r.err;
+  EXPECT_FALSE(file_exists(d / "rep-0.json") || file_exists(d / "rep-1.json"));
+  const std::string report = read_file(d / "rep-all.json");
+  EXPECT_NE(report.find("\"world_size\": 2, \"files_total\": 6, \"downloaded\": 6"), std::string::npos) << report;
+  EXPECT_NE(report.find("{\"rank\": 0, \"files_total\": "), std::string::npos) << report;
+  EXPECT_NE(report.find("{\"rank\": 1, \"files_total\": "), std::string::npos) << report;
+  for (int i = 0; i < 6; ++i) {  // every file once, in manifest order
+    const size_t at = report.find("/ok/m" + std::to_string(i) + ".bin\"");
+    ASSERT_NE(at, std::string::npos) << report;
+    if (i) EXPECT_GT(at, report.find("/ok/m" + std::to_string(i - 1) + ".bin\"")) << report;
+  }
+}
+
+// Under MPI the ranks draw files from one queue: a rank held up by a slow
+// file does not keep a share of its own waiting.
+TEST(SpDownload, MpirunSlowFileDoesNotHoldBackTheRest) {
+  SP_REQUIRE_FIXTURE(std::system("command -v mpirun >/dev/null 2>&1") == 0, "OpenMPI not installed");
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  // One file served slowly (~3.5 s), then 8 quick ones, sizes unknown (a
+  // static share would split them 5 and 4): the rank that drew the slow one
+  // first is busy while the other fetches the rest.
+  write_file(root + "/big.bin", make_bytes(400000, 90));
+  std::string manifest = server.url("slow", "big.bin") + "?delay=0.5\n";
+  for (int i = 0; i < 8; ++i) {
+    const std::string name = "s" + std::to_string(i) + ".bin";
+    write_file(root + "/" + name, make_bytes(2000, static_cast<uint64_t>(i) + 91));
+    manifest += server.url("ok", name) + "\n";
+  }
+  write_file(d / "m.tsv", manifest);
+  auto r = run_command("mpirun --allow-run-as-root --oversubscribe -np 2 " +
+                       dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                          " --progress none --connections 1 --report " + shell_quote(d / "rep.json")));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(files_in(out).size(), 9u);
+  // The per-rank totals: one rank has the slow file alone, the other the 8 quick ones.
+  const std::string report = read_file(d / "rep.json");
+  const bool rank0_big = report.find("{\"rank\": 0, \"files_total\": 1,") != std::string::npos;
+  const bool rank1_big = report.find("{\"rank\": 1, \"files_total\": 1,") != std::string::npos;
+  EXPECT_TRUE(rank0_big != rank1_big) << report;
+  EXPECT_NE(report.find("\"files_total\": 8,"), std::string::npos) << report;
+}
+
+// A 429's Retry-After pauses the whole job: the other rank starts no request
+// while the server asked the job to wait.
+TEST(SpDownload, MpirunRetryAfterPausesEveryRank) {
+  SP_REQUIRE_FIXTURE(std::system("command -v mpirun >/dev/null 2>&1") == 0, "OpenMPI not installed");
+  TempDir d;
+  const std::string root = d / "root", out = d / "out";
+  ASSERT_EQ(std::system(("mkdir -p " + shell_quote(root)).c_str()), 0);
+  TestServer server(root, d.path());
+  write_file(root + "/x.bin", make_bytes(5000, 70));
+  std::string manifest = server.url("r429", "x.bin") + "?wait=3\t-\t5000\n";  // drawn first: the largest
+  for (int i = 0; i < 8; ++i) {
+    const std::string name = "p" + std::to_string(i) + ".bin";
+    write_file(root + "/" + name, make_bytes(1000, static_cast<uint64_t>(i) + 71));
+    manifest += server.url("ok", name) + "\t-\t1000\n";
+  }
+  write_file(d / "m.tsv", manifest);
+  // 4/s for the job: each rank starts a request every 0.5 s, so without a
+  // shared pause the other rank would go on during the 3 s.
+  auto r = run_command("mpirun --allow-run-as-root --oversubscribe -np 2 " +
+                       dl("--manifest " + shell_quote(d / "m.tsv") + " --output-dir " + shell_quote(out) +
+                          " --progress none --connections 1 --max-requests-per-second 4"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(files_in(out).size(), 9u);
+  const auto reqs = server.requests();
+  double t429 = -1;
+  for (const auto& q : reqs)
+    if (q.path.rfind("/r429/", 0) == 0 && t429 < 0) t429 = q.t;
+  ASSERT_GE(t429, 0);
+  int during = 0;
+  for (const auto& q : reqs) during += q.t > t429 + 0.8 && q.t < t429 + 2.6;
+  EXPECT_EQ(during, 0) << "a rank made " << during << " request(s) while the job was asked to wait:\n" << r.err;
 }
 
 TEST(SpDownload, UsageErrors) {
@@ -566,7 +643,7 @@ TEST(SpDownload, RequestBudgetIsSharedByTheRanks) {
                        " & env -u OMPI_COMM_WORLD_RANK RANK=1 WORLD_SIZE=2 " + dl(args) + " & wait %1 && wait %2");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(files_in(out).size(), 10u);
-  EXPECT_NE(r.err.find("request budget 5/s for the job, 2.5/s for this rank"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("request budget 5/s for the job, 2.5/s for each rank"), std::string::npos) << r.err;
   const auto reqs = server.requests();
   ASSERT_EQ(reqs.size(), 10u);
   double first = reqs.front().t, last = reqs.front().t;

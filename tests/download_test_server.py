@@ -171,7 +171,7 @@ class Handler(BaseHTTPRequestHandler):
         if mode == "climit":
             return self.limited(name, int(query.get("limit", ["2"])[0]))
         if mode == "r429" and n == 1:
-            return self.simple(429, b"slow down\n", {"Retry-After": "1"})
+            return self.simple(429, b"slow down\n", {"Retry-After": query.get("wait", ["1"])[0]})
         if mode == "rl429" and n == 1:
             return self.simple(429, b"slow down\n", {"RateLimit": '"api";r=0;t=1'})
         if (mode == "e503" and n <= 2) or (mode == "cut503" and n == 2):
@@ -227,7 +227,7 @@ class Handler(BaseHTTPRequestHandler):
             for i in range(0, len(body), 65536):
                 self.wfile.write(body[i:i + 65536])
                 self.wfile.flush()
-                time.sleep(0.02)
+                time.sleep(float(query.get("delay", ["0.02"])[0]))
             return
         self.wfile.write(body)
         if mode == "extra":  # late enough that the client has put the connection back in its pool

@@ -559,7 +559,7 @@ TEST(SpExtractTool, SignalsStopCleanlyAndTheRerunMatches) {
     EXPECT_NE(r.err.find(" not finished"), std::string::npos) << "no summary marked interrupted: " << r.err;
     EXPECT_EQ(count_temps(out), 0u);
     auto partial = snapshot(out);
-    std::erase_if(partial, [](const auto& f) { return is_partial_name(f.first); });  // kept for the rerun
+    std::erase_if(partial, [](const auto& f) { return is_part_or_checkpoint_name(f.first); });  // kept for the rerun
     EXPECT_LT(partial.size(), c.expected.size());
     for (const auto& [rel, bytes] : partial)
       EXPECT_TRUE(c.expected.count(rel) && bytes == c.expected.at(rel)) << rel << " is not a complete output";
@@ -665,8 +665,8 @@ TEST(SpExtractTool, SigtermCheckpointsAndTheRerunResumes) {
   ASSERT_EQ(partials_under(rc.out).size(), 2u) << r.err;
   // The checkpoint vouches for everything the stopped run wrote.
   const std::string partial = rc.out + "/" + partials_under(rc.out)[1];
-  EXPECT_EQ(std::to_string(file_size(partial)),
-            read_record(checkpoint_path_for(partial.substr(0, partial.size() - 11))).checkpoint_value("output_bytes"));
+  const std::string output = partial.substr(0, partial.size() - std::string_view(".sp-part").size());
+  EXPECT_EQ(std::to_string(file_size(partial)), read_record(checkpoint_path_for(output)).checkpoint_value("output_bytes"));
   r = run_command(rc.cmd());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("| 1 resumed from checkpoints"), std::string::npos) << r.err;
@@ -686,9 +686,9 @@ TEST(SpExtractTool, CheckpointOfAChangedSourceOrUnderOverwriteIsDiscarded) {
   run_command("rm -rf " + shell_quote(rc.out));
   r = run_command("SP_FAILPOINT=checkpoint.after_write:1 " + rc.cmd());
   ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
-  const std::string partial = partials_under(rc.out)[1];  // sorted: the .sp-checkpoint, then the .sp-partial
-  ASSERT_TRUE(ends_with(partial, ".sp-partial"));
-  const std::string rel = partial.substr(0, partial.size() - std::string_view(".sp-partial").size());
+  const std::string partial = partials_under(rc.out)[1];  // sorted: the .sp-checkpoint, then the .sp-part
+  ASSERT_TRUE(ends_with(partial, ".sp-part"));
+  const std::string rel = partial.substr(0, partial.size() - std::string_view(".sp-part").size());
   const std::string changed = jsonl(20000, 4242);
   write_file(rc.c.in() + "/" + rel + ".zst", compress(changed));
   r = run_command(rc.cmd());
@@ -727,8 +727,8 @@ TEST(SpExtractTool, ConcurrentRunLeavesTheOtherRunsPartialAlone) {
   ASSERT_TRUE(first.freeze()) << "the first run finished at once; test is void";
   const auto held = partials_under(rc.out);
   ASSERT_FALSE(held.empty());
-  const std::string partial = rc.out + "/" + held.back();  // sorted: the .sp-partial last
-  ASSERT_TRUE(ends_with(partial, ".sp-partial"));
+  const std::string partial = rc.out + "/" + held.back();  // sorted: the .sp-part last
+  ASSERT_TRUE(ends_with(partial, ".sp-part"));
   auto second = run_command(rc.cmd());
   EXPECT_EQ(second.exit_code, 0) << second.err;
   EXPECT_TRUE(file_exists(partial)) << "the second run took the first run's partial " << partial;

@@ -77,6 +77,35 @@ TEST(AtomicFile, DiscardedOrDestroyedLeavesNothing) {
   EXPECT_EQ(list_dir(d.path()), std::vector<std::string>{"keep.bin"});
 }
 
+// A resumable part: its fixed name is no "<final>.tmp-" name, it outlives an
+// uncommitted object, and a later one continues after the bytes it keeps.
+TEST(AtomicFile, ResumablePartOutlivesItsWriterAndIsContinued) {
+  TempDir d;
+  {
+    AtomicFile f(d / "out.bin", d / "out.bin.sp-part", 0, 4);
+    f.write("hello, wor");
+    f.sync();
+  }
+  EXPECT_EQ(list_dir(d.path()), std::vector<std::string>{"out.bin.sp-part"});
+  EXPECT_EQ(read_file(d / "out.bin.sp-part"), "hello, wor");
+  {
+    AtomicFile f(d / "out.bin", d / "out.bin.sp-part", 5, 4);  // ", wor" is cut off
+    EXPECT_EQ(f.size(), 5u);
+    f.write(" world");
+    const uint64_t at = f.reserve(1);
+    f.write_at(at, "!", 1);
+    f.commit();
+  }
+  EXPECT_EQ(list_dir(d.path()), std::vector<std::string>{"out.bin"});
+  EXPECT_EQ(read_file(d / "out.bin"), "hello world!");
+  {
+    AtomicFile f(d / "gone.bin", d / "gone.bin.sp-part", 0);
+    f.write("x");
+    f.discard();
+  }
+  EXPECT_EQ(list_dir(d.path()), std::vector<std::string>{"out.bin"});
+}
+
 TEST(AtomicFile, MissingDirectoryIsAClearError) {
   TempDir d;
   try {

@@ -162,6 +162,56 @@ TEST(IndexedDataset, IndexScratchHasNoNameWhileWriting) {
   EXPECT_EQ(test::list_dir(d.path()), (std::vector<std::string>{"ds.bin", "ds.idx"}));
 }
 
+// A resumable writer killed after a checkpoint: its parts keep what was
+// synced (and more, which the next writer cuts off); continued from the
+// checkpoint, it ends with the bytes of a writer that was never stopped.
+TEST(IndexedDataset, ResumableWriterContinuesFromACheckpointToTheSameBytes) {
+  TempDir d;
+  const auto doc = [](int i, IndexedDatasetWriter& w) {
+    std::vector<uint32_t> ids(static_cast<size_t>(i % 7), static_cast<uint32_t>(i));
+    std::vector<int32_t> lens;
+    if (!ids.empty()) lens = {static_cast<int32_t>(ids.size())};
+    if (i % 5 == 0 && ids.size() > 1) lens = {1, static_cast<int32_t>(ids.size() - 1)};
+    w.add_document(ids, lens);
+  };
+  {
+    IndexedDatasetWriter ref(d / "ref", TokenDtype::kUint16);
+    for (int i = 0; i < 50000; ++i) doc(i, ref);
+    ref.finish();
+  }
+  WriterCheckpoint at;
+  {
+    IndexedDatasetWriter w(d / "ds", TokenDtype::kUint16, nullptr);
+    for (int i = 0; i < 30000; ++i) doc(i, w);
+    w.sync();
+    at = w.position();
+    for (int i = 30000; i < 40000; ++i) doc(i, w);  // after the checkpoint: lost, as in a kill
+    w.sync();
+  }  // destroyed without finish(): the parts stay for the next writer
+  EXPECT_EQ(test::list_dir(d.path()),
+            (std::vector<std::string>{"ds.bin.sp-part", "ds.idx.docs.sp-part", "ds.idx.lengths.sp-part", "ref.bin",
+                                      "ref.idx"}));
+  EXPECT_EQ(at.documents, 30000u);
+  EXPECT_GT(file_size(d / "ds.bin.sp-part"), at.bin_bytes);
+  {
+    IndexedDatasetWriter w(d / "ds", TokenDtype::kUint16, &at);
+    for (int i = 30000; i < 50000; ++i) doc(i, w);
+    w.finish();
+  }
+  EXPECT_EQ(read_file(d / "ds.bin"), read_file(d / "ref.bin"));
+  EXPECT_EQ(read_file(d / "ds.idx"), read_file(d / "ref.idx"));
+  EXPECT_EQ(test::list_dir(d.path()), (std::vector<std::string>{"ds.bin", "ds.idx", "ref.bin", "ref.idx"}));
+  // writer_part_paths names what the writer used; discard_parts removes them.
+  EXPECT_EQ(writer_part_paths("o/x"), (std::vector<std::string>{"o/x.bin.sp-part", "o/x.idx.lengths.sp-part",
+                                                                "o/x.idx.docs.sp-part"}));
+  {
+    IndexedDatasetWriter w(d / "gone", TokenDtype::kUint16, nullptr);
+    doc(3, w);
+    w.discard_parts();
+  }
+  EXPECT_EQ(test::list_dir(d.path()), (std::vector<std::string>{"ds.bin", "ds.idx", "ref.bin", "ref.idx"}));
+}
+
 TEST(IndexedDataset, WriterTempFinalsCoverOlderVersionsScratch) {
   EXPECT_EQ(writer_temp_finals("o/x_text_document"),
             (std::vector<std::string>{"o/x_text_document.bin", "o/x_text_document.idx",

@@ -4,8 +4,10 @@
 
 #include <gtest/gtest.h>
 #include <simdjson.h>
+#include <zstd.h>
 
 #include "sp/byte_source.h"
+#include "sp/error.h"
 #include "test_support.h"
 
 namespace sp {
@@ -71,6 +73,42 @@ TEST(LineReader, ByteOrderMarkOnlyAtStart) {
   auto lines = read_lines(d / "a.jsonl", 4096);
   ASSERT_EQ(lines.size(), 2u);
   EXPECT_EQ(lines[1].text, "\xEF\xBB\xBF" "b");
+}
+
+// A resumed run: skip_to a block's end_offset reads on from exactly there,
+// for plain and zstd input (the BOM counts in the offset and is not taken
+// for content after the start).
+TEST(LineReader, SkipToAnEarlierBlocksEndContinuesThere) {
+  TempDir d;
+  std::string data = "\xEF\xBB\xBF";
+  for (int i = 1; i <= 3000; ++i) data += "{\"text\":\"line " + std::to_string(i) + std::string(i % 50, 'x') + "\"}\n";
+  write_file(d / "a.jsonl", data);
+  std::string z(ZSTD_compressBound(data.size()), '\0');
+  z.resize(ZSTD_compress(z.data(), z.size(), data.data(), data.size(), 3));
+  write_file(d / "a.jsonl.zst", z);
+  for (const char* name : {"a.jsonl", "a.jsonl.zst"}) {
+    std::vector<std::pair<uint64_t, std::string>> blocks;  // (end_offset, text)
+    {
+      auto src = open_byte_source(d / name);
+      LineReader r(*src, 4096);
+      LineBlock b;
+      while (r.next(b)) blocks.emplace_back(b.end_offset, std::string(b.text()));
+    }
+    ASSERT_GT(blocks.size(), 10u);
+    EXPECT_EQ(blocks.back().first, data.size()) << name;
+    for (size_t k : {size_t{0}, size_t{4}, blocks.size() - 2}) {
+      auto src = open_byte_source(d / name);
+      LineReader r(*src, 4096);
+      r.skip_to(blocks[k].first);
+      std::string rest;
+      LineBlock b;
+      while (r.next(b)) rest += b.text();
+      EXPECT_EQ(rest, data.substr(blocks[k].first)) << name << " after block " << k;
+    }
+    auto src = open_byte_source(d / name);
+    LineReader r(*src, 4096);
+    EXPECT_THROW(r.skip_to(data.size() + 1), InputError) << name;
+  }
 }
 
 TEST(LineReader, EmptyInput) {

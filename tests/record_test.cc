@@ -102,6 +102,21 @@ TEST(Record, OtherOptionsOrOtherInputAreStale) {
   EXPECT_NE(c.reason.find("bytes now"), std::string::npos) << c.reason;
 }
 
+// The comparison for records of work in progress (checkpoints): inputs,
+// tool and options only, whatever their outputs are doing.
+TEST(Record, RecordDifferenceComparesToolOptionsAndInputsOnly) {
+  Fixture f;
+  CompletionRecord got = f.expected();
+  got.outputs = {FileIdentity{f.dir / "growing.part", true, 5, 0, ""}};
+  EXPECT_EQ(record_difference(f.expected(), got), "");
+  EXPECT_NE(record_difference(f.expected("false"), got).find("append_eod true, not false"), std::string::npos);
+  got.tool = "sp_other";
+  EXPECT_NE(record_difference(f.expected(), got).find("made by sp_other"), std::string::npos);
+  got = f.expected();
+  write_file(f.in, "{\"text\":\"hello\"}\n{\"text\":\"again\"}\n");
+  EXPECT_NE(record_difference(f.expected(), got).find("bytes now"), std::string::npos);
+}
+
 TEST(Record, SameSizeInputRewrittenIsStale) {
   Fixture f;
   f.finish();

@@ -57,6 +57,28 @@ TEST(ScratchFile, RoundTripsWithoutAName) { round_trip(true); }
 
 TEST(ScratchFile, RoundTripsWithoutANameUsingTheFallback) { round_trip(false); }
 
+// The exception asked for by name: a resumable scratch file keeps its name
+// after the object goes, is continued after the bytes a later one keeps, and
+// goes only with remove().
+TEST(ScratchFile, ResumableKeepsItsNameUntilRemoved) {
+  test::TempDir d;
+  const std::string data = pattern(100000);
+  {
+    auto f = ScratchFile::resumable(d / "x.lengths.sp-part", 0, 1024);
+    f->write(data.data(), data.size());
+    f->sync();
+  }
+  EXPECT_EQ(test::read_file(d / "x.lengths.sp-part"), data);
+  auto f = ScratchFile::resumable(d / "x.lengths.sp-part", 60000, 1024);
+  EXPECT_EQ(f->size(), 60000u);
+  f->write("end", 3);
+  std::string back;
+  f->read_all([&](const char* p, size_t n) { back.append(p, n); });
+  EXPECT_TRUE(back == data.substr(0, 60000) + "end");
+  f->remove();
+  EXPECT_TRUE(test::list_dir(d.path()).empty());
+}
+
 TEST(ScratchFile, MissingDirectoryIsAClearError) {
   test::TempDir d;
   for (bool tmpfile : {true, false}) {

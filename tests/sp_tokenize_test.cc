@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <zstd.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -474,12 +476,15 @@ void write_tiny_docs(const std::string& path, size_t mb, int seed) {
   }
 }
 
-// kill -9 in the middle of a run: the index scratch (sequence lengths and
-// document indices, ~12 bytes a document) has no name to leave behind, and
-// the rerun removes what the killed process did leave (its .bin temporary).
+// kill -9 in the middle of a run without checkpoints: the index scratch
+// (sequence lengths and document indices, ~12 bytes a document) has no name
+// to leave behind, and the rerun removes what the killed process did leave
+// (its .bin temporary).
 TEST_F(SpTokenize, KillNineLeavesNoIndexScratchAndTheRerunCleansUp) {
   write_tiny_docs(dir / "in.jsonl", 24, 1);
-  const std::string cmd = tokenize_cmd("--workers 1 --input " + dir / "in.jsonl" + " --output-prefix " + dir / "out/x");
+  const std::string cmd =
+      tokenize_cmd("--workers 1 --checkpoint-every 0 --input " + dir / "in.jsonl" + " --output-prefix " +
+                   dir / "out/x");
   test::run_command("mkdir -p " + dir / "out");
   {
     test::BackgroundCommand run(cmd);
@@ -507,9 +512,10 @@ TEST_F(SpTokenize, KillNineLeavesNoIndexScratchAndTheRerunCleansUp) {
   EXPECT_GT(read_indexed_dataset(dir / "out/x_text_document").document_count(), 500000u);
 }
 
-// SIGTERM (a batch system's time limit) and SIGINT (Ctrl-C) mid-run: exit
-// 128 + signal, a summary marked interrupted, no temporaries, no partial
-// pair; the rerun finishes with the bytes of an uninterrupted run.
+// SIGTERM (a batch system's time limit) and SIGINT (Ctrl-C) mid-run, without
+// checkpoints (SpTokenizeCheckpoints has those): exit 128 + signal, a summary
+// marked interrupted, no temporaries, no partial pair; the rerun finishes
+// with the bytes of an uninterrupted run.
 TEST_F(SpTokenize, SignalsStopCleanlyAndTheRerunMatches) {
   test::run_command("mkdir -p " + dir / "in");
   for (int i = 0; i < 4; ++i) write_file(dir / ("in/part_" + std::to_string(i) + ".jsonl"), make_corpus(20000, i));
@@ -525,7 +531,8 @@ TEST_F(SpTokenize, SignalsStopCleanlyAndTheRerunMatches) {
   ASSERT_EQ(ref.size(), 8u);
   for (int sig : {SIGTERM, SIGINT}) {
     const std::string out = dir / ("out" + std::to_string(sig));
-    const std::string cmd = tokenize_cmd("--workers 1 --input-dir " + dir / "in" + " --output-dir " + out);
+    const std::string cmd =
+        tokenize_cmd("--workers 1 --checkpoint-every 0 --input-dir " + dir / "in" + " --output-dir " + out);
     bool mid_run = false;
     auto r = test::interrupt_while_working(cmd, out, sig, [&] { return tree(out).size() < 8; }, &mid_run);
     ASSERT_TRUE(mid_run) << "the run was over before the signal; test is void";
@@ -560,6 +567,214 @@ TEST_F(SpTokenize, DanglingSymlinksInTheInputDirAreReported) {
   EXPECT_TRUE(test::file_exists(dir / "out/a.jsonl_text_document.idx"));
 }
 
+
+// ---- Resume inside a file (--checkpoint-every): a rerun after kill -9 or
+// SIGTERM continues from the last checkpoint with the bytes of an
+// uninterrupted run. Small checkpoints and blocks keep the inputs small.
+class SpTokenizeCheckpoints : public SpTokenize {
+ protected:
+  void SetUp() override {
+    SpTokenize::SetUp();
+    corpus = make_corpus(6000, 21);
+    write_file(dir / "in.jsonl", corpus);
+    std::string z(ZSTD_compressBound(corpus.size()), '\0');
+    z.resize(ZSTD_compress(z.data(), z.size(), corpus.data(), corpus.size(), 3));
+    write_file(dir / "in.jsonl.zst", z);
+    // The references: no checkpoints at all.
+    for (const std::string input : {"in.jsonl", "in.jsonl.zst"}) {
+      auto r = run_command(cmd(input, reference(input), "--checkpoint-every 0"));
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+    }
+  }
+  std::string cmd(const std::string& input, const std::string& out, const std::string& extra = "") {
+    return tokenize_cmd("--workers 2 --append-eod --block-size 4K --checkpoint-every 64K --input " + dir / input +
+                        " --output-prefix " + dir / (out + "/x") + " " + extra);
+  }
+  static std::string reference(const std::string& input) { return input == "in.jsonl" ? "ref" : "ref_zst"; }
+  std::string checkpoint(const std::string& out) { return dir / (out + "/x_text_document.sp-checkpoint"); }
+  // The byte the rerun says it resumed at (0: it did not resume).
+  static uint64_t resumed_at(const std::string& err) {
+    const std::string key = "resumed at byte ";
+    const size_t at = err.find(key);
+    return at == std::string::npos ? 0 : std::stoull(err.substr(at + key.size()));
+  }
+  // The outputs equal the reference's: data, and the record but for mtimes and the time of writing.
+  void expect_reference(const std::string& out, const std::string& input = "in.jsonl") {
+    const std::string p = dir / (out + "/x_text_document"), ref = dir / (reference(input) + "/x_text_document");
+    EXPECT_EQ(read_file(p + ".bin"), read_file(ref + ".bin")) << out;
+    EXPECT_EQ(read_file(p + ".idx"), read_file(ref + ".idx")) << out;
+    const CompletionRecord got = read_record(record_path_for(p)), want = read_record(record_path_for(ref));
+    EXPECT_EQ(got.options, want.options);
+    EXPECT_EQ(got.counts, want.counts);
+    ASSERT_EQ(got.inputs.size(), 1u);
+    EXPECT_EQ(got.inputs[0].path, want.inputs[0].path);
+    ASSERT_EQ(got.outputs.size(), want.outputs.size());
+    for (size_t i = 0; i < got.outputs.size(); ++i) EXPECT_EQ(got.outputs[i].fingerprint, want.outputs[i].fingerprint);
+    EXPECT_EQ(test::list_dir(dir / out), (std::vector<std::string>{"x_text_document.bin", "x_text_document.idx",
+                                                                   "x_text_document.sp-record"}));
+  }
+  std::string corpus;
+};
+
+TEST_F(SpTokenizeCheckpoints, KillNineAfterACheckpointResumesToTheSameBytes) {
+  for (const std::string input : {"in.jsonl", "in.jsonl.zst"})
+    for (int n : {1, 4, 9}) {
+      const std::string out = "out_" + input + "_" + std::to_string(n);
+      auto r = run_command("SP_FAILPOINT=tokenize.after_checkpoint:" + std::to_string(n) + " " + cmd(input, out));
+      ASSERT_EQ(r.exit_code, 128 + SIGKILL) << "the run was over before checkpoint " << n << "; test is void\n"
+                                            << r.err;
+      EXPECT_FALSE(test::file_exists(dir / (out + "/x_text_document.idx")));
+      EXPECT_FALSE(test::file_exists(dir / (out + "/x_text_document.bin")));
+      const uint64_t offset = read_record(checkpoint(out)).count("input_offset");
+      EXPECT_GE(offset, n * (uint64_t{64} << 10)) << input << " " << n;
+      r = run_command(cmd(input, out, "--stats-json " + dir / (out + ".json")));
+      ASSERT_EQ(r.exit_code, 0) << r.err;
+      // It resumed where the checkpoint stood: only the rest was read again.
+      EXPECT_EQ(resumed_at(r.err), offset) << r.err;
+      EXPECT_LT(offset, corpus.size());
+      EXPECT_NE(read_file(dir / (out + ".json")).find("\"jsonl_bytes\": " + std::to_string(corpus.size())),
+                std::string::npos);
+      expect_reference(out, input);
+    }
+}
+
+TEST_F(SpTokenizeCheckpoints, KilledAtRandomMomentsResumesToTheSameBytes) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 3; ++round) {
+    test::BackgroundCommand run(cmd("in.jsonl", "out"));
+    // Once a checkpoint exists (an earlier round's, or this one's first), at a random moment after.
+    ASSERT_TRUE(test::wait_until([&] { return test::file_exists(checkpoint("out")) || !run.running(); }, 60));
+    ::usleep(static_cast<useconds_t>(1000 + rng() % 40000));
+    run.signal(SIGKILL);
+    const auto r = run.wait();
+    if (r.exit_code == 0) break;  // it finished first: nothing left to resume
+    EXPECT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  }
+  const bool had_checkpoint = test::file_exists(checkpoint("out"));
+  ASSERT_TRUE(had_checkpoint) << "no checkpoint to resume from; test is void";
+  const auto r = run_command(cmd("in.jsonl", "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(resumed_at(r.err), 0u) << r.err;
+  expect_reference("out");
+}
+
+// SIGTERM (a batch system's time limit): the blocks in flight are finished
+// and a checkpoint of everything written is taken before the exit, so the
+// rerun resumes past the last periodic checkpoint.
+TEST_F(SpTokenizeCheckpoints, SigtermTakesACheckpointAndTheRerunResumes) {
+  for (const std::string input : {"in.jsonl", "in.jsonl.zst"}) {
+    const std::string out = "out_" + input;
+    // No periodic checkpoint: the one found afterwards is SIGTERM's.
+    test::BackgroundCommand run(cmd(input, out, "--checkpoint-every 100M"));
+    ASSERT_TRUE(test::wait_until(
+        [&] {
+          struct stat st {};
+          return (::stat((dir / (out + "/x_text_document.bin.sp-part")).c_str(), &st) == 0 && st.st_size > 20000) ||
+                 !run.running();
+        },
+        60));
+    run.signal(SIGTERM);
+    auto r = run.wait();
+    ASSERT_EQ(r.exit_code, 128 + SIGTERM) << "the run was over before the signal; test is void\n" << r.err;
+    EXPECT_NE(r.err.find("interrupted by SIGTERM"), std::string::npos) << r.err;
+    ASSERT_TRUE(test::file_exists(checkpoint(out))) << r.err;
+    const uint64_t offset = read_record(checkpoint(out)).count("input_offset");
+    EXPECT_GT(offset, 0u);
+    r = run_command(cmd(input, out));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(resumed_at(r.err), offset) << r.err;
+    expect_reference(out, input);
+  }
+}
+
+// A checkpoint is trusted only for the same input, tokenizer and options;
+// --overwrite discards it too. The work then starts afresh and is right.
+TEST_F(SpTokenizeCheckpoints, CheckpointsOfOtherInputsOrOptionsAreDiscarded) {
+  const auto kill_after = [&](int n) {
+    const auto r =
+        run_command("SP_FAILPOINT=tokenize.after_checkpoint:" + std::to_string(n) + " " + cmd("in.jsonl", "out"));
+    ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+    ASSERT_TRUE(test::file_exists(checkpoint("out")));
+  };
+  // Other options: without --append-eod.
+  kill_after(3);
+  auto r = run_command(tokenize_cmd("--workers 2 --block-size 4K --checkpoint-every 64K --input " + dir / "in.jsonl" +
+                                    " --output-prefix " + dir / "out/x"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("discarding the checkpoint '" + checkpoint("out") + "' (it was made with append_eod true"),
+            std::string::npos) << r.err;
+  EXPECT_EQ(resumed_at(r.err), 0u) << r.err;
+  r = run_command(tokenize_cmd("--input " + dir / "in.jsonl" + " --output-prefix " + dir / "noeod/x"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(dir / "out/x_text_document.bin"), read_file(dir / "noeod/x_text_document.bin"));
+  EXPECT_FALSE(test::file_exists(checkpoint("out")));
+  // --overwrite.
+  kill_after(2);
+  r = run_command(cmd("in.jsonl", "out", "--overwrite"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(resumed_at(r.err), 0u) << r.err;
+  expect_reference("out");
+  // A changed input: the checkpoint's position means nothing in it.
+  run_command("rm -r " + dir / "out");  // else the complete outputs would be kept
+  kill_after(2);
+  const std::string other = make_corpus(6000, 22);
+  write_file(dir / "in.jsonl", other);
+  r = run_command(cmd("in.jsonl", "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("discarding the checkpoint"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("in.jsonl' is " + std::to_string(other.size()) + " bytes now"), std::string::npos) << r.err;
+  EXPECT_EQ(resumed_at(r.err), 0u) << r.err;
+  ASSERT_EQ(run_command(cmd("in.jsonl", "ref2", "--checkpoint-every 0")).exit_code, 0);
+  EXPECT_EQ(read_file(dir / "out/x_text_document.bin"), read_file(dir / "ref2/x_text_document.bin"));
+  EXPECT_EQ(read_file(dir / "out/x_text_document.idx"), read_file(dir / "ref2/x_text_document.idx"));
+}
+
+// A bad line after several checkpoints: the input is at fault, so nothing of
+// the work is kept for a rerun (no part, no checkpoint), as without checkpoints.
+TEST_F(SpTokenizeCheckpoints, ABadLineLeavesNoPartsNorCheckpoint) {
+  write_file(dir / "bad.jsonl", corpus + "{\"text\": 1}\n");
+  const auto r = run_command(cmd("bad.jsonl", "out"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("bad.jsonl:6001: "), std::string::npos) << r.err;
+  EXPECT_TRUE(test::list_dir(dir / "out").empty()) << test::list_dir(dir / "out")[0];
+}
+
+// The parts have fixed names: a second writer of the same outputs (a second
+// job, a rank orphaned by a killed mpirun) is refused while the first holds them.
+TEST_F(SpTokenizeCheckpoints, ASecondWriterOfTheSameOutputsIsRefused) {
+  test::run_command("mkdir -p " + dir / "out");
+  const std::string part = dir / "out/x_text_document.bin.sp-part";
+  const int fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  auto r = run_command(cmd("in.jsonl", "out"));
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("another sp_tokenize is writing '" + dir / "out/x_text_document" + "'"), std::string::npos)
+      << r.err;
+  ::close(fd);
+  r = run_command(cmd("in.jsonl", "out"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  expect_reference("out");
+}
+
+// --checkpoint-every 0: no part or checkpoint file is ever named (a run
+// killed just before its .bin is renamed has only AtomicFile temporaries), and
+// the parts of an earlier checkpointing run are removed, not resumed.
+TEST_F(SpTokenizeCheckpoints, CheckpointEveryZeroNamesNoCheckpointFiles) {
+  auto r = run_command("SP_FAILPOINT=tokenize.after_checkpoint:2 " + cmd("in.jsonl", "out"));
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  r = run_command(cmd("in.jsonl", "out", "--checkpoint-every 0"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(resumed_at(r.err), 0u) << r.err;
+  expect_reference("out");
+  r = run_command("SP_FAILPOINT=atomic_file.before_rename " + cmd("in.jsonl", "out0", "--checkpoint-every 0"));
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  const auto names = test::list_dir(dir / "out0");
+  ASSERT_EQ(names.size(), 2u);  // the .bin's and the .idx's temporaries
+  for (const auto& name : names) EXPECT_NE(name.find(".tmp-"), std::string::npos) << name;
+  const auto help = run_command(shell_quote(test::tool_path("sp_tokenize")) + " --help");
+  EXPECT_NE(help.out.find("--checkpoint-every SIZE"), std::string::npos) << help.out;
+}
 
 TEST_F(SpTokenize, PeakMemoryDoesNotGrowWithInputSize) {
   // Many tiny documents: an index kept in memory would grow by ~20 bytes per

@@ -160,7 +160,7 @@ std::vector<std::string> temps_under(const std::string& root) {
 std::vector<std::string> partials_under(const std::string& root) {
   std::vector<std::string> out;
   try {
-    auto partial = [](std::string_view rel) { return is_partial_name(base_name(std::string(rel))); };
+    auto partial = [](std::string_view rel) { return is_part_or_checkpoint_name(base_name(std::string(rel))); };
     for (const auto& f : list_files(root, partial)) out.push_back(f.relative);
   } catch (const Error&) {
     out.clear();

@@ -40,7 +40,7 @@ const sp::cli::Program kProgram{
         {"overwrite", "",
          "Rebuild chunks even when their completion record says they are complete (and ignore checkpoints)."},
         {"checkpoint-every", "SIZE",
-         "Build each chunk in CHUNK.sp-partial and commit a checkpoint (CHUNK.sp-checkpoint: the inputs copied "
+         "Build each chunk in CHUNK.sp-part and commit a checkpoint (CHUNK.sp-checkpoint: the inputs copied "
          "and synced) every SIZE of input and on SIGTERM/SIGINT, so a rerun copies only the other inputs "
          "(K/M/G/T; 0 = no checkpoints: write under a temporary name).",
          "1G"},
@@ -57,7 +57,7 @@ const sp::cli::Program kProgram{
     "rerun keeps exactly the chunks whose record matches them and their inputs, and rebuilds the rest\n"
     "(saying why). Inside a chunk, a checkpoint lists the inputs copied and synced (every\n"
     "--checkpoint-every of input, and at SIGTERM or SIGINT), so the rerun of an interrupted chunk\n"
-    "copies only the rest, with the same bytes; its partial (CHUNK.sp-partial) is resumed only when\n"
+    "copies only the rest, with the same bytes; its partial (CHUNK.sp-part) is resumed only when\n"
     "its checkpoint names the same inputs.\n"
     "\n"
     "Ranks: under mpirun (or another MPI launcher) the ranks draw chunks, largest first, from one\n"

@@ -35,7 +35,7 @@ const sp::cli::Program kProgram{
         {"overwrite", "",
          "Rebuild outputs even when their completion record says they are complete (and ignore checkpoints)."},
         {"checkpoint-every", "SIZE",
-         "Build each output in OUTPUT.sp-partial and commit a checkpoint (OUTPUT.sp-checkpoint) every SIZE of "
+         "Build each output in OUTPUT.sp-part and commit a checkpoint (OUTPUT.sp-checkpoint) every SIZE of "
          "output and on SIGTERM/SIGINT, so a rerun continues an interrupted file there (K/M/G/T; 0 = no "
          "checkpoints: write under a temporary name).",
          "1G"},
@@ -53,7 +53,7 @@ const sp::cli::Program kProgram{
     "and the source, so a rerun skips exactly those, rebuilds anything else (saying why) and resumes a\n"
     "killed job. Inside a file, a checkpoint every --checkpoint-every of output (and at SIGTERM or\n"
     "SIGINT) lets the rerun continue from there with the same bytes; an interrupted run's partial\n"
-    "(OUTPUT.sp-partial) is resumed only when its checkpoint names the same source and options.\n"
+    "(OUTPUT.sp-part) is resumed only when its checkpoint names the same source and options.\n"
     "Sources already removed by --remove-source stay in the plan through their records, so\n"
     "ranks started at different times still split the same files. A failed file does not stop the\n"
     "others; the exit status is 1 if any file failed.\n"

@@ -10,6 +10,7 @@
 #include <optional>
 #include <set>
 
+#include "sp/checkpoint.h"
 #include "sp/cli.h"
 #include "sp/error.h"
 #include "sp/fs.h"
@@ -67,6 +68,11 @@ const sp::cli::Program kProgram{
          "(PREFIX.sp-record) matches it, the input, the tokenizer files and the options; anything else is rebuilt."},
         {"stats-json", "FILE", "Also write the final statistics as JSON (per rank: FILE.rank<R> under several ranks)."},
         {"block-size", "BYTES", "Bytes of lines per parallel task (advanced).", "1M"},
+        {"checkpoint-every", "SIZE",
+         "Resume inside a file: after each SIZE of (decompressed) input, make the outputs so far durable and "
+         "record where the input stands (PREFIX.sp-checkpoint beside PREFIX.bin.sp-part, ...). A rerun of the same "
+         "command after a kill or SIGTERM continues from there with the same output bytes; SIGTERM takes one "
+         "before stopping. 0: none.", "1G"},
         {"dataset-impl", "IMPL", "Accepted for Megatron compatibility; only mmap exists.", "mmap"},
         {"log-interval", "N", "Accepted for Megatron compatibility; ignored (see --progress-interval)."},
         // Megatron flags that cannot change the output: preprocess_data.py
@@ -137,6 +143,8 @@ int run(int argc, char** argv) {
   opt.block_bytes = args.get_size("block-size", opt.block_bytes);
   if (opt.block_bytes < 4096 || opt.block_bytes > (size_t{1} << 30))
     throw sp::UsageError("--block-size must be between 4K and 1G");
+  opt.checkpoint_every = args.get_size("checkpoint-every", opt.checkpoint_every);
+  opt.overwrite = args.flag("overwrite");
   if (args.has("stats-json")) sp::check_output_file_path(args.get("stats-json"), "--stats-json");
   const long workers = args.get_int("workers", 0);
   if (workers < 0) throw sp::UsageError("--workers: expected a positive number");
@@ -232,12 +240,16 @@ int run(int argc, char** argv) {
       for (auto& f : sp::writer_temp_finals(p)) finals.push_back(std::move(f));
       finals.push_back(sp::record_path_for(p));
     }
+  for (const auto& j : todo) finals.push_back(sp::checkpoint_path_for(j.prefixes[0]));
   const auto sweep = sp::remove_stale_temps(finals);
   if (sweep.other_hosts) sp::print_warning(who, sweep.other_hosts_note());
   const auto stop = sp::run_interruptible([&] {
     for (const auto& j : todo) {
       for (const auto& p : j.prefixes) sp::make_dirs(sp::parent_dir(p));
-      total.merge(sp::tokenize_file(tokenizer, j.input, j.prefixes, opt, &progress));
+      sp::TokenizeStats file = sp::tokenize_file(tokenizer, j.input, j.prefixes, opt, &progress);
+      if (!quiet)
+        for (const auto& note : file.notes) std::fprintf(stderr, "%s: %s\n", who.c_str(), note.c_str());
+      total.merge(file);
     }
   });
   progress.finish();

@@ -18,6 +18,11 @@ class ByteSource {
   // Bytes consumed from the file so far (compressed bytes for zstd): progress
   // and ETA are measured against the file size.
   virtual uint64_t raw_bytes_read() const = 0;
+  // Passes over the next n bytes of data as read() would return them (a
+  // resumed run continuing where its checkpoint stands): a plain file seeks,
+  // others read and discard. Throws InputError (file, 0, reason) when the
+  // data ends first.
+  virtual void skip(uint64_t n);
   const std::string& path() const { return path_; }
 
  protected:

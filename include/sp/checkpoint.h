@@ -2,7 +2,7 @@
 // its final name, and checkpoints say how much of it a rerun may keep.
 //
 // Guarantees:
-//   - The output is built in "<output>.sp-partial"; only commit() renames it
+//   - The output is built in "<output>.sp-part"; only commit() renames it
 //     to the final name (after syncing it, as AtomicFile does), so nothing
 //     half-written ever sits at a final name.
 //   - "<output>.sp-checkpoint" is a record (record.h: tool, options, inputs
@@ -33,10 +33,12 @@
 
 namespace sp {
 
-std::string partial_path_for(const std::string& output);     // "<output>.sp-partial"
+// The names of work in progress, for every tool that resumes inside a task
+// (sp_tokenize's parts and checkpoint too: writer_part_paths, tokenize.h).
+std::string part_path_for(const std::string& output);        // "<output>.sp-part"
 std::string checkpoint_path_for(const std::string& output);  // "<output>.sp-checkpoint"
-// True for the names of partials and checkpoints.
-bool is_partial_name(std::string_view name);
+// True for the names of parts and checkpoints.
+bool is_part_or_checkpoint_name(std::string_view name);
 
 class PartialOutput {
  public:

@@ -26,6 +26,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -55,7 +56,8 @@ struct DownloadOptions {
   std::string user_agent;              // "sp_download/<version>" when empty
 };
 
-enum class FileOutcome { kDownloaded, kAlreadyPresent, kFailed };
+// kNotTaken: another rank of the job claimed the entry (DownloadHooks::claim).
+enum class FileOutcome { kDownloaded, kAlreadyPresent, kFailed, kNotTaken };
 const char* outcome_name(FileOutcome o);
 
 struct FileResult {
@@ -88,10 +90,18 @@ struct DownloadHooks {
   // Polled between events; when it returns true the run stops early, leaving
   // ".part" files for the next run (their entries are reported as failed).
   std::function<bool()> should_stop;
+  // When set, entries are taken only through it, one at a time as a transfer
+  // slot frees up (a job's shared queue, sp/job.h); entries it never returns
+  // come back as kNotTaken. Unset: every entry is this process's.
+  std::function<std::optional<size_t>()> claim;
+  // A job-wide pause: the engine shares the Unix time before which it starts
+  // no request after a 429/Retry-After, and polls the job's latest one.
+  std::function<void(double unix_time)> share_pause_until;
+  std::function<double()> job_pause_until;
 };
 
-// Downloads entries (already this rank's share) under options.output_dir and
-// returns one result per entry, in the same order. Never throws for a
+// Downloads entries (this rank's share, or the job's list with hooks.claim)
+// under options.output_dir and returns one result per entry, in the same order. Never throws for a
 // per-file failure; throws Error only for setup problems (libcurl init).
 std::vector<FileResult> download_all(const std::vector<ManifestEntry>& entries, const DownloadOptions& options,
                                      DownloadCounters& counters, const DownloadHooks& hooks = {});
@@ -110,8 +120,25 @@ double server_retry_wait(const std::string& retry_after, const std::string& rate
 // "" when the URL cannot be parsed.
 std::string url_origin(const std::string& url);
 
-// Writes results as JSON: {"rank":..,"world":..,"files":[{url,path,status,...}],...}.
-void write_download_report(const std::string& path, const std::vector<ManifestEntry>& entries,
-                           const std::vector<FileResult>& results, int rank, int world, double seconds);
+// Totals of a run (one rank's or, summed, the job's), for summaries and reports.
+struct DownloadTotals {
+  uint64_t files = 0, downloaded = 0, already_present = 0, failed = 0, bytes_received = 0;
+  uint64_t requests = 0, retries = 0, rate_limited = 0;
+  double seconds = 0;  // wall time (the job's: its slowest rank's)
+  std::vector<uint64_t> counts() const;  // the integer fields in order, for sums over ranks
+  static DownloadTotals from_counts(const std::vector<uint64_t>& counts, double seconds);
+};
+DownloadTotals download_totals(const std::vector<FileResult>& results, const DownloadCounters& counters,
+                               double seconds);
+// The totals as JSON members ("\"files_total\": 3, ..."), without braces.
+std::string download_totals_json(const DownloadTotals& totals);
+// One file's object of the report ({"url": ..., "status": ...}).
+std::string download_file_json(const ManifestEntry& entry, const FileResult& result);
+
+// Writes the report (atomically): the totals at the top level, then the
+// ranks' own totals when there are several ("ranks": [...], each with its
+// "rank"), then every file's object in manifest order.
+void write_download_report(const std::string& path, const DownloadTotals& totals, int world,
+                           const std::vector<std::string>& rank_totals_json, const std::vector<std::string>& files_json);
 
 }  // namespace sp

@@ -21,6 +21,14 @@ namespace sp {
 class AtomicFile {
  public:
   explicit AtomicFile(std::string final_path, size_t buffer_bytes = size_t{1} << 20);
+  // A resumable output: written under the fixed name `part_path` (no
+  // "<final>.tmp-" name, so remove_stale_temps leaves it to the run that
+  // continues it), which outlives this object when it is destroyed without
+  // commit() or discard(). Continues after the first `keep_bytes` bytes an
+  // earlier writer left there (anything after them is cut off); 0 starts
+  // afresh. The caller vouches that those bytes are what it wrote.
+  AtomicFile(std::string final_path, std::string part_path, uint64_t keep_bytes,
+             size_t buffer_bytes = size_t{1} << 20);
   ~AtomicFile();
   AtomicFile(const AtomicFile&) = delete;
   AtomicFile& operator=(const AtomicFile&) = delete;
@@ -28,6 +36,9 @@ class AtomicFile {
   void write(const void* data, size_t n);
   void write(std::string_view s) { write(s.data(), s.size()); }
   void flush();  // empties the buffer into the file
+  // flush(), then makes everything written so far durable (fdatasync) while
+  // sync_outputs(): what a checkpoint needs before it vouches for the bytes.
+  void sync();
   // Sets aside the next n bytes of the file for write_at and returns their
   // offset; later write() calls go after them. Lets worker threads fill
   // their own parts of one sequential file in parallel (pwrite), with only
@@ -52,6 +63,7 @@ class AtomicFile {
   size_t used_ = 0;
   uint64_t written_ = 0;
   bool done_ = false;
+  bool kept_ = false;  // a resumable part: the destructor leaves it
 };
 
 // Whether outputs are made durable (fsync) before their rename. On by

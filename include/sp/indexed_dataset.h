@@ -81,9 +81,25 @@ struct DocumentBatch {
 // finish(). Both files are written under temporary names; finish() renames
 // the .bin and then the .idx, so a pair with an .idx is always complete.
 // Destroyed without finish(), nothing is left behind.
+//
+// A resumable writer instead works in named part files (writer_part_paths),
+// which a kill or a destruction without finish() leaves for a later run:
+// sync() makes what was appended durable and position() says how far that
+// is, so a checkpoint can name a state that a writer constructed with it
+// continues exactly (the parts cut back to it), ending with the bytes of an
+// uninterrupted writer. finish() renames the .bin part into place, assembles
+// the .idx from the index parts and removes them.
+struct WriterCheckpoint {
+  uint64_t bin_bytes = 0, lengths_bytes = 0, documents_bytes = 0;  // the parts' lengths
+  uint64_t documents = 0, sequences = 0;
+};
+
 class IndexedDatasetWriter {
  public:
   IndexedDatasetWriter(std::string prefix, TokenDtype dtype);
+  // Resumable; `from` continues the parts of an earlier writer of `prefix`
+  // at that checkpoint, nullptr starts them afresh. Throws Error.
+  IndexedDatasetWriter(std::string prefix, TokenDtype dtype, const WriterCheckpoint* from);
   ~IndexedDatasetWriter();
   IndexedDatasetWriter(const IndexedDatasetWriter&) = delete;
   IndexedDatasetWriter& operator=(const IndexedDatasetWriter&) = delete;
@@ -100,6 +116,14 @@ class IndexedDatasetWriter {
   void add_document(std::span<const uint32_t> tokens, std::span<const int32_t> sequence_lengths);
   void finish();
 
+  // Resumable writers only. position(): what append_index has recorded so
+  // far. sync(): makes everything written so far durable; a batch's tokens
+  // are included once its write_tokens has returned. discard_parts():
+  // removes the part files (the work is abandoned, not to be resumed).
+  WriterCheckpoint position() const;
+  void sync();
+  void discard_parts();
+
   TokenDtype dtype() const { return dtype_; }
   uint64_t documents() const { return documents_; }
   uint64_t sequences() const { return sequences_; }
@@ -112,7 +136,13 @@ class IndexedDatasetWriter {
   std::unique_ptr<ScratchFile> lengths_, doc_index_;
   uint64_t documents_ = 0, sequences_ = 0, token_bytes_ = 0;
   bool finished_ = false;
+  bool resumable_ = false;
 };
+
+// The part files a resumable writer of `prefix` works in: the .bin's, the
+// sequence lengths' and the document indices' ("<prefix>.bin.sp-part",
+// "<prefix>.idx.lengths.sp-part", "<prefix>.idx.docs.sp-part").
+std::vector<std::string> writer_part_paths(const std::string& prefix);
 
 // The final names a writer of `prefix` writes temporaries for, including the
 // named scratch files of older versions ("<prefix>.idx.lengths.tmp-*",

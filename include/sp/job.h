@@ -18,9 +18,11 @@
 // with the tool's exit status), so no rank waits forever for it.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -51,6 +53,9 @@ struct JobTasksResult {
 class Job {
  public:
   Job();   // detects the rank; initialises MPI when an MPI launcher started this process
+  // A rank given by the user (sp_download --rank/--world-size): a static
+  // share, and MPI stays out of it.
+  explicit Job(const RankInfo& given);
   // Finalises MPI, unless an exception is on its way to run_tool, which then
   // ends the whole job. A tool that reports an interruption and then throws
   // it calls finish() first: every rank got the signal and stops together.
@@ -73,9 +78,48 @@ class Job {
   struct State;  // MPI state (src/job.cc)
 
  private:
-  friend JobTasksResult run_job_tasks(Job&, std::span<const uint64_t>, const JobTasksOptions&,
-                                      const std::function<void(size_t, Progress&)>&);
+  friend class JobTaskQueue;
   std::unique_ptr<State> state_;
+};
+
+// The sharing of run_job_tasks for a tool that runs its own loop instead of
+// one call per task (sp_download's transfer engine): construct it (collective
+// under MPI), claim() tasks as room frees up, count work in progress(), then
+// finish() (collective). The same order, the same progress line, the same
+// static share without MPI. It also carries one job-wide deadline: a rank
+// that must pause (a server's 429 and Retry-After) shares the time, and every
+// rank sees the latest one within a fraction of a second.
+class JobTaskQueue {
+ public:
+  JobTaskQueue(Job& job, std::span<const uint64_t> sizes, const JobTasksOptions& options);
+  ~JobTaskQueue();
+  JobTaskQueue(const JobTaskQueue&) = delete;
+  JobTaskQueue& operator=(const JobTaskQueue&) = delete;
+
+  // The next task for this rank, largest first; none once every task is
+  // taken or a signal arrived. Thread-safe.
+  std::optional<size_t> claim();
+  Progress& progress();
+  // Shares "no new work before this Unix time" with the job; pause_until()
+  // is the latest any rank shared (this one's at once, others' as last read).
+  void share_pause_until(double unix_time);
+  double pause_until() const;
+  // Stops the progress line and ends the sharing (collective under MPI):
+  // the tasks this rank claimed, in claim order, and its wall time.
+  JobTasksResult finish();
+
+  struct Shared;  // MPI windows (src/job.cc)
+
+ private:
+  Job& job_;
+  std::vector<size_t> order_, local_;
+  std::unique_ptr<Shared> shared_;
+  std::unique_ptr<Progress> progress_;
+  std::atomic<size_t> next_local_{0};
+  std::atomic<double> pause_until_{0};
+  std::mutex claimed_mu_;
+  std::vector<size_t> claimed_;
+  bool finished_ = false;
 };
 
 // Runs run_task(i, progress) once for each task i in [0, sizes.size()) that
@@ -86,6 +130,9 @@ class Job {
 // or stop at their next poll. Collective under MPI.
 JobTasksResult run_job_tasks(Job& job, std::span<const uint64_t> sizes, const JobTasksOptions& options,
                              const std::function<void(size_t task, Progress& progress)>& run_task);
+
+// Task indices, largest first, ties by index: the order the ranks of an MPI job draw in.
+std::vector<size_t> largest_first(std::span<const uint64_t> sizes);
 
 // The --progress-per-rank flag, spelled the same way in every tool that shares tasks.
 std::vector<cli::Option> with_job_flags(std::vector<cli::Option> options);

@@ -24,6 +24,7 @@ struct LineBlock {
   size_t size = 0;            // bytes of line data (ends with '\n' except at end of file)
   uint64_t first_line = 1;    // 1-based line number of the first line (1 when not numbered)
   uint64_t raw_offset = 0;    // ByteSource::raw_bytes_read() after this block was read
+  uint64_t end_offset = 0;    // bytes of (decompressed) data before the end of this block, a BOM included
   std::string_view text() const { return {storage.data(), size}; }
 };
 
@@ -38,12 +39,17 @@ class LineReader {
   explicit LineReader(ByteSource& source, size_t block_bytes = size_t{4} << 20, bool number_lines = true);
   // Fills `block` (reusing its storage) and returns true, or false at end.
   bool next(LineBlock& block);
+  // Starts at `offset` bytes into the data (a line boundary: a block's
+  // end_offset of an earlier reading), skipping the source there; call before
+  // the first next(). There is no byte-order mark to drop after the start.
+  void skip_to(uint64_t offset);
 
  private:
   ByteSource& source_;
   size_t block_bytes_;
   std::vector<char> carry_;  // bytes after the last newline of the previous read
   uint64_t next_line_ = 1;
+  uint64_t consumed_ = 0;  // bytes read from the source
   bool number_lines_ = true;
   bool at_start_ = true;
   bool eof_ = false;

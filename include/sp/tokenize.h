@@ -5,6 +5,24 @@
 // one thread each while all workers parse and tokenize blocks in parallel, so
 // the output is byte-identical whatever the thread count and memory is bounded
 // by the blocks in flight, not by the input size.
+//
+// Resume inside a file: with checkpoints on (TokenizeOptions::checkpoint_every),
+// the outputs are built in named part files (writer_part_paths) and, each time
+// that much input has passed, everything written up to a block boundary is
+// made durable and then a small record, "<first prefix>.sp-checkpoint", is
+// written atomically: where the input stands (decompressed byte offset and line
+// count), the parts' lengths, the stats so far, and the identity of the input,
+// tokenizer and options (those of the completion record). SIGTERM, SIGINT or
+// SIGHUP stop the reading, let the blocks in flight finish and take a last
+// checkpoint before Interrupted is thrown. A later call for the same outputs
+// whose checkpoint matches the input, tokenizer and options cuts the parts
+// back to it, skips the input to its position and continues: the outputs and
+// their completion record are the bytes of an uninterrupted run, and at most
+// checkpoint_every bytes of input are done twice after a kill -9. A checkpoint
+// that does not match is discarded (TokenizeStats::notes says why) and the
+// work starts afresh. The final .bin/.idx names appear only when complete.
+// One process at a time may write a file's outputs (a lock on the first
+// .bin part; a second one gets an Error naming it).
 #pragma once
 
 #include <cstdint>
@@ -33,12 +51,19 @@ struct TokenizeOptions {
   size_t max_reported_errors = 10;
   size_t block_bytes = size_t{1} << 20;  // lines handed to one task
   size_t blocks_in_flight = 0;           // 0: 4 per worker thread
+  // Bytes of (decompressed) input between checkpoints; 0: no checkpoints, and
+  // the parts and checkpoint of an earlier run are removed. Standard input
+  // never has any.
+  uint64_t checkpoint_every = uint64_t{1} << 30;
+  bool overwrite = false;  // an earlier checkpoint is discarded, not resumed
 };
 
 struct TokenizeStats {
   uint64_t files = 0;
   uint64_t files_kept = 0;   // of files: complete outputs kept from an earlier run (counts below from their records)
   uint64_t jsonl_bytes_kept = 0, tokens_kept = 0;  // their share of jsonl_bytes and tokens (rates leave them out)
+  // Of jsonl_bytes and tokens: done by an interrupted run and resumed from its checkpoint (rates leave them out).
+  uint64_t jsonl_bytes_resumed = 0, tokens_resumed = 0;
   uint64_t input_bytes = 0;  // bytes read from the files (compressed for .zst)
   uint64_t jsonl_bytes = 0;  // bytes of JSONL after decompression
   uint64_t lines = 0;
@@ -49,6 +74,7 @@ struct TokenizeStats {
   uint64_t tokens = 0;             // including appended EOD tokens
   uint64_t skipped_lines = 0;      // bad lines skipped with --on-error skip
   std::vector<std::string> first_errors;  // "file:line: reason", at most max_reported_errors
+  std::vector<std::string> notes;         // checkpoints resumed or discarded, for the user
   double seconds = 0;
 
   void merge(const TokenizeStats& other);
@@ -60,7 +86,9 @@ struct TokenizeStats {
 // the pair's sizes and checksums, and the stats). Any earlier records of
 // these outputs are removed before work starts. Throws InputError
 // (file:line: reason) on the first bad line when on_error is kStop; nothing is
-// left at a final name then. Standard input ("-") gets no record.
+// left at a final name then, nor any part or checkpoint. With checkpoints on,
+// a signal ends it with Interrupted after a last checkpoint (see the top of
+// this file). Standard input ("-") gets no record and no checkpoints.
 TokenizeStats tokenize_file(const TextTokenizer& tokenizer, const std::string& input,
                             const std::vector<std::string>& output_prefixes, const TokenizeOptions& options,
                             Progress* progress);

@@ -41,7 +41,7 @@ case "$stage" in
     replicas=2 npernode=48
     cmd="HF_TOKEN=\$(cat /workspace/secrets/hf_token) $tools/sp_download --manifest slimpajama:train"
     cmd+=" --output-dir $data/download --connections 8 --max-requests-per-second 10"
-    cmd+=" --report /results/download-{rank}.json --progress lines" ;;
+    cmd+=" --report /results/download.json --progress lines" ;;
   extract)
     replicas=2 npernode=48
     cmd="$tools/sp_extract --input-dir $data/download --output-dir $data/jsonl --progress lines" ;;
