@@ -437,12 +437,17 @@ void build_chunk(const Chunk& chunk, const ConcatOptions& opt, const CompletionR
     }
     add_notice(r, discarded);
     if (cp) {
-      for (size_t i = 0; i < n; ++i)
-        if (done[i]) ++r.resumed_inputs, r.resumed_bytes += offset[i + 1] - offset[i];
+      uint64_t input_bytes = 0;  // progress counts inputs' bytes, without the newlines added
+      for (size_t i = 0; i < n; ++i) {
+        if (!done[i]) continue;
+        ++r.resumed_inputs;
+        r.resumed_bytes += offset[i + 1] - offset[i];
+        input_bytes += chunk.inputs[i].size;
+      }
       r.resumed = true;
       add_notice(r, "resuming " + chunk.output + " from its checkpoint: " + std::to_string(r.resumed_inputs) + " of " +
                         std::to_string(n) + " inputs (" + cli::format_size(r.resumed_bytes) + ") already copied");
-      if (progress) progress->add(r.resumed_bytes);
+      if (progress) progress->add(input_bytes);
     } else {
       done.assign(n, 0);
       partial->restart();
