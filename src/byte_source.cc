@@ -11,6 +11,7 @@
 
 #include "sp/error.h"
 #include "sp/fs.h"
+#include "sp/io.h"
 
 namespace sp {
 
@@ -42,6 +43,9 @@ class FileSource final : public ByteSource {
     }
   }
   uint64_t raw_bytes_read() const override { return consumed_; }
+  // Up to n bytes at file offset `at`, leaving the read position alone; 0 for
+  // standard input (it cannot be read out of order).
+  size_t peek(void* dst, size_t n, uint64_t at) const { return owned_ ? pread_full(fd_, dst, n, at, path_) : 0; }
   void skip(uint64_t n) override {
     if (!owned_) return ByteSource::skip(n);  // standard input cannot seek
     struct stat st;
@@ -102,7 +106,59 @@ class ZstdSource final : public ByteSource {
   }
   uint64_t raw_bytes_read() const override { return file_.raw_bytes_read(); }
 
+  // Whole frames that lie within the n bytes are passed over by their headers
+  // alone (content size, block sizes), without decoding them, as long as
+  // nothing is buffered and no frame is open (a source resumed from its
+  // start); the rest is decompressed and discarded. A frame whose size its
+  // header does not give, or that looks truncated, is decoded (and reported)
+  // as usual.
+  void skip(uint64_t n) override {
+    uint64_t content = 0, length = 0;
+    while (n > 0 && pos_ == filled_ && !frame_open_ && !eof_ &&
+           whole_frame_at(file_.raw_bytes_read(), &content, &length) && content <= n) {
+      file_.skip(length);
+      seen_any_ = true;
+      n -= content;
+    }
+    if (n > 0) ByteSource::skip(n);
+  }
+
  private:
+  // The frame at file offset `at`: its decoded size and its length in the
+  // file (RFC 8878: frame header, block headers, optional checksum).
+  bool whole_frame_at(uint64_t at, uint64_t* content, uint64_t* length) const {
+    unsigned char h[18];  // the largest frame header
+    const size_t got = file_.peek(h, sizeof h, at);
+    if (got < 8) return false;
+    const uint32_t magic = h[0] | h[1] << 8 | h[2] << 16 | static_cast<uint32_t>(h[3]) << 24;
+    uint64_t end;
+    if ((magic & 0xFFFFFFF0u) == 0x184D2A50u) {  // skippable: 4-byte size after the magic
+      *content = 0;
+      end = at + 8 + (h[4] | h[5] << 8 | h[6] << 16 | static_cast<uint64_t>(h[7]) << 24);
+    } else {
+      const unsigned long long size = ZSTD_getFrameContentSize(h, got);
+      if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) return false;
+      const unsigned fhd = h[4], fcs = fhd >> 6, single = (fhd >> 5) & 1;
+      static const unsigned kDictIdBytes[4] = {0, 1, 2, 4}, kSizeBytes[4] = {0, 2, 4, 8};
+      end = at + 5 + (single ? 0 : 1) + kDictIdBytes[fhd & 3] + (fcs == 0 ? single : kSizeBytes[fcs]);
+      for (bool last = false; !last;) {
+        unsigned char b[3];
+        if (file_.peek(b, 3, end) != 3) return false;
+        const uint32_t block = b[0] | b[1] << 8 | b[2] << 16;
+        const uint32_t type = (block >> 1) & 3;
+        if (type == 3) return false;  // reserved: corrupt; decoding will say so
+        end += 3 + (type == 1 ? 1 : block >> 3);  // an RLE block stores one byte
+        last = block & 1;
+      }
+      if ((fhd >> 2) & 1) end += 4;  // content checksum
+      *content = size;
+    }
+    unsigned char probe;
+    if (end > at && file_.peek(&probe, 1, end - 1) != 1) return false;  // truncated
+    *length = end - at;
+    return true;
+  }
+
   FileSource file_;
   std::vector<char> in_;
   ZSTD_DCtx* dctx_;

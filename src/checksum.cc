@@ -42,6 +42,9 @@ struct ChecksumStream::State {
 };
 
 ChecksumStream::ChecksumStream() : state_(new State) {}
+ChecksumStream::ChecksumStream(const std::vector<uint64_t>& leaves) : state_(new State) { state_->leaves = leaves; }
+
+const std::vector<uint64_t>& ChecksumStream::leaves() const { return state_->leaves; }
 ChecksumStream::~ChecksumStream() { delete state_; }
 
 void ChecksumStream::update(const void* data, size_t n) {

@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,6 +22,7 @@
 #include "sp/failpoint.h"
 #include "sp/fs.h"
 #include "sp/interrupt.h"
+#include "sp/io.h"
 #include "sp/jsonl.h"
 #include "sp/progress.h"
 #include "sp/record.h"
@@ -99,10 +102,22 @@ namespace {
 // speed of `zstd -d`, which does not fsync at all).
 class OutputSink {
  public:
+  // Starts at output byte `start` (0, or where a resumed source was skipped
+  // to: the checksum then continues from the checkpoint's whole leaves and
+  // the partial's bytes after them).
   OutputSink(AtomicFile* atomic, PartialOutput* partial, uint64_t kept, uint64_t every,
-             const CompletionRecord& expected)
+             const CompletionRecord& expected, uint64_t start = 0, const std::vector<uint64_t>& leaves = {})
       : atomic_(atomic), partial_(partial), kept_(kept), every_(every), last_(kept), started_(kept),
-        expected_(expected) {}
+        produced_(start), expected_(expected), sum_(leaves) {
+    std::vector<char> buf(size_t{1} << 20);
+    for (uint64_t at = leaves.size() * kChecksumLeafBytes; at < start;) {
+      const size_t want = static_cast<size_t>(std::min<uint64_t>(buf.size(), start - at));
+      if (pread_full(partial_->fd(), buf.data(), want, at, partial_->path()) != want)
+        throw Error("'" + partial_->path() + "' shrank while being resumed");
+      sum_.update(buf.data(), want);
+      at += want;
+    }
+  }
 
   void write(const char* p, size_t n) {
     sum_.update(p, n);
@@ -125,7 +140,14 @@ class OutputSink {
   // Vouches for everything written so far (partial only; nothing new: nothing to do).
   void checkpoint() {
     if (!partial_ || produced_ <= last_) return;
-    partial_->checkpoint(expected_, produced_, {{"output_bytes", std::to_string(produced_)}});
+    std::string leaves;  // the checksum's whole leaves, so a resumed run need not read them back
+    for (const uint64_t leaf : sum_.leaves()) {
+      char hex[20];
+      std::snprintf(hex, sizeof hex, "%s%016llx", leaves.empty() ? "" : ",", static_cast<unsigned long long>(leaf));
+      leaves += hex;
+    }
+    partial_->checkpoint(expected_, produced_,
+                         {{"output_bytes", std::to_string(produced_)}, {"checksum_leaves", leaves}});
     last_ = produced_;
   }
   uint64_t produced() const { return produced_; }
@@ -135,8 +157,7 @@ class OutputSink {
  private:
   AtomicFile* atomic_;
   PartialOutput* partial_;
-  uint64_t kept_, every_, last_, started_;
-  uint64_t produced_ = 0;
+  uint64_t kept_, every_, last_, started_, produced_;
   const CompletionRecord& expected_;
   ChecksumStream sum_;
 };
@@ -194,6 +215,22 @@ void remove_source(const ExtractTask& t, const CompletionRecord& expected, Extra
   }
 }
 
+// The checkpoint's "checksum_leaves" (hex, comma-separated): true when they
+// are the whole leaves of `kept` bytes.
+bool parse_leaves(const std::string& text, uint64_t kept, std::vector<uint64_t>& leaves) {
+  leaves.clear();
+  for (size_t at = 0; at < text.size();) {
+    char* end = nullptr;
+    leaves.push_back(std::strtoull(text.c_str() + at, &end, 16));
+    const size_t next = static_cast<size_t>(end - text.c_str());
+    if (next != at + 16 || (next < text.size() && text[next] != ',')) return leaves.clear(), false;
+    at = next + 1;
+  }
+  if (leaves.size() == kept / kChecksumLeafBytes) return true;
+  leaves.clear();
+  return false;
+}
+
 void add_notice(ExtractResult& r, const std::string& notice) {
   if (!notice.empty()) r.notice += (r.notice.empty() ? "" : "; ") + notice;
 }
@@ -201,9 +238,11 @@ void add_notice(ExtractResult& r, const std::string& notice) {
 // Decompresses the source into the output and returns the output's checksum,
 // computed on the way through. With checkpoints the output is built in its
 // partial (checkpoint.h), resumed from a matching checkpoint: the source is
-// decompressed from the start again (the checksum and the validator need
-// every byte), but only the bytes past the kept prefix are written. Without
-// (or when another process holds the partial) it goes to a temporary.
+// skipped to the kept length and the checksum continues from the leaves the
+// checkpoint kept; with --validate, whose line count and checks need every
+// line, the source is decompressed from the start again and only the bytes
+// past the kept prefix are written. Without checkpoints (or when another
+// process holds the partial) the output goes to a temporary.
 std::string decompress(const ExtractTask& task, const ExtractOptions& opt, const CompletionRecord& expected,
                        ExtractResult& r, const std::function<void(uint64_t)>& report) {
   make_dirs(parent_dir(task.output));
@@ -214,7 +253,8 @@ std::string decompress(const ExtractTask& task, const ExtractOptions& opt, const
   // writes smaller than itself), saving one memcpy per byte.
   std::optional<AtomicFile> atomic;
   if (!partial) atomic.emplace(task.output, size_t{64} << 10);
-  uint64_t kept = 0;
+  uint64_t kept = 0, start = 0;  // output bytes kept; where decompression starts
+  std::vector<uint64_t> leaves;    // the checksum's whole leaves of the kept bytes
   if (partial) {
     std::string discarded;
     std::optional<CompletionRecord> cp;
@@ -226,13 +266,18 @@ std::string decompress(const ExtractTask& task, const ExtractOptions& opt, const
         throw Error(errno_message("cannot truncate", partial->path()));
       r.resumed_from = kept;
       r.resumed = true;
-      add_notice(r, "resuming " + task.output + " from its checkpoint at " + cli::format_size(kept));
+      // Without --validate, the source is skipped to the kept length (whole
+      // zstd frames by their headers): only lines need every byte decoded.
+      if (!opt.validate && parse_leaves(cp->checkpoint_value("checksum_leaves"), kept, leaves)) start = kept;
+      add_notice(r, "resuming " + task.output + " from its checkpoint at " + cli::format_size(kept) +
+                        (start ? "" : " (decompressing the source from its start: --validate reads every line)"));
     } else {
       partial->restart();
     }
   }
   auto src = open_byte_source(task.source);
-  OutputSink sink(atomic ? &*atomic : nullptr, partial.get(), kept, opt.checkpoint_bytes, expected);
+  if (start) src->skip(start);
+  OutputSink sink(atomic ? &*atomic : nullptr, partial.get(), kept, opt.checkpoint_bytes, expected, start, leaves);
   try {
     if (opt.validate) {
       TeeSource tee(*src, sink);

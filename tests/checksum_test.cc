@@ -60,6 +60,21 @@ TEST(Checksum, StreamAndFileAgreeWithTheDefinitionAtLeafBoundaries) {
   }
 }
 
+// A stream continued from another's whole leaves (a resumed writer) gives the checksum of the whole.
+TEST(Checksum, StreamContinuedFromWholeLeavesAgrees) {
+  const size_t leaf = static_cast<size_t>(kChecksumLeafBytes);
+  const std::string data = random_bytes(2 * leaf + 1000, 11);
+  for (size_t cut : {size_t{0}, size_t{5}, leaf - 1, leaf, leaf + 3, 2 * leaf, 2 * leaf + 999}) {
+    ChecksumStream first;
+    first.update(data.data(), cut);
+    EXPECT_EQ(first.leaves().size(), cut / leaf);
+    ChecksumStream resumed(first.leaves());
+    const size_t from = first.leaves().size() * leaf;  // the bytes after the whole leaves are hashed again
+    resumed.update(data.data() + from, data.size() - from);
+    EXPECT_EQ(resumed.finish(), reference(data)) << cut;
+  }
+}
+
 TEST(Checksum, ChangesWithOneByteOrTheLength) {
   TempDir dir;
   std::string data = random_bytes(kChecksumLeafBytes + 1000, 3);

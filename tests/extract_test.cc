@@ -14,6 +14,7 @@
 #include <random>
 
 #include "sp/checkpoint.h"
+#include "sp/checksum.h"
 #include "sp/fs.h"
 #include "sp/record.h"
 #include "sp/stale_temps.h"
@@ -623,10 +624,42 @@ TEST(SpExtractTool, KilledAfterACheckpointResumesThereWithTheSameBytes) {
     r = run_command(rc.cmd());
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("from its checkpoint at " + cli::format_size(kept)), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("decompressing the source from its start"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("| 1 resumed from checkpoints (" + cli::format_size(kept) + " of output kept)"),
               std::string::npos) << r.err;
     rc.expect_finished_like_the_reference(r.err);
   }
+}
+
+// A source of several frames, past one checksum leaf (16 MiB): the rerun
+// skips the kept length (whole frames by their headers), continues the
+// checksum from the checkpoint's leaves, and ends with the reference record.
+TEST(SpExtractTool, ResumeSkipsWholeFramesAndContinuesTheChecksum) {
+  TempDir d;
+  const std::string a = jsonl(25000, 1), b = jsonl(25000, 2), c = jsonl(25000, 3);
+  make_dirs(d / "in");
+  write_file(d / "in/big.jsonl.zst", compress(a) + compress(b) + compress(c));
+  ASSERT_GT((a + b).size(), kChecksumLeafBytes);  // the kept 20 MiB: two whole frames and a part of the third
+  ASSERT_LT((a + b).size(), uint64_t{20} << 20);
+  ASSERT_GT((a + b + c).size(), uint64_t{22} << 20);
+  auto cmd = [&](const std::string& out, const std::string& flags) {
+    return env_cmd("", "sp_extract", "--input-dir " + shell_quote(d / "in") + " --output-dir " + shell_quote(d / out) +
+                                         " --threads 1 --progress none " + flags);
+  };
+  auto r = run_command(cmd("ref", "--checkpoint-every 0"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Checkpoints every 2 MiB write: the 10th keeps 20 MiB, inside the third frame.
+  r = run_command("SP_FAILPOINT=checkpoint.after_write:10 " + cmd("out", "--checkpoint-every 1M"));
+  ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+  const CompletionRecord cp = read_record(checkpoint_path_for(d / "out/big.jsonl"));
+  EXPECT_EQ(cp.checkpoint_value("output_bytes"), std::to_string(uint64_t{20} << 20));
+  EXPECT_EQ(cp.checkpoint_value("checksum_leaves").size(), 16u) << "one whole leaf";
+  r = run_command(cmd("out", "--checkpoint-every 1M"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("resuming " + d / "out/big.jsonl" + " from its checkpoint at 20.0 MiB\n"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(read_file(d / "out/big.jsonl"), a + b + c);
+  EXPECT_EQ(test::recorded_outputs(d / "out"), test::recorded_outputs(d / "ref"));
 }
 
 // kill -9 at arbitrary moments after the first checkpoint (the partial may
@@ -645,8 +678,11 @@ TEST(SpExtractTool, KilledAtRandomMomentsAfterACheckpointResumes) {
     run.wait();
     auto r = run_command(rc.cmd("--validate"));
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    resumed += r.err.find("resumed from checkpoints") != std::string::npos;
+    const bool resumed_here = r.err.find("resumed from checkpoints") != std::string::npos;
+    resumed += resumed_here;
     EXPECT_NE(r.err.find(" lines validated"), std::string::npos) << r.err;
+    if (resumed_here)  // every line is validated again
+      EXPECT_NE(r.err.find("decompressing the source from its start"), std::string::npos) << r.err;
     rc.expect_finished_like_the_reference(r.err);
   }
   EXPECT_GT(resumed, 0) << "no rerun resumed from a checkpoint";
@@ -666,7 +702,8 @@ TEST(SpExtractTool, SigtermCheckpointsAndTheRerunResumes) {
   // The checkpoint vouches for everything the stopped run wrote.
   const std::string partial = rc.out + "/" + partials_under(rc.out)[1];
   const std::string output = partial.substr(0, partial.size() - std::string_view(".sp-part").size());
-  EXPECT_EQ(std::to_string(file_size(partial)), read_record(checkpoint_path_for(output)).checkpoint_value("output_bytes"));
+  EXPECT_EQ(std::to_string(file_size(partial)),
+            read_record(checkpoint_path_for(output)).checkpoint_value("output_bytes"));
   r = run_command(rc.cmd());
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.err.find("| 1 resumed from checkpoints"), std::string::npos) << r.err;

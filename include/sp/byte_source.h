@@ -19,9 +19,10 @@ class ByteSource {
   // and ETA are measured against the file size.
   virtual uint64_t raw_bytes_read() const = 0;
   // Passes over the next n bytes of data as read() would return them (a
-  // resumed run continuing where its checkpoint stands): a plain file seeks,
-  // others read and discard. Throws InputError (file, 0, reason) when the
-  // data ends first.
+  // resumed run continuing where its checkpoint stands): a plain file seeks;
+  // zstd passes over whole frames by their headers (where they give their
+  // content size) and decodes and discards the rest. Throws InputError (file,
+  // 0, reason) when the data ends first.
   virtual void skip(uint64_t n);
   const std::string& path() const { return path_; }
 

@@ -11,6 +11,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sp {
 
@@ -24,7 +25,14 @@ class ChecksumStream {
   ChecksumStream(const ChecksumStream&) = delete;
   ChecksumStream& operator=(const ChecksumStream&) = delete;
 
+  // A stream that continues after `leaves` whole leaves, given by their hashes
+  // (leaves() of a stream that saw those bytes): a resumed writer carries on
+  // without reading them again.
+  explicit ChecksumStream(const std::vector<uint64_t>& leaves);
+
   void update(const void* data, size_t n);
+  // The hashes of the whole leaves given so far.
+  const std::vector<uint64_t>& leaves() const;
   // The checksum of everything given so far; the stream is then spent.
   std::string finish();
 
