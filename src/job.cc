@@ -342,7 +342,7 @@ JobTasksResult run_job_tasks(Job& job, std::span<const uint64_t> sizes, const Jo
   ProgressOptions po = options.progress;
   po.total_bytes = 0;
   for (size_t i : shared ? order : local) po.total_bytes += sizes[i];
-  po.total_items = shared ? order.size() : local.size();
+  po.total_items = !options.items_are_tasks ? 0 : shared ? order.size() : local.size();
 
 #if SP_HAVE_MPI
   std::unique_ptr<SharedRun> run;
@@ -388,7 +388,7 @@ JobTasksResult run_job_tasks(Job& job, std::span<const uint64_t> sizes, const Jo
   if (run) run->start_publishing(&progress);
 #endif
   const int threads = std::max(1, options.threads);
-  tbb::task_arena arena(threads);
+  tbb::task_arena arena(threads * std::max(1, options.threads_per_task));
   result.stop = run_interruptible([&] {
     arena.execute([&] {
       tbb::task_group group;

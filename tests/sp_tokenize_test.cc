@@ -425,6 +425,83 @@ TEST_F(SpTokenize, RanksSplitFilesWithoutOverlap) {
   EXPECT_EQ(total, 14u);
 }
 
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+bool have_mpirun() { return std::system("command -v mpirun >/dev/null 2>&1") == 0; }
+
+std::string mpirun(int ranks) {
+  return "timeout 300 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np " +
+         std::to_string(ranks) + " ";
+}
+
+// Every .bin/.idx under root (records hold mtimes and hosts: compared by the record tests).
+std::map<std::string, std::string> outputs_of(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& name : test::list_dir(root))
+    if (!is_record_name(name) && name.find(".sp-") == std::string::npos) out[name] = read_file(root + "/" + name);
+  return out;
+}
+
+// The value of a top-level "key": N field of a --stats-json file.
+std::string json_field(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\n  \"" + key + "\": ");
+  return at == std::string::npos ? std::string("?") : json.substr(at, json.find_first_of(",\n", at + 1) - at);
+}
+
+// Under mpirun the ranks draw input files from one counter: 1, 2 and 4 ranks
+// write the same bytes as one process, print one summary, and write one
+// --stats-json whose totals are the one-process run's, with every rank's share.
+TEST_F(SpTokenize, MpiRanksWriteTheSameBytesOneSummaryOneStatsFile) {
+  SP_REQUIRE_FIXTURE(have_mpirun(), "OpenMPI's mpirun not installed");
+  test::run_command("mkdir -p " + dir / "in");
+  for (int i = 0; i < 9; ++i) write_file(dir / ("in/part_" + std::to_string(i) + ".jsonl"), make_corpus(10 + i * 25, i));
+  auto r = tokenize("--input-dir " + dir / "in" + " --output-dir " + dir / "ref --append-eod --stats-json " +
+                    dir / "ref.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ref = outputs_of(dir / "ref");
+  ASSERT_EQ(ref.size(), 18u);
+  const std::string ref_json = read_file(dir / "ref.json");
+  for (int ranks : {1, 2, 4}) {
+    SCOPED_TRACE(std::to_string(ranks) + " ranks");
+    const std::string out = dir / ("mpi" + std::to_string(ranks)), json = out + ".json";
+    r = run_command(mpirun(ranks) + shell_quote(test::tool_path("sp_tokenize")) + " --progress none --vocab-file " +
+                    shell_quote(test::gpt2_dir() + "/vocab.json") + " --workers 2 --append-eod --input-dir " +
+                    dir / "in" + " --output-dir " + out + " --stats-json " + json);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(outputs_of(out), ref);
+    EXPECT_EQ(count_of(r.err, "sp_tokenize: done ("), 1u) << "one summary for the job:\n" << r.err;
+    EXPECT_EQ(count_of(r.err, " file(s), "), 1u) << r.err;
+    EXPECT_EQ(count_of(r.err, "per rank: 0: "), ranks > 1 ? 1u : 0u) << r.err;
+    EXPECT_FALSE(test::file_exists(json + ".rank0"));
+    const std::string got = read_file(json);
+    for (const char* key : {"tokenizer", "files", "files_kept", "input_bytes", "jsonl_bytes", "lines", "blank_lines",
+                            "documents", "empty_documents", "sequences", "tokens", "skipped_lines", "first_errors"})
+      EXPECT_EQ(json_field(got, key), json_field(ref_json, key)) << key << "\n" << got;
+    EXPECT_EQ(count_of(got, "{\"rank\": "), static_cast<size_t>(ranks)) << got;
+    for (int k = 0; k < ranks; ++k) EXPECT_NE(got.find("{\"rank\": " + std::to_string(k) + ", \"files\": "), std::string::npos) << got;
+  }
+}
+
+// A bad line on one rank (--on-error stop) ends the whole job: every rank
+// stops, the exit status is non-zero and the message names file:line.
+TEST_F(SpTokenize, MpiBadLineEndsTheJobNamingFileAndLine) {
+  SP_REQUIRE_FIXTURE(have_mpirun(), "OpenMPI's mpirun not installed");
+  test::run_command("mkdir -p " + dir / "in");
+  for (int i = 0; i < 6; ++i) write_file(dir / ("in/part_" + std::to_string(i) + ".jsonl"), make_corpus(30, i));
+  write_file(dir / "in/part_3.jsonl", make_corpus(30, 3) + "{\"text\": broken\n");
+  auto r = run_command(mpirun(2) + shell_quote(test::tool_path("sp_tokenize")) + " --progress none --vocab-file " +
+                       shell_quote(test::gpt2_dir() + "/vocab.json") + " --input-dir " + dir / "in" + " --output-dir " +
+                       dir / "out");
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.exit_code, 124) << "the job hung:\n" << r.err;
+  EXPECT_NE(r.err.find(dir / "in/part_3.jsonl:31: not valid JSON"), std::string::npos) << r.err;
+  EXPECT_FALSE(test::file_exists(dir / "out/part_3.jsonl_text_document.idx"));
+}
+
 TEST_F(SpTokenize, UsageAndEnvironmentErrorsAreOneClearLine) {
   struct Case {
     std::string args;
