@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include "sp/bpe.h"
 #include "sp/fs.h"
@@ -442,7 +443,7 @@ std::string mpirun(int ranks) {
 std::map<std::string, std::string> outputs_of(const std::string& root) {
   std::map<std::string, std::string> out;
   for (const auto& name : test::list_dir(root))
-    if (!is_record_name(name) && name.find(".sp-") == std::string::npos) out[name] = read_file(root + "/" + name);
+    if (ends_with(name, ".bin") || ends_with(name, ".idx")) out[name] = read_file(root + "/" + name);
   return out;
 }
 
@@ -624,6 +625,166 @@ TEST_F(SpTokenize, SignalsStopCleanlyAndTheRerunMatches) {
     for (const auto& [name, bytes] : ref)
       EXPECT_TRUE(test::file_exists(record_path_for(out + "/" + name.substr(0, name.size() - 4)))) << name;
   }
+}
+
+// --- The fused path: shards -> chunks -> tokens in one pass ---
+
+std::string zstd_frame(const std::string& data, bool with_size) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, with_size ? 1 : 0);
+  if (with_size) ZSTD_CCtx_setPledgedSrcSize(cctx, data.size());
+  std::string out(ZSTD_compressBound(data.size()) + 64, '\0');
+  ZSTD_outBuffer o{out.data(), out.size(), 0};
+  ZSTD_inBuffer i{data.data(), data.size(), 0};
+  EXPECT_EQ(ZSTD_compressStream2(cctx, &o, &i, ZSTD_e_end), 0u);
+  ZSTD_freeCCtx(cctx);
+  out.resize(o.pos);
+  return out;
+}
+
+// Shards of every awkward kind: without a final newline, empty, several
+// frames, no content size in the frame header, a plain .jsonl, a sub
+// directory, and names whose order changes once ".zst" is dropped
+// ("a.jsonl-x.jsonl.zst" sorts before "a.jsonl.zst", but "a.jsonl" before
+// "a.jsonl-x.jsonl").
+void make_shards(const std::string& dir) {
+  test::run_command("mkdir -p " + shell_quote(dir + "/sub"));
+  write_file(dir + "/a.jsonl.zst", zstd_frame(make_corpus(30, 1), true));
+  write_file(dir + "/a.jsonl-x.jsonl.zst", zstd_frame(make_corpus(25, 2), true));
+  std::string no_newline = make_corpus(20, 3);
+  no_newline.pop_back();
+  write_file(dir + "/b.jsonl.zst", zstd_frame(no_newline, true));
+  write_file(dir + "/c_empty.jsonl.zst", zstd_frame("", true));
+  write_file(dir + "/d_frames.jsonl.zst", zstd_frame(make_corpus(15, 4), true) + zstd_frame(make_corpus(35, 5), true));
+  write_file(dir + "/e_stream.jsonl.zst", zstd_frame(make_corpus(40, 6), false));
+  write_file(dir + "/sub/f.jsonl.zst", zstd_frame(make_corpus(10, 7), true));
+  write_file(dir + "/sub/g.jsonl", make_corpus(12, 8));
+  write_file(dir + "/sub/notes.txt", "not a shard\n");
+}
+
+class SpTokenizeFused : public SpTokenize {
+ protected:
+  std::string tool(const std::string& name) {
+    std::string cmd = shell_quote(test::tool_path(name)) + " --progress none ";
+    if (name == "sp_tokenize") cmd += "--vocab-file " + shell_quote(test::gpt2_dir() + "/vocab.json") + " --append-eod ";
+    return cmd;
+  }
+  // sp_extract -> sp_concat -> sp_tokenize, the staged chain the fused path stands for.
+  void staged(const std::string& shards, const std::string& chunking, const std::string& out) {
+    const std::string ext = out + "_jsonl", chunks = out + "_chunks";
+    auto r = run_command(tool("sp_extract") + "--input-dir " + shards + " --output-dir " + ext);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run_command("cp " + shell_quote(shards + "/sub/g.jsonl") + " " + shell_quote(ext + "/sub/"));  // plain: as is
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::string concat_chunking = chunking;
+    if (concat_chunking.rfind("--chunk-size", 0) == 0) concat_chunking.replace(0, 12, "--target-size");
+    r = run_command(tool("sp_concat") + "--input-dir " + ext + " --output-dir " + chunks + " " + concat_chunking);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run_command(tool("sp_tokenize") + "--input-dir " + chunks + " --output-dir " + out);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+};
+
+TEST_F(SpTokenizeFused, FusedWritesTheStagedChainsBytes) {
+  make_shards(dir / "shards");
+  for (const std::string chunking : {"--chunk-size 6K", "--files-per-chunk 3"}) {
+    SCOPED_TRACE(chunking);
+    const std::string tag = chunking.substr(2, 5);
+    staged(dir / "shards", chunking, dir / ("staged_" + tag));
+    const auto want = outputs_of(dir / ("staged_" + tag));
+    ASSERT_GE(want.size(), 6u) << "a few chunks are needed for the test to mean anything";
+    // The plan pinned beside the outputs is sp_concat's plan for the extracted files.
+    const std::string one = dir / ("fused1_" + tag);
+    auto r = run_command(tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " + one + " " +
+                         chunking + " --stats-json " + one + ".json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(outputs_of(one), want);
+    // (With --files-per-chunk no sizes are needed: the fused plan has 0 for each.)
+    auto names_only = [](const std::string& plan) {
+      std::string out;
+      std::istringstream in(plan);
+      for (std::string line; std::getline(in, line);)
+        out += line.rfind("file\t", 0) == 0 ? line.substr(line.find('\t', 5)) + "\n" : line + "\n";
+      return out;
+    };
+    const std::string fused_plan = read_file(one + "/sp_concat_plan.tsv");
+    const std::string staged_plan = read_file(dir / ("staged_" + tag + "_chunks/sp_concat_plan.tsv"));
+    if (chunking[2] == 'c') EXPECT_EQ(fused_plan, staged_plan);
+    else EXPECT_EQ(names_only(fused_plan), names_only(staged_plan));
+    EXPECT_EQ(r.err.find(".jsonl\n"), std::string::npos) << "no chunk file is named as written:\n" << r.err;
+    for (const auto& f : test::list_dir(one)) EXPECT_FALSE(ends_with(f, ".jsonl")) << f << " is an intermediate file";
+    if (chunking[2] == 'c')
+      EXPECT_NE(r.err.find("1 shard(s) do not record their size"), std::string::npos) << r.err;
+    else
+      EXPECT_EQ(r.err.find("do not record"), std::string::npos) << "no sizes are needed:\n" << r.err;
+    if (!have_mpirun()) continue;
+    const std::string two = dir / ("fused2_" + tag);
+    r = run_command(mpirun(2) + tool("sp_tokenize") + "--workers 1 --input-dir " + dir / "shards" + " --output-dir " +
+                    two + " " + chunking);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(outputs_of(two), want);
+    EXPECT_EQ(count_of(r.err, "sp_tokenize: done ("), 1u) << r.err;
+  }
+  SP_REQUIRE_FIXTURE(have_mpirun(), "OpenMPI's mpirun not installed");
+}
+
+TEST_F(SpTokenizeFused, DryRunPrintsThePlanAndWritesNothing) {
+  make_shards(dir / "shards");
+  auto r = run_command(tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " + dir / "out" +
+                       " --files-per-chunk 4 --prefix part_ --dry-run");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(dir / "out/part_0.jsonl  4 files"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    a.jsonl  0\n    a.jsonl-x.jsonl  0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 chunks, 8 files"), std::string::npos) << r.out;
+  EXPECT_FALSE(test::file_exists(dir / "out"));
+}
+
+// A rerun keeps the chunks whose records match (every shard unchanged) and
+// rebuilds a chunk one of whose shards changed.
+TEST_F(SpTokenizeFused, RerunKeepsCompleteChunksAndRebuildsChangedOnes) {
+  make_shards(dir / "shards");
+  const std::string cmd = tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " + dir / "out" +
+                          " --files-per-chunk 2 --stats-json " + dir / "s.json";
+  auto r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto first = outputs_of(dir / "out");
+  ASSERT_EQ(first.size(), 8u);
+  r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_file(dir / "s.json").find("\"files_kept\": 4,"), std::string::npos) << read_file(dir / "s.json");
+  EXPECT_EQ(outputs_of(dir / "out"), first);
+  // b.jsonl is the second chunk's first shard (a.jsonl, a.jsonl-x.jsonl | b.jsonl, c_empty.jsonl | ...).
+  write_file(dir / "shards/b.jsonl.zst", zstd_frame(make_corpus(5, 99), true));
+  r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_file(dir / "s.json").find("\"files_kept\": 3,"), std::string::npos) << read_file(dir / "s.json");
+  const auto second = outputs_of(dir / "out");
+  EXPECT_NE(second.at("train_chunk_1.jsonl_text_document.bin"), first.at("train_chunk_1.jsonl_text_document.bin"));
+  for (const char* kept : {"train_chunk_0.jsonl_text_document.bin", "train_chunk_2.jsonl_text_document.idx"})
+    EXPECT_EQ(second.at(kept), first.at(kept)) << kept;
+}
+
+// A bad line is reported in its shard, at its line there, not at its line in
+// a chunk that exists nowhere; --on-error skip lists shard:line too.
+TEST_F(SpTokenizeFused, BadLinesNameTheShardAndItsLine) {
+  make_shards(dir / "shards");
+  write_file(dir / "shards/d_frames.jsonl.zst",
+             zstd_frame(make_corpus(15, 4), true) + zstd_frame("{\"text\":\"ok\"}\n{\"text\": broken\n", true));
+  const std::string cmd = tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " + dir / "out" +
+                          " --chunk-size 1G";
+  auto r = run_command(cmd);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find(dir / "shards/d_frames.jsonl.zst:17: not valid JSON"), std::string::npos) << r.err;
+  r = run_command(cmd + " --on-error skip --stats-json " + dir / "s.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("  " + dir / "shards/d_frames.jsonl.zst:17: not valid JSON"), std::string::npos) << r.err;
+  EXPECT_NE(read_file(dir / "s.json").find("d_frames.jsonl.zst:17: "), std::string::npos);
+  if (!have_mpirun()) return;
+  r = run_command(mpirun(2) + tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " +
+                  dir / "out2" + " --files-per-chunk 1");
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.exit_code, 124) << "the job hung:\n" << r.err;
+  EXPECT_NE(r.err.find(dir / "shards/d_frames.jsonl.zst:17: not valid JSON"), std::string::npos) << r.err;
 }
 
 TEST_F(SpTokenize, DanglingSymlinksInTheInputDirAreReported) {
