@@ -159,7 +159,8 @@ TokenizedCheck check_tokenized_inputs(const TextTokenizer& tok, const std::vecto
                                       const std::vector<std::string>& prefixes, const TokenizeOptions& opt) {
   TokenizedCheck c;
   for (size_t k = 0; k < prefixes.size(); ++k) {
-    const CompletionCheck check = check_completion(expected_record(tok, inputs, prefixes[k], k, opt), VerifyDepth::kQuick);
+    const CompletionCheck check =
+        check_completion(expected_record(tok, inputs, prefixes[k], k, opt), VerifyDepth::kQuick);
     // The shared policy (no sources to remove; --overwrite never gets here).
     const OutputDecision d = decide_outputs(check, prefixes[k] + ".bin/.idx", "", false, false);
     if (d.plan == OutputPlan::kKeep) {
@@ -402,7 +403,8 @@ std::string stats_json(const TokenizeStats& s, const std::string& tokenizer_name
     for (size_t i = 0; i < ranks.size(); ++i) {
       const RankTokenizeFigures& r = ranks[i];
       std::snprintf(buf, sizeof buf,
-                    "%s\n    {\"rank\": %d, \"files\": %llu, \"jsonl_bytes\": %llu, \"tokens\": %llu, \"seconds\": %.3f}",
+                    "%s\n    {\"rank\": %d, \"files\": %llu, \"jsonl_bytes\": %llu, \"tokens\": %llu, "
+                    "\"seconds\": %.3f}",
                     i ? "," : "", r.rank, (unsigned long long)r.files, (unsigned long long)r.jsonl_bytes,
                     (unsigned long long)r.tokens, r.seconds);
       out += buf;

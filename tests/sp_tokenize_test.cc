@@ -406,9 +406,14 @@ TEST_F(SpTokenize, RanksSplitFilesWithoutOverlap) {
   for (int rank = 0; rank < 3; ++rank) {
     auto r = run_command("RANK=" + std::to_string(rank) + " WORLD_SIZE=3 " + shell_quote(test::tool_path("sp_tokenize")) +
                          " --progress none --vocab-file " + shell_quote(test::gpt2_dir() + "/vocab.json") +
-                         " --input-dir " + dir / "in" + " --output-dir " + dir / ("rank" + std::to_string(rank)));
+                         " --input-dir " + dir / "in" + " --output-dir " + dir / ("rank" + std::to_string(rank)) +
+                         " --stats-json " + dir / "s.json");
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    // No MPI, nobody to sum with: each rank reports its own share.
+    EXPECT_NE(r.err.find("[rank " + std::to_string(rank) + "/3] sp_tokenize: done ("), std::string::npos) << r.err;
+    EXPECT_TRUE(test::file_exists(dir / ("s.json.rank" + std::to_string(rank))));
   }
+  EXPECT_FALSE(test::file_exists(dir / "s.json"));
   size_t total = 0;
   for (const auto& name : test::list_dir(dir / "single")) {
     if (is_record_name(name)) continue;  // records hold mtimes and hosts: compared by the record tests
@@ -459,7 +464,8 @@ std::string json_field(const std::string& json, const std::string& key) {
 TEST_F(SpTokenize, MpiRanksWriteTheSameBytesOneSummaryOneStatsFile) {
   SP_REQUIRE_FIXTURE(have_mpirun(), "OpenMPI's mpirun not installed");
   test::run_command("mkdir -p " + dir / "in");
-  for (int i = 0; i < 9; ++i) write_file(dir / ("in/part_" + std::to_string(i) + ".jsonl"), make_corpus(10 + i * 25, i));
+  for (int i = 0; i < 9; ++i)
+    write_file(dir / ("in/part_" + std::to_string(i) + ".jsonl"), make_corpus(10 + i * 25, i));
   auto r = tokenize("--input-dir " + dir / "in" + " --output-dir " + dir / "ref --append-eod --stats-json " +
                     dir / "ref.json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -483,7 +489,8 @@ TEST_F(SpTokenize, MpiRanksWriteTheSameBytesOneSummaryOneStatsFile) {
                             "documents", "empty_documents", "sequences", "tokens", "skipped_lines", "first_errors"})
       EXPECT_EQ(json_field(got, key), json_field(ref_json, key)) << key << "\n" << got;
     EXPECT_EQ(count_of(got, "{\"rank\": "), static_cast<size_t>(ranks)) << got;
-    for (int k = 0; k < ranks; ++k) EXPECT_NE(got.find("{\"rank\": " + std::to_string(k) + ", \"files\": "), std::string::npos) << got;
+    for (int k = 0; k < ranks; ++k)
+      EXPECT_NE(got.find("{\"rank\": " + std::to_string(k) + ", \"files\": "), std::string::npos) << got;
   }
 }
 
@@ -666,7 +673,8 @@ class SpTokenizeFused : public SpTokenize {
  protected:
   std::string tool(const std::string& name) {
     std::string cmd = shell_quote(test::tool_path(name)) + " --progress none ";
-    if (name == "sp_tokenize") cmd += "--vocab-file " + shell_quote(test::gpt2_dir() + "/vocab.json") + " --append-eod ";
+    if (name == "sp_tokenize")
+      cmd += "--vocab-file " + shell_quote(test::gpt2_dir() + "/vocab.json") + " --append-eod ";
     return cmd;
   }
   // sp_extract -> sp_concat -> sp_tokenize, the staged chain the fused path stands for.

@@ -188,7 +188,9 @@ std::vector<sp::Chunk> plan_fused(const sp::Job& job, const sp::ConcatPlanOption
   bool from_file = false;
   if (makes_plan && !dry_run) (void)sp::remove_stale_temps({plan_path});  // a killed run's plan temporary
   if (makes_plan) plan = sp::pin_plan(sp::plan_chunks(shards, po), po, !dry_run, &from_file);
-  if (!pinned && !dry_run && job.uses_mpi()) job.sum({0});  // the others wait here for rank 0's plan file
+  // The others wait here for rank 0's plan file. Every rank takes part, whatever
+  // it saw: rank 0 may have pinned the plan before another rank looked.
+  if (!dry_run && job.uses_mpi()) job.sum({0});
   if (!makes_plan) plan = sp::pin_plan({}, po, false, &from_file);
   if (from_file) sp::check_plan_covers(plan, shards, plan_path);
   sp::attach_shards(plan, shards, plan_path);
@@ -202,7 +204,8 @@ std::string plan_text(const std::vector<sp::Chunk>& plan, const sp::ConcatPlanOp
   s += "each chunk is tokenized to <chunk>_" + opt.json_keys[0] + "_document.bin/.idx";
   if (opt.json_keys.size() > 1) s += " (and one pair per other key)";
   s += "; no chunk file is written\n";
-  if (sp::path_exists(sp::plan_file_path(po.output_dir))) s += "(plan pinned by " + sp::plan_file_path(po.output_dir) + ")\n";
+  const std::string plan_path = sp::plan_file_path(po.output_dir);
+  if (sp::path_exists(plan_path)) s += "(plan pinned by " + plan_path + ")\n";
   if (job.uses_mpi() && job.rank().world > 1)
     s += "chunks are drawn largest first by the " + std::to_string(job.rank().world) + " MPI ranks as they finish\n";
   return s;
@@ -248,7 +251,8 @@ int run(int argc, char** argv) {
   const bool fused = args.has("chunk-size") || args.has("files-per-chunk"), dry_run = args.flag("dry-run");
   if (args.has("chunk-size") && args.has("files-per-chunk"))
     throw sp::UsageError("give either --chunk-size or --files-per-chunk, not both");
-  if (fused && !args.has("input-dir")) throw sp::UsageError("--chunk-size and --files-per-chunk need --input-dir SHARDS");
+  if (fused && !args.has("input-dir"))
+    throw sp::UsageError("--chunk-size and --files-per-chunk need --input-dir SHARDS");
   if (!fused && (dry_run || args.has("prefix")))
     throw sp::UsageError(std::string(dry_run ? "--dry-run" : "--prefix") +
                          " is for the fused path: give --chunk-size or --files-per-chunk");
@@ -303,7 +307,8 @@ int run(int argc, char** argv) {
       for (const auto& f : sp::list_files(args.get("input-dir"), is_jsonl_name, &dangling))
         add_task(f.path, out_dir + "/" + strip_zst(f.relative), f.size);
       if (rank.rank == 0) sp::warn_dangling_links(who, dangling);
-      if (tasks.empty()) throw sp::Error("no *.jsonl / *.json / *.jsonl.zst files under '" + args.get("input-dir") + "'");
+      if (tasks.empty())
+        throw sp::Error("no *.jsonl / *.json / *.jsonl.zst files under '" + args.get("input-dir") + "'");
     } else {
       for (const auto& in : inputs) add_task(in, out_dir + "/" + strip_zst(sp::base_name(in)), sp::file_size(in));
     }
@@ -313,7 +318,8 @@ int run(int argc, char** argv) {
         throw sp::UsageError("inputs '" + it->second + "' and '" + t.input + "' would both write " + t.prefixes[0]);
   }
   for (const auto& t : tasks)
-    if (!t.chunk && t.input != "-" && !sp::path_exists(t.input)) throw sp::Error(sp::errno_message("cannot open", t.input));
+    if (!t.chunk && t.input != "-" && !sp::path_exists(t.input))
+      throw sp::Error(sp::errno_message("cannot open", t.input));
 
   const sp::TextTokenizer tokenizer = sp::load_tokenizer(tokenizer_opt);
   if (!quiet && rank.rank == 0)
@@ -396,7 +402,8 @@ int run(int argc, char** argv) {
       first.emplace_back(std::stoull(line.substr(0, tab)), line.substr(tab + 1));
     }
   std::stable_sort(first.begin(), first.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  for (size_t k = 0; k < first.size() && k < opt.max_reported_errors; ++k) total.first_errors.push_back(first[k].second);
+  for (size_t k = 0; k < first.size() && k < opt.max_reported_errors; ++k)
+    total.first_errors.push_back(first[k].second);
   char buf[160];
   std::snprintf(buf, sizeof buf, "%llu\t%llu\t%llu\t%.3f", static_cast<unsigned long long>(mine.files),
                 static_cast<unsigned long long>(mine.jsonl_bytes), static_cast<unsigned long long>(mine.tokens),

@@ -87,7 +87,8 @@ class Job {
 
 // Runs run_task(i, progress) once for each task i in [0, sizes.size()) that
 // this rank gets (see the guarantees above), up to options.threads at a time
-// on oneTBB, inside an arena of options.threads * options.threads_per_task. run_task reports its bytes and items to `progress` and must not
+// on oneTBB, inside an arena of options.threads * options.threads_per_task.
+// run_task reports its bytes and items to `progress` and must not
 // throw for a failure of its task (it records it); an exception ends the run
 // and is rethrown. After a signal no new task starts; the running ones finish
 // or stop at their next poll. Collective under MPI.

@@ -68,7 +68,8 @@ case "$stage" in
   all)
     replicas=4 npernode=8 ;;
   *)
-    echo "submit.sh: unknown stage '$stage' (download, extract, concat, tokenize, tokenize-pytorch, fused, verify, all)" >&2
+    echo "submit.sh: unknown stage '$stage'" \
+      "(download, extract, concat, tokenize, tokenize-pytorch, fused, verify, all)" >&2
     exit 2 ;;
 esac
 replicas=${REPLICAS:-$replicas}
