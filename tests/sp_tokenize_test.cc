@@ -736,6 +736,28 @@ TEST_F(SpTokenizeFused, FusedWritesTheStagedChainsBytes) {
   SP_REQUIRE_FIXTURE(have_mpirun(), "OpenMPI's mpirun not installed");
 }
 
+// With only RANK/WORLD_SIZE the ranks do not talk: each makes the same plan
+// (the first pins it), takes a fixed share of the chunks, and together they
+// write what one process writes.
+TEST_F(SpTokenizeFused, StaticRanksShareTheChunks) {
+  make_shards(dir / "shards");
+  const std::string args = "--input-dir " + dir / "shards" + " --chunk-size 6K --output-dir ";
+  auto r = run_command(tool("sp_tokenize") + args + dir / "one");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const size_t all = outputs_of(dir / "one").size();
+  for (int rank = 0; rank < 2; ++rank) {
+    r = run_command("RANK=" + std::to_string(rank) + " WORLD_SIZE=2 " + tool("sp_tokenize") + args + dir / "two");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    if (rank == 0) {
+      const size_t share = outputs_of(dir / "two").size();
+      EXPECT_GT(share, 0u);
+      EXPECT_LT(share, all) << "rank 0 took every chunk";
+    }
+  }
+  EXPECT_EQ(outputs_of(dir / "two"), outputs_of(dir / "one"));
+  EXPECT_EQ(read_file(dir / "two/sp_concat_plan.tsv"), read_file(dir / "one/sp_concat_plan.tsv"));
+}
+
 TEST_F(SpTokenizeFused, DryRunPrintsThePlanAndWritesNothing) {
   make_shards(dir / "shards");
   auto r = run_command(tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " + dir / "out" +
