@@ -6,9 +6,9 @@
 #include <tbb/task_arena.h>
 
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <functional>
-#include <cstdio>
 #include <memory>
 #include <mutex>
 

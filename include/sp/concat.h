@@ -1,6 +1,8 @@
 // sp_concat's core: a deterministic plan grouping JSONL files into chunks,
 // a plan file that pins it across reruns, and writing one chunk (atomic,
-// newline-safe, copy_file_range where possible).
+// newline-safe, copy_file_range where possible). The same plan over .jsonl.zst
+// shards, named as sp_extract would name them, is the fused path's
+// (sp_tokenize --chunk-size), which reads its chunks without writing them.
 #pragma once
 
 #include <cstdint>

@@ -4,7 +4,9 @@
 // in a oneTBB pipeline: blocks of lines are read and written in file order by
 // one thread each while all workers parse and tokenize blocks in parallel, so
 // the output is byte-identical whatever the thread count and memory is bounded
-// by the blocks in flight, not by the input size.
+// by the blocks in flight, not by the input size. The input is one file, or
+// (the fused path) a chunk of shards read as the one stream sp_concat would
+// have written from them.
 #pragma once
 
 #include <cstdint>
