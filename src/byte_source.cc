@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <vector>
 
 #include "sp/error.h"
@@ -110,6 +111,58 @@ class ZstdSource final : public ByteSource {
   bool eof_ = false, frame_open_ = false, seen_any_ = false;
 };
 
+// Files one after another, a '\n' added after a non-empty file that lacks one.
+class ConcatSource final : public ByteSource {
+ public:
+  ConcatSource(std::string name, std::vector<std::string> paths, std::vector<uint64_t> expected)
+      : ByteSource(std::move(name)), paths_(std::move(paths)), expected_(std::move(expected)) {
+    if (!expected_.empty() && expected_.size() != paths_.size())
+      throw Error("internal: open_concat_source needs one expected size per file");
+  }
+
+  size_t read(char* dst, size_t n) override {
+    if (n == 0) return 0;
+    while (next_ <= paths_.size()) {
+      if (!current_) {
+        if (next_ == paths_.size()) break;
+        current_ = open_byte_source(paths_[next_++]);
+        size_ = 0;
+        last_ = '\n';
+      }
+      const size_t got = current_->read(dst, n);
+      if (got > 0) {
+        size_ += got;
+        last_ = dst[got - 1];
+        return got;
+      }
+      // The end of this file: check it, then its missing newline, if any.
+      const std::string& path = current_->path();
+      if (!expected_.empty() && size_ != expected_[next_ - 1])
+        throw Error("'" + path + "' decompresses to " + std::to_string(size_) + " bytes, but was " +
+                    std::to_string(expected_[next_ - 1]) + " when the plan was made (did it change?)");
+      done_raw_ += current_->raw_bytes_read();
+      current_.reset();
+      if (last_ != '\n') {
+        dst[0] = '\n';
+        return 1;
+      }
+    }
+    return 0;
+  }
+  uint64_t raw_bytes_read() const override { return done_raw_ + (current_ ? current_->raw_bytes_read() : 0); }
+
+ private:
+  std::vector<std::string> paths_;
+  std::vector<uint64_t> expected_;
+  size_t next_ = 0;                          // the next file to open
+  std::unique_ptr<ByteSource> current_;
+  uint64_t size_ = 0;                        // bytes of the current file so far
+  char last_ = '\n';                         // its last byte
+  uint64_t done_raw_ = 0;                    // bytes on disk of the finished files
+};
+
+uint32_t le32(const unsigned char* p) { return p[0] | p[1] << 8 | p[2] << 16 | static_cast<uint32_t>(p[3]) << 24; }
+
 }  // namespace
 
 void ByteSource::skip(uint64_t n) {
@@ -119,6 +172,111 @@ void ByteSource::skip(uint64_t n) {
     if (r == 0) throw InputError(path_, 0, "ends " + std::to_string(left) + " bytes before byte " + std::to_string(n));
     left -= r;
   }
+}
+
+std::unique_ptr<ByteSource> open_concat_source(std::string name, std::vector<std::string> paths,
+                                               std::vector<uint64_t> expected_sizes) {
+  return std::make_unique<ConcatSource>(std::move(name), std::move(paths), std::move(expected_sizes));
+}
+
+std::vector<std::pair<std::string, uint64_t>> locate_concat_lines(const std::vector<std::string>& paths,
+                                                                 const std::vector<uint64_t>& lines) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  uint64_t before = 0;  // lines of the files already passed
+  std::vector<char> buf(size_t{1} << 20);
+  auto take = [&](const std::string& path, uint64_t upto) {  // the wanted lines among the first `upto`
+    while (out.size() < lines.size() && lines[out.size()] <= before + upto)
+      out.emplace_back(path, lines[out.size()] - before);
+  };
+  for (size_t f = 0; f < paths.size() && out.size() < lines.size(); ++f) {
+    auto src = open_byte_source(paths[f]);
+    uint64_t n_lines = 0;
+    char last = '\n';
+    for (size_t n; out.size() < lines.size() && (n = src->read(buf.data(), buf.size())) > 0;) {
+      n_lines += static_cast<uint64_t>(std::count(buf.data(), buf.data() + n, '\n'));
+      last = buf[n - 1];
+      take(paths[f], n_lines);
+    }
+    if (out.size() == lines.size()) break;
+    n_lines += last != '\n';  // the newline the stream adds ends the file's last line
+    take(paths[f], n_lines);
+    before += n_lines;
+  }
+  if (out.size() < lines.size())
+    throw Error("line " + std::to_string(lines[out.size()]) + " is past the end of the files (" +
+                std::to_string(before) + " lines)");
+  return out;
+}
+
+std::optional<uint64_t> zstd_content_size(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(errno_message("cannot open", path));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) throw Error(errno_message("cannot stat", path));
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size == 0) throw InputError(path, 0, "empty file is not valid zstd data");
+  auto read_at = [&](unsigned char* dst, size_t n, uint64_t at) {
+    size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::pread(fd, dst + got, n - got, static_cast<off_t>(at + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw Error(errno_message("cannot read", path));
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    return got;
+  };
+  auto truncated = [&] { return InputError(path, 0, "truncated zstd data (the file ends inside a frame)"); };
+  uint64_t total = 0;
+  for (uint64_t at = 0; at < file_size;) {
+    unsigned char h[18] = {};  // the largest frame header (ZSTD_FRAMEHEADERSIZE_MAX)
+    const size_t got = read_at(h, sizeof h, at);
+    if (got < 8) throw truncated();
+    const uint32_t magic = le32(h);
+    if ((magic & 0xFFFFFFF0u) == 0x184D2A50u) {  // a skippable frame: its size follows the magic
+      at += 8 + le32(h + 4);
+      if (at > file_size) throw truncated();
+      continue;
+    }
+    const unsigned long long content = ZSTD_getFrameContentSize(h, got);
+    if (content == ZSTD_CONTENTSIZE_ERROR) throw InputError(path, 0, "corrupt zstd data: not a zstd frame");
+    if (content == ZSTD_CONTENTSIZE_UNKNOWN) return std::nullopt;
+    total += content;
+    // The header's length from its descriptor (RFC 8878 3.1.1.1): then the
+    // blocks, each a 3-byte header and its payload, then an optional checksum.
+    const unsigned fhd = h[4];
+    const bool single_segment = fhd & 0x20, checksum = fhd & 0x04;
+    static constexpr unsigned kDictIdBytes[] = {0, 1, 2, 4}, kSizeBytes[] = {0, 2, 4, 8};
+    const unsigned size_bytes = (fhd >> 6) == 0 ? (single_segment ? 1 : 0) : kSizeBytes[fhd >> 6];
+    at += 5 + (single_segment ? 0 : 1) + kDictIdBytes[fhd & 3] + size_bytes;
+    for (bool last = false; !last;) {
+      unsigned char b[3];
+      if (read_at(b, 3, at) != 3) throw truncated();
+      const uint32_t block = b[0] | b[1] << 8 | b[2] << 16;
+      last = block & 1;
+      const unsigned type = (block >> 1) & 3;
+      if (type == 3) throw InputError(path, 0, "corrupt zstd data: reserved block type");
+      at += 3 + (type == 1 ? 1 : block >> 3);  // an RLE block stores one byte
+    }
+    at += checksum ? 4 : 0;
+    if (at > file_size) throw truncated();
+  }
+  return total;
+}
+
+uint64_t decompressed_size(const std::string& path, bool* counted) {
+  if (!is_zstd_path(path)) return file_size(path);
+  if (const auto size = zstd_content_size(path)) return *size;
+  if (counted) *counted = true;
+  auto src = open_byte_source(path);
+  std::vector<char> buf(size_t{1} << 20);
+  uint64_t total = 0;
+  for (size_t n; (n = src->read(buf.data(), buf.size())) > 0;) total += n;
+  return total;
 }
 
 bool is_zstd_path(const std::string& path) { return ends_with(path, ".zst") || ends_with(path, ".zstd"); }
