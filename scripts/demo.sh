@@ -4,7 +4,7 @@
 # then runs the SlimPajama preparation steps on the bundled sample shards
 # (tests/data/sample: 6 .jsonl.zst shards shaped like SlimPajama's):
 #   sp_extract  -> sp_concat (chunks) -> sp_tokenize (Megatron .bin/.idx) -> sp_blend
-# and the fused path (sp_tokenize straight from the .jsonl.zst shards), then
+# and the fused path (sp_tokenize --chunk-size straight from the .jsonl.zst shards: the same bytes), then
 # sp_inspect verifies and summarises every dataset made (an HTML report too).
 # Output goes to demo_out/ (or the directory given as $1).
 set -euo pipefail
@@ -29,9 +29,14 @@ $bin/sp_tokenize --input-dir "$out/chunks" --output-dir "$out/tokenized" \
 echo "== sp_blend: Megatron's --data-args-path file, weights by tokens"
 $bin/sp_blend "$out/tokenized" --output "$out/blend.txt"
 cat "$out/blend.txt"
-echo "== fused: sp_tokenize reading the .jsonl.zst shards directly"
-$bin/sp_tokenize --input-dir tests/data/sample --output-dir "$out/fused" \
-  --vocab-file "$vocab_dir/vocab.json" --merge-file "$vocab_dir/merges.txt" --append-eod --progress lines
+echo "== fused: sp_tokenize reading the .jsonl.zst shards directly, chunked as sp_concat did (no intermediate files)"
+$bin/sp_tokenize --input-dir tests/data/sample --output-dir "$out/fused" --chunk-size 256K \
+  --vocab-file "$vocab_dir/vocab.json" --merge-file "$vocab_dir/merges.txt" --append-eod --json-keys text \
+  --progress lines
+for f in "$out"/tokenized/*.bin "$out"/tokenized/*.idx; do
+  cmp "$f" "$out/fused/$(basename "$f")"
+done
+echo "fused == extract -> concat -> tokenize: the same bytes"
 
 echo
 echo "Outputs:"

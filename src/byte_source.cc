@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <functional>
+#include <cstring>
 #include <vector>
 
 #include "sp/error.h"
@@ -16,6 +18,52 @@
 namespace sp {
 
 namespace {
+
+uint32_t le32(const unsigned char* p) { return p[0] | p[1] << 8 | p[2] << 16 | static_cast<uint32_t>(p[3]) << 24; }
+
+// One zstd frame read from its headers alone (RFC 8878): a frame header (its
+// length from its descriptor, 3.1.1.1), blocks (a 3-byte header and its
+// payload each), an optional checksum; or a skippable frame (its magic, a
+// 4-byte size and that many bytes), which decompresses to nothing.
+struct ZstdFrame {
+  enum Kind { kSized, kUnsized, kTruncated, kCorrupt } kind = kCorrupt;
+  uint64_t content = 0;  // kSized: its decompressed size
+  uint64_t end = 0;      // kSized: the file offset just after it
+  const char* why = "";  // kCorrupt: what is wrong
+};
+// read_at(dst, n, at) gives up to n bytes at file offset `at`.
+ZstdFrame read_zstd_frame(const std::function<size_t(unsigned char*, size_t, uint64_t)>& read_at, uint64_t at,
+                          uint64_t file_size) {
+  ZstdFrame f;
+  unsigned char h[18] = {};  // the largest frame header (ZSTD_FRAMEHEADERSIZE_MAX)
+  const size_t got = read_at(h, sizeof h, at);
+  if (got < 8) return f.kind = ZstdFrame::kTruncated, f;
+  if ((le32(h) & 0xFFFFFFF0u) == 0x184D2A50u) {  // skippable
+    f.end = at + 8 + le32(h + 4);
+  } else {
+    const unsigned long long content = ZSTD_getFrameContentSize(h, got);
+    if (content == ZSTD_CONTENTSIZE_ERROR) return f.why = "not a zstd frame", f;
+    if (content == ZSTD_CONTENTSIZE_UNKNOWN) return f.kind = ZstdFrame::kUnsized, f;
+    f.content = content;
+    const unsigned fhd = h[4];
+    const bool single_segment = fhd & 0x20, checksum = fhd & 0x04;
+    static constexpr unsigned kDictIdBytes[] = {0, 1, 2, 4}, kSizeBytes[] = {0, 2, 4, 8};
+    const unsigned size_bytes = (fhd >> 6) == 0 ? (single_segment ? 1 : 0) : kSizeBytes[fhd >> 6];
+    f.end = at + 5 + (single_segment ? 0 : 1) + kDictIdBytes[fhd & 3] + size_bytes;
+    for (bool last = false; !last;) {
+      unsigned char b[3];
+      if (read_at(b, 3, f.end) != 3) return f.kind = ZstdFrame::kTruncated, f;
+      const uint32_t block = b[0] | b[1] << 8 | b[2] << 16;
+      last = block & 1;
+      const unsigned type = (block >> 1) & 3;
+      if (type == 3) return f.why = "reserved block type", f;
+      f.end += 3 + (type == 1 ? 1 : block >> 3);  // an RLE block stores one byte
+    }
+    f.end += checksum ? 4 : 0;
+  }
+  f.kind = f.end > file_size ? ZstdFrame::kTruncated : ZstdFrame::kSized;
+  return f;
+}
 
 class FileSource final : public ByteSource {
  public:
@@ -46,6 +94,11 @@ class FileSource final : public ByteSource {
   // Up to n bytes at file offset `at`, leaving the read position alone; 0 for
   // standard input (it cannot be read out of order).
   size_t peek(void* dst, size_t n, uint64_t at) const { return owned_ ? pread_full(fd_, dst, n, at, path_) : 0; }
+  uint64_t size() const {  // 0 for standard input
+    struct stat st;
+    if (owned_ && ::fstat(fd_, &st) != 0) throw Error(errno_message("cannot stat", path_));
+    return owned_ ? static_cast<uint64_t>(st.st_size) : 0;
+  }
   void skip(uint64_t n) override {
     if (!owned_) return ByteSource::skip(n);  // standard input cannot seek
     struct stat st;
@@ -113,57 +166,75 @@ class ZstdSource final : public ByteSource {
   // header does not give, or that looks truncated, is decoded (and reported)
   // as usual.
   void skip(uint64_t n) override {
-    uint64_t content = 0, length = 0;
-    while (n > 0 && pos_ == filled_ && !frame_open_ && !eof_ &&
-           whole_frame_at(file_.raw_bytes_read(), &content, &length) && content <= n) {
-      file_.skip(length);
+    const uint64_t file_size = file_.size();
+    const auto read_at = [this](unsigned char* dst, size_t k, uint64_t at) { return file_.peek(dst, k, at); };
+    while (n > 0 && pos_ == filled_ && !frame_open_ && !eof_) {
+      const uint64_t at = file_.raw_bytes_read();
+      const ZstdFrame f = read_zstd_frame(read_at, at, file_size);
+      if (f.kind != ZstdFrame::kSized || f.content > n) break;
+      file_.skip(f.end - at);
       seen_any_ = true;
-      n -= content;
+      n -= f.content;
     }
     if (n > 0) ByteSource::skip(n);
   }
 
  private:
-  // The frame at file offset `at`: its decoded size and its length in the
-  // file (RFC 8878: frame header, block headers, optional checksum).
-  bool whole_frame_at(uint64_t at, uint64_t* content, uint64_t* length) const {
-    unsigned char h[18];  // the largest frame header
-    const size_t got = file_.peek(h, sizeof h, at);
-    if (got < 8) return false;
-    const uint32_t magic = h[0] | h[1] << 8 | h[2] << 16 | static_cast<uint32_t>(h[3]) << 24;
-    uint64_t end;
-    if ((magic & 0xFFFFFFF0u) == 0x184D2A50u) {  // skippable: 4-byte size after the magic
-      *content = 0;
-      end = at + 8 + (h[4] | h[5] << 8 | h[6] << 16 | static_cast<uint64_t>(h[7]) << 24);
-    } else {
-      const unsigned long long size = ZSTD_getFrameContentSize(h, got);
-      if (size == ZSTD_CONTENTSIZE_UNKNOWN || size == ZSTD_CONTENTSIZE_ERROR) return false;
-      const unsigned fhd = h[4], fcs = fhd >> 6, single = (fhd >> 5) & 1;
-      static const unsigned kDictIdBytes[4] = {0, 1, 2, 4}, kSizeBytes[4] = {0, 2, 4, 8};
-      end = at + 5 + (single ? 0 : 1) + kDictIdBytes[fhd & 3] + (fcs == 0 ? single : kSizeBytes[fcs]);
-      for (bool last = false; !last;) {
-        unsigned char b[3];
-        if (file_.peek(b, 3, end) != 3) return false;
-        const uint32_t block = b[0] | b[1] << 8 | b[2] << 16;
-        const uint32_t type = (block >> 1) & 3;
-        if (type == 3) return false;  // reserved: corrupt; decoding will say so
-        end += 3 + (type == 1 ? 1 : block >> 3);  // an RLE block stores one byte
-        last = block & 1;
-      }
-      if ((fhd >> 2) & 1) end += 4;  // content checksum
-      *content = size;
-    }
-    unsigned char probe;
-    if (end > at && file_.peek(&probe, 1, end - 1) != 1) return false;  // truncated
-    *length = end - at;
-    return true;
-  }
-
   FileSource file_;
   std::vector<char> in_;
   ZSTD_DCtx* dctx_;
   size_t pos_ = 0, filled_ = 0;
   bool eof_ = false, frame_open_ = false, seen_any_ = false;
+};
+
+// Files one after another, a '\n' added after a non-empty file that lacks one.
+class ConcatSource final : public ByteSource {
+ public:
+  ConcatSource(std::string name, std::vector<std::string> paths, std::vector<uint64_t> expected)
+      : ByteSource(std::move(name)), paths_(std::move(paths)), expected_(std::move(expected)) {
+    if (!expected_.empty() && expected_.size() != paths_.size())
+      throw Error("internal: open_concat_source needs one expected size per file");
+  }
+
+  size_t read(char* dst, size_t n) override {
+    if (n == 0) return 0;
+    while (next_ <= paths_.size()) {
+      if (!current_) {
+        if (next_ == paths_.size()) break;
+        current_ = open_byte_source(paths_[next_++]);
+        size_ = 0;
+        last_ = '\n';
+      }
+      const size_t got = current_->read(dst, n);
+      if (got > 0) {
+        size_ += got;
+        last_ = dst[got - 1];
+        return got;
+      }
+      // The end of this file: check it, then its missing newline, if any.
+      const std::string& path = current_->path();
+      if (!expected_.empty() && size_ != expected_[next_ - 1])
+        throw Error("'" + path + "' decompresses to " + std::to_string(size_) + " bytes, but was " +
+                    std::to_string(expected_[next_ - 1]) + " when the plan was made (did it change?)");
+      done_raw_ += current_->raw_bytes_read();
+      current_.reset();
+      if (last_ != '\n') {
+        dst[0] = '\n';
+        return 1;
+      }
+    }
+    return 0;
+  }
+  uint64_t raw_bytes_read() const override { return done_raw_ + (current_ ? current_->raw_bytes_read() : 0); }
+
+ private:
+  std::vector<std::string> paths_;
+  std::vector<uint64_t> expected_;
+  size_t next_ = 0;                          // the next file to open
+  std::unique_ptr<ByteSource> current_;
+  uint64_t size_ = 0;                        // bytes of the current file so far
+  char last_ = '\n';                         // its last byte
+  uint64_t done_raw_ = 0;                    // bytes on disk of the finished files
 };
 
 }  // namespace
@@ -175,6 +246,86 @@ void ByteSource::skip(uint64_t n) {
     if (r == 0) throw InputError(path_, 0, "ends " + std::to_string(left) + " bytes before byte " + std::to_string(n));
     left -= r;
   }
+}
+
+std::unique_ptr<ByteSource> open_concat_source(std::string name, std::vector<std::string> paths,
+                                               std::vector<uint64_t> expected_sizes) {
+  return std::make_unique<ConcatSource>(std::move(name), std::move(paths), std::move(expected_sizes));
+}
+
+std::vector<std::pair<std::string, uint64_t>> locate_concat_lines(const std::vector<std::string>& paths,
+                                                                 const std::vector<uint64_t>& lines) {
+  std::vector<std::pair<std::string, uint64_t>> out;
+  uint64_t before = 0;  // lines of the files already passed
+  std::vector<char> buf(size_t{1} << 20);
+  auto take = [&](const std::string& path, uint64_t upto) {  // the wanted lines among the first `upto`
+    while (out.size() < lines.size() && lines[out.size()] <= before + upto)
+      out.emplace_back(path, lines[out.size()] - before);
+  };
+  for (size_t f = 0; f < paths.size() && out.size() < lines.size(); ++f) {
+    auto src = open_byte_source(paths[f]);
+    uint64_t n_lines = 0;
+    char last = '\n';
+    for (size_t n; out.size() < lines.size() && (n = src->read(buf.data(), buf.size())) > 0;) {
+      n_lines += static_cast<uint64_t>(std::count(buf.data(), buf.data() + n, '\n'));
+      last = buf[n - 1];
+      take(paths[f], n_lines);
+    }
+    if (out.size() == lines.size()) break;
+    n_lines += last != '\n';  // the newline the stream adds ends the file's last line
+    take(paths[f], n_lines);
+    before += n_lines;
+  }
+  if (out.size() < lines.size())
+    throw Error("line " + std::to_string(lines[out.size()]) + " is past the end of the files (" +
+                std::to_string(before) + " lines)");
+  return out;
+}
+
+std::optional<uint64_t> zstd_content_size(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw Error(errno_message("cannot open", path));
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  struct stat st;
+  if (::fstat(fd, &st) != 0) throw Error(errno_message("cannot stat", path));
+  const uint64_t file_size = static_cast<uint64_t>(st.st_size);
+  if (file_size == 0) throw InputError(path, 0, "empty file is not valid zstd data");
+  auto read_at = [&](unsigned char* dst, size_t n, uint64_t at) {
+    size_t got = 0;
+    while (got < n) {
+      const ssize_t r = ::pread(fd, dst + got, n - got, static_cast<off_t>(at + got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw Error(errno_message("cannot read", path));
+      if (r == 0) break;
+      got += static_cast<size_t>(r);
+    }
+    return got;
+  };
+  uint64_t total = 0;
+  for (uint64_t at = 0; at < file_size;) {
+    const ZstdFrame f = read_zstd_frame(read_at, at, file_size);
+    if (f.kind == ZstdFrame::kTruncated)
+      throw InputError(path, 0, "truncated zstd data (the file ends inside a frame)");
+    if (f.kind == ZstdFrame::kCorrupt) throw InputError(path, 0, std::string("corrupt zstd data: ") + f.why);
+    if (f.kind == ZstdFrame::kUnsized) return std::nullopt;
+    total += f.content;
+    at = f.end;
+  }
+  return total;
+}
+
+uint64_t decompressed_size(const std::string& path, bool* counted) {
+  if (!is_zstd_path(path)) return file_size(path);
+  if (const auto size = zstd_content_size(path)) return *size;
+  if (counted) *counted = true;
+  auto src = open_byte_source(path);
+  std::vector<char> buf(size_t{1} << 20);
+  uint64_t total = 0;
+  for (size_t n; (n = src->read(buf.data(), buf.size())) > 0;) total += n;
+  return total;
 }
 
 bool is_zstd_path(const std::string& path) { return ends_with(path, ".zst") || ends_with(path, ".zstd"); }

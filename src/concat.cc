@@ -10,11 +10,13 @@
 #include <climits>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <sstream>
 
+#include "sp/byte_source.h"
 #include "sp/checkpoint.h"
 #include "sp/cli.h"
 #include "sp/error.h"
@@ -130,6 +132,59 @@ std::vector<ChunkInput> list_concat_inputs(const std::string& input_dir, const s
     out.push_back({std::move(f.path), std::move(f.relative), f.size});
   }
   return out;
+}
+
+std::vector<ChunkInput> list_shard_inputs(const std::string& shard_dir, bool with_sizes,
+                                          std::vector<std::string>* counted, std::vector<std::string>* dangling) {
+  auto files = list_files(shard_dir, [](std::string_view rel) {
+    return ends_with(rel, ".jsonl.zst") || ends_with(rel, ".jsonl");
+  }, dangling);
+  std::vector<ChunkInput> out;
+  out.reserve(files.size());
+  for (auto& f : files) {
+    std::string name = ends_with(f.relative, ".zst") ? f.relative.substr(0, f.relative.size() - 4) : f.relative;
+    if (name.find_first_of("\t\n") != std::string::npos)
+      throw Error("'" + f.path + "': file names with tabs or newlines are not supported");
+    out.push_back({std::move(f.path), std::move(name), 0});
+  }
+  // sp_concat's order: byte-wise by the extracted names (not the shards' own names).
+  std::sort(out.begin(), out.end(), [](const ChunkInput& a, const ChunkInput& b) { return a.relative < b.relative; });
+  for (size_t i = 1; i < out.size(); ++i)
+    if (out[i].relative == out[i - 1].relative)
+      throw Error("'" + out[i - 1].path + "' and '" + out[i].path + "' would both be " + out[i].relative +
+                  "; keep one of them");
+  if (with_sizes) {
+    std::mutex mu;
+    std::string first_error;
+    std::vector<char> was_counted(out.size(), 0);
+    parallel_for_each_index(out.size(), [&](size_t i) {
+      try {
+        bool c = false;
+        out[i].size = decompressed_size(out[i].path, &c);
+        was_counted[i] = c;
+      } catch (const std::exception& e) {
+        std::lock_guard<std::mutex> lk(mu);
+        if (first_error.empty()) first_error = e.what();
+      }
+    });
+    if (!first_error.empty()) throw Error(first_error);
+    for (size_t i = 0; counted && i < out.size(); ++i)
+      if (was_counted[i]) counted->push_back(out[i].path);
+  }
+  return out;
+}
+
+void attach_shards(std::vector<Chunk>& plan, const std::vector<ChunkInput>& shards, const std::string& where) {
+  std::map<std::string_view, const std::string*> by_name;
+  for (const auto& s : shards) by_name.emplace(s.relative, &s.path);
+  for (auto& c : plan)
+    for (auto& in : c.inputs) {
+      const auto it = by_name.find(in.relative);
+      if (it == by_name.end())
+        throw Error("the plan " + where + " lists " + in.relative + ", but neither it nor " + in.relative +
+                    ".zst is there any more; finish with the original shards, or use a new --output-dir");
+      in.path = *it->second;
+    }
 }
 
 std::string plan_file_path(const std::string& output_dir) { return join_path(output_dir, "sp_concat_plan.tsv"); }

@@ -365,7 +365,7 @@ JobTaskQueue::JobTaskQueue(Job& job, std::span<const uint64_t> sizes, const JobT
   ProgressOptions po = options.progress;
   po.total_bytes = 0;
   for (size_t i : shared ? order_ : local_) po.total_bytes += sizes[i];
-  po.total_items = shared ? order_.size() : local_.size();
+  po.total_items = !options.items_are_tasks ? 0 : shared ? order_.size() : local_.size();
 #if SP_HAVE_MPI
   if (shared) {
     shared_ = std::make_unique<Shared>(*job.state_, rank);
@@ -454,7 +454,7 @@ JobTasksResult run_job_tasks(Job& job, std::span<const uint64_t> sizes, const Jo
                              const std::function<void(size_t, Progress&)>& run_task) {
   JobTaskQueue queue(job, sizes, options);
   const int threads = std::max(1, options.threads);
-  tbb::task_arena arena(threads);
+  tbb::task_arena arena(threads * std::max(1, options.threads_per_task));
   const std::optional<Interrupted> stop = run_interruptible([&] {
     arena.execute([&] {
       tbb::task_group group;

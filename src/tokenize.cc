@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -122,8 +123,8 @@ void tokenize_block(Work& w, WorkerState& st, const TextTokenizer& tok, const To
 }
 
 // The record the outputs of key k must carry (outputs' identities aside).
-CompletionRecord expected_record(const TextTokenizer& tok, const std::string& input, const std::string& prefix,
-                                 size_t k, const TokenizeOptions& opt) {
+CompletionRecord expected_record(const TextTokenizer& tok, const std::vector<std::string>& inputs,
+                                 const std::string& prefix, size_t k, const TokenizeOptions& opt) {
   CompletionRecord r;
   r.path = record_path_for(prefix);
   r.tool = "sp_tokenize";
@@ -137,7 +138,7 @@ CompletionRecord expected_record(const TextTokenizer& tok, const std::string& in
                     {"skip_empty", opt.skip_empty ? "true" : "false"},
                     {"on_error", opt.on_error == OnError::kStop ? "stop" : "skip"},
                     {"dtype", std::to_string(static_cast<int>(dtype_for_vocab_size(tok.vocab_size)))}});
-  r.inputs = {identify_input(input)};
+  for (const auto& input : inputs) r.inputs.push_back(identify_input(input));
   r.outputs = {FileIdentity{bin_path(prefix)}, FileIdentity{idx_path(prefix)}};
   return r;
 }
@@ -175,12 +176,14 @@ TokenizeStats stats_from(const CompletionRecord& r) {
 
 }  // namespace
 
-TokenizedCheck check_tokenized(const TextTokenizer& tok, const std::string& input,
-                               const std::vector<std::string>& prefixes, const TokenizeOptions& opt) {
+namespace {
+
+TokenizedCheck check_tokenized_inputs(const TextTokenizer& tok, const std::vector<std::string>& inputs,
+                                      const std::vector<std::string>& prefixes, const TokenizeOptions& opt) {
   TokenizedCheck c;
-  if (input == "-") return c;  // standard input cannot be identified: always made anew
   for (size_t k = 0; k < prefixes.size(); ++k) {
-    const CompletionCheck check = check_completion(expected_record(tok, input, prefixes[k], k, opt), VerifyDepth::kQuick);
+    const CompletionCheck check =
+        check_completion(expected_record(tok, inputs, prefixes[k], k, opt), VerifyDepth::kQuick);
     // The shared policy (no sources to remove; --overwrite never gets here).
     const OutputDecision d = decide_outputs(check, prefixes[k] + ".bin/.idx", "", false, false);
     if (d.plan == OutputPlan::kKeep) {
@@ -193,6 +196,19 @@ TokenizedCheck check_tokenized(const TextTokenizer& tok, const std::string& inpu
   }
   c.complete = true;
   return c;
+}
+
+}  // namespace
+
+TokenizedCheck check_tokenized(const TextTokenizer& tok, const std::string& input,
+                               const std::vector<std::string>& prefixes, const TokenizeOptions& opt) {
+  if (input == "-") return {};  // standard input cannot be identified: always made anew
+  return check_tokenized_inputs(tok, {input}, prefixes, opt);
+}
+
+TokenizedCheck check_tokenized_chunk(const TextTokenizer& tok, const Chunk& chunk,
+                                     const std::vector<std::string>& prefixes, const TokenizeOptions& opt) {
+  return check_tokenized_inputs(tok, chunk_paths(chunk), prefixes, opt);
 }
 
 namespace {
@@ -295,14 +311,14 @@ std::optional<Snapshot> read_checkpoint(const CompletionRecord& identity, const 
   return s;
 }
 
-// The pipeline itself: reads `input`, writes the .bin/.idx pairs. With
+// The pipeline itself: reads `source`, writes the .bin/.idx pairs. With
 // `identity` (the first key's expected completion record), checkpoints are
 // taken and resumed as options.checkpoint_every asks.
-TokenizeStats run_pipeline(const TextTokenizer& tok, const std::string& input,
+TokenizeStats run_pipeline(const TextTokenizer& tok, std::unique_ptr<ByteSource> source,
                            const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress,
                            const CompletionRecord* identity) {
   const TokenDtype dtype = dtype_for_vocab_size(tok.vocab_size);
-  auto source = open_byte_source(input);
+  const std::string input = source->path();  // names bad lines
   // Lines are counted by the workers, not the reading thread, which must
   // keep up with all of them; the writer turns block-relative line numbers
   // into file line numbers.
@@ -521,19 +537,24 @@ TokenizeStats run_pipeline(const TextTokenizer& tok, const std::string& input,
 
 }  // namespace
 
-TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
-                            const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress) {
+namespace {
+
+// Tokenizes what open() gives, recorded as made from `inputs` (none: no record).
+TokenizeStats tokenize_recorded(const TextTokenizer& tok, const std::vector<std::string>& inputs,
+                                const std::function<std::unique_ptr<ByteSource>()>& open,
+                                const std::vector<std::string>& prefixes, const TokenizeOptions& opt,
+                                Progress* progress) {
   if (prefixes.size() != opt.json_keys.size()) throw Error("internal: one output prefix per JSON key is needed");
   const auto start = std::chrono::steady_clock::now();
   TokenizeStats st;
-  if (input == "-") {  // standard input cannot be identified: no record vouches for these outputs
+  if (inputs.empty()) {  // standard input cannot be identified: no record vouches for these outputs
     for (const auto& p : prefixes) remove_record(record_path_for(p));
-    st = run_pipeline(tok, input, prefixes, opt, progress, nullptr);
+    st = run_pipeline(tok, open(), prefixes, opt, progress, nullptr);
   } else {
-    std::vector<CompletionRecord> records;  // the input is identified before it is read
-    for (size_t k = 0; k < prefixes.size(); ++k) records.push_back(expected_record(tok, input, prefixes[k], k, opt));
+    std::vector<CompletionRecord> records;  // the inputs are identified before they are read
+    for (size_t k = 0; k < prefixes.size(); ++k) records.push_back(expected_record(tok, inputs, prefixes[k], k, opt));
     build_recorded(records, [&] {
-      st = run_pipeline(tok, input, prefixes, opt, progress, &records[0]);
+      st = run_pipeline(tok, open(), prefixes, opt, progress, &records[0]);
       return BuildResult{{}, stats_counts(st)};
     });
   }
@@ -541,7 +562,59 @@ TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
   return st;
 }
 
-std::string stats_json(const TokenizeStats& s, const std::string& tokenizer_name) {
+// "CHUNK:LINE: reason" of a chunk's stream as "SHARD:LINE: reason" (errors come in line order).
+void name_shards(const std::vector<std::string>& paths, const std::string& chunk, std::vector<std::string>& errors) {
+  std::vector<size_t> which;
+  std::vector<uint64_t> lines;
+  for (size_t i = 0; i < errors.size(); ++i)
+    if (errors[i].rfind(chunk + ":", 0) == 0 && errors[i].find(':', chunk.size() + 1) != std::string::npos) {
+      which.push_back(i);
+      lines.push_back(std::strtoull(errors[i].c_str() + chunk.size() + 1, nullptr, 10));
+    }
+  if (which.empty()) return;
+  const auto found = locate_concat_lines(paths, lines);
+  for (size_t k = 0; k < which.size(); ++k) {
+    std::string& e = errors[which[k]];
+    e = found[k].first + ":" + std::to_string(found[k].second) + e.substr(e.find(':', chunk.size() + 1));
+  }
+}
+
+}  // namespace
+
+std::vector<std::string> chunk_paths(const Chunk& chunk) {
+  std::vector<std::string> paths;
+  for (const auto& in : chunk.inputs) paths.push_back(in.path);
+  return paths;
+}
+
+TokenizeStats tokenize_file(const TextTokenizer& tok, const std::string& input,
+                            const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress) {
+  return tokenize_recorded(tok, input == "-" ? std::vector<std::string>{} : std::vector<std::string>{input},
+                           [&] { return open_byte_source(input); }, prefixes, opt, progress);
+}
+
+TokenizeStats tokenize_chunk(const TextTokenizer& tok, const Chunk& chunk, bool check_sizes,
+                             const std::vector<std::string>& prefixes, const TokenizeOptions& opt, Progress* progress) {
+  const std::vector<std::string> paths = chunk_paths(chunk);
+  std::vector<uint64_t> sizes;
+  for (const auto& in : chunk.inputs)
+    if (check_sizes) sizes.push_back(in.size);
+  auto open = [&] { return open_concat_source(chunk.output, paths, sizes); };
+  TokenizeStats st;
+  try {
+    st = tokenize_recorded(tok, paths, open, prefixes, opt, progress);
+  } catch (const InputError& e) {
+    // The stream's line numbers are the chunk's, which exists nowhere: name the shard and its line.
+    if (e.file != chunk.output || e.line == 0) throw;
+    const auto found = locate_concat_lines(paths, {e.line});
+    throw InputError(found[0].first, found[0].second, e.reason);
+  }
+  name_shards(paths, chunk.output, st.first_errors);
+  return st;
+}
+
+std::string stats_json(const TokenizeStats& s, const std::string& tokenizer_name,
+                       const std::vector<RankTokenizeFigures>& ranks) {
   char buf[1024];
   std::snprintf(buf, sizeof buf,
                 "{\n  \"tokenizer\": %s,\n  \"files\": %llu,\n  \"files_kept\": %llu,\n  \"input_bytes\": %llu,\n  \"jsonl_bytes\": %llu,\n"
@@ -558,7 +631,21 @@ std::string stats_json(const TokenizeStats& s, const std::string& tokenizer_name
   std::string out = buf;
   for (size_t i = 0; i < s.first_errors.size(); ++i)
     out += (i ? ", " : "") + json_quote(s.first_errors[i]);
-  out += "]\n}\n";
+  out += "]";
+  if (!ranks.empty()) {
+    out += ",\n  \"ranks\": [";
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      const RankTokenizeFigures& r = ranks[i];
+      std::snprintf(buf, sizeof buf,
+                    "%s\n    {\"rank\": %d, \"files\": %llu, \"jsonl_bytes\": %llu, \"tokens\": %llu, "
+                    "\"seconds\": %.3f}",
+                    i ? "," : "", r.rank, (unsigned long long)r.files, (unsigned long long)r.jsonl_bytes,
+                    (unsigned long long)r.tokens, r.seconds);
+      out += buf;
+    }
+    out += "\n  ]";
+  }
+  out += "\n}\n";
   return out;
 }
 

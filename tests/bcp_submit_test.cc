@@ -29,6 +29,7 @@ TEST(BcpSubmit, EveryStageNamesItsToolArrayTypeAndRanks) {
                          Stage{"concat", "MPI", "bcprun --nnodes 1 --npernode 16", "sp_concat"},
                          Stage{"tokenize", "MPI", "bcprun --nnodes 4 --npernode 8", "sp_tokenize"},
                          Stage{"tokenize-pytorch", "PYTORCH", "bcprun --nnodes 4 --npernode 8", "sp_tokenize"},
+                         Stage{"fused", "MPI", "bcprun --nnodes 4 --npernode 8", "sp_tokenize"},
                          Stage{"verify", "MPI", "bcprun --nnodes 1 --npernode 1", "sp_inspect"},
                          Stage{"all", "MPI", "mpirun --allow-run-as-root -np 32 --npernode 8", "slimpajama.sh"}}) {
     const auto r = run_command(submit(s.name));
@@ -53,6 +54,20 @@ TEST(BcpSubmit, PrintedCommandKeepsTheTokenForTheJob) {
   ASSERT_EQ(args.exit_code, 0) << args.err;
   EXPECT_NE(args.out.find("HF_TOKEN=$(cat /workspace/secrets/hf_token) "), std::string::npos) << args.out;
   EXPECT_NE(args.out.find("--max-requests-per-second 10"), std::string::npos) << args.out;
+}
+
+// The fused stage tokenizes the downloaded shards directly, chunked as the concat stage would.
+TEST(BcpSubmit, FusedStageReadsTheShardsWithTheChunkSize) {
+  const auto r = run_command("CHUNK_SIZE=20G " + submit("fused"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("sp_tokenize --input-dir /workspace/slimpajama/download --output-dir "
+                       "/workspace/slimpajama/tokenized --chunk-size 20G --append-eod"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.out.find("chunks"), std::string::npos) << "no intermediate chunks:\n" << r.out;
+  const auto help = run_command(submit("--help"));
+  EXPECT_NE(help.out.find("fused "), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("Every stage keeps what is complete"), std::string::npos) << "the whole usage:\n" << help.out;
 }
 
 TEST(BcpSubmit, OverridesAndErrors) {

@@ -1,11 +1,14 @@
-// ByteSource: skip() passes over whole zstd frames by their headers, and
-// reads on from exactly where it was asked to.
+// Reading several files as one stream the way sp_concat joins them, finding a
+// line of that stream again in its file, zstd's decompressed sizes from frame
+// headers (with and without the size recorded, several frames, skippable
+// frames, damaged data), and skip() passing over whole frames by them.
 #include "sp/byte_source.h"
 
 #include <gtest/gtest.h>
 #include <zstd.h>
 
 #include "sp/error.h"
+#include "sp/fs.h"
 #include "test_support.h"
 
 namespace sp {
@@ -13,6 +16,142 @@ namespace {
 
 using test::TempDir;
 using test::write_file;
+
+// One frame that records its content size (ZSTD_compress knows the size).
+std::string frame_with_size(const std::string& data) {
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  const size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+// One frame without its content size, as a stream compressed from a pipe is.
+std::string frame_without_size(const std::string& data) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  std::string out(ZSTD_compressBound(data.size()) + 64, '\0');
+  ZSTD_outBuffer o{out.data(), out.size(), 0};
+  ZSTD_inBuffer i{data.data(), data.size(), 0};
+  const size_t left = ZSTD_compressStream2(cctx, &o, &i, ZSTD_e_end);
+  EXPECT_EQ(left, 0u);
+  ZSTD_freeCCtx(cctx);
+  out.resize(o.pos);
+  return out;
+}
+
+std::string skippable_frame(const std::string& payload) {
+  std::string out = "\x50\x2A\x4D\x18";
+  for (int k = 0; k < 4; ++k) out += static_cast<char>((payload.size() >> (8 * k)) & 0xFF);
+  return out + payload;
+}
+
+// Text of many blocks' worth, so the header walk crosses several blocks.
+std::string big_text(size_t lines) {
+  std::string s;
+  for (size_t i = 0; i < lines; ++i) s += "{\"text\": \"line " + std::to_string(i * 7919 % 100003) + "\"}\n";
+  return s;
+}
+
+std::string read_all(ByteSource& src) {
+  std::string out;
+  char buf[7];  // small reads: newlines added between files must not depend on the read size
+  for (size_t n; (n = src.read(buf, sizeof buf)) > 0;) out.append(buf, n);
+  return out;
+}
+
+TEST(ConcatSource, JoinsFilesAsSpConcatDoes) {
+  TempDir dir;
+  write_file(dir / "a.jsonl", "a1\na2\n");
+  write_file(dir / "b.jsonl.zst", frame_with_size("b1\nb2"));  // no final newline: one is added
+  write_file(dir / "c.jsonl.zst", frame_with_size(""));         // empty: nothing, not even a newline
+  write_file(dir / "d.jsonl", "d1");
+  write_file(dir / "e.jsonl.zst", frame_without_size("e1\n") + frame_with_size("e2\n"));
+  const std::vector<std::string> paths = {dir / "a.jsonl", dir / "b.jsonl.zst", dir / "c.jsonl.zst", dir / "d.jsonl",
+                                          dir / "e.jsonl.zst"};
+  auto src = open_concat_source("chunk", paths);
+  EXPECT_EQ(src->path(), "chunk");
+  EXPECT_EQ(read_all(*src), "a1\na2\nb1\nb2\nd1\ne1\ne2\n");
+  uint64_t on_disk = 0;
+  for (const auto& p : paths) on_disk += file_size(p);
+  EXPECT_EQ(src->raw_bytes_read(), on_disk);
+}
+
+TEST(ConcatSource, AFileThatChangedSizeSinceThePlanIsAnError) {
+  TempDir dir;
+  write_file(dir / "a.jsonl", "a1\n");
+  write_file(dir / "b.jsonl.zst", frame_with_size("b1\nb2\n"));
+  auto ok = open_concat_source("chunk", {dir / "a.jsonl", dir / "b.jsonl.zst"}, {3, 6});
+  EXPECT_EQ(read_all(*ok), "a1\nb1\nb2\n");
+  auto changed = open_concat_source("chunk", {dir / "a.jsonl", dir / "b.jsonl.zst"}, {3, 5});
+  try {
+    read_all(*changed);
+    FAIL() << "a size other than the planned one was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(dir / "b.jsonl.zst"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("6 bytes, but was 5"), std::string::npos) << e.what();
+  }
+}
+
+TEST(ConcatSource, LinesOfTheStreamAreFoundInTheirFiles) {
+  TempDir dir;
+  write_file(dir / "a.jsonl", "a1\na2\n");
+  write_file(dir / "b.jsonl.zst", frame_with_size("b1\nb2"));
+  write_file(dir / "c.jsonl", "");
+  write_file(dir / "d.jsonl", "d1\n\nd3\n");
+  const std::vector<std::string> paths = {dir / "a.jsonl", dir / "b.jsonl.zst", dir / "c.jsonl", dir / "d.jsonl"};
+  const auto found = locate_concat_lines(paths, {1, 2, 3, 4, 5, 7});
+  const std::vector<std::pair<std::string, uint64_t>> want = {
+      {dir / "a.jsonl", 1}, {dir / "a.jsonl", 2}, {dir / "b.jsonl.zst", 1},
+      {dir / "b.jsonl.zst", 2}, {dir / "d.jsonl", 1}, {dir / "d.jsonl", 3}};
+  EXPECT_EQ(found, want);
+  EXPECT_THROW(locate_concat_lines(paths, {8}), Error);
+}
+
+TEST(ZstdContentSize, SumsTheFramesThatRecordIt) {
+  TempDir dir;
+  const std::string a = big_text(40000), b = "tail\n";  // a: ~1 MB, many 128 KiB blocks
+  write_file(dir / "one.zst", frame_with_size(a));
+  write_file(dir / "two.zst", frame_with_size(a) + skippable_frame("not data") + frame_with_size(b));
+  write_file(dir / "empty.zst", frame_with_size(""));
+  EXPECT_EQ(zstd_content_size(dir / "one.zst"), a.size());
+  EXPECT_EQ(zstd_content_size(dir / "two.zst"), a.size() + b.size());
+  EXPECT_EQ(zstd_content_size(dir / "empty.zst"), 0u);
+  bool counted = false;
+  EXPECT_EQ(decompressed_size(dir / "two.zst", &counted), a.size() + b.size());
+  EXPECT_FALSE(counted);
+}
+
+TEST(ZstdContentSize, WithoutItTheSizeIsCountedByDecompressing) {
+  TempDir dir;
+  const std::string a = big_text(30000);
+  write_file(dir / "stream.zst", frame_with_size("x\n") + frame_without_size(a));
+  write_file(dir / "plain.jsonl", a);
+  EXPECT_EQ(zstd_content_size(dir / "stream.zst"), std::nullopt);
+  bool counted = false;
+  EXPECT_EQ(decompressed_size(dir / "stream.zst", &counted), a.size() + 2);
+  EXPECT_TRUE(counted);
+  counted = false;
+  EXPECT_EQ(decompressed_size(dir / "plain.jsonl", &counted), a.size());
+  EXPECT_FALSE(counted);
+}
+
+TEST(ZstdContentSize, DamagedDataIsAnInputError) {
+  TempDir dir;
+  const std::string whole = frame_with_size(big_text(20000));
+  write_file(dir / "cut.zst", whole.substr(0, whole.size() / 2));
+  write_file(dir / "empty.zst", "");
+  write_file(dir / "text.zst", "this is not zstd data at all\n");
+  for (const char* name : {"cut.zst", "empty.zst", "text.zst"}) {
+    try {
+      (void)zstd_content_size(dir / name);
+      ADD_FAILURE() << name << " was accepted";
+    } catch (const InputError& e) {
+      EXPECT_EQ(e.file, dir / name);
+    }
+  }
+}
 
 // Text that compresses poorly (so frames are long), deterministic.
 std::string noise(size_t n, uint64_t seed) {
@@ -24,10 +163,9 @@ std::string noise(size_t n, uint64_t seed) {
   return s;
 }
 
-std::string frame(const std::string& data, bool with_size = true, bool checksum = true) {
+std::string frame_with_size_and_checksum(const std::string& data) {
   ZSTD_CCtx* c = ZSTD_createCCtx();
-  ZSTD_CCtx_setParameter(c, ZSTD_c_contentSizeFlag, with_size ? 1 : 0);
-  ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, checksum ? 1 : 0);
+  ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
   std::string out(ZSTD_compressBound(data.size()), '\0');
   const size_t n = ZSTD_compress2(c, out.data(), out.size(), data.data(), data.size());
   ZSTD_freeCCtx(c);
@@ -42,13 +180,14 @@ std::string read_rest(ByteSource& src) {
   return out;
 }
 
-// Frames of 300 KB (with and without checksums), a skippable frame, an RLE-heavy frame and a last
-// frame whose header gives no size: any skip reads on from exactly there.
-TEST(ByteSource, ZstdSkipReadsOnFromExactlyThere) {
+// Frames of 300 KB (with and without checksums), a skippable frame, an
+// RLE-heavy frame and a last frame whose header gives no size: any skip reads
+// on from exactly there.
+TEST(ZstdSkip, ReadsOnFromExactlyThere) {
   TempDir d;
   const std::string a = noise(300000, 1), b = noise(300000, 2), rle(200000, 'z'), c = noise(100000, 3);
-  const std::string skippable = std::string("\x50\x2A\x4D\x18\x04\x00\x00\x00meta", 12);
-  write_file(d / "x.zst", frame(a) + skippable + frame(b, true, false) + frame(rle) + frame(c, false));
+  write_file(d / "x.zst", frame_with_size_and_checksum(a) + skippable_frame("meta") + frame_with_size(b) +
+                              frame_with_size(rle) + frame_without_size(c));
   const std::string data = a + b + rle + c;
   for (uint64_t n : {uint64_t{0}, uint64_t{1}, uint64_t{299999}, uint64_t{300000}, uint64_t{300001},
                      uint64_t{600000}, uint64_t{700000}, uint64_t{800000}, uint64_t{850000}, uint64_t{data.size()}}) {
@@ -62,10 +201,10 @@ TEST(ByteSource, ZstdSkipReadsOnFromExactlyThere) {
 
 // Whole frames are passed over without decoding: the file is read exactly
 // to the end of the frames skipped (decoding reads ahead in large blocks).
-TEST(ByteSource, ZstdSkipPassesWholeFramesByTheirHeaders) {
+TEST(ZstdSkip, PassesWholeFramesByTheirHeaders) {
   TempDir d;
   const std::string a = noise(400000, 4), b = noise(400000, 5), c = noise(400000, 6);
-  const std::string fa = frame(a), fb = frame(b), fc = frame(c);
+  const std::string fa = frame_with_size(a), fb = frame_with_size(b), fc = frame_with_size(c);
   write_file(d / "x.zst", fa + fb + fc);
   auto src = open_byte_source(d / "x.zst");
   src->skip(a.size() + b.size());
@@ -74,11 +213,11 @@ TEST(ByteSource, ZstdSkipPassesWholeFramesByTheirHeaders) {
 }
 
 // A frame cut short is not jumped over: skipping into it decodes it and says it is truncated.
-TEST(ByteSource, ZstdSkipIntoATruncatedFrameFails) {
+TEST(ZstdSkip, IntoATruncatedFrameFails) {
   TempDir d;
   const std::string a = noise(200000, 7), b = noise(200000, 8);
-  const std::string fb = frame(b);
-  write_file(d / "x.zst", frame(a) + fb.substr(0, fb.size() / 2));
+  const std::string fb = frame_with_size(b);
+  write_file(d / "x.zst", frame_with_size(a) + fb.substr(0, fb.size() / 2));
   auto src = open_byte_source(d / "x.zst");
   EXPECT_THROW(src->skip(a.size() + b.size()), InputError);
 }

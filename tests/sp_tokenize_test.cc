@@ -15,6 +15,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 
 #include "sp/bpe.h"
 #include "sp/fs.h"
@@ -407,9 +408,14 @@ TEST_F(SpTokenize, RanksSplitFilesWithoutOverlap) {
   for (int rank = 0; rank < 3; ++rank) {
     auto r = run_command("RANK=" + std::to_string(rank) + " WORLD_SIZE=3 " + shell_quote(test::tool_path("sp_tokenize")) +
                          " --progress none --vocab-file " + shell_quote(test::gpt2_dir() + "/vocab.json") +
-                         " --input-dir " + dir / "in" + " --output-dir " + dir / ("rank" + std::to_string(rank)));
+                         " --input-dir " + dir / "in" + " --output-dir " + dir / ("rank" + std::to_string(rank)) +
+                         " --stats-json " + dir / "s.json");
     ASSERT_EQ(r.exit_code, 0) << r.err;
+    // No MPI, nobody to sum with: each rank reports its own share.
+    EXPECT_NE(r.err.find("[rank " + std::to_string(rank) + "/3] sp_tokenize: done ("), std::string::npos) << r.err;
+    EXPECT_TRUE(test::file_exists(dir / ("s.json.rank" + std::to_string(rank))));
   }
+  EXPECT_FALSE(test::file_exists(dir / "s.json"));
   size_t total = 0;
   for (const auto& name : test::list_dir(dir / "single")) {
     if (is_record_name(name)) continue;  // records hold mtimes and hosts: compared by the record tests
@@ -425,6 +431,85 @@ TEST_F(SpTokenize, RanksSplitFilesWithoutOverlap) {
     ++total;
   }
   EXPECT_EQ(total, 14u);
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+bool have_mpirun() { return std::system("command -v mpirun >/dev/null 2>&1") == 0; }
+
+std::string mpirun(int ranks) {
+  return "timeout 300 env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np " +
+         std::to_string(ranks) + " ";
+}
+
+// Every .bin/.idx under root (records hold mtimes and hosts: compared by the record tests).
+std::map<std::string, std::string> outputs_of(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (const auto& name : test::list_dir(root))
+    if (ends_with(name, ".bin") || ends_with(name, ".idx")) out[name] = read_file(root + "/" + name);
+  return out;
+}
+
+// The value of a top-level "key": N field of a --stats-json file.
+std::string json_field(const std::string& json, const std::string& key) {
+  const size_t at = json.find("\n  \"" + key + "\": ");
+  return at == std::string::npos ? std::string("?") : json.substr(at, json.find_first_of(",\n", at + 1) - at);
+}
+
+// Under mpirun the ranks draw input files from one counter: 1, 2 and 4 ranks
+// write the same bytes as one process, print one summary, and write one
+// --stats-json whose totals are the one-process run's, with every rank's share.
+TEST_F(SpTokenize, MpiRanksWriteTheSameBytesOneSummaryOneStatsFile) {
+  SP_REQUIRE_FIXTURE(have_mpirun(), "OpenMPI's mpirun not installed");
+  test::run_command("mkdir -p " + dir / "in");
+  for (int i = 0; i < 9; ++i)
+    write_file(dir / ("in/part_" + std::to_string(i) + ".jsonl"), make_corpus(10 + i * 25, i));
+  auto r = tokenize("--input-dir " + dir / "in" + " --output-dir " + dir / "ref --append-eod --stats-json " +
+                    dir / "ref.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto ref = outputs_of(dir / "ref");
+  ASSERT_EQ(ref.size(), 18u);
+  const std::string ref_json = read_file(dir / "ref.json");
+  for (int ranks : {1, 2, 4}) {
+    SCOPED_TRACE(std::to_string(ranks) + " ranks");
+    const std::string out = dir / ("mpi" + std::to_string(ranks)), json = out + ".json";
+    r = run_command(mpirun(ranks) + shell_quote(test::tool_path("sp_tokenize")) + " --progress none --vocab-file " +
+                    shell_quote(test::gpt2_dir() + "/vocab.json") + " --workers 2 --append-eod --input-dir " +
+                    dir / "in" + " --output-dir " + out + " --stats-json " + json);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(outputs_of(out), ref);
+    EXPECT_EQ(count_of(r.err, "sp_tokenize: done ("), 1u) << "one summary for the job:\n" << r.err;
+    EXPECT_EQ(count_of(r.err, " file(s), "), 1u) << r.err;
+    EXPECT_EQ(count_of(r.err, "per rank: 0: "), ranks > 1 ? 1u : 0u) << r.err;
+    EXPECT_FALSE(test::file_exists(json + ".rank0"));
+    const std::string got = read_file(json);
+    for (const char* key : {"tokenizer", "files", "files_kept", "input_bytes", "jsonl_bytes", "lines", "blank_lines",
+                            "documents", "empty_documents", "sequences", "tokens", "skipped_lines", "first_errors"})
+      EXPECT_EQ(json_field(got, key), json_field(ref_json, key)) << key << "\n" << got;
+    EXPECT_EQ(count_of(got, "{\"rank\": "), static_cast<size_t>(ranks)) << got;
+    for (int k = 0; k < ranks; ++k)
+      EXPECT_NE(got.find("{\"rank\": " + std::to_string(k) + ", \"files\": "), std::string::npos) << got;
+  }
+}
+
+// A bad line on one rank (--on-error stop) ends the whole job: every rank
+// stops, the exit status is non-zero and the message names file:line.
+TEST_F(SpTokenize, MpiBadLineEndsTheJobNamingFileAndLine) {
+  SP_REQUIRE_FIXTURE(have_mpirun(), "OpenMPI's mpirun not installed");
+  test::run_command("mkdir -p " + dir / "in");
+  for (int i = 0; i < 6; ++i) write_file(dir / ("in/part_" + std::to_string(i) + ".jsonl"), make_corpus(30, i));
+  write_file(dir / "in/part_3.jsonl", make_corpus(30, 3) + "{\"text\": broken\n");
+  auto r = run_command(mpirun(2) + shell_quote(test::tool_path("sp_tokenize")) + " --progress none --vocab-file " +
+                       shell_quote(test::gpt2_dir() + "/vocab.json") + " --input-dir " + dir / "in" + " --output-dir " +
+                       dir / "out");
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.exit_code, 124) << "the job hung:\n" << r.err;
+  EXPECT_NE(r.err.find(dir / "in/part_3.jsonl:31: not valid JSON"), std::string::npos) << r.err;
+  EXPECT_FALSE(test::file_exists(dir / "out/part_3.jsonl_text_document.idx"));
 }
 
 TEST_F(SpTokenize, UsageAndEnvironmentErrorsAreOneClearLine) {
@@ -554,6 +639,189 @@ TEST_F(SpTokenize, SignalsStopCleanlyAndTheRerunMatches) {
     for (const auto& [name, bytes] : ref)
       EXPECT_TRUE(test::file_exists(record_path_for(out + "/" + name.substr(0, name.size() - 4)))) << name;
   }
+}
+
+// --- The fused path: shards -> chunks -> tokens in one pass ---
+
+std::string zstd_frame(const std::string& data, bool with_size) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, with_size ? 1 : 0);
+  if (with_size) ZSTD_CCtx_setPledgedSrcSize(cctx, data.size());
+  std::string out(ZSTD_compressBound(data.size()) + 64, '\0');
+  ZSTD_outBuffer o{out.data(), out.size(), 0};
+  ZSTD_inBuffer i{data.data(), data.size(), 0};
+  EXPECT_EQ(ZSTD_compressStream2(cctx, &o, &i, ZSTD_e_end), 0u);
+  ZSTD_freeCCtx(cctx);
+  out.resize(o.pos);
+  return out;
+}
+
+// Shards of every awkward kind: without a final newline, empty, several
+// frames, no content size in the frame header, a plain .jsonl, a sub
+// directory, and names whose order changes once ".zst" is dropped
+// ("a.jsonl-x.jsonl.zst" sorts before "a.jsonl.zst", but "a.jsonl" before
+// "a.jsonl-x.jsonl").
+void make_shards(const std::string& dir) {
+  test::run_command("mkdir -p " + shell_quote(dir + "/sub"));
+  write_file(dir + "/a.jsonl.zst", zstd_frame(make_corpus(30, 1), true));
+  write_file(dir + "/a.jsonl-x.jsonl.zst", zstd_frame(make_corpus(25, 2), true));
+  std::string no_newline = make_corpus(20, 3);
+  no_newline.pop_back();
+  write_file(dir + "/b.jsonl.zst", zstd_frame(no_newline, true));
+  write_file(dir + "/c_empty.jsonl.zst", zstd_frame("", true));
+  write_file(dir + "/d_frames.jsonl.zst", zstd_frame(make_corpus(15, 4), true) + zstd_frame(make_corpus(35, 5), true));
+  write_file(dir + "/e_stream.jsonl.zst", zstd_frame(make_corpus(40, 6), false));
+  write_file(dir + "/sub/f.jsonl.zst", zstd_frame(make_corpus(10, 7), true));
+  write_file(dir + "/sub/g.jsonl", make_corpus(12, 8));
+  write_file(dir + "/sub/notes.txt", "not a shard\n");
+}
+
+class SpTokenizeFused : public SpTokenize {
+ protected:
+  std::string tool(const std::string& name) {
+    std::string cmd = shell_quote(test::tool_path(name)) + " --progress none ";
+    if (name == "sp_tokenize")
+      cmd += "--vocab-file " + shell_quote(test::gpt2_dir() + "/vocab.json") + " --append-eod ";
+    return cmd;
+  }
+  // sp_extract -> sp_concat -> sp_tokenize, the staged chain the fused path stands for.
+  void staged(const std::string& shards, const std::string& chunking, const std::string& out) {
+    const std::string ext = out + "_jsonl", chunks = out + "_chunks";
+    auto r = run_command(tool("sp_extract") + "--input-dir " + shards + " --output-dir " + ext);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run_command("cp " + shell_quote(shards + "/sub/g.jsonl") + " " + shell_quote(ext + "/sub/"));  // plain: as is
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    std::string concat_chunking = chunking;
+    if (concat_chunking.rfind("--chunk-size", 0) == 0) concat_chunking.replace(0, 12, "--target-size");
+    r = run_command(tool("sp_concat") + "--input-dir " + ext + " --output-dir " + chunks + " " + concat_chunking);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    r = run_command(tool("sp_tokenize") + "--input-dir " + chunks + " --output-dir " + out);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+};
+
+TEST_F(SpTokenizeFused, FusedWritesTheStagedChainsBytes) {
+  make_shards(dir / "shards");
+  for (const std::string chunking : {"--chunk-size 6K", "--files-per-chunk 3"}) {
+    SCOPED_TRACE(chunking);
+    const std::string tag = chunking.substr(2, 5);
+    staged(dir / "shards", chunking, dir / ("staged_" + tag));
+    const auto want = outputs_of(dir / ("staged_" + tag));
+    ASSERT_GE(want.size(), 6u) << "a few chunks are needed for the test to mean anything";
+    // The plan pinned beside the outputs is sp_concat's plan for the extracted files.
+    const std::string one = dir / ("fused1_" + tag);
+    auto r = run_command(tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " + one + " " +
+                         chunking + " --stats-json " + one + ".json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(outputs_of(one), want);
+    // (With --files-per-chunk no sizes are needed: the fused plan has 0 for each.)
+    auto names_only = [](const std::string& plan) {
+      std::string out;
+      std::istringstream in(plan);
+      for (std::string line; std::getline(in, line);)
+        out += line.rfind("file\t", 0) == 0 ? line.substr(line.find('\t', 5)) + "\n" : line + "\n";
+      return out;
+    };
+    const std::string fused_plan = read_file(one + "/sp_concat_plan.tsv");
+    const std::string staged_plan = read_file(dir / ("staged_" + tag + "_chunks/sp_concat_plan.tsv"));
+    if (chunking[2] == 'c') EXPECT_EQ(fused_plan, staged_plan);
+    else EXPECT_EQ(names_only(fused_plan), names_only(staged_plan));
+    EXPECT_EQ(r.err.find(".jsonl\n"), std::string::npos) << "no chunk file is named as written:\n" << r.err;
+    for (const auto& f : test::list_dir(one)) EXPECT_FALSE(ends_with(f, ".jsonl")) << f << " is an intermediate file";
+    if (chunking[2] == 'c')
+      EXPECT_NE(r.err.find("1 shard(s) do not record their size"), std::string::npos) << r.err;
+    else
+      EXPECT_EQ(r.err.find("do not record"), std::string::npos) << "no sizes are needed:\n" << r.err;
+    if (!have_mpirun()) continue;
+    const std::string two = dir / ("fused2_" + tag);
+    r = run_command(mpirun(2) + tool("sp_tokenize") + "--workers 1 --input-dir " + dir / "shards" + " --output-dir " +
+                    two + " " + chunking);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(outputs_of(two), want);
+    EXPECT_EQ(count_of(r.err, "sp_tokenize: done ("), 1u) << r.err;
+  }
+  SP_REQUIRE_FIXTURE(have_mpirun(), "OpenMPI's mpirun not installed");
+}
+
+// With only RANK/WORLD_SIZE the ranks do not talk: each makes the same plan
+// (the first pins it), takes a fixed share of the chunks, and together they
+// write what one process writes.
+TEST_F(SpTokenizeFused, StaticRanksShareTheChunks) {
+  make_shards(dir / "shards");
+  const std::string args = "--input-dir " + dir / "shards" + " --chunk-size 6K --output-dir ";
+  auto r = run_command(tool("sp_tokenize") + args + dir / "one");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const size_t all = outputs_of(dir / "one").size();
+  for (int rank = 0; rank < 2; ++rank) {
+    r = run_command("RANK=" + std::to_string(rank) + " WORLD_SIZE=2 " + tool("sp_tokenize") + args + dir / "two");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    if (rank == 0) {
+      const size_t share = outputs_of(dir / "two").size();
+      EXPECT_GT(share, 0u);
+      EXPECT_LT(share, all) << "rank 0 took every chunk";
+    }
+  }
+  EXPECT_EQ(outputs_of(dir / "two"), outputs_of(dir / "one"));
+  EXPECT_EQ(read_file(dir / "two/sp_concat_plan.tsv"), read_file(dir / "one/sp_concat_plan.tsv"));
+}
+
+TEST_F(SpTokenizeFused, DryRunPrintsThePlanAndWritesNothing) {
+  make_shards(dir / "shards");
+  auto r = run_command(tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " + dir / "out" +
+                       " --files-per-chunk 4 --prefix part_ --dry-run");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(dir / "out/part_0.jsonl  4 files"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    a.jsonl  0\n    a.jsonl-x.jsonl  0\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("2 chunks, 8 files"), std::string::npos) << r.out;
+  EXPECT_FALSE(test::file_exists(dir / "out"));
+}
+
+// A rerun keeps the chunks whose records match (every shard unchanged) and
+// rebuilds a chunk one of whose shards changed.
+TEST_F(SpTokenizeFused, RerunKeepsCompleteChunksAndRebuildsChangedOnes) {
+  make_shards(dir / "shards");
+  const std::string cmd = tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " + dir / "out" +
+                          " --files-per-chunk 2 --stats-json " + dir / "s.json";
+  auto r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto first = outputs_of(dir / "out");
+  ASSERT_EQ(first.size(), 8u);
+  r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_file(dir / "s.json").find("\"files_kept\": 4,"), std::string::npos) << read_file(dir / "s.json");
+  EXPECT_EQ(outputs_of(dir / "out"), first);
+  // b.jsonl is the second chunk's first shard (a.jsonl, a.jsonl-x.jsonl | b.jsonl, c_empty.jsonl | ...).
+  write_file(dir / "shards/b.jsonl.zst", zstd_frame(make_corpus(5, 99), true));
+  r = run_command(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(read_file(dir / "s.json").find("\"files_kept\": 3,"), std::string::npos) << read_file(dir / "s.json");
+  const auto second = outputs_of(dir / "out");
+  EXPECT_NE(second.at("train_chunk_1.jsonl_text_document.bin"), first.at("train_chunk_1.jsonl_text_document.bin"));
+  for (const char* kept : {"train_chunk_0.jsonl_text_document.bin", "train_chunk_2.jsonl_text_document.idx"})
+    EXPECT_EQ(second.at(kept), first.at(kept)) << kept;
+}
+
+// A bad line is reported in its shard, at its line there, not at its line in
+// a chunk that exists nowhere; --on-error skip lists shard:line too.
+TEST_F(SpTokenizeFused, BadLinesNameTheShardAndItsLine) {
+  make_shards(dir / "shards");
+  write_file(dir / "shards/d_frames.jsonl.zst",
+             zstd_frame(make_corpus(15, 4), true) + zstd_frame("{\"text\":\"ok\"}\n{\"text\": broken\n", true));
+  const std::string cmd = tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " + dir / "out" +
+                          " --chunk-size 1G";
+  auto r = run_command(cmd);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find(dir / "shards/d_frames.jsonl.zst:17: not valid JSON"), std::string::npos) << r.err;
+  r = run_command(cmd + " --on-error skip --stats-json " + dir / "s.json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("  " + dir / "shards/d_frames.jsonl.zst:17: not valid JSON"), std::string::npos) << r.err;
+  EXPECT_NE(read_file(dir / "s.json").find("d_frames.jsonl.zst:17: "), std::string::npos);
+  if (!have_mpirun()) return;
+  r = run_command(mpirun(2) + tool("sp_tokenize") + "--input-dir " + dir / "shards" + " --output-dir " +
+                  dir / "out2" + " --files-per-chunk 1");
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.exit_code, 124) << "the job hung:\n" << r.err;
+  EXPECT_NE(r.err.find(dir / "shards/d_frames.jsonl.zst:17: not valid JSON"), std::string::npos) << r.err;
 }
 
 TEST_F(SpTokenize, DanglingSymlinksInTheInputDirAreReported) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Packs what bench/device/run.sh needs into devrun/ (git-ignored; add `/devrun/` to .git/info/exclude):
-# this checkout's sp_tokenize and stage_bench (build/, Release with -DSP_BUILD_BENCH=ON), a baseline
+# this checkout's sp_tokenize, sp_extract, sp_concat and stage_bench (build/, Release with -DSP_BUILD_BENCH=ON),
+# zstd (to make .jsonl.zst shards there), a baseline
 # sp_tokenize (BASE_BUILD, default /work/wt-base/build), their shared libraries, the tokenizer models
 # ($SP_TOKENIZERS_DIR), GPT-2's vocab ($SP_GPT2_DIR) and the bench corpus (CORPUS, made by
 # bench/make_bench_corpus.py, with its .stats.json), xz-compressed: the lent machines have xz, not zstd.
@@ -11,7 +12,7 @@ D=$PWD/devrun
 BASE_BUILD=${BASE_BUILD:-/work/wt-base/build}
 CORPUS=${CORPUS:-/work/tmp/bench100.jsonl}
 rm -rf "$D" && mkdir -p "$D/bin" "$D/base/bin" "$D/lib" "$D/corpus"
-cp build/bin/sp_tokenize build/bin/stage_bench "$D/bin/"
+cp build/bin/sp_tokenize build/bin/sp_extract build/bin/sp_concat build/bin/stage_bench "$(command -v zstd)" "$D/bin/"
 cp "$BASE_BUILD/bin/sp_tokenize" "$D/base/bin/"
 for b in "$D"/bin/* "$D"/base/bin/*; do ldd "$b" | awk '$3 ~ /^\// {print $3}'; done | sort -u |
   grep -v -E "/libc.so|/libm.so|ld-linux|libpthread|libdl.so|librt.so" | xargs -I{} cp -L {} "$D/lib/"

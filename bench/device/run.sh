@@ -5,7 +5,9 @@
 # stage: stage_bench (where a byte's time goes); families: every family at 1 and 16 workers beside the
 # Python references (tiktoken, tokenizers, sentencepiece, installed on the lent machine); ranks: the
 # 1 GB corpus in 16 files tokenized as 1 rank x 16 workers, 4 x 4 and 16 x 1 (RANK/WORLD_SIZE processes,
-# static size-balanced shares), alternating, for issue 11's ranks-by-threads table.
+# static size-balanced shares), alternating, for issue 11's ranks-by-threads table; fused: 64 .jsonl.zst shards
+# of the 1 GB corpus to 4 tokenized chunks, staged (sp_extract -> sp_concat -> sp_tokenize) vs fused
+# (sp_tokenize --chunk-size), 16 workers, on the machine's disk: wall time, bytes written, same outputs.
 set -u
 D=$PWD/devrun
 export LD_LIBRARY_PATH=$D/lib SP_GPT2_DIR=$D SP_TOKENIZERS_DIR=/dev/shm/models
@@ -80,4 +82,37 @@ if [ $part = ranks ]; then
   }
   for rep in 1 2 3; do layout 1 16; layout 4 4; layout 16 1; done
   ls $S/o | wc -l
+fiif [ $part = fused ]; then
+  echo "== fused vs staged, GPT-2, big (bench100 x 10) as 64 .jsonl.zst shards -> 4 chunks, 16 workers"
+  W=${FUSED_DIR:-/tmp/sp_fused}; rm -rf $W; mkdir -p $W/shards
+  (cd $W/shards && split -n l/64 -d -a 2 --additional-suffix=.jsonl $S/big.jsonl shard_ &&
+    $D/bin/zstd -q -3 -T16 --rm shard_*.jsonl)
+  shards=$(du -cb $W/shards/*.zst | tail -1 | cut -f1)
+  jsonl=$(stat -c %s $S/big.jsonl)
+  chunk=$(( (jsonl + 3) / 4 ))
+  written() { du -sb "$@" 2>/dev/null | awk '{s += $1} END {print s + 0}'; }  # bytes on disk: outputs + intermediates
+  staged() {
+    rm -rf $W/x $W/c $W/s && sync
+    local t0=$(date +%s.%N)
+    $D/bin/sp_extract --input-dir $W/shards --output-dir $W/x --workers 16 --no-sync --quiet &&
+    $D/bin/sp_concat --input-dir $W/x --output-dir $W/c --chunk-size $chunk --no-sync --quiet &&
+    $D/bin/sp_tokenize --input-dir $W/c --output-dir $W/s --workers 16 --no-sync --append-eod --quiet ||
+      echo FAIL staged
+    local t1=$(date +%s.%N)
+    local b=$(written $W/x $W/c $W/s)
+    python3 -c "print('staged: %.2f s, %.1f MB/s of JSONL, %.0f MB written' % ($t1-$t0, $jsonl/1e6/($t1-$t0), $b/1e6))"
+  }
+  fused() {
+    rm -rf $W/f && sync
+    local t0=$(date +%s.%N)
+    $D/bin/sp_tokenize --input-dir $W/shards --output-dir $W/f --chunk-size $chunk --workers 16 --no-sync \
+      --append-eod --quiet || echo FAIL fused
+    local t1=$(date +%s.%N)
+    local b=$(written $W/f)
+    python3 -c "print('fused:  %.2f s, %.1f MB/s of JSONL, %.0f MB written' % ($t1-$t0, $jsonl/1e6/($t1-$t0), $b/1e6))"
+  }
+  echo "shards: $shards bytes compressed, $jsonl bytes of JSONL, chunk size $chunk"
+  for rep in 1 2 3; do staged; fused; done
+  for f in $W/f/*.bin $W/f/*.idx; do cmp -s $f $W/s/$(basename $f) || echo "DIFFERENT: $(basename $f)"; done
+  ls $W/f | head; ls $W/s | head
 fi

@@ -1,11 +1,17 @@
 // The first stage of every pipeline: bytes from an input file, decompressed on
 // the fly when it is zstd (".zst"/".zstd"), read in large blocks with memory
-// bounded by the block size whatever the file size.
+// bounded by the block size whatever the file size. Also: several files read
+// as one stream exactly as sp_concat joins them into a chunk (the fused path),
+// and a file's decompressed size without decompressing it where zstd's frame
+// headers record it.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace sp {
 
@@ -36,6 +42,36 @@ bool is_zstd_path(const std::string& path);
 // Opens path ("-" for standard input); zstd is chosen by suffix. Throws Error
 // naming the file when it cannot be opened.
 std::unique_ptr<ByteSource> open_byte_source(const std::string& path);
+
+// Reads `paths` one after the other, each decompressed when it is zstd, as
+// one stream named `name`: the bytes sp_concat writes into a chunk of these
+// files (a '\n' after every non-empty file that does not end with one).
+// raw_bytes_read() counts the files' bytes on disk. With expected_sizes (one
+// per path), a file whose decompressed size differs throws Error naming it
+// (it changed since a plan was made from those sizes). Files are opened only
+// when the stream reaches them.
+std::unique_ptr<ByteSource> open_concat_source(std::string name, std::vector<std::string> paths,
+                                               std::vector<uint64_t> expected_sizes = {});
+
+// Where lines (1-based, ascending) of the stream open_concat_source(paths)
+// gives lie: (the file, its line there) for each. Reads the files up to the
+// last of them, once: it is for error messages, not for every line. Throws
+// Error when the stream has fewer lines.
+std::vector<std::pair<std::string, uint64_t>> locate_concat_lines(const std::vector<std::string>& paths,
+                                                                 const std::vector<uint64_t>& lines);
+
+// The decompressed size of a zstd file from its frame headers, when every
+// frame records its content size (the zstd tool does for files it knows the
+// size of; a stream compressed from a pipe does not): nullopt otherwise.
+// Reads the frame and block headers only (a few bytes per 128 KiB block).
+// Skippable frames count for nothing. Throws InputError (path, 0, reason)
+// for data that is not zstd or ends inside a frame.
+std::optional<uint64_t> zstd_content_size(const std::string& path);
+
+// A file's size after decompression: its size for a plain file; for zstd the
+// frame headers' sum, else (headers without sizes) by decompressing it once
+// to count, which sets *counted when given.
+uint64_t decompressed_size(const std::string& path, bool* counted = nullptr);
 
 // Reads exactly as much as possible: loops read() until n bytes or the end.
 size_t read_full(ByteSource& src, char* dst, size_t n);

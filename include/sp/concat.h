@@ -1,6 +1,8 @@
 // sp_concat's core: a deterministic plan grouping JSONL files into chunks,
 // a plan file that pins it across reruns, and writing one chunk (atomic,
-// newline-safe, copy_file_range where possible).
+// newline-safe, copy_file_range where possible). The same plan over .jsonl.zst
+// shards, named as sp_extract would name them, is the fused path's
+// (sp_tokenize --chunk-size), which reads its chunks without writing them.
 #pragma once
 
 #include <cstdint>
@@ -45,6 +47,25 @@ std::vector<Chunk> plan_chunks(const std::vector<ChunkInput>& inputs, const Conc
 // symlinks are appended to dangling_links when given (see list_files).
 std::vector<ChunkInput> list_concat_inputs(const std::string& input_dir, const std::string& output_dir,
                                            std::vector<std::string>* dangling_links = nullptr);
+
+// The fused path (sp_tokenize --chunk-size/--files-per-chunk): the shards
+// under shard_dir that sp_extract turns into the "*.jsonl" files sp_concat
+// takes ("*.jsonl.zst"), and plain "*.jsonl" files (taken as they are, as if
+// already extracted beside the shards). Each is named (relative) by the file
+// sp_extract would write, its relative path without ".zst", and they come in
+// sp_concat's order of those names, so plan_chunks over them is sp_concat's
+// plan over the extracted directory; path is the shard. size is the
+// decompressed size when with_sizes (decompressed_size, sp/byte_source.h:
+// the shards whose frame headers lack it are decompressed once to count and
+// appended to *counted), else 0. Throws Error when a shard and a plain file
+// would give the same name.
+std::vector<ChunkInput> list_shard_inputs(const std::string& shard_dir, bool with_sizes,
+                                          std::vector<std::string>* counted = nullptr,
+                                          std::vector<std::string>* dangling_links = nullptr);
+
+// Points the inputs of a pinned fused plan (named by their extracted names)
+// at the shards listed now. Throws Error naming an input without a shard.
+void attach_shards(std::vector<Chunk>& plan, const std::vector<ChunkInput>& shards, const std::string& where);
 
 // A plan pinned in <output_dir>/sp_concat_plan.tsv: the first process to get
 // there writes it (atomically, never overwriting), every process and every

@@ -36,6 +36,13 @@ namespace sp {
 
 struct JobTasksOptions {
   int threads = 1;  // tasks run at once in this process
+  // Worker threads each task may use for its own parallel work (oneTBB): the
+  // run's arena holds threads * threads_per_task. sp_tokenize runs one task at
+  // a time with every worker inside it (its pipeline is parallel already).
+  int threads_per_task = 1;
+  // false: run_task counts its own items in `progress` (sp_tokenize: documents),
+  // so the line shows no total for them.
+  bool items_are_tasks = true;
   // The progress line: label and item name as the tool wants them; totals
   // are filled in here. Under MPI, rank 0 shows the whole job (its bytes,
   // tasks, rate, ETA and the slowest rank) and the other ranks show nothing
@@ -124,7 +131,8 @@ class JobTaskQueue {
 
 // Runs run_task(i, progress) once for each task i in [0, sizes.size()) that
 // this rank gets (see the guarantees above), up to options.threads at a time
-// on oneTBB. run_task reports its bytes and items to `progress` and must not
+// on oneTBB, inside an arena of options.threads * options.threads_per_task.
+// run_task reports its bytes and items to `progress` and must not
 // throw for a failure of its task (it records it); an exception ends the run
 // and is rethrown. After a signal no new task starts; the running ones finish
 // or stop at their next poll. Collective under MPI.

@@ -23,6 +23,9 @@
 // work starts afresh. The final .bin/.idx names appear only when complete.
 // One process at a time may write a file's outputs (a lock on the first
 // .bin part; a second one gets an Error naming it).
+// by the blocks in flight, not by the input size. The input is one file, or
+// (the fused path) a chunk of shards read as the one stream sp_concat would
+// have written from them.
 #pragma once
 
 #include <cstdint>
@@ -33,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "sp/concat.h"
 #include "sp/tokenizer.h"
 
 namespace sp {
@@ -106,11 +110,36 @@ struct TokenizedCheck {
 TokenizedCheck check_tokenized(const TextTokenizer& tokenizer, const std::string& input,
                                const std::vector<std::string>& output_prefixes, const TokenizeOptions& options);
 
+// The fused path: one chunk of a concat plan (sp/concat.h) whose inputs are
+// shards (their paths .jsonl.zst or .jsonl), tokenized from the stream
+// open_concat_source gives (sp/byte_source.h): the bytes sp_concat would have
+// written into chunk.output, so the outputs are the bytes sp_tokenize writes
+// from that chunk file, without the file. With check_sizes, every shard must
+// decompress to its planned size. The record lists every shard as an input,
+// so a rerun keeps a chunk whose shards are unchanged. A bad line is reported
+// as shard:line: reason (its line in the shard, not in the chunk).
+TokenizeStats tokenize_chunk(const TextTokenizer& tokenizer, const Chunk& chunk, bool check_sizes,
+                             const std::vector<std::string>& output_prefixes, const TokenizeOptions& options,
+                             Progress* progress);
+TokenizedCheck check_tokenized_chunk(const TextTokenizer& tokenizer, const Chunk& chunk,
+                                     const std::vector<std::string>& output_prefixes, const TokenizeOptions& options);
+// The paths of a chunk's inputs, in order.
+std::vector<std::string> chunk_paths(const Chunk& chunk);
+
 // "<prefix>_<key>_document", Megatron's naming for the outputs of one key.
 std::string output_prefix_for(const std::string& prefix, const std::string& key);
 
-// The stats as a JSON object (the --stats-json file).
-std::string stats_json(const TokenizeStats& stats, const std::string& tokenizer_name);
+// One rank's share of a job, for the "ranks" array of the --stats-json file.
+struct RankTokenizeFigures {
+  int rank = 0;
+  uint64_t files = 0, jsonl_bytes = 0, tokens = 0;
+  double seconds = 0;
+};
+
+// The stats as a JSON object (the --stats-json file): the totals at the top
+// level, then "ranks" (one object per rank, in rank order) when given.
+std::string stats_json(const TokenizeStats& stats, const std::string& tokenizer_name,
+                       const std::vector<RankTokenizeFigures>& ranks = {});
 // The human summary printed at the end.
 std::string stats_summary(const TokenizeStats& stats);
 

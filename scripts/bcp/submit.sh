@@ -11,6 +11,7 @@
 #   concat     1 x 16, MPI      copy_file_range: the file system does the work
 #   tokenize   4 x 8,  MPI      8 ranks x 16 threads per 128-core node; ranks draw chunks as they finish
 #   tokenize-pytorch  4 x 8, PYTORCH   the same under RANK/WORLD_SIZE only (fixed size-balanced shares)
+#   fused      4 x 8,  MPI      extract + concat + tokenize in one pass from the shards (sp_tokenize --chunk-size)
 #   verify     1 x 1            sp_inspect over every dataset, then the blend files
 #   all        4 x 8,  MPI      scripts/slimpajama.sh: the whole chain, resumable, as one job
 #
@@ -20,7 +21,7 @@
 # TOKENIZER_FLAGS (sp_tokenize's tokenizer flags; default GPT-2 from the image's vocab cache).
 # Every stage keeps what is complete: submit the same stage again after a time limit or a failure.
 set -euo pipefail
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; }
 if [ $# -lt 1 ] || [ "$1" = "-h" ] || [ "$1" = "--help" ]; then
   usage
   [ $# -ge 1 ] && exit 0
@@ -54,6 +55,10 @@ case "$stage" in
     [ "$stage" = tokenize-pytorch ] && array=PYTORCH
     cmd="$tools/sp_tokenize --input-dir $data/chunks --output-dir $data/tokenized --append-eod${tokenizer:+ $tokenizer}"
     cmd+=" --progress lines --stats-json /results/tokenize.json" ;;
+  fused)
+    replicas=4 npernode=8
+    cmd="$tools/sp_tokenize --input-dir $data/download --output-dir $data/tokenized --chunk-size ${CHUNK_SIZE:-34G}"
+    cmd+=" --append-eod${tokenizer:+ $tokenizer} --progress lines --stats-json /results/tokenize.json" ;;
   verify)
     replicas=1 npernode=1
     cmd="$tools/sp_inspect $data/tokenized --expect-eod${tokenizer:+ $tokenizer} --html /results/report.html"
@@ -63,7 +68,8 @@ case "$stage" in
   all)
     replicas=4 npernode=8 ;;
   *)
-    echo "submit.sh: unknown stage '$stage' (download, extract, concat, tokenize, tokenize-pytorch, verify, all)" >&2
+    echo "submit.sh: unknown stage '$stage'" \
+      "(download, extract, concat, tokenize, tokenize-pytorch, fused, verify, all)" >&2
     exit 2 ;;
 esac
 replicas=${REPLICAS:-$replicas}
