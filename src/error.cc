@@ -45,10 +45,11 @@ void set_failure_exit_hook(void (*hook)(int status)) { g_failure_exit_hook = hoo
 int run_tool(std::string_view tool, int (*body)(int, char**), int argc, char** argv) {
   const std::string name(tool);
   install_interrupt_handlers();
-  const WorkerThreadsJoin workers;
+  WorkerThreadsJoin workers;
   bool threw = true;
   const int status = run_body(name, body, argc, argv, threw);
   if (threw && g_failure_exit_hook) g_failure_exit_hook(status);
+  workers.join(status);
   return status;
 }
 

@@ -8,7 +8,12 @@
 #include <sched.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
 #include <string>
 
 #include "sp/error.h"
@@ -66,9 +71,27 @@ WorkerThreadsJoin::~WorkerThreadsJoin() {
   if (handle_->tbb) join();
 }
 
-bool WorkerThreadsJoin::join() {
+bool WorkerThreadsJoin::join(int exit_status) {
   if (!handle_->tbb) return handle_->joined;
+  // The join runs here (oneTBB joins only from the thread that used it); a
+  // watchdog ends the process if it never returns.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread watchdog([&] {
+    std::unique_lock<std::mutex> lk(mu);
+    if (!cv.wait_for(lk, std::chrono::duration<double>(kJoinSeconds), [&] { return done; })) {
+      std::fflush(nullptr);
+      std::_Exit(exit_status);
+    }
+  });
   handle_->joined = tbb::finalize(handle_->tbb, std::nothrow);
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    done = true;
+  }
+  cv.notify_all();
+  watchdog.join();
   if (handle_->tbb) handle_->tbb.release();
   return handle_->joined;
 }

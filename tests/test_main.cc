@@ -12,7 +12,7 @@ int main(int argc, char** argv) {
   testing::InitGoogleTest(&argc, argv);
   sp::WorkerThreadsJoin workers;
   const int rc = RUN_ALL_TESTS();
-  if (!workers.join()) {
+  if (!workers.join(rc ? rc : 1)) {
     std::fprintf(stderr, "test_main: oneTBB's worker threads could not be joined at exit\n");
     return rc ? rc : 1;
   }

@@ -1,6 +1,6 @@
 // sp_inspect: verify, summarise and look into Megatron .bin/.idx datasets of
 // any size (memory-mapped, parallel, files shared out over ranks).
-#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 
 #include <cstdio>
 #include <optional>
@@ -132,70 +132,75 @@ int run(int argc, char** argv) {
   if (tokenizer_opt.type.empty()) tokenizer_opt.type = "GPT2BPETokenizer";
   if (args.has("html")) sp::check_output_file_path(args.get("html"), "--html");
   const int threads = sp::resolve_threads(args.get_int("threads", 0));
-  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
+  // An arena, not a global_control: see sp/threads.h on joining the workers at exit.
+  tbb::task_arena arena(threads);
+  return arena.execute([&]() -> int {
 
-  if (compare) {
-    if (rank.rank != 0) return 0;
-    const sp::CompareResult r = sp::compare_datasets(only_prefix(args.positional[0]), only_prefix(args.positional[1]));
-    std::fputs(r.text.c_str(), stdout);
-    return r.identical ? 0 : 1;
-  }
-
-  const std::vector<std::string> prefixes = sp::expand_dataset_paths(args.positional, args.flag("recursive"));
-  std::optional<sp::TextTokenizer> tokenizer;
-  if (show || eod_from_tokenizer || (!vocab_size && tokenizer_flags_given(args)))
-    tokenizer = sp::load_tokenizer(tokenizer_opt);
-
-  if (show) {
-    if (rank.rank != 0) return 0;
-    for (size_t i = 0; i < prefixes.size(); ++i) {
-      std::string text = sp::show_document(prefixes[i], static_cast<uint64_t>(show_document), *tokenizer);
-      if (i + 1 < prefixes.size() || (!text.empty() && text.back() != '\n')) text += '\n';
-      std::fwrite(text.data(), 1, text.size(), stdout);
+    if (compare) {
+      if (rank.rank != 0) return 0;
+      const sp::CompareResult r =
+          sp::compare_datasets(only_prefix(args.positional[0]), only_prefix(args.positional[1]));
+      std::fputs(r.text.c_str(), stdout);
+      return r.identical ? 0 : 1;
     }
+
+    const std::vector<std::string> prefixes = sp::expand_dataset_paths(args.positional, args.flag("recursive"));
+    std::optional<sp::TextTokenizer> tokenizer;
+    if (show || eod_from_tokenizer || (!vocab_size && tokenizer_flags_given(args)))
+      tokenizer = sp::load_tokenizer(tokenizer_opt);
+
+    if (show) {
+      if (rank.rank != 0) return 0;
+      for (size_t i = 0; i < prefixes.size(); ++i) {
+        std::string text = sp::show_document(prefixes[i], static_cast<uint64_t>(show_document), *tokenizer);
+        if (i + 1 < prefixes.size() || (!text.empty() && text.back() != '\n')) text += '\n';
+        std::fwrite(text.data(), 1, text.size(), stdout);
+      }
+      return 0;
+    }
+
+    // This rank's share: whole datasets, balanced by .bin size.
+    std::vector<uint64_t> sizes;
+    for (const auto& p : prefixes) sizes.push_back(sp::file_size(sp::bin_path(p)));
+    std::vector<std::string> mine;
+    for (size_t i : sp::shard_by_size(sizes, rank.rank, rank.world)) mine.push_back(prefixes[i]);
+    if (rank.world > 1 && !args.flag("quiet"))
+      std::fprintf(stderr, "%s: %zu of %zu dataset(s) for this rank (%s)\n", who.c_str(), mine.size(), prefixes.size(),
+                   rank.source.c_str());
+
+    sp::VerifyOptions opt;
+    opt.vocab_size =
+        vocab_size ? vocab_size : tokenizer ? std::optional<uint64_t>(tokenizer->vocab_size) : std::nullopt;
+    opt.eod_id = eod_from_tokenizer ? std::optional<int64_t>(tokenizer->eod_id) : eod;
+    opt.check_records = !args.flag("no-record-check");
+    opt.max_problems = static_cast<size_t>(max_problems);
+    sp::ProgressOptions po;
+    po.label = who;
+    po.item_name = "datasets";
+    sp::apply_progress_flags(args, po);
+    sp::Progress progress(po);
+    opt.progress = &progress;
+    const sp::InspectReport report = sp::verify_datasets(mine, opt);
+    progress.finish();
+
+    if (args.has("html")) {
+      std::string path = args.get("html");
+      if (rank.world > 1) path += ".rank" + std::to_string(rank.rank);
+      sp::write_inspect_html(report, path);
+    }
+    const std::string out = args.flag("json") ? sp::inspect_json(report) : sp::inspect_text(report);
+    std::fwrite(out.data(), 1, out.size(), stdout);
+    std::fflush(stdout);
+    uint64_t bad = 0;
+    for (const auto& s : report.datasets) {
+      bad += !s.ok();
+      for (const auto& p : s.problems) std::fprintf(stderr, "%s: %s\n", who.c_str(), p.c_str());
+    }
+    if (bad)
+      throw sp::Error(std::to_string(report.problem_count()) + " problem(s) in " + std::to_string(bad) + " of " +
+                      std::to_string(report.datasets.size()) + " dataset(s)");
     return 0;
-  }
-
-  // This rank's share: whole datasets, balanced by .bin size.
-  std::vector<uint64_t> sizes;
-  for (const auto& p : prefixes) sizes.push_back(sp::file_size(sp::bin_path(p)));
-  std::vector<std::string> mine;
-  for (size_t i : sp::shard_by_size(sizes, rank.rank, rank.world)) mine.push_back(prefixes[i]);
-  if (rank.world > 1 && !args.flag("quiet"))
-    std::fprintf(stderr, "%s: %zu of %zu dataset(s) for this rank (%s)\n", who.c_str(), mine.size(), prefixes.size(),
-                 rank.source.c_str());
-
-  sp::VerifyOptions opt;
-  opt.vocab_size = vocab_size ? vocab_size : tokenizer ? std::optional<uint64_t>(tokenizer->vocab_size) : std::nullopt;
-  opt.eod_id = eod_from_tokenizer ? std::optional<int64_t>(tokenizer->eod_id) : eod;
-  opt.check_records = !args.flag("no-record-check");
-  opt.max_problems = static_cast<size_t>(max_problems);
-  sp::ProgressOptions po;
-  po.label = who;
-  po.item_name = "datasets";
-  sp::apply_progress_flags(args, po);
-  sp::Progress progress(po);
-  opt.progress = &progress;
-  const sp::InspectReport report = sp::verify_datasets(mine, opt);
-  progress.finish();
-
-  if (args.has("html")) {
-    std::string path = args.get("html");
-    if (rank.world > 1) path += ".rank" + std::to_string(rank.rank);
-    sp::write_inspect_html(report, path);
-  }
-  const std::string out = args.flag("json") ? sp::inspect_json(report) : sp::inspect_text(report);
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
-  uint64_t bad = 0;
-  for (const auto& s : report.datasets) {
-    bad += !s.ok();
-    for (const auto& p : s.problems) std::fprintf(stderr, "%s: %s\n", who.c_str(), p.c_str());
-  }
-  if (bad)
-    throw sp::Error(std::to_string(report.problem_count()) + " problem(s) in " + std::to_string(bad) + " of " +
-                    std::to_string(report.datasets.size()) + " dataset(s)");
-  return 0;
+  });
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // Megatron-LM's text tokenizer types. A drop-in for Megatron-LM's
 // tools/preprocess_data.py (same flags, same output bytes), plus a batch mode
 // that shards files across ranks.
-#include <tbb/global_control.h>
+#include <tbb/task_arena.h>
 
 #include <algorithm>
 #include <atomic>
@@ -372,7 +372,6 @@ int run(int argc, char** argv) {
       for (const auto& note : stats[i].notes) print(note);
   };
 
-  tbb::global_control limit(tbb::global_control::max_allowed_parallelism, static_cast<size_t>(threads));
   sp::JobTasksOptions jo;
   jo.threads = 1;                  // one input at a time ...
   jo.threads_per_task = threads;   // ... with every worker inside its pipeline
@@ -387,7 +386,8 @@ int run(int argc, char** argv) {
   } else if (rank.rank == 0) {  // one input: rank 0 alone (under mpirun it alone has standard input)
     if (tasks[0].input != "-") jo.progress.total_bytes = sp::file_size(tasks[0].input);
     sp::Progress progress(jo.progress);
-    run.stop = sp::run_interruptible([&] { run_task(0, progress); });
+    tbb::task_arena arena(threads);  // an arena, not a global_control: see sp/threads.h on joining the workers
+    run.stop = sp::run_interruptible([&] { arena.execute([&] { run_task(0, progress); }); });
     run.ran = {0};
     progress.finish();
     run.seconds = progress.elapsed_seconds();

@@ -33,13 +33,19 @@ void parallel_for_each_index(size_t n, const std::function<void(size_t)>& body);
 // that raced them aborted in free() ("corrupted unsorted chunks") after every
 // test had passed (aarch64 under qemu, CI). Joining is skipped, never waited
 // on forever, when another thread or another of these still uses oneTBB.
+// oneTBB 2021.8 can also wait forever inside the join itself, in a race with
+// workers it is resizing (seen at exit after a tbb::global_control, so the
+// tools limit threads with arenas); a join still waiting after kJoinSeconds
+// ends the process with std::_Exit(exit_status), skipping the exit handlers
+// the join was there to protect: a tool never hangs after its work is done.
 class WorkerThreadsJoin {
  public:
   WorkerThreadsJoin();
   ~WorkerThreadsJoin();  // join() unless called
 
+  static constexpr double kJoinSeconds = 10;
   // Joins now; true when no worker of oneTBB's is left, false when skipped.
-  bool join();
+  bool join(int exit_status = 1);
   WorkerThreadsJoin(const WorkerThreadsJoin&) = delete;
   WorkerThreadsJoin& operator=(const WorkerThreadsJoin&) = delete;
 
