@@ -496,6 +496,26 @@ TEST_F(SpTokenize, MpiRanksWriteTheSameBytesOneSummaryOneStatsFile) {
   }
 }
 
+// Several inputs at once in one process (--files-at-once) share the workers
+// and write the same bytes and totals as one input at a time.
+TEST_F(SpTokenize, FilesAtOnceWriteTheSameBytes) {
+  test::run_command("mkdir -p " + dir / "in");
+  for (int i = 0; i < 7; ++i)
+    write_file(dir / ("in/part_" + std::to_string(i) + ".jsonl"), make_corpus(40 + i * 30, 100 + i));
+  auto one = tokenize("--input-dir " + dir / "in" + " --output-dir " + dir / "one --workers 4 --files-at-once 1 "
+                      "--append-eod --stats-json " + dir / "one.json");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  auto four = tokenize("--input-dir " + dir / "in" + " --output-dir " + dir / "four --workers 4 --files-at-once 4 "
+                       "--append-eod --stats-json " + dir / "four.json");
+  ASSERT_EQ(four.exit_code, 0) << four.err;
+  const auto ref = outputs_of(dir / "one");
+  ASSERT_EQ(ref.size(), 14u);
+  EXPECT_EQ(outputs_of(dir / "four"), ref);
+  for (const char* key : {"files", "documents", "tokens", "jsonl_bytes"})
+    EXPECT_EQ(json_field(read_file(dir / "four.json"), key), json_field(read_file(dir / "one.json"), key)) << key;
+  EXPECT_EQ(tokenize("--input-dir " + dir / "in" + " --output-dir " + dir / "x --files-at-once -1").exit_code, 2);
+}
+
 // A bad line on one rank (--on-error stop) ends the whole job: every rank
 // stops, the exit status is non-zero and the message names file:line.
 TEST_F(SpTokenize, MpiBadLineEndsTheJobNamingFileAndLine) {

@@ -6,7 +6,7 @@
 # Python references (tiktoken, tokenizers, sentencepiece, installed on the lent machine); ranks: the
 # 1 GB corpus in 16 files tokenized as 1 rank x 16 workers, 4 x 4 and 16 x 1 (RANK/WORLD_SIZE processes,
 # static size-balanced shares), alternating, for issue 11's ranks-by-threads table; fused: 64 .jsonl.zst shards
-# of the 1 GB corpus to 4 tokenized chunks, staged (sp_extract -> sp_concat -> sp_tokenize) vs fused
+# of the 1 GB corpus to ~4 tokenized chunks, staged (sp_extract -> sp_concat -> sp_tokenize) vs fused
 # (sp_tokenize --chunk-size), 16 workers, on the machine's disk: wall time, bytes written, same outputs.
 set -u
 D=$PWD/devrun
@@ -68,22 +68,25 @@ if [ $part = ranks ]; then
   mkdir -p $S/parts && rm -f $S/parts/*
   (cd $S/parts && split -n l/16 -d --additional-suffix=.jsonl $S/big.jsonl part_)
   total=$(du -cb $S/parts/*.jsonl | tail -1 | cut -f1)
-  layout() { # ranks workers
-    local ranks=$1 w=$2 r
+  layout() { # ranks workers [sp_tokenize flags]
+    local ranks=$1 w=$2 r; shift 2
     rm -rf $S/o && mkdir -p $S/o
     local t0=$(date +%s.%N)
     for ((r = 0; r < ranks; r++)); do
       RANK=$r WORLD_SIZE=$ranks $D/bin/sp_tokenize --input-dir $S/parts --output-dir $S/o --workers $w --no-sync \
-        --append-eod --quiet &
+        --append-eod --quiet "$@" &
     done
     wait
     local t1=$(date +%s.%N)
-    python3 -c "print('ranks x workers $ranks x $w:', round($total/1e6/($t1-$t0),1), 'MB/s')"
+    python3 -c "print('ranks x workers $ranks x $w $*:', round($total/1e6/($t1-$t0),1), 'MB/s')"
   }
-  for rep in 1 2 3; do layout 1 16; layout 4 4; layout 16 1; done
+  for rep in 1 2 3; do
+    layout 1 16 --files-at-once 1; layout 1 16; layout 4 4 --files-at-once 1; layout 16 1
+  done
   ls $S/o | wc -l
-fiif [ $part = fused ]; then
-  echo "== fused vs staged, GPT-2, big (bench100 x 10) as 64 .jsonl.zst shards -> 4 chunks, 16 workers"
+fi
+if [ $part = fused ]; then
+  echo "== fused vs staged, GPT-2, big (bench100 x 10) as 64 .jsonl.zst shards -> ~4 chunks, 16 workers, outputs synced (the default)"
   W=${FUSED_DIR:-/tmp/sp_fused}; rm -rf $W; mkdir -p $W/shards
   (cd $W/shards && split -n l/64 -d -a 2 --additional-suffix=.jsonl $S/big.jsonl shard_ &&
     $D/bin/zstd -q -3 -T16 --rm shard_*.jsonl)
@@ -94,25 +97,25 @@ fiif [ $part = fused ]; then
   staged() {
     rm -rf $W/x $W/c $W/s && sync
     local t0=$(date +%s.%N)
-    $D/bin/sp_extract --input-dir $W/shards --output-dir $W/x --workers 16 --no-sync --quiet &&
-    $D/bin/sp_concat --input-dir $W/x --output-dir $W/c --chunk-size $chunk --no-sync --quiet &&
-    $D/bin/sp_tokenize --input-dir $W/c --output-dir $W/s --workers 16 --no-sync --append-eod --quiet ||
+    $D/bin/sp_extract --input-dir $W/shards --output-dir $W/x --threads 16 --quiet &&
+    $D/bin/sp_concat --input-dir $W/x --output-dir $W/c --target-size $chunk --threads 16 --quiet &&
+    $D/bin/sp_tokenize --input-dir $W/c --output-dir $W/s --workers 16 --append-eod --quiet ||
       echo FAIL staged
     local t1=$(date +%s.%N)
     local b=$(written $W/x $W/c $W/s)
     python3 -c "print('staged: %.2f s, %.1f MB/s of JSONL, %.0f MB written' % ($t1-$t0, $jsonl/1e6/($t1-$t0), $b/1e6))"
   }
-  fused() {
+  fused() { # [sp_tokenize flags]
     rm -rf $W/f && sync
     local t0=$(date +%s.%N)
-    $D/bin/sp_tokenize --input-dir $W/shards --output-dir $W/f --chunk-size $chunk --workers 16 --no-sync \
-      --append-eod --quiet || echo FAIL fused
+    $D/bin/sp_tokenize --input-dir $W/shards --output-dir $W/f --chunk-size $chunk --workers 16 \
+      --append-eod --quiet "$@" || echo FAIL fused
     local t1=$(date +%s.%N)
     local b=$(written $W/f)
-    python3 -c "print('fused:  %.2f s, %.1f MB/s of JSONL, %.0f MB written' % ($t1-$t0, $jsonl/1e6/($t1-$t0), $b/1e6))"
+    python3 -c "print('fused $*:  %.2f s, %.1f MB/s of JSONL, %.0f MB written' % ($t1-$t0, $jsonl/1e6/($t1-$t0), $b/1e6))"
   }
   echo "shards: $shards bytes compressed, $jsonl bytes of JSONL, chunk size $chunk"
-  for rep in 1 2 3; do staged; fused; done
+  for rep in 1 2 3; do staged; fused --files-at-once 1; fused; done
   for f in $W/f/*.bin $W/f/*.idx; do cmp -s $f $W/s/$(basename $f) || echo "DIFFERENT: $(basename $f)"; done
-  ls $W/f | head; ls $W/s | head
+  ls $W/f | wc -l; ls $W/s | wc -l
 fi
