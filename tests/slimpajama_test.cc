@@ -69,6 +69,13 @@ TEST(SlimPajamaScript, WholeChainAgainstALoopbackHubThenARerunDoesNothing) {
   EXPECT_EQ(server.requests().size(), files) << "a rerun must not download again";
   EXPECT_EQ(datasets(d / "work/tokenized"), made);
 
+  // The staged chain (JSONL and chunk files in between): the same datasets.
+  r = run_command(env + " STAGED=1 bash " + script + " " + shell_quote(d / "staged"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("== slimpajama: concat"), std::string::npos) << r.err;
+  EXPECT_EQ(datasets(d / "staged/tokenized"), made);
+  EXPECT_FALSE(test::file_exists(d / "work/chunks")) << "the fused step wrote chunk files";
+
   // Two MPI ranks for the parallel steps: the same datasets.
   SP_REQUIRE_FIXTURE(std::system("command -v mpirun >/dev/null 2>&1") == 0, "OpenMPI's mpirun not installed");
   r = run_command(env + " OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1"
