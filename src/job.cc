@@ -189,6 +189,24 @@ std::vector<std::string> Job::gather(const std::string& text) const {
 #endif
 }
 
+JobEnd end_job(Job& job, const std::vector<uint64_t>& counts, double seconds, const std::string& rank_line,
+               const std::string& notes) {
+  JobEnd end;
+  end.totals = job.sum(counts);
+  end.seconds = job.max(seconds);
+  end.reports = !job.uses_mpi() || job.is_root();
+  end.per_rank = job.gather(rank_line);
+  end.notes = job.gather(notes);
+  return end;
+}
+
+std::string JobEnd::per_rank_line(const std::string& label) const {
+  if (per_rank.size() < 2) return "";
+  std::string s = label + ": per rank:";
+  for (size_t r = 0; r < per_rank.size(); ++r) s += (r ? " | " : " ") + std::to_string(r) + ": " + per_rank[r];
+  return s;
+}
+
 std::vector<cli::Option> with_job_flags(std::vector<cli::Option> options) {
   options.push_back({"progress-per-rank", "",
                      "Under MPI, every rank prints its own progress line too (default: rank 0 prints one line for "

@@ -139,6 +139,22 @@ class JobTaskQueue {
 JobTasksResult run_job_tasks(Job& job, std::span<const uint64_t> sizes, const JobTasksOptions& options,
                              const std::function<void(size_t task, Progress& progress)>& run_task);
 
+// The end of a job, the same for every tool: this rank's counts summed over
+// the ranks, the slowest rank's wall time, and each rank's own one-line
+// figures (and any text it must pass on, e.g. failures) on the process that
+// reports. Collective under MPI; without MPI each process reports for itself.
+struct JobEnd {
+  std::vector<uint64_t> totals;      // sums over the ranks (on every rank)
+  double seconds = 0;                // the slowest rank's wall time
+  bool reports = true;               // this process prints the summary and writes the job's files
+  std::vector<std::string> per_rank; // each rank's line, in rank order (on the reporting process)
+  std::vector<std::string> notes;    // each rank's notes, in rank order (on the reporting process)
+  // "<label>: per rank: 0: ... | 1: ..." for a job of several MPI ranks, else "".
+  std::string per_rank_line(const std::string& label) const;
+};
+JobEnd end_job(Job& job, const std::vector<uint64_t>& counts, double seconds, const std::string& rank_line,
+               const std::string& notes = "");
+
 // Task indices, largest first, ties by index: the order the ranks of an MPI job draw in.
 std::vector<size_t> largest_first(std::span<const uint64_t> sizes);
 
