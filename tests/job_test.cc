@@ -111,3 +111,22 @@ TEST(RunJobTasks, RunsEachTaskOnceOnSeveralThreads) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(EndJob, AloneReportsItsOwnFigures) {
+  RankEnv env(nullptr, nullptr);
+  sp::Job job;
+  const sp::JobEnd end = sp::end_job(job, {3, 5}, 1.5, "3 files", "a note\n");
+  EXPECT_TRUE(end.reports);
+  EXPECT_EQ(end.totals, (std::vector<uint64_t>{3, 5}));
+  EXPECT_EQ(end.seconds, 1.5);
+  EXPECT_EQ(end.per_rank, (std::vector<std::string>{"3 files"}));
+  EXPECT_EQ(end.notes, (std::vector<std::string>{"a note\n"}));
+  EXPECT_EQ(end.per_rank_line("sp_x"), "") << "one rank has no per-rank line";
+  sp::JobEnd two = end;
+  two.per_rank = {"1 file", "2 files"};
+  EXPECT_EQ(two.per_rank_line("sp_x"), "sp_x: per rank: 0: 1 file | 1: 2 files");
+}
+
+}  // namespace
