@@ -720,6 +720,53 @@ class SpTokenizeFused : public SpTokenize {
   }
 };
 
+// A fused job under mpirun stopped in the middle of its chunks, by kill -9
+// of its ranks or by SIGTERM to mpirun (a batch system's time limit): the
+// same command again resumes each chunk from its checkpoint and ends with the
+// bytes of an uninterrupted run.
+TEST_F(SpTokenizeFused, MpiJobKilledOrStoppedMidChunkResumesToTheSameBytes) {
+  SP_REQUIRE_FIXTURE(have_mpirun(), "OpenMPI's mpirun not installed");
+  test::run_command("mkdir -p " + dir / "shards");
+  for (int i = 0; i < 8; ++i)
+    write_file(dir / ("shards/s" + std::to_string(i) + ".jsonl.zst"), zstd_frame(make_corpus(400, 60 + i), true));
+  const std::string flags = "--input-dir " + dir / "shards" + " --chunk-size 300K --block-size 4K --checkpoint-every 32K";
+  auto r = run_command(tool("sp_tokenize") + flags + " --output-dir " + dir / "ref");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto want = outputs_of(dir / "ref");
+  ASSERT_GE(want.size(), 4u) << "two chunks at least, one per rank";
+  const std::string job = mpirun(2) + tool("sp_tokenize") + "--workers 1 " + flags;
+  auto resumed = [](const std::string& err) { return err.find("resumed at byte ") != std::string::npos; };
+
+  // kill -9 of every rank at its second checkpoint.
+  r = run_command("SP_FAILPOINT=tokenize.after_checkpoint:2 " + job + " --output-dir " + dir / "killed");
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.exit_code, 124) << "the job hung:\n" << r.err;
+  r = run_command(job + " --output-dir " + dir / "killed");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(resumed(r.err)) << r.err;
+  EXPECT_EQ(outputs_of(dir / "killed"), want);
+
+  // SIGTERM to mpirun once a checkpoint exists (each checkpoint made 0.2 s
+  // slower, so the job is still at work then).
+  const std::string out = dir / "stopped";
+  test::BackgroundCommand run("env SP_FAILPOINT=tokenize.after_checkpoint:sleep=200 " + job + " --output-dir " + out);
+  ASSERT_TRUE(test::wait_until(
+      [&] {
+        for (const auto& f : test::list_dir(out))
+          if (ends_with(f, ".sp-checkpoint")) return true;
+        return !run.running();
+      },
+      120));
+  run.signal(SIGTERM);
+  const auto stopped = run.wait();
+  EXPECT_NE(stopped.exit_code, 0) << "the job was not stopped:\n" << stopped.err;
+  EXPECT_NE(stopped.exit_code, 124) << "the job hung:\n" << stopped.err;
+  r = run_command(job + " --output-dir " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(resumed(r.err)) << stopped.err << "\n" << r.err;
+  EXPECT_EQ(outputs_of(out), want);
+}
+
 TEST_F(SpTokenizeFused, FusedWritesTheStagedChainsBytes) {
   make_shards(dir / "shards");
   for (const std::string chunking : {"--chunk-size 6K", "--files-per-chunk 3"}) {
