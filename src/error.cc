@@ -42,6 +42,12 @@ int run_body(const std::string& name, int (*body)(int, char**), int argc, char**
 
 void set_failure_exit_hook(void (*hook)(int status)) { g_failure_exit_hook = hook; }
 
+namespace {
+std::string g_label_prefix;  // set before any line is printed, by the main thread
+}  // namespace
+
+void set_tool_label_prefix(const std::string& prefix) { g_label_prefix = prefix; }
+
 int run_tool(std::string_view tool, int (*body)(int, char**), int argc, char** argv) {
   const std::string name(tool);
   install_interrupt_handlers();
@@ -55,29 +61,31 @@ int run_tool(std::string_view tool, int (*body)(int, char**), int argc, char** a
 
 namespace {
 
-int run_body(const std::string& name, int (*body)(int, char**), int argc, char** argv, bool& threw) {
+int run_body(const std::string& tool, int (*body)(int, char**), int argc, char** argv, bool& threw) {
+  // The label as it is when a line is printed: the job layer sets the rank prefix inside the body.
+  std::string label;
+  const auto name = [&] { return (label = g_label_prefix + tool).c_str(); };
   try {
     const int status = body(argc, argv);
     threw = false;
     return status;
   } catch (const Interrupted& e) {
     // What was finished was reported by the tool; nothing unfinished is at a final name.
-    std::fprintf(stderr, "%s: %s; rerun the same command to finish\n", name.c_str(), e.what());
+    std::fprintf(stderr, "%s: %s; rerun the same command to finish\n", name(), e.what());
     return 128 + e.signal;
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "%s: error: %s\nTry '%s --help' for more information.\n", name.c_str(),
-                 e.what(), name.c_str());
+    std::fprintf(stderr, "%s: error: %s\nTry '%s --help' for more information.\n", name(), e.what(), tool.c_str());
     return 2;
   } catch (const Error& e) {
-    std::fprintf(stderr, "%s: error: %s\n", name.c_str(), e.what());
+    std::fprintf(stderr, "%s: error: %s\n", name(), e.what());
     return 1;
   } catch (const std::bad_alloc&) {
     // The machine's limit, like a full disk: an environment failure (1), not a bug.
     std::fprintf(stderr, "%s: error: out of memory (fewer --workers or a smaller --block-size need less)\n",
-                 name.c_str());
+                 name());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "%s: internal error: %s\n", name.c_str(), e.what());
+    std::fprintf(stderr, "%s: internal error: %s\n", name(), e.what());
     return 3;
   }
 }

@@ -120,6 +120,7 @@ Job::Job() : state_(new State) {
   MPI_Comm_size(MPI_COMM_WORLD, &world);
   state_->mpi = true;
   state_->rank = RankInfo{rank, world, "MPI"};
+  set_tool_label_prefix(rank_prefix(state_->rank));  // "[rank 3/8] sp_tokenize: error: file:line: reason"
 #endif
 }
 

@@ -529,6 +529,8 @@ TEST_F(SpTokenize, MpiBadLineEndsTheJobNamingFileAndLine) {
   EXPECT_NE(r.exit_code, 0) << r.err;
   EXPECT_NE(r.exit_code, 124) << "the job hung:\n" << r.err;
   EXPECT_NE(r.err.find(dir / "in/part_3.jsonl:31: not valid JSON"), std::string::npos) << r.err;
+  // The line names the rank that met the bad line: "[rank R/2] sp_tokenize: error: file:line: reason".
+  EXPECT_NE(r.err.find("/2] sp_tokenize: error: " + dir / "in/part_3.jsonl:31: "), std::string::npos) << r.err;
   EXPECT_FALSE(test::file_exists(dir / "out/part_3.jsonl_text_document.idx"));
 }
 

@@ -54,5 +54,8 @@ int run_tool(std::string_view tool, int (*body)(int argc, char** argv), int argc
 // ended with an exception. The job layer (sp/job.h) sets one that ends an MPI
 // job (MPI_Abort), so the other ranks do not wait for this one forever.
 void set_failure_exit_hook(void (*hook)(int status));
+// A prefix for run_tool's own lines ("[rank 3/8] "), set by the job layer
+// under MPI, so an error names the rank that met it before its file:line.
+void set_tool_label_prefix(const std::string& prefix);
 
 }  // namespace sp
