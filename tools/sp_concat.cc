@@ -1,21 +1,12 @@
 // sp_concat: group JSONL files into large chunks (e.g. SlimPajama's 59,166
 // shards into ~34 GB training chunks) by a deterministic plan, newline-safe,
 // in parallel across ranks and threads, resumable.
-#include <algorithm>
-#include <atomic>
-#include <cstdio>
-#include <mutex>
-
 #include "sp/cli.h"
-#include "sp/concat.h"
+#include "sp/concat_job.h"
 #include "sp/error.h"
 #include "sp/fs.h"
-#include "sp/interrupt.h"
 #include "sp/job.h"
 #include "sp/progress.h"
-#include "sp/rank.h"
-#include "sp/record.h"
-#include "sp/stale_temps.h"
 #include "sp/threads.h"
 
 namespace {
@@ -78,10 +69,11 @@ int body(int argc, char** argv) {
   if (!args.has("output-dir")) throw sp::UsageError("--output-dir is required");
   if (args.has("target-size") && args.has("files-per-chunk"))
     throw sp::UsageError("give either --target-size or --files-per-chunk, not both");
-  const bool quiet = args.flag("quiet"), dry_run = args.flag("dry-run");
-  const int threads = sp::resolve_threads(args.get_int("threads", 0));
-
-  sp::ConcatPlanOptions po;
+  sp::ConcatJobOptions o;
+  o.quiet = args.flag("quiet");
+  o.dry_run = args.flag("dry-run");
+  o.threads = sp::resolve_threads(args.get_int("threads", 0));
+  sp::ConcatPlanOptions& po = o.plan;
   po.input_dir = args.get("input-dir");
   po.output_dir = args.get("output-dir");
   po.prefix = args.get("prefix");
@@ -95,129 +87,14 @@ int body(int argc, char** argv) {
     po.target_size = args.get_size("target-size", 0);
     if (po.target_size == 0) throw sp::UsageError("--target-size must be more than 0");
   }
-  sp::ConcatOptions co;
+  sp::ConcatOptions& co = o.chunk;
   co.remove_source = args.flag("remove-source");
   co.overwrite = args.flag("overwrite");
   co.checkpoint_bytes = args.get_size("checkpoint-every", uint64_t{1} << 30);
 
-  sp::Job job;
-  const sp::RankInfo& rank = job.rank();
-  const std::string label = sp::rank_prefix(rank) + "sp_concat";
-  std::vector<std::string> dangling;
-  const auto listed = sp::list_concat_inputs(po.input_dir, po.output_dir, &dangling);
-  if (rank.rank == 0) sp::warn_dangling_links(label, dangling);
-  const auto planned = sp::plan_chunks(listed, po);
-  const std::string plan_path = sp::plan_file_path(po.output_dir);
-  if (planned.empty() && !sp::path_exists(plan_path)) {
-    if (!quiet && rank.rank == 0)
-      std::fprintf(stderr, "%s: no *.jsonl files under %s: nothing to do\n", label.c_str(), po.input_dir.c_str());
-    return 0;
-  }
-  bool from_file = false;
-  const auto plan = sp::pin_plan(planned, po, !dry_run, &from_file);
-  if (from_file) sp::check_plan_covers(plan, listed, plan_path);
-
-  std::vector<uint64_t> sizes;
-  for (const auto& c : plan) sizes.push_back(c.bytes);
-  if (dry_run) {
-    if (rank.rank != 0) return 0;  // every rank has the same plan: print it once
-    std::string s = sp::format_plan(plan);
-    if (from_file) s += "(plan pinned by " + plan_path + ")\n";
-    if (job.uses_mpi() && rank.world > 1) {
-      s += "chunks are drawn largest first by the " + std::to_string(rank.world) + " MPI ranks as they finish\n";
-    } else if (rank.world > 1) {
-      for (int r = 0; r < rank.world; ++r) {
-        s += "rank " + std::to_string(r) + ":";
-        for (size_t i : sp::shard_by_size(sizes, r, rank.world)) (s += ' ') += std::to_string(i);
-        s += "\n";
-      }
-    }
-    std::fputs(s.c_str(), stdout);
-    return 0;
-  }
-
-  // The plan's own temporary: the sweep removes only those of dead writers,
-  // never one a rank is still writing. Each chunk's are swept when it is drawn.
-  const sp::StaleTempSweep sweep = sp::remove_stale_temps({plan_path});
-  std::atomic<size_t> stale{sweep.removed};
-  if (sweep.other_hosts) sp::print_warning(label, sweep.other_hosts_note());
-
-  sp::JobTasksOptions jo;
-  jo.threads = threads;
-  jo.progress.label = label;
-  jo.progress.item_name = "chunks";
-  sp::apply_progress_flags(args, jo.progress);
-  jo.per_rank_progress = args.flag("progress-per-rank");
-  std::vector<sp::ChunkResult> results(plan.size());
-  std::mutex err_mu;
-  const sp::JobTasksResult run = sp::run_job_tasks(job, sizes, jo, [&](size_t i, sp::Progress& progress) {
-    const sp::StaleTempSweep swept = sp::remove_stale_temps({plan[i].output, sp::record_path_for(plan[i].output)});
-    stale += swept.removed;
-    results[i] = sp::write_chunk(plan[i], co, &progress);
-    if (results[i].status == sp::ChunkStatus::kFailed || !results[i].notice.empty()) {
-      std::lock_guard<std::mutex> lk(err_mu);
-      if (!results[i].notice.empty() && !quiet)
-        std::fprintf(stderr, "%s: %s\n", label.c_str(), results[i].notice.c_str());
-      if (results[i].status == sp::ChunkStatus::kFailed)
-        std::fprintf(stderr, "%s: error: %s: %s\n", label.c_str(), plan[i].output.c_str(), results[i].error.c_str());
-    }
-  });
-
-  // This rank's figures, then the job's (sums over the ranks; one summary, from rank 0).
-  enum {
-    kChunks, kWritten, kSkipped, kFailed, kUnfinished, kOut, kNewlines, kRemoved, kFiles, kStale,
-    kResumed, kResumedInputs, kResumedBytes, kCount
-  };
-  std::vector<uint64_t> mine(kCount, 0);
-  mine[kChunks] = run.ran.size();
-  mine[kStale] = stale;
-  for (size_t i : run.ran) {
-    const auto& r = results[i];
-    mine[kWritten] += r.status == sp::ChunkStatus::kWritten;
-    mine[kSkipped] += r.status == sp::ChunkStatus::kSkipped;
-    mine[kFailed] += r.status == sp::ChunkStatus::kFailed && !r.error.empty();
-    mine[kUnfinished] += r.status == sp::ChunkStatus::kFailed && r.error.empty();  // interrupted
-    mine[kOut] += r.bytes_out, mine[kNewlines] += r.newlines_added, mine[kRemoved] += r.sources_removed;
-    if (r.status == sp::ChunkStatus::kWritten) mine[kFiles] += plan[i].inputs.size();
-    mine[kResumed] += r.resumed, mine[kResumedInputs] += r.resumed_inputs, mine[kResumedBytes] += r.resumed_bytes;
-  }
-  const std::vector<uint64_t> all = job.sum(mine);
-  const double t = job.max(run.seconds);
-  char buf[200];
-  std::snprintf(buf, sizeof buf, "%llu chunks, %.1f MB", static_cast<unsigned long long>(mine[kChunks]),
-                mine[kOut] / 1e6);
-  const std::vector<std::string> per_rank = job.gather(buf);
-  const bool reports = !job.uses_mpi() || rank.rank == 0;
-  if (!quiet && reports) {
-    std::string s = label + ": " + std::to_string(all[kChunks]) + " of " + std::to_string(plan.size()) + " chunks (";
-    if (job.uses_mpi()) s += std::to_string(rank.world) + " ranks x ";
-    s += std::to_string(threads) + " threads): " + std::to_string(all[kWritten]) + " written from " +
-         std::to_string(all[kFiles]) + " files, " + std::to_string(all[kSkipped]) + " kept (complete), " +
-         std::to_string(all[kFailed]) + " failed | " + std::to_string(all[kNewlines]) + " missing final newlines added";
-    if (co.remove_source) s += " | " + std::to_string(all[kRemoved]) + " sources removed";
-    if (all[kStale]) s += " | " + std::to_string(all[kStale]) + " stale temporaries removed";
-    if (all[kResumed])
-      s += " | " + std::to_string(all[kResumed]) + " resumed from checkpoints (" +
-           std::to_string(all[kResumedInputs]) + " inputs, " + sp::cli::format_size(all[kResumedBytes]) +
-           " already copied)";
-    if (run.stop) s += " | interrupted: " + std::to_string(all[kUnfinished]) + " not finished";
-    std::snprintf(buf, sizeof buf, " | out %.1f MB | %s | %.1f MB/s", all[kOut] / 1e6,
-                  sp::cli::format_duration(t).c_str(), sp::mb_per_s(all[kOut], t));
-    std::fprintf(stderr, "%s%s\n", s.c_str(), buf);
-    if (job.uses_mpi() && rank.world > 1) {
-      s = label + ": per rank:";
-      for (size_t r = 0; r < per_rank.size(); ++r) s += (r ? " | " : " ") + std::to_string(r) + ": " + per_rank[r];
-      std::fprintf(stderr, "%s\n", s.c_str());
-    }
-  }
-  if (all[kFailed] && reports)
-    std::fprintf(stderr, "%s: error: %llu chunk(s) failed (errors above); rerun to retry them\n", label.c_str(),
-                 static_cast<unsigned long long>(all[kFailed]));
-  if (run.stop) {
-    job.finish();  // every rank got the signal and stops here together
-    throw *run.stop;
-  }
-  return all[kFailed] ? 1 : 0;
+  o.per_rank_progress = args.flag("progress-per-rank");
+  sp::apply_progress_flags(args, o.progress);
+  return sp::run_concat_job(o);
 }
 
 }  // namespace

@@ -1,30 +1,24 @@
 // sp_download: fetches the files of a manifest (or a built-in SlimPajama
 // manifest) into a directory; the ranks of an mpirun job draw files from one
 // queue (sp/job.h), processes with only RANK/WORLD_SIZE take a size-balanced
-// share. All the work is in sp/download.h; this file parses flags, shares the
-// files, shows progress and reports.
+// share. The job is sp/download_job.h; this file parses flags into its options.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cstdio>
-#include <optional>
 #include <cstdlib>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sp/cli.h"
-#include "sp/download.h"
+#include "sp/download_job.h"
 #include "sp/error.h"
-#include "sp/interrupt.h"
+#include "sp/fs.h"
 #include "sp/job.h"
 #include "sp/manifest.h"
-#include "sp/fs.h"
 #include "sp/progress.h"
-#include "sp/rank.h"
-#include "sp/record.h"
-#include "sp/stale_temps.h"
 
 namespace {
 
@@ -100,24 +94,6 @@ sp::cli::Program program() {
   };
 }
 
-// One report per job under MPI; with static shares one per rank.
-std::string report_path(std::string path, const sp::RankInfo& r, bool shared) {
-  const std::string key = "{rank}";
-  if (auto pos = path.find(key); pos != std::string::npos)
-    return path.replace(pos, key.size(), shared ? std::string("all") : std::to_string(r.rank));
-  if (r.world > 1 && !shared) path += ".rank" + std::to_string(r.rank);
-  return path;
-}
-
-// "12 files, 3.4 GB" from a rank's totals object (its "files_total" and "bytes_received").
-std::string per_rank_files(const std::string& json) {
-  auto number = [&](const std::string& key) -> unsigned long long {
-    const size_t at = json.find("\"" + key + "\": ");
-    return at == std::string::npos ? 0 : std::stoull(json.substr(at + key.size() + 4));
-  };
-  return std::to_string(number("files_total")) + " files, " + sp::cli::format_size(number("bytes_received"));
-}
-
 // The CA file as curl picks it: --ca-cert, else $CURL_CA_BUNDLE, else
 // $SSL_CERT_FILE ("" = libcurl's default). One that cannot be read is a usage
 // error now, not a certificate failure per file later.
@@ -153,7 +129,8 @@ int run(int argc, char** argv) {
   if (manifest.rfind("slimpajama:", 0) == 0) all = sp::builtin_manifest(manifest, base_url);
   else all = sp::load_manifest(manifest);
 
-  std::optional<sp::Job> job_storage;
+  sp::DownloadJobOptions o;
+  o.manifest = std::move(all);
   if (args.has("rank") || args.has("world-size")) {
     if (!args.has("rank") || !args.has("world-size")) throw sp::UsageError("--rank and --world-size go together");
     sp::RankInfo given;
@@ -163,27 +140,18 @@ int run(int argc, char** argv) {
       throw sp::UsageError("--rank " + std::to_string(given.rank) + " is out of range for --world-size " +
                            std::to_string(given.world));
     given.source = "--rank/--world-size";
-    job_storage.emplace(given);
-  } else {
-    job_storage.emplace();
+    o.rank = given;
   }
-  sp::Job& job = *job_storage;
-  const sp::RankInfo& rank = job.rank();
-  const bool shared = job.uses_mpi();
-  std::vector<uint64_t> sizes;
-  sizes.reserve(all.size());
-  for (const auto& e : all) sizes.push_back(e.size_known ? e.size : 0);
+  o.quiet = args.flag("quiet");
+  o.dry_run = args.flag("dry-run");
+  if (o.dry_run) return sp::run_download_job(o);  // a dry run needs none of the transfer or progress flags
 
-  if (args.flag("dry-run")) {
-    if (shared && rank.rank != 0) return 0;  // the ranks share one queue: print it once
-    const std::vector<size_t> share = shared ? sp::largest_first(sizes) : sp::shard_by_size(sizes, rank.rank, rank.world);
-    for (size_t i : share) std::fputs((sp::format_manifest_line(all[i]) + "\n").c_str(), stdout);
-    return std::fflush(stdout) == 0 ? 0 : 1;
-  }
   if (!args.has("output-dir")) throw sp::UsageError("--output-dir is required");
-  if (args.has("report")) sp::check_output_file_path(report_path(args.get("report"), rank, shared), "--report");
-
-  sp::DownloadOptions opt;
+  if (args.has("report")) {
+    o.report = args.get("report");
+    if (o.report.empty()) throw sp::UsageError("--report: expected a file name");
+  }
+  sp::DownloadOptions& opt = o.download;
   opt.output_dir = args.get("output-dir");
   while (opt.output_dir.size() > 1 && opt.output_dir.back() == '/') opt.output_dir.pop_back();
   opt.connections = static_cast<int>(args.get_int("connections", 16));
@@ -192,152 +160,22 @@ int run(int argc, char** argv) {
   opt.connect_timeout_s = args.get_double("connect-timeout", 30);
   opt.retry_base_delay_s = args.get_double("retry-base-delay", 1);
   opt.max_retry_wait_s = args.get_double("max-retry-wait", 600);
-  opt.max_requests_per_second = args.get_double("max-requests-per-second", 0);
-  const double job_requests_per_second = opt.max_requests_per_second;
-  opt.max_requests_per_second /= rank.world;  // this rank's share of the job's budget
+  opt.max_requests_per_second = args.get_double("max-requests-per-second", 0);  // the job's; each rank takes 1/W
   opt.verify_existing = args.flag("verify-existing");
   opt.adopt_existing = args.flag("adopt-existing");
   opt.use_linked_etag = !args.flag("no-linked-etag");
   if (opt.connections < 1 || opt.connections > 1024) throw sp::UsageError("--connections must be between 1 and 1024");
   if (opt.retries < 0) throw sp::UsageError("--retries must be >= 0");
   if (opt.stall_timeout_s < 1) throw sp::UsageError("--stall-timeout must be at least 1 second");
-  if (opt.connect_timeout_s <= 0 || opt.retry_base_delay_s < 0 || opt.max_retry_wait_s < 0 || opt.max_requests_per_second < 0)
+  if (opt.connect_timeout_s <= 0 || opt.retry_base_delay_s < 0 || opt.max_retry_wait_s < 0 ||
+      opt.max_requests_per_second < 0)
     throw sp::UsageError("timeouts, delays and rates must not be negative");
   opt.ca_cert = ca_cert(args);
   if (const char* tok = std::getenv("HF_TOKEN"); tok && *tok) opt.bearer_token = tok;
   else if (const char* tok2 = std::getenv("HUGGING_FACE_HUB_TOKEN"); tok2 && *tok2) opt.bearer_token = tok2;
-
-  const bool quiet = args.flag("quiet");
-  const bool reports = !shared || rank.rank == 0;  // under MPI rank 0 speaks for the job
-  const std::string label = (shared ? std::string() : sp::rank_prefix(rank)) + "sp_download";
-  if (!quiet && reports) {
-    uint64_t known_bytes = 0;
-    size_t count = 0;
-    const std::vector<size_t> share = shared ? std::vector<size_t>{} : sp::shard_by_size(sizes, rank.rank, rank.world);
-    for (size_t i = 0; i < all.size(); ++i) known_bytes += shared ? sizes[i] : 0;
-    for (size_t i : share) known_bytes += sizes[i];
-    count = shared ? all.size() : share.size();
-    std::string who = shared ? "drawn by " + std::to_string(rank.world) + " MPI ranks from one queue"
-                             : "for rank " + std::to_string(rank.rank) + " of " + std::to_string(rank.world) + " (" +
-                                   rank.source + ")";
-    std::fprintf(stderr, "%s: %zu of %zu files %s%s -> %s\n", label.c_str(), count, all.size(), who.c_str(),
-                 known_bytes ? (", " + sp::cli::format_size(known_bytes)).c_str() : "", opt.output_dir.c_str());
-    if (job_requests_per_second > 0)
-      std::fprintf(stderr, "%s: request budget %g/s for the job, %g/s for each rank\n", label.c_str(),
-                   job_requests_per_second, opt.max_requests_per_second);
-  }
-
-  sp::DownloadCounters counters;
-  sp::JobTasksOptions jo;
-  jo.progress.label = label;
-  jo.progress.item_name = "files";
-  sp::apply_progress_flags(args, jo.progress);
-  jo.per_rank_progress = args.flag("progress-per-rank");
-  jo.progress.extra = [&counters] {
-    std::string s = "active " + std::to_string(counters.in_flight.load()) + " | retries " + std::to_string(counters.retries.load());
-    if (auto n = counters.rate_limited.load()) s += " | 429s " + std::to_string(n);
-    if (counters.rate_limited.load()) s += " | connections " + std::to_string(counters.concurrency.load());
-    if (auto n = counters.files_failed.load()) s += " | failed " + std::to_string(n);
-    if (double p = counters.pause_left_s.load(); p > 0.5) s += " | paused " + sp::cli::format_duration(p);
-    return s;
-  };
-  sp::JobTaskQueue queue(job, sizes, jo);
-
-  sp::DownloadHooks hooks;
-  hooks.on_progress = [&queue](uint64_t b, uint64_t f) { queue.progress().add(b, f); };
-  hooks.on_total_learned = [&queue](uint64_t b) { queue.progress().add_total_bytes(b); };
-  if (!quiet) hooks.on_event = [&label](const std::string& line) { std::fprintf(stderr, "%s: %s\n", label.c_str(), line.c_str()); };
-  hooks.should_stop = sp::interrupted;  // run_tool installed the handlers; .part files stay for the rerun
-  hooks.claim = [&queue] { return queue.claim(); };
-  hooks.share_pause_until = [&queue](double t) { queue.share_pause_until(t); };
-  hooks.job_pause_until = [&queue] { return queue.pause_until(); };
-
-  // Completion records are written under temporary names too: a kill -9 can
-  // leave one (the .part files are resumed, not swept). Each rank sweeps the
-  // records of the files it may take (all of them under MPI: a temporary of
-  // a live writer is never removed).
-  std::vector<std::string> records;
-  for (size_t i : shared ? sp::largest_first(sizes) : sp::shard_by_size(sizes, rank.rank, rank.world))
-    records.push_back(sp::record_path_for(opt.output_dir + "/" + all[i].path));
-  if (!shared || rank.rank == 0) {
-    const sp::StaleTempSweep sweep = sp::remove_stale_temps(records);
-    if (sweep.other_hosts) sp::print_warning(label, sweep.other_hosts_note());
-  }
-
-  const std::vector<sp::FileResult> results = sp::download_all(all, opt, counters, hooks);
-  const sp::JobTasksResult run = queue.finish();
-  const sp::DownloadTotals mine = sp::download_totals(results, counters, run.seconds);
-
-  // The job's totals (sums over the ranks; the slowest rank's time), one
-  // summary and one report from rank 0 under MPI.
-  const sp::DownloadTotals total = sp::DownloadTotals::from_counts(job.sum(mine.counts()), job.max(run.seconds));
-  const std::vector<std::string> per_rank =
-      job.gather("{\"rank\": " + std::to_string(rank.rank) + ", " + sp::download_totals_json(mine) + "}");
-  std::string my_files;  // "index\tobject\n" per file this rank took
-  std::vector<std::string> failures;
-  for (size_t i = 0; i < results.size(); ++i) {
-    if (results[i].outcome == sp::FileOutcome::kNotTaken) continue;
-    if (args.has("report")) my_files += std::to_string(i) + "\t" + sp::download_file_json(all[i], results[i]) + "\n";
-    if (results[i].outcome == sp::FileOutcome::kFailed)
-      failures.push_back("failed: " + all[i].url + " (" + all[i].path + "): " + results[i].error);
-  }
-  const std::vector<std::string> files_by_rank = job.gather(my_files);
-  std::string failed_lines;
-  for (const auto& f : failures) failed_lines += f + "\n";
-  const std::vector<std::string> failures_by_rank = job.gather(failed_lines);
-
-  if (args.has("report") && reports) {
-    std::vector<std::pair<size_t, std::string>> files;
-    for (const auto& text : files_by_rank)
-      for (size_t pos = 0; pos < text.size();) {
-        const size_t tab = text.find('\t', pos), nl = text.find('\n', tab);
-        files.emplace_back(std::stoull(text.substr(pos, tab - pos)), text.substr(tab + 1, nl - tab - 1));
-        pos = nl + 1;
-      }
-    std::sort(files.begin(), files.end());
-    std::vector<std::string> objects;
-    for (auto& f : files) objects.push_back(std::move(f.second));
-    sp::write_download_report(report_path(args.get("report"), rank, shared), shared ? total : mine,
-                              shared ? rank.world : 1, shared && rank.world > 1 ? per_rank : std::vector<std::string>{},
-                              objects);
-  }
-  if (reports) {
-    const sp::DownloadTotals& t = shared ? total : mine;
-    std::fprintf(stderr,
-                 "%s: %llu files: %llu downloaded, %llu already present, %llu failed | %s received in %s (%.1f MB/s) | "
-                 "%llu requests, %llu retries, %llu rate-limited\n",
-                 label.c_str(), (unsigned long long)t.files, (unsigned long long)t.downloaded,
-                 (unsigned long long)t.already_present, (unsigned long long)t.failed,
-                 sp::cli::format_size(t.bytes_received).c_str(), sp::cli::format_duration(t.seconds).c_str(),
-                 sp::mb_per_s(t.bytes_received, t.seconds), (unsigned long long)t.requests,
-                 (unsigned long long)t.retries, (unsigned long long)t.rate_limited);
-    if (shared && rank.world > 1) {
-      std::string s = label + ": per rank:";
-      for (size_t r = 0; r < per_rank.size(); ++r)
-        s += (r ? " | " : " ") + std::to_string(r) + ": " + per_rank_files(per_rank[r]);
-      std::fprintf(stderr, "%s\n", s.c_str());
-    }
-    if (t.rate_limited)
-      std::fprintf(stderr, "%s: rate limited (%llu 429s): as few as %llu concurrent transfers (of --connections %d)%s\n",
-                   label.c_str(), (unsigned long long)t.rate_limited,
-                   static_cast<unsigned long long>(counters.lowest_concurrency.load()), opt.connections,
-                   shared && rank.world > 1 ? " on rank 0" : "");
-    for (const auto& text : failures_by_rank)
-      for (size_t pos = 0; pos < text.size();) {
-        const size_t nl = text.find('\n', pos);
-        std::fprintf(stderr, "%s: %s\n", label.c_str(), text.substr(pos, nl - pos).c_str());
-        pos = nl + 1;
-      }
-    if (t.failed)
-      std::fprintf(stderr, "%s: %llu of %llu files failed; rerun the same command to resume%s\n", label.c_str(),
-                   (unsigned long long)t.failed, (unsigned long long)t.files, sp::interrupted() ? " (interrupted)" : "");
-  }
-  const uint64_t failed = shared ? total.failed : mine.failed;
-  if (sp::interrupted()) {
-    job.finish();  // every rank got the signal and stops here together
-    sp::throw_if_interrupted();
-  }
-  return failed ? 1 : 0;
+  sp::apply_progress_flags(args, o.progress);
+  o.per_rank_progress = args.flag("progress-per-rank");
+  return sp::run_download_job(o);
 }
 
 }  // namespace

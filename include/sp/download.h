@@ -46,7 +46,7 @@ struct DownloadOptions {
   double connect_timeout_s = 30;
   double retry_base_delay_s = 1.0;     // exponential backoff: base * 2^(n-1), with jitter
   double max_retry_wait_s = 600;       // cap on any wait, including Retry-After
-  double max_requests_per_second = 0;  // new requests from this process; 0 = no cap (the tool divides the job's)
+  double max_requests_per_second = 0;  // new requests from this process; 0 = no cap (a 1/W share: sp/download_job.h)
   int max_redirects = 10;
   bool verify_existing = false;        // re-hash files already at their final name
   bool adopt_existing = false;         // keep files at their final name that have no completion record
