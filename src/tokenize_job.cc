@@ -53,17 +53,18 @@ std::string strip_zst(const std::string& name) {
 }
 
 // The counters of TokenizeStats in a fixed order, for end_job's sums.
-constexpr size_t kPacked = 13;
+constexpr size_t kPacked = 15;
 std::vector<uint64_t> pack(const TokenizeStats& s) {
   return {s.files,       s.files_kept,  s.jsonl_bytes_kept, s.tokens_kept,     s.input_bytes,
           s.jsonl_bytes, s.lines,       s.blank_lines,      s.documents,       s.empty_documents,
-          s.sequences,   s.tokens,      s.skipped_lines};
+          s.sequences,   s.tokens,      s.skipped_lines,    s.jsonl_bytes_resumed, s.tokens_resumed};
 }
 TokenizeStats unpack(const std::vector<uint64_t>& v) {
   TokenizeStats s;
   uint64_t* fields[] = {&s.files,       &s.files_kept, &s.jsonl_bytes_kept, &s.tokens_kept,     &s.input_bytes,
                         &s.jsonl_bytes, &s.lines,      &s.blank_lines,      &s.documents,       &s.empty_documents,
-                        &s.sequences,   &s.tokens,     &s.skipped_lines};
+                        &s.sequences,   &s.tokens,     &s.skipped_lines,    &s.jsonl_bytes_resumed,
+                        &s.tokens_resumed};
   static_assert(std::size(fields) == kPacked);
   for (size_t i = 0; i < kPacked; ++i) *fields[i] = v[i];
   return s;

@@ -437,7 +437,9 @@ TEST(SpDownload, MpirunSplitsWorkWithoutOverlap) {
   for (int i = 0; i < 6; ++i) {  // every file once, in manifest order
     const size_t at = report.find("/ok/m" + std::to_string(i) + ".bin\"");
     ASSERT_NE(at, std::string::npos) << report;
-    if (i) EXPECT_GT(at, report.find("/ok/m" + std::to_string(i - 1) + ".bin\"")) << report;
+    if (i) {
+      EXPECT_GT(at, report.find("/ok/m" + std::to_string(i - 1) + ".bin\"")) << report;
+    }
   }
 }
 

@@ -746,6 +746,8 @@ TEST_F(SpTokenizeFused, MpiJobKilledOrStoppedMidChunkResumesToTheSameBytes) {
   r = run_command(job + " --output-dir " + dir / "killed");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(resumed(r.err)) << r.err;
+  EXPECT_NE(r.err.find(" MB of it resumed: "), std::string::npos) << "the job's summary counts the resumed part:\n"
+                                                                  << r.err;
   EXPECT_EQ(outputs_of(dir / "killed"), want);
 
   // SIGTERM to mpirun once a checkpoint exists (each checkpoint made 0.2 s
