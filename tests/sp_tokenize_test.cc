@@ -765,6 +765,20 @@ TEST_F(SpTokenizeFused, MpiJobKilledOrStoppedMidChunkResumesToTheSameBytes) {
   const auto stopped = run.wait();
   EXPECT_NE(stopped.exit_code, 0) << "the job was not stopped:\n" << stopped.err;
   EXPECT_NE(stopped.exit_code, 124) << "the job hung:\n" << stopped.err;
+  // mpirun may return while its ranks still write their last checkpoint: a
+  // rerun then would find their parts locked ("another sp_tokenize is writing").
+  auto parts_free = [&] {
+    for (const auto& f : test::list_dir(out)) {
+      if (!ends_with(f, ".sp-part")) continue;
+      const int fd = ::open((out + "/" + f).c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0) continue;
+      const bool free = ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+      ::close(fd);
+      if (!free) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(test::wait_until(parts_free, 60)) << "the stopped ranks never exited";
   r = run_command(job + " --output-dir " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(resumed(r.err)) << stopped.err << "\n" << r.err;
