@@ -198,29 +198,29 @@ class ZstdSource final : public ByteSource {
 // Why: the reader is the single serial stage of the tokenize pipeline, and
 // zstd decodes at about 1 GB/s per core, so decoding on it capped the fused
 // path below the staged chain (sp_extract decoding 16 files at once) on 16
-// cores, and far below what tokenization reaches on 128. Here up to
-// kFilesAhead files (the one being read and the next ones) are each decoded
-// by a thread of the source's own into a queue of at most kPiecesQueued
-// pieces of kPieceBytes; read() hands the pieces out in file order. Memory is
-// bounded by kFilesAhead * (kPiecesQueued + 1) * kPieceBytes (32 MiB) plus the
-// piece being read, whatever the files' sizes. A file larger than its queue is
-// decoded at one core's speed while it is read (one zstd frame is sequential),
-// but still beside the reader rather than on it.
+// cores, and far below what tokenization reaches on 128. Here files_ahead
+// files (the one being read and the next ones) are each decoded by a thread
+// of the source's own into a queue of at most kPiecesQueued pieces of
+// kPieceBytes; read() hands the pieces out in file order. Memory is bounded by
+// files_ahead * (kPiecesQueued + 1) * kPieceBytes plus a zstd window per file
+// being decoded, whatever the files' sizes. A file larger than its queue is
+// decoded at one core's speed while it is read (a zstd frame is sequential),
+// but beside the reader rather than on it. The bound is per file, not shared:
+// with one pool, files further on could hold every buffer while the file
+// being read waits for one.
 //
-// The threads are std::threads, not oneTBB tasks: a worker waits on its full
+// The threads are std::threads, not oneTBB tasks: a decoder waits on its full
 // queue, and a oneTBB task that blocks holds one of the pipeline arena's slots
-// (with as many decoders as slots, the arena's workers could all wait on the
-// serial reading stage, which waits on them). Blocked threads cost nothing;
-// the OS schedules the running ones beside the pipeline's.
+// (with as many decoders as slots, the arena's workers could all wait while
+// the serial reading stage waits on them). Waiting threads cost nothing; the
+// OS runs the busy ones beside the pipeline's.
 //
-// kFilesAhead = 8: tokenization runs at tens of MB/s per core, decoding at
-// about 1 GB/s, so one decoder feeds ~25 tokenizing cores and 8 cover a
-// 128-core node with room for files that decode slowly (high levels, long
-// windows); with small shards (a few MB) each file needs a decoder of its own
-// started well before the reader reaches it. Idle decoders sleep.
 // kPieceBytes = 1 MiB: the pipeline's block size (TokenizeOptions::block_bytes),
 // large enough that the hand-off (a lock, a memcpy) costs nothing against the
-// decoding, small enough that 8 files ahead stay within tens of MiB.
+// decoding, small enough that files ahead stay within a few MiB each.
+// kPiecesQueued = 2: the file being read keeps a piece ready while its decoder
+// fills the next; more only adds memory (first touches cost, measurably on a
+// small machine).
 //
 // Errors (cannot open, I/O, corrupt or truncated zstd) are kept with their
 // file and thrown by read() once the data before them, of that file and of
@@ -228,12 +228,15 @@ class ZstdSource final : public ByteSource {
 // Destruction stops the decoders after the piece they are on and joins them.
 class ConcatSource final : public ByteSource {
  public:
-  static constexpr size_t kFilesAhead = 8;
-  static constexpr size_t kPiecesQueued = 3;
+  static constexpr size_t kPiecesQueued = 2;
   static constexpr size_t kPieceBytes = size_t{1} << 20;
 
-  ConcatSource(std::string name, std::vector<std::string> paths, std::vector<uint64_t> expected)
-      : ByteSource(std::move(name)), paths_(std::move(paths)), expected_(std::move(expected)), files_(paths_.size()) {
+  ConcatSource(std::string name, std::vector<std::string> paths, std::vector<uint64_t> expected, size_t files_ahead)
+      : ByteSource(std::move(name)),
+        paths_(std::move(paths)),
+        expected_(std::move(expected)),
+        files_ahead_(std::max<size_t>(files_ahead, 1)),
+        files_(paths_.size()) {
     if (!expected_.empty() && expected_.size() != paths_.size())
       throw Error("internal: open_concat_source needs one expected size per file");
   }
@@ -268,7 +271,7 @@ class ConcatSource final : public ByteSource {
       {
         std::lock_guard<std::mutex> lock(mutex_);
         done_raw_ += files_[reading_].raw;
-        ++reading_;  // lets a decoder start the file kFilesAhead on
+        ++reading_;  // lets a decoder start the file files_ahead_ on
       }
       space_.notify_all();
       piece_raw_ = 0;
@@ -296,7 +299,7 @@ class ConcatSource final : public ByteSource {
   };
 
   void start() {
-    const size_t n = std::min(kFilesAhead, paths_.size());
+    const size_t n = std::min(files_ahead_, paths_.size());
     decoders_.reserve(n);
     try {
       for (size_t i = 0; i < n; ++i) decoders_.emplace_back([this] { decode_files(); });
@@ -333,7 +336,7 @@ class ConcatSource final : public ByteSource {
     return true;
   }
 
-  // A decoder: takes the next file not yet started within kFilesAhead of the
+  // A decoder: takes the next file not yet started within files_ahead_ of the
   // one being read and decodes it into its queue, until none is left or the
   // source stops.
   void decode_files() {
@@ -341,7 +344,7 @@ class ConcatSource final : public ByteSource {
       size_t i;
       {
         std::unique_lock<std::mutex> lock(mutex_);
-        space_.wait(lock, [&] { return stopping_ || started_ == paths_.size() || started_ < reading_ + kFilesAhead; });
+        space_.wait(lock, [&] { return stopping_ || started_ == paths_.size() || started_ < reading_ + files_ahead_; });
         if (stopping_ || started_ == paths_.size()) return;
         i = started_++;
       }
@@ -400,6 +403,7 @@ class ConcatSource final : public ByteSource {
 
   const std::vector<std::string> paths_;
   const std::vector<uint64_t> expected_;
+  const size_t files_ahead_;
 
   // Shared by the reader and the decoders, under mutex_. ready_: a piece or a
   // file's end was queued; space_: a queue has room, the window moved, or the
@@ -434,8 +438,8 @@ void ByteSource::skip(uint64_t n) {
 }
 
 std::unique_ptr<ByteSource> open_concat_source(std::string name, std::vector<std::string> paths,
-                                               std::vector<uint64_t> expected_sizes) {
-  return std::make_unique<ConcatSource>(std::move(name), std::move(paths), std::move(expected_sizes));
+                                               std::vector<uint64_t> expected_sizes, size_t files_ahead) {
+  return std::make_unique<ConcatSource>(std::move(name), std::move(paths), std::move(expected_sizes), files_ahead);
 }
 
 std::vector<std::pair<std::string, uint64_t>> locate_concat_lines(const std::vector<std::string>& paths,

@@ -269,16 +269,18 @@ TEST(ConcatSource, ManyShardsReadAheadGiveTheConcatenation) {
   TempDir dir;
   const Shards s = make_shards(dir, 40);
   ASSERT_GT(s.stream.size(), size_t{10} << 20);  // several shards of many pieces each
-  auto src = open_concat_source("chunk", s.paths, s.sizes);
-  const std::string got = read_varied(*src);
-  ASSERT_EQ(got.size(), s.stream.size());
-  EXPECT_TRUE(got == s.stream) << "the stream differs from the concatenation";
-  EXPECT_EQ(src->read(nullptr, 0), 0u);
-  char c;
-  EXPECT_EQ(src->read(&c, 1), 0u);  // the end stays the end
   uint64_t on_disk = 0;
   for (const auto& p : s.paths) on_disk += file_size(p);
-  EXPECT_EQ(src->raw_bytes_read(), on_disk);
+  for (size_t files_ahead : {1, 3, 8}) {
+    auto src = open_concat_source("chunk", s.paths, s.sizes, files_ahead);
+    const std::string got = read_varied(*src);
+    ASSERT_EQ(got.size(), s.stream.size()) << files_ahead << " files ahead";
+    EXPECT_TRUE(got == s.stream) << "the stream differs from the concatenation, " << files_ahead << " files ahead";
+    EXPECT_EQ(src->read(nullptr, 0), 0u);
+    char c;
+    EXPECT_EQ(src->read(&c, 1), 0u);  // the end stays the end
+    EXPECT_EQ(src->raw_bytes_read(), on_disk);
+  }
   auto few = open_concat_source("chunk", {s.paths.begin(), s.paths.begin() + 12});
   EXPECT_TRUE(read_all(*few) == s.stream.substr(0, s.starts[12]));
 }
@@ -340,7 +342,7 @@ TEST(ConcatSource, DestroyedAfterAPartialReadReturnsPromptly) {
   TempDir dir;
   const Shards s = make_shards(dir, 40);
   for (size_t got_before : {size_t{0}, size_t{100}, size_t{5} << 20}) {
-    auto src = open_concat_source("chunk", s.paths);
+    auto src = open_concat_source("chunk", s.paths, {}, 8);
     std::string buf(got_before, '\0');
     ASSERT_EQ(read_full(*src, buf.data(), buf.size()), got_before);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the decoders fill their queues and wait
