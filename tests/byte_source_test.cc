@@ -245,8 +245,8 @@ Shards make_shards(const TempDir& dir, size_t count) {
     const bool zst = i % 4 != 1;
     const std::string path = dir / ("shard-" + std::to_string(i) + (zst ? ".jsonl.zst" : ".jsonl"));
     const size_t half = data.size() / 2;
-    write_file(path, !zst ? data : i % 3 == 0 ? frame_with_size(data)
-                                              : frame_with_size(data.substr(0, half)) + frame_without_size(data.substr(half)));
+    const std::string two_frames = frame_with_size(data.substr(0, half)) + frame_without_size(data.substr(half));
+    write_file(path, !zst ? data : i % 3 == 0 ? frame_with_size(data) : two_frames);
     s.paths.push_back(path);
     s.starts.push_back(s.stream.size());
     s.sizes.push_back(data.size());
