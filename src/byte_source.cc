@@ -7,8 +7,13 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <functional>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <exception>
+#include <functional>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "sp/error.h"
@@ -187,54 +192,238 @@ class ZstdSource final : public ByteSource {
   bool eof_ = false, frame_open_ = false, seen_any_ = false;
 };
 
-// Files one after another, a '\n' added after a non-empty file that lacks one.
+// Files one after another, a '\n' added after a non-empty file that lacks one,
+// decompressed ahead of the reader in parallel.
+//
+// Why: the reader is the single serial stage of the tokenize pipeline, and
+// zstd decodes at about 1 GB/s per core, so decoding on it capped the fused
+// path below the staged chain (sp_extract decoding 16 files at once) on 16
+// cores, and far below what tokenization reaches on 128. Here files_ahead
+// files (the one being read and the next ones) are each decoded by a thread
+// of the source's own into a queue of at most kPiecesQueued pieces of
+// kPieceBytes; read() hands the pieces out in file order. Memory is bounded by
+// files_ahead * (kPiecesQueued + 1) * kPieceBytes plus a zstd window per file
+// being decoded, whatever the files' sizes. A file larger than its queue is
+// decoded at one core's speed while it is read (a zstd frame is sequential),
+// but beside the reader rather than on it. The bound is per file, not shared:
+// with one pool, files further on could hold every buffer while the file
+// being read waits for one.
+//
+// The threads are std::threads, not oneTBB tasks: a decoder waits on its full
+// queue, and a oneTBB task that blocks holds one of the pipeline arena's slots
+// (with as many decoders as slots, the arena's workers could all wait while
+// the serial reading stage waits on them). Waiting threads cost nothing; the
+// OS runs the busy ones beside the pipeline's.
+//
+// kPieceBytes = 1 MiB: the pipeline's block size (TokenizeOptions::block_bytes),
+// large enough that the hand-off (a lock, a memcpy) costs nothing against the
+// decoding, small enough that files ahead stay within a few MiB each.
+// kPiecesQueued = 2: the file being read keeps a piece ready while its decoder
+// fills the next; more only adds memory (first touches cost, measurably on a
+// small machine).
+//
+// Errors (cannot open, I/O, corrupt or truncated zstd) are kept with their
+// file and thrown by read() once the data before them, of that file and of
+// every earlier one, has been read, as reading the files in turn would.
+// Destruction stops the decoders after the piece they are on and joins them.
 class ConcatSource final : public ByteSource {
  public:
-  ConcatSource(std::string name, std::vector<std::string> paths, std::vector<uint64_t> expected)
-      : ByteSource(std::move(name)), paths_(std::move(paths)), expected_(std::move(expected)) {
+  static constexpr size_t kPiecesQueued = 2;
+  static constexpr size_t kPieceBytes = size_t{1} << 20;
+
+  ConcatSource(std::string name, std::vector<std::string> paths, std::vector<uint64_t> expected, size_t files_ahead)
+      : ByteSource(std::move(name)),
+        paths_(std::move(paths)),
+        expected_(std::move(expected)),
+        files_ahead_(std::max<size_t>(files_ahead, 1)),
+        files_(paths_.size()) {
     if (!expected_.empty() && expected_.size() != paths_.size())
       throw Error("internal: open_concat_source needs one expected size per file");
+  }
+  ~ConcatSource() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    space_.notify_all();
+    for (std::thread& t : decoders_) t.join();
   }
 
   size_t read(char* dst, size_t n) override {
     if (n == 0) return 0;
-    while (next_ <= paths_.size()) {
-      if (!current_) {
-        if (next_ == paths_.size()) break;
-        current_ = open_byte_source(paths_[next_++]);
-        size_ = 0;
-        last_ = '\n';
+    if (decoders_.empty() && !paths_.empty()) start();
+    for (;;) {
+      if (at_ < piece_.size) {
+        const size_t k = std::min(n, piece_.size - at_);
+        std::memcpy(dst, piece_.data.get() + at_, k);
+        at_ += k;
+        size_ += k;
+        last_ = dst[k - 1];
+        return k;
       }
-      const size_t got = current_->read(dst, n);
-      if (got > 0) {
-        size_ += got;
-        last_ = dst[got - 1];
-        return got;
-      }
+      if (reading_ == paths_.size()) return 0;
+      if (next_piece()) continue;
       // The end of this file: check it, then its missing newline, if any.
-      const std::string& path = current_->path();
-      if (!expected_.empty() && size_ != expected_[next_ - 1])
-        throw Error("'" + path + "' decompresses to " + std::to_string(size_) + " bytes, but was " +
-                    std::to_string(expected_[next_ - 1]) + " when the plan was made (did it change?)");
-      done_raw_ += current_->raw_bytes_read();
-      current_.reset();
-      if (last_ != '\n') {
+      if (!expected_.empty() && size_ != expected_[reading_])
+        throw Error("'" + paths_[reading_] + "' decompresses to " + std::to_string(size_) + " bytes, but was " +
+                    std::to_string(expected_[reading_]) + " when the plan was made (did it change?)");
+      const bool add_newline = last_ != '\n';
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        done_raw_ += files_[reading_].raw;
+        ++reading_;  // lets a decoder start the file files_ahead_ on
+      }
+      space_.notify_all();
+      piece_raw_ = 0;
+      size_ = 0;
+      last_ = '\n';
+      if (add_newline) {
         dst[0] = '\n';
         return 1;
       }
     }
-    return 0;
   }
-  uint64_t raw_bytes_read() const override { return done_raw_ + (current_ ? current_->raw_bytes_read() : 0); }
+  uint64_t raw_bytes_read() const override { return done_raw_ + piece_raw_; }
 
  private:
-  std::vector<std::string> paths_;
-  std::vector<uint64_t> expected_;
-  size_t next_ = 0;                          // the next file to open
-  std::unique_ptr<ByteSource> current_;
-  uint64_t size_ = 0;                        // bytes of the current file so far
-  char last_ = '\n';                         // its last byte
-  uint64_t done_raw_ = 0;                    // bytes on disk of the finished files
+  struct Piece {
+    std::unique_ptr<char[]> data;
+    size_t size = 0;
+    uint64_t raw = 0;  // the file's bytes on disk read when the piece was complete
+  };
+  struct File {  // one file's decoding, shared under mutex_
+    std::deque<Piece> queued;
+    bool done = false;         // no more pieces will come
+    std::exception_ptr error;  // thrown once the pieces before it are read
+    uint64_t raw = 0;          // when done: the file's bytes on disk read
+  };
+
+  void start() {
+    const size_t n = std::min(files_ahead_, paths_.size());
+    decoders_.reserve(n);
+    try {
+      for (size_t i = 0; i < n; ++i) decoders_.emplace_back([this] { decode_files(); });
+    } catch (...) {  // a thread could not be started: stop those that were
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stopping_ = true;
+      }
+      space_.notify_all();
+      for (std::thread& t : decoders_) t.join();
+      decoders_.clear();
+      throw;
+    }
+  }
+
+  // Takes the next piece of the file being read into piece_ (its buffer goes
+  // back to spare_); false at the file's end. Rethrows the file's error.
+  bool next_piece() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    File& f = files_[reading_];
+    ready_.wait(lock, [&] { return !f.queued.empty() || f.done; });
+    if (piece_.data) spare_.push_back(std::move(piece_.data));
+    piece_ = Piece{};
+    at_ = 0;
+    if (f.queued.empty()) {
+      if (f.error) std::rethrow_exception(f.error);
+      return false;
+    }
+    piece_ = std::move(f.queued.front());
+    f.queued.pop_front();
+    piece_raw_ = piece_.raw;
+    lock.unlock();
+    space_.notify_all();
+    return true;
+  }
+
+  // A decoder: takes the next file not yet started within files_ahead_ of the
+  // one being read and decodes it into its queue, until none is left or the
+  // source stops.
+  void decode_files() {
+    for (;;) {
+      size_t i;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        space_.wait(lock, [&] { return stopping_ || started_ == paths_.size() || started_ < reading_ + files_ahead_; });
+        if (stopping_ || started_ == paths_.size()) return;
+        i = started_++;
+      }
+      if (!decode(i)) return;
+    }
+  }
+
+  // Decodes file i into pieces; false when the source stopped meanwhile.
+  bool decode(size_t i) {
+    File& f = files_[i];
+    std::exception_ptr error;
+    uint64_t raw = 0;
+    try {
+      auto src = open_byte_source(paths_[i]);
+      for (bool end = false; !end;) {
+        Piece p;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          if (!spare_.empty()) p.data = std::move(spare_.back()), spare_.pop_back();
+        }
+        if (!p.data) p.data.reset(new char[kPieceBytes]);
+        try {
+          while (p.size < kPieceBytes) {
+            const size_t r = src->read(p.data.get() + p.size, kPieceBytes - p.size);
+            if (r == 0) {
+              end = true;
+              break;
+            }
+            p.size += r;
+          }
+        } catch (...) {  // the bytes before the error are delivered first
+          error = std::current_exception();
+          end = true;
+        }
+        raw = p.raw = src->raw_bytes_read();
+        if (p.size == 0) break;
+        std::unique_lock<std::mutex> lock(mutex_);
+        space_.wait(lock, [&] { return stopping_ || f.queued.size() < kPiecesQueued; });
+        if (stopping_) return false;
+        f.queued.push_back(std::move(p));
+        lock.unlock();
+        ready_.notify_one();
+      }
+    } catch (...) {  // opening, or a piece's buffer
+      error = std::current_exception();
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      f.done = true;
+      f.error = error;
+      f.raw = raw;
+    }
+    ready_.notify_one();
+    return true;
+  }
+
+  const std::vector<std::string> paths_;
+  const std::vector<uint64_t> expected_;
+  const size_t files_ahead_;
+
+  // Shared by the reader and the decoders, under mutex_. ready_: a piece or a
+  // file's end was queued; space_: a queue has room, the window moved, or the
+  // source is stopping.
+  std::mutex mutex_;
+  std::condition_variable ready_, space_;
+  std::vector<File> files_;
+  std::vector<std::unique_ptr<char[]>> spare_;  // buffers of pieces read, for reuse
+  size_t reading_ = 0;  // the file read() is in; paths_.size() at the end
+  size_t started_ = 0;  // files handed to decoders
+  bool stopping_ = false;
+
+  // The reader's own.
+  std::vector<std::thread> decoders_;
+  Piece piece_;             // the piece being read
+  size_t at_ = 0;           // read up to here
+  uint64_t done_raw_ = 0;   // bytes on disk of the files read to their end
+  uint64_t piece_raw_ = 0;  // the current file's bytes on disk behind piece_
+  uint64_t size_ = 0;       // bytes of the current file so far
+  char last_ = '\n';        // its last byte
 };
 
 }  // namespace
@@ -249,8 +438,8 @@ void ByteSource::skip(uint64_t n) {
 }
 
 std::unique_ptr<ByteSource> open_concat_source(std::string name, std::vector<std::string> paths,
-                                               std::vector<uint64_t> expected_sizes) {
-  return std::make_unique<ConcatSource>(std::move(name), std::move(paths), std::move(expected_sizes));
+                                               std::vector<uint64_t> expected_sizes, size_t files_ahead) {
+  return std::make_unique<ConcatSource>(std::move(name), std::move(paths), std::move(expected_sizes), files_ahead);
 }
 
 std::vector<std::pair<std::string, uint64_t>> locate_concat_lines(const std::vector<std::string>& paths,

@@ -599,7 +599,14 @@ TokenizeStats tokenize_chunk(const TextTokenizer& tok, const Chunk& chunk, bool 
   std::vector<uint64_t> sizes;
   for (const auto& in : chunk.inputs)
     if (check_sizes) sizes.push_back(in.size);
-  auto open = [&] { return open_concat_source(chunk.output, paths, sizes); };
+  // Shards decoded at once, each on a thread beside the pipeline's (sp/byte_source.h): zstd decodes JSONL at
+  // about 1 GB/s per core, tokenizing takes tens to ~100 MB/s per core, so one decoder keeps up with 10 or more
+  // of the pipeline's threads; a quarter of them leaves room for shards that decode slowly and starts small shards
+  // well before the reader reaches them. At least 2 (the next shard decodes while this one is read), at most 8
+  // (several GB/s; more would only hold more memory, a few MiB each).
+  const size_t threads = static_cast<size_t>(tbb::this_task_arena::max_concurrency());
+  const size_t files_ahead = std::clamp<size_t>(threads / 4, 2, 8);
+  auto open = [&] { return open_concat_source(chunk.output, paths, sizes, files_ahead); };
   TokenizeStats st;
   try {
     st = tokenize_recorded(tok, paths, open, prefixes, opt, progress);

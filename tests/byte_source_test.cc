@@ -1,11 +1,16 @@
 // Reading several files as one stream the way sp_concat joins them, finding a
 // line of that stream again in its file, zstd's decompressed sizes from frame
 // headers (with and without the size recorded, several frames, skippable
-// frames, damaged data), and skip() passing over whole frames by them.
+// frames, damaged data), and skip() passing over whole frames by them. The
+// concatenated stream is decoded ahead on threads: many shards, errors in file
+// order, destruction mid-stream, skip().
 #include "sp/byte_source.h"
 
 #include <gtest/gtest.h>
 #include <zstd.h>
+
+#include <chrono>
+#include <thread>
 
 #include "sp/error.h"
 #include "sp/fs.h"
@@ -220,6 +225,146 @@ TEST(ZstdSkip, IntoATruncatedFrameFails) {
   write_file(d / "x.zst", frame_with_size(a) + fb.substr(0, fb.size() / 2));
   auto src = open_byte_source(d / "x.zst");
   EXPECT_THROW(src->skip(a.size() + b.size()), InputError);
+}
+
+
+// 40 shards as a chunk holds them: zstd of one and of two frames (one without
+// its size), plain files, empty ones of both kinds, some without a final
+// newline, some of several MiB (many pieces, more than a decoder queues).
+struct Shards {
+  std::vector<std::string> paths;
+  std::vector<uint64_t> sizes;  // decompressed
+  std::string stream;           // what sp_concat writes
+  std::vector<size_t> starts;   // where each shard begins in it
+};
+Shards make_shards(const TempDir& dir, size_t count) {
+  Shards s;
+  for (size_t i = 0; i < count; ++i) {
+    std::string data = i % 7 == 3 ? "" : big_text(i % 10 == 9 ? 200000 : 50 + i * 37);
+    if (i % 5 == 0 && !data.empty()) data += "{\"text\": \"no newline after this " + std::to_string(i) + "\"}";
+    const bool zst = i % 4 != 1;
+    const std::string path = dir / ("shard-" + std::to_string(i) + (zst ? ".jsonl.zst" : ".jsonl"));
+    const size_t half = data.size() / 2;
+    const std::string two_frames = frame_with_size(data.substr(0, half)) + frame_without_size(data.substr(half));
+    write_file(path, !zst ? data : i % 3 == 0 ? frame_with_size(data) : two_frames);
+    s.paths.push_back(path);
+    s.starts.push_back(s.stream.size());
+    s.sizes.push_back(data.size());
+    s.stream += data;
+    if (!data.empty() && data.back() != '\n') s.stream += '\n';
+  }
+  return s;
+}
+
+// Reads in sizes that vary (1 byte to 3 MiB), so pieces and files end inside
+// reads and between them.
+std::string read_varied(ByteSource& src) {
+  std::string out, buf(3 << 20, '\0');
+  static constexpr size_t kSizes[] = {1, 7, 4096, 1 << 20, 3 << 20, 100003};
+  for (size_t k = 0, n; (n = src.read(buf.data(), kSizes[k % 6])) > 0; ++k) out.append(buf.data(), n);
+  return out;
+}
+
+TEST(ConcatSource, ManyShardsReadAheadGiveTheConcatenation) {
+  TempDir dir;
+  const Shards s = make_shards(dir, 40);
+  ASSERT_GT(s.stream.size(), size_t{10} << 20);  // several shards of many pieces each
+  uint64_t on_disk = 0;
+  for (const auto& p : s.paths) on_disk += file_size(p);
+  for (size_t files_ahead : {1, 3, 8}) {
+    auto src = open_concat_source("chunk", s.paths, s.sizes, files_ahead);
+    const std::string got = read_varied(*src);
+    ASSERT_EQ(got.size(), s.stream.size()) << files_ahead << " files ahead";
+    EXPECT_TRUE(got == s.stream) << "the stream differs from the concatenation, " << files_ahead << " files ahead";
+    EXPECT_EQ(src->read(nullptr, 0), 0u);
+    char c;
+    EXPECT_EQ(src->read(&c, 1), 0u);  // the end stays the end
+    EXPECT_EQ(src->raw_bytes_read(), on_disk);
+  }
+  auto few = open_concat_source("chunk", {s.paths.begin(), s.paths.begin() + 12});
+  EXPECT_TRUE(read_all(*few) == s.stream.substr(0, s.starts[12]));
+}
+
+// Shard 5 of 10 holds a good frame then damaged data, shard 7 is not zstd at
+// all: everything before shard 5's damage is read first, then shard 5 is named.
+TEST(ConcatSource, ACorruptShardFailsInFileOrderAfterTheBytesBeforeIt) {
+  TempDir dir;
+  Shards s = make_shards(dir, 10);
+  const std::string good = big_text(20000);
+  write_file(s.paths[5] = dir / "bad-5.jsonl.zst", frame_with_size(good) + "this is not a zstd frame at all....");
+  write_file(s.paths[7] = dir / "bad-7.jsonl.zst", "not zstd either\n");
+  const std::string before = s.stream.substr(0, s.starts[5]);
+  auto src = open_concat_source("chunk", s.paths);
+  std::string got, buf(1 << 16, '\0');
+  try {
+    for (size_t n; (n = src->read(buf.data(), buf.size())) > 0;) got.append(buf.data(), n);
+    FAIL() << "damaged shards were read without an error";
+  } catch (const InputError& e) {
+    EXPECT_EQ(e.file, s.paths[5]);
+    EXPECT_NE(e.reason.find("corrupt zstd data"), std::string::npos) << e.reason;
+  }
+  EXPECT_TRUE(got == before + good) << "read " << got.size() << " bytes, not the " << (before + good).size()
+                                    << " before the damage";
+  EXPECT_THROW(src->read(buf.data(), buf.size()), InputError);  // and again: the error stays
+
+  // A shard that cannot be opened, likewise in its turn.
+  s.paths[5] = dir / "missing.jsonl.zst";
+  auto missing = open_concat_source("chunk", s.paths);
+  got.clear();
+  try {
+    for (size_t n; (n = missing->read(buf.data(), buf.size())) > 0;) got.append(buf.data(), n);
+    FAIL() << "a missing shard was not reported";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.jsonl.zst"), std::string::npos) << e.what();
+  }
+  EXPECT_TRUE(got == before);
+}
+
+TEST(ConcatSource, APlannedSizeThatDiffersIsFoundInItsTurn) {
+  TempDir dir;
+  Shards s = make_shards(dir, 30);
+  s.sizes[20] += 1;
+  auto src = open_concat_source("chunk", s.paths, s.sizes);
+  std::string got, buf(1 << 16, '\0');
+  try {
+    for (size_t n; (n = src->read(buf.data(), buf.size())) > 0;) got.append(buf.data(), n);
+    FAIL() << "a size other than the planned one was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find(s.paths[20] + "' decompresses to"), std::string::npos) << e.what();
+  }
+  // All of shard 20's data came, not the newline after it.
+  EXPECT_TRUE(got == s.stream.substr(0, s.starts[20] + s.sizes[20] - 1)) << got.size();
+}
+
+// Decoders wait on full queues while the reader is stopped: destroying the
+// source must wake and join them (a pipeline that failed, a SIGTERM).
+TEST(ConcatSource, DestroyedAfterAPartialReadReturnsPromptly) {
+  TempDir dir;
+  const Shards s = make_shards(dir, 40);
+  for (size_t got_before : {size_t{0}, size_t{100}, size_t{5} << 20}) {
+    auto src = open_concat_source("chunk", s.paths, {}, 8);
+    std::string buf(got_before, '\0');
+    ASSERT_EQ(read_full(*src, buf.data(), buf.size()), got_before);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the decoders fill their queues and wait
+    const auto t0 = std::chrono::steady_clock::now();
+    src.reset();
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5)) << "after reading " << got_before;
+  }
+}
+
+TEST(ConcatSource, SkipLandsAnywhereInTheStream) {
+  TempDir dir;
+  const Shards s = make_shards(dir, 40);
+  const uint64_t first_end = s.starts[1];  // shard 0 has no final newline: the stream adds it
+  ASSERT_EQ(s.stream[first_end - 2], '}');
+  for (uint64_t n : {uint64_t{0}, uint64_t{1}, first_end - 1, first_end, first_end + 1, uint64_t{s.stream.size() / 3},
+                     uint64_t{s.stream.size() / 2 + 12345}, uint64_t{s.stream.size() - 1}, uint64_t{s.stream.size()}}) {
+    auto src = open_concat_source("chunk", s.paths, s.sizes);
+    src->skip(n);
+    EXPECT_TRUE(read_rest(*src) == s.stream.substr(n)) << "after skipping " << n;
+  }
+  auto src = open_concat_source("chunk", s.paths);
+  EXPECT_THROW(src->skip(s.stream.size() + 1), InputError);
 }
 
 }  // namespace

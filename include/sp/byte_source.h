@@ -48,10 +48,16 @@ std::unique_ptr<ByteSource> open_byte_source(const std::string& path);
 // files (a '\n' after every non-empty file that does not end with one).
 // raw_bytes_read() counts the files' bytes on disk. With expected_sizes (one
 // per path), a file whose decompressed size differs throws Error naming it
-// (it changed since a plan was made from those sizes). Files are opened only
-// when the stream reaches them.
+// (it changed since a plan was made from those sizes). Files are decompressed
+// ahead of the reader, files_ahead at a time (the one being read and the
+// next), each on a thread of the source's own, with a few MiB per file
+// whatever their sizes; a file's error (cannot open, corrupt zstd) is thrown
+// by read() only once the bytes before it have been read, as if the files were
+// read in turn. Destroying the source stops and joins those threads promptly.
+// read(), skip() and raw_bytes_read() are for one thread at a time, as for
+// every ByteSource.
 std::unique_ptr<ByteSource> open_concat_source(std::string name, std::vector<std::string> paths,
-                                               std::vector<uint64_t> expected_sizes = {});
+                                               std::vector<uint64_t> expected_sizes = {}, size_t files_ahead = 4);
 
 // Where lines (1-based, ascending) of the stream open_concat_source(paths)
 // gives lie: (the file, its line there) for each. Reads the files up to the
