@@ -105,17 +105,20 @@ if [ $part = fused ]; then
     local b=$(written $W/x $W/c $W/s)
     python3 -c "print('staged: %.2f s, %.1f MB/s of JSONL, %.0f MB written' % ($t1-$t0, $jsonl/1e6/($t1-$t0), $b/1e6))"
   }
-  fused() { # [sp_tokenize flags]
+  fused() { # [sp_tokenize flags]; FUSED_BIN picks the binary (the baseline's, to compare builds)
     rm -rf $W/f && sync
     local t0=$(date +%s.%N)
-    $D/bin/sp_tokenize --input-dir $W/shards --output-dir $W/f --chunk-size $chunk --workers 16 \
+    ${FUSED_BIN:-$D/bin/sp_tokenize} --input-dir $W/shards --output-dir $W/f --chunk-size $chunk --workers 16 \
       --append-eod --quiet "$@" || echo FAIL fused
     local t1=$(date +%s.%N)
     local b=$(written $W/f)
-    python3 -c "print('fused $*:  %.2f s, %.1f MB/s of JSONL, %.0f MB written' % ($t1-$t0, $jsonl/1e6/($t1-$t0), $b/1e6))"
+    python3 -c "print('fused ${FUSED_BIN:+base }$*:  %.2f s, %.1f MB/s of JSONL, %.0f MB written' % ($t1-$t0, $jsonl/1e6/($t1-$t0), $b/1e6))"
   }
   echo "shards: $shards bytes compressed, $jsonl bytes of JSONL, chunk size $chunk"
-  for rep in 1 2 3; do staged; fused --files-at-once 1; fused; done
+  for rep in 1 2 3; do
+    staged; fused --files-at-once 1; fused; FUSED_BIN=$D/base/bin/sp_tokenize fused
+    FUSED_BIN=$D/base/bin/sp_tokenize fused --files-at-once 1
+  done
   for f in $W/f/*.bin $W/f/*.idx; do cmp -s $f $W/s/$(basename $f) || echo "DIFFERENT: $(basename $f)"; done
   ls $W/f | wc -l; ls $W/s | wc -l
 fi
