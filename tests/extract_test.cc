@@ -410,22 +410,28 @@ TEST(SpExtractTool, RanksSplitTheFilesDisjointly) {
   EXPECT_EQ(merged, c.expected);
 }
 
-TEST(SpExtractTool, MpirunTwoRanks) {
+// 1, 2 and 4 ranks under mpirun: the same files, one summary from rank 0.
+TEST(SpExtractTool, MpirunRankCountsWriteTheSameFiles) {
   SP_REQUIRE_FIXTURE(std::system("command -v mpirun >/dev/null 2>&1") == 0, "mpirun not installed");
   Corpus c(9);
-  const std::string out = c.dir / "out";
-  // mpirun's OMPI_COMM_WORLD_* variables take precedence over anything inherited.
-  auto r = run_command("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np 2 " +
-                       shell_quote(tool_path("sp_extract")) + " --input-dir " + shell_quote(c.in()) +
-                       " --output-dir " + shell_quote(out) + " --progress none");
-  SP_REQUIRE_FIXTURE(r.err.find("[rank 0/2]") != std::string::npos || r.exit_code == 0,
-                     "mpirun cannot start processes here: " + r.err);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  // One summary for the job, from rank 0, with the job's totals and each rank's share.
-  EXPECT_NE(r.err.find("[rank 0/2] sp_extract: 9 files (9 in the job, 2 ranks x "), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("[rank 0/2] sp_extract: per rank: 0: "), std::string::npos) << r.err;
-  EXPECT_EQ(r.err.find("[rank 1/2]"), std::string::npos) << r.err;
-  EXPECT_EQ(snapshot(out), c.expected);
+  for (int ranks : {1, 2, 4}) {
+    SCOPED_TRACE(std::to_string(ranks) + " ranks");
+    const std::string out = c.dir / ("out" + std::to_string(ranks)), n = std::to_string(ranks);
+    // mpirun's OMPI_COMM_WORLD_* variables take precedence over anything inherited.
+    auto r = run_command("OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 mpirun --oversubscribe -np " + n +
+                         " " + shell_quote(tool_path("sp_extract")) + " --input-dir " + shell_quote(c.in()) +
+                         " --output-dir " + shell_quote(out) + " --progress none");
+    SP_REQUIRE_FIXTURE(r.err.find("sp_extract") != std::string::npos || r.exit_code == 0,
+                       "mpirun cannot start processes here: " + r.err);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(snapshot(out), c.expected);
+    if (ranks == 1) continue;
+    // One summary for the job, from rank 0, with the job's totals and each rank's share.
+    EXPECT_NE(r.err.find("[rank 0/" + n + "] sp_extract: 9 files (9 in the job, " + n + " ranks x "), std::string::npos)
+        << r.err;
+    EXPECT_NE(r.err.find("[rank 0/" + n + "] sp_extract: per rank: 0: "), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("[rank 1/" + n + "]"), std::string::npos) << r.err;
+  }
 }
 
 // Under MPI the ranks draw files as they finish: a rank slowed down (every
