@@ -412,8 +412,12 @@ JobTaskQueue::JobTaskQueue(Job& job, std::span<const uint64_t> sizes, const JobT
 
 JobTaskQueue::~JobTaskQueue() {
   // An exception on its way to run_tool ends the job there: the collective
-  // end would first wait for every other rank.
+  // end would first wait for every other rank. The publishing thread stops
+  // here either way, before the progress it reads goes.
   if (!finished_ && std::uncaught_exceptions() == 0) finish();
+#if SP_HAVE_MPI
+  if (shared_) shared_->stop_publishing();
+#endif
 }
 
 std::optional<size_t> JobTaskQueue::claim() {

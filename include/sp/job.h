@@ -120,8 +120,8 @@ class JobTaskQueue {
  private:
   Job& job_;
   std::vector<size_t> order_, local_;
+  std::unique_ptr<Progress> progress_;  // before shared_: its publishing thread reads progress_
   std::unique_ptr<Shared> shared_;
-  std::unique_ptr<Progress> progress_;
   std::atomic<size_t> next_local_{0};
   std::atomic<double> pause_until_{0};
   std::mutex claimed_mu_;
