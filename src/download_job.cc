@@ -26,15 +26,6 @@ std::string report_path(std::string path, const RankInfo& r, bool shared) {
   return path;
 }
 
-// "12 files, 3.4 GB" from a rank's totals object (its "files_total" and "bytes_received").
-std::string per_rank_files(const std::string& json) {
-  auto number = [&](const std::string& key) -> unsigned long long {
-    const size_t at = json.find("\"" + key + "\": ");
-    return at == std::string::npos ? 0 : std::stoull(json.substr(at + key.size() + 4));
-  };
-  return std::to_string(number("files_total")) + " files, " + cli::format_size(number("bytes_received"));
-}
-
 // The files this rank may take: under MPI every file (in drawing order), else its static share.
 std::vector<size_t> share_of(const std::vector<uint64_t>& sizes, const RankInfo& rank, bool shared) {
   return shared ? largest_first(sizes) : shard_by_size(sizes, rank.rank, rank.world);
@@ -141,9 +132,17 @@ int run_download_job(const DownloadJobOptions& options) {
     if (results[i].outcome == FileOutcome::kFailed)
       failed_lines += "failed: " + all[i].url + " (" + all[i].path + "): " + results[i].error + "\n";
   }
+  // Each rank's line: "12 files, 3.4 GB" for the summary, a tab, its totals object for the report.
   const JobEnd end = end_job(job, mine.counts(), run.seconds,
-                             "{\"rank\": " + std::to_string(rank.rank) + ", " + download_totals_json(mine) + "}",
+                             std::to_string(mine.files) + " files, " + cli::format_size(mine.bytes_received) + "\t{" +
+                                 "\"rank\": " + std::to_string(rank.rank) + ", " + download_totals_json(mine) + "}",
                              failed_lines);
+  JobEnd brief = end, objects_of = end;  // the two halves of each rank's line
+  for (size_t r = 0; r < end.per_rank.size(); ++r) {
+    const size_t tab = end.per_rank[r].find('\t');
+    brief.per_rank[r] = end.per_rank[r].substr(0, tab);
+    objects_of.per_rank[r] = end.per_rank[r].substr(tab + 1);
+  }
   const DownloadTotals total = DownloadTotals::from_counts(end.totals, end.seconds);
   const std::vector<std::string> files_by_rank = job.gather(my_files);
 
@@ -159,7 +158,7 @@ int run_download_job(const DownloadJobOptions& options) {
     std::vector<std::string> objects;
     for (auto& f : files) objects.push_back(std::move(f.second));
     write_download_report(report_path(options.report, rank, shared), shared ? total : mine, shared ? rank.world : 1,
-                          shared && rank.world > 1 ? end.per_rank : std::vector<std::string>{}, objects);
+                          shared && rank.world > 1 ? objects_of.per_rank : std::vector<std::string>{}, objects);
   }
   if (reports) {
     const DownloadTotals& t = shared ? total : mine;
@@ -171,8 +170,6 @@ int run_download_job(const DownloadJobOptions& options) {
                  cli::format_size(t.bytes_received).c_str(), cli::format_duration(t.seconds).c_str(),
                  mb_per_s(t.bytes_received, t.seconds), (unsigned long long)t.requests,
                  (unsigned long long)t.retries, (unsigned long long)t.rate_limited);
-    JobEnd brief = end;  // the per-rank line shows each rank's files and bytes, not its whole totals object
-    for (std::string& line : brief.per_rank) line = per_rank_files(line);
     if (const std::string line = brief.per_rank_line(label); !line.empty()) std::fprintf(stderr, "%s\n", line.c_str());
     if (t.rate_limited)
       std::fprintf(stderr,
