@@ -1,7 +1,6 @@
 #include "sp/checkpoint.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -39,13 +38,9 @@ PartialOutput::PartialOutput(std::string output, UniqueFd fd)
       fd_(std::move(fd)) {}
 
 std::unique_ptr<PartialOutput> PartialOutput::open(const std::string& output) {
-  const std::string path = part_path_for(output);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) throw Error(errno_message("cannot open", path));
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EWOULDBLOCK) return nullptr;
-    throw Error(errno_message("cannot lock", path));
-  }
+  bool busy = false;
+  UniqueFd fd = open_locked(part_path_for(output), /*create=*/true, &busy);
+  if (busy) return nullptr;
   // A checkpoint's own temporary, left by a writer killed while writing it.
   remove_stale_temps({checkpoint_path_for(output)});
   return std::unique_ptr<PartialOutput>(new PartialOutput(output, std::move(fd)));
@@ -121,13 +116,10 @@ void PartialOutput::discard() {
 
 void remove_partial(const std::string& output) {
   const std::string partial = part_path_for(output), checkpoint = checkpoint_path_for(output);
-  const UniqueFd fd(::open(partial.c_str(), O_RDWR | O_CLOEXEC));
-  if (fd) {
-    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return;  // another process is writing it
-    unlink_if_there(partial);
-  } else if (errno != ENOENT) {
-    throw Error(errno_message("cannot open", partial));
-  }
+  bool busy = false;
+  const UniqueFd fd = open_locked(partial, /*create=*/false, &busy);
+  if (busy) return;  // another process is writing it
+  if (fd) unlink_if_there(partial);
   unlink_if_there(checkpoint);
 }
 

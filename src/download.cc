@@ -2,7 +2,6 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -407,15 +406,15 @@ bool Engine::start_attempt(Task& t) {
     fail(t, e.what());
     return false;
   }
-  t.fd = ::open(t.part_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (t.fd < 0) {
-    fail(t, errno_message("cannot open", t.part_path));
+  // Two processes appending to one .part would corrupt it: hold a lock.
+  bool busy = false;
+  try {
+    t.fd = open_locked(t.part_path, /*create=*/true, &busy).release();
+  } catch (const Error& e) {
+    fail(t, e.what());
     return false;
   }
-  // Two processes appending to one .part would corrupt it: hold a lock.
-  if (::flock(t.fd, LOCK_EX | LOCK_NB) != 0) {
-    ::close(t.fd);
-    t.fd = -1;
+  if (busy) {
     fail(t, t.part_path + " is being written by another process (two runs over the same files?)");
     return false;
   }

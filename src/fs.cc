@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -134,6 +135,32 @@ void durable_rename(int fd, const std::string& from, const std::string& to) {
   if (dfd >= 0) {
     (void)::fsync(dfd);
     ::close(dfd);
+  }
+}
+
+UniqueFd open_locked(const std::string& path, bool create, bool* busy) {
+  *busy = false;
+  for (;;) {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0644));
+    if (!fd) {
+      if (!create && errno == ENOENT) return {};
+      throw Error(errno_message("cannot open", path));
+    }
+    failpoint("open_locked.before_lock");
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno != EWOULDBLOCK) throw Error(errno_message("cannot lock", path));
+      *busy = true;
+      return {};
+    }
+    struct stat held, now;
+    if (::fstat(fd.get(), &held) != 0) throw Error(errno_message("cannot stat", path));
+    if (::stat(path.c_str(), &now) == 0) {
+      if (now.st_dev == held.st_dev && now.st_ino == held.st_ino) return fd;
+    } else if (errno != ENOENT) {
+      throw Error(errno_message("cannot stat", path));
+    }
+    // Renamed or removed by its holder after our open: not the file at `path` any more.
+    if (!create && errno == ENOENT) return {};
   }
 }
 

@@ -1,7 +1,6 @@
 #include "sp/merge.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -148,9 +147,9 @@ class Work {
         journal_path_(merge_journal_path(out)),
         bin_part_(merge_part_path(bin_path(out))),
         idx_part_(merge_part_path(idx_path(out))) {
-    journal_ = UniqueFd(::open(journal_path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!journal_) throw Error(errno_message("cannot open", journal_path_));
-    if (::flock(journal_.get(), LOCK_EX | LOCK_NB) != 0)
+    bool busy = false;
+    journal_ = open_locked(journal_path_, /*create=*/true, &busy);
+    if (busy)
       throw Error("another sp_merge is writing '" + out + "' (it holds the lock on '" + journal_path_ + "')");
     bin_bytes_ = bin_bytes;
     idx_bytes_ = idx_bytes;

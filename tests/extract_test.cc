@@ -781,6 +781,35 @@ TEST(SpExtractTool, ConcurrentRunLeavesTheOtherRunsPartialAlone) {
   rc.expect_finished_like_the_reference(r.err);
 }
 
+// A run that opened the partial just before another run took its lock,
+// finished the file and renamed the partial into place: its lock would guard
+// the finished output. It must open the partial afresh, not cut back and
+// rewrite the output (which once failed its rename, leaving a checkpoint).
+// The fail point holds the first run between its open and its lock.
+TEST(SpExtractTool, ARunThatOpenedThePartialBeforeAnotherCommittedItLeavesTheOutputAlone) {
+  Corpus c(1, 20000);
+  const std::string out = c.dir / "out";
+  auto cmd = [&](const std::string& env) {
+    return env_cmd(env, "sp_extract", "--input-dir " + shell_quote(c.in()) + " --output-dir " + shell_quote(out) +
+                                          " --threads 1 --progress none --checkpoint-every 64K");
+  };
+  test::BackgroundCommand first(cmd("SP_FAILPOINT=open_locked.before_lock:sleep=1000"));
+  ASSERT_TRUE(test::wait_until([&] { return !partials_under(out).empty() || !first.running(); }, 60));
+  ASSERT_TRUE(first.freeze()) << "the first run finished at once; test is void";
+  auto second = run_command(cmd(""));
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  ASSERT_TRUE(snapshot(out) == c.expected) << second.err;
+  first.signal(SIGCONT);
+  auto r = first.wait();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(snapshot(out) == c.expected) << r.err;
+  EXPECT_EQ(partials_under(out), std::vector<std::string>{});
+  EXPECT_EQ(count_temps(out), 0u);
+  r = run_command(cmd(""));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("1 kept (complete)"), std::string::npos) << r.err;
+}
+
 TEST(SpExtractTool, UsageErrors) {
   auto r = run_command(env_cmd("", "sp_extract", "--output-dir /tmp/x"));
   EXPECT_EQ(r.exit_code, 2);

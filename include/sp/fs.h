@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "sp/cli.h"
+#include "sp/io.h"
 
 namespace sp {
 
@@ -79,6 +80,17 @@ void apply_output_flags(const cli::Args& args);
 
 // "<final>.tmp-<host>-<pid>": unique per process even on a shared file system.
 std::string temp_path_for(const std::string& final_path);
+
+// The one way a tool claims a work-in-progress file with a fixed name (a
+// partial, a .part, a journal): opens `path` (creating it when `create`),
+// then takes an exclusive flock without waiting. A file can be renamed or
+// removed by its holder between another process's open and its lock; the
+// lock then guards a file no longer at `path` (it may be the finished
+// output), so the open is retried until the locked file is the one at
+// `path`. Returns the locked descriptor; an empty one when another process
+// holds the lock (*busy true) or, without `create`, when there is no file
+// (*busy false). Throws Error on any other failure.
+UniqueFd open_locked(const std::string& path, bool create, bool* busy);
 
 // fsync(fd) then rename(from, to), then fsync the directory (the syncs only
 // while sync_outputs()); throws Error.
