@@ -6,7 +6,6 @@
 #include <tbb/task_arena.h>
 
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +16,7 @@
 #include <cstdlib>
 #include <functional>
 #include <memory>
+#include <deque>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -335,10 +335,9 @@ TokenizeStats run_pipeline(const TextTokenizer& tok, std::unique_ptr<ByteSource>
     // first .bin part, held until the end; without checkpoints, only on one
     // left by an earlier run (to be removed).
     const std::string first_part = writer_part_paths(prefixes[0])[0];
-    const int fd = ::open(first_part.c_str(), O_RDWR | O_CLOEXEC | (checkpoints ? O_CREAT : 0), 0644);
-    if (fd < 0 && (checkpoints || errno != ENOENT)) throw Error(errno_message("cannot open", first_part));
-    lock = UniqueFd(fd);
-    if (lock && ::flock(lock.get(), LOCK_EX | LOCK_NB) != 0)
+    bool busy = false;
+    lock = open_locked(first_part, /*create=*/checkpoints, &busy);
+    if (busy)
       throw Error("another sp_tokenize is writing '" + prefixes[0] + "' (it holds the lock on '" + first_part + "')");
     ckpt = checkpoint_identity(*identity, prefixes[0]);
     std::string notice;
@@ -410,7 +409,10 @@ TokenizeStats run_pipeline(const TextTokenizer& tok, std::unique_ptr<ByteSource>
   uint64_t next_seq = 0, since_checkpoint = 0;
   std::mutex unwritten_mu;
   std::set<uint64_t> unwritten;  // blocks indexed whose tokens are not written yet
-  std::optional<std::pair<uint64_t, Snapshot>> pending;  // (last block it covers, snapshot)
+  // Snapshots waiting for their blocks' tokens, oldest first: (last block it
+  // covers, snapshot). Each is written in turn, so a run takes one checkpoint
+  // per checkpoint_every of input however far the writing stage lags.
+  std::deque<std::pair<uint64_t, Snapshot>> pending;
   const auto snapshot = [&] {
     Snapshot s{input_done, lines_before, st, {}};
     for (const auto& w : writers) s.writers.push_back(w->position());
@@ -469,16 +471,15 @@ TokenizeStats run_pipeline(const TextTokenizer& tok, std::unique_ptr<ByteSource>
                   if (st.first_errors.size() < opt.max_reported_errors)
                     st.first_errors.push_back(input + ":" + std::to_string(lines_before + line) + ": " + reason);
               }
-              if (checkpoints && pending) {
+              while (checkpoints && !pending.empty()) {
                 bool written;
                 {
                   std::lock_guard<std::mutex> lk(unwritten_mu);
-                  written = unwritten.empty() || *unwritten.begin() > pending->first;
+                  written = unwritten.empty() || *unwritten.begin() > pending.front().first;
                 }
-                if (written) {
-                  commit_checkpoint(pending->second);
-                  pending.reset();
-                }
+                if (!written) break;
+                commit_checkpoint(pending.front().second);
+                pending.pop_front();
               }
               // Only the index is written here, in order; the tokens, most of
               // the bytes, go out from the next (parallel) stage, so this one
@@ -500,8 +501,8 @@ TokenizeStats run_pipeline(const TextTokenizer& tok, std::unique_ptr<ByteSource>
                 std::lock_guard<std::mutex> lk(unwritten_mu);
                 unwritten.insert(w->seq);
                 since_checkpoint += w->block.size;
-                if (!pending && since_checkpoint >= opt.checkpoint_every) {
-                  pending.emplace(w->seq, snapshot());
+                if (since_checkpoint >= opt.checkpoint_every) {
+                  pending.emplace_back(w->seq, snapshot());
                   since_checkpoint = 0;
                 }
               }
