@@ -80,6 +80,10 @@ CommandResult run_command(const std::string& command_line) {
 BackgroundCommand::BackgroundCommand(const std::string& command_line) {
   const std::string cmd = "exec " + command_line;
   const std::string out = dir_ / "out", err = dir_ / "err";
+  // Made here, not only in the child: a child killed before it opens them
+  // (a loaded machine, a kill soon after the start) must still leave them to wait().
+  write_file(out, "");
+  write_file(err, "");
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {  // only async-signal-safe calls until exec
