@@ -156,11 +156,10 @@ UniqueFd open_locked(const std::string& path, bool create, bool* busy) {
     if (::fstat(fd.get(), &held) != 0) throw Error(errno_message("cannot stat", path));
     if (::stat(path.c_str(), &now) == 0) {
       if (now.st_dev == held.st_dev && now.st_ino == held.st_ino) return fd;
-    } else if (errno != ENOENT) {
-      throw Error(errno_message("cannot stat", path));
+      continue;  // renamed away by its holder, and another file is at `path` now
     }
-    // Renamed or removed by its holder after our open: not the file at `path` any more.
-    if (!create && errno == ENOENT) return {};
+    if (errno != ENOENT) throw Error(errno_message("cannot stat", path));
+    if (!create) return {};  // renamed or removed by its holder: no file at `path` any more
   }
 }
 
