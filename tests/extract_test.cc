@@ -766,10 +766,17 @@ TEST(SpExtractTool, CheckpointEveryZeroWritesNoCheckpoints) {
 TEST(SpExtractTool, ConcurrentRunLeavesTheOtherRunsPartialAlone) {
   ResumeCase rc;
   test::BackgroundCommand first(rc.cmd());
-  ASSERT_TRUE(test::wait_until([&] { return !partials_under(rc.out).empty() || !first.running(); }, 60));
-  ASSERT_TRUE(first.freeze()) << "the first run finished at once; test is void";
-  const auto held = partials_under(rc.out);
-  ASSERT_FALSE(held.empty());
+  // Frozen only while it holds a partial: with the partial's checkpoint beside
+  // it (written under the lock), not between its open and its lock, nor
+  // between its rename and the checkpoint's removal.
+  std::vector<std::string> held;
+  for (int attempt = 0; attempt < 20 && held.size() != 2; ++attempt) {
+    if (attempt) first.signal(SIGCONT);
+    ASSERT_TRUE(test::wait_until([&] { return partials_under(rc.out).size() == 2 || !first.running(); }, 60));
+    ASSERT_TRUE(first.freeze()) << "the first run finished at once; test is void";
+    held = partials_under(rc.out);
+  }
+  ASSERT_EQ(held.size(), 2u) << "never caught the first run holding a partial; test is void";
   const std::string partial = rc.out + "/" + held.back();  // sorted: the .sp-part last
   ASSERT_TRUE(ends_with(partial, ".sp-part"));
   auto second = run_command(rc.cmd());
