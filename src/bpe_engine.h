@@ -148,6 +148,8 @@ struct BpeScratch {
 
   // This thread's words of the shared memo's arena (BpeSharedMemo::publish).
   BpeSharedMemo::ArenaChunk shared_arena_;
+  BpeSharedMemo::User shared_user_;
+  bool shared_on_ = false;  // the last BpeSharedMemo::shared answer: encode_batched prefetches its slots
 
   // encode_span() writes ids here: sizing a caller's vector for the worst
   // case (one id per byte) up front would zero-fill four bytes per input

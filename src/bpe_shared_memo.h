@@ -68,6 +68,21 @@ class BpeSharedMemo {
   // it, or the piece is already there or being published by another thread.
   // `chunk` is the calling thread's own.
   void publish(std::string_view piece, const PieceKey& key, const uint32_t* ids, size_t count, ArenaChunk& chunk);
+  // A thread's (a BpeScratch's) registration with the memo. Until a second
+  // one registers, the memo is neither probed nor filled: one worker alone
+  // has only its own pieces to find there, and each probe is a cache miss.
+  struct User {
+    uint64_t memo = 0;  // serial_ of the memo it registered with; 0 = none
+  };
+  // Registers `user` on its first call for this memo; whether two or more
+  // users have registered, i.e. whether to use the memo.
+  bool shared(User& user) {
+    if (user.memo != serial_) {
+      user.memo = serial_;
+      users_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return users_.load(std::memory_order_relaxed) >= 2;
+  }
   // Asks for the piece's first slot ahead of find or publish.
   void prefetch(uint64_t hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
 
@@ -94,6 +109,7 @@ class BpeSharedMemo {
   // Words of the arena handed out in chunks; may pass its size (that chunk
   // is then not given). On its own cache line, away from what probes read.
   alignas(64) std::atomic<size_t> arena_used_{0};
+  alignas(64) std::atomic<size_t> users_{0};  // written once per user, read on each thread-memo miss
 };
 
 }  // namespace sp

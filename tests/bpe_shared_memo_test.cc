@@ -242,6 +242,25 @@ TEST_F(Gpt2SharedMemo, ManyThreadsGiveTheIdsOfOneThreadWithoutCaches) {
   EXPECT_GT(held, 100u);
 }
 
+TEST_F(Gpt2SharedMemo, UsedOnceASecondThreadEncodes) {
+  const std::vector<std::string> docs = documents(5, 300, 1);
+  BpeCache first;
+  std::vector<uint32_t> alone;
+  for (const std::string& d : docs) model_->encode(d, alone, first);
+  EXPECT_EQ(shared_memo()->entries(), 0u);  // one thread alone leaves it untouched
+  std::thread([&] {
+    BpeCache second;
+    std::vector<uint32_t> ids;
+    for (const std::string& d : docs) model_->encode(d, ids, second);
+    EXPECT_EQ(ids, alone);
+  }).join();
+  EXPECT_GT(shared_memo()->entries(), 100u);
+  std::vector<uint32_t> again;
+  BpeCache off(0);
+  for (const std::string& d : docs) model_->encode(d, again, off);
+  EXPECT_EQ(again, alone);
+}
+
 TEST_F(Gpt2SharedMemo, FullMemoKeepsGivingExactIds) {
   shared_memo() = std::make_unique<BpeSharedMemo>(64, 32);  // 64 pieces, a few with long bytes or many ids
   EXPECT_EQ(mismatches_over_threads(8, 16), 0);
