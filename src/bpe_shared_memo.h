@@ -5,7 +5,7 @@
 //
 // Publishing: claim an empty slot (compare-and-swap of its state word from
 // empty to claimed), write the payload (key words, ids, arena offsets; the
-// bytes and ids that do not fit the slot were written to the arena before),
+// bytes and ids that do not fit the slot go to the thread's arena chunk),
 // then store the state word with release. Readers load the state word with
 // acquire and read the payload only when it says ready, so they never see a
 // half-written entry; a claimed slot reads as some other piece. A match
