@@ -291,6 +291,7 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     E::TokenSlot& s = m.token_slots_[i];
     if (s.len != 0 && whole[s.id]) s.id |= E::kWholeToken, m.whole_tokens_ = true;
   }
+  m.shared_memo_ = std::make_unique<BpeSharedMemo>();
   return BpeModel(std::move(engine));
 }
 

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bpe_shared_memo.h"
 #include "sp/bpe.h"
 #include "sp/large_table.h"
 
@@ -144,6 +145,11 @@ struct BpeScratch {
   LargeTable<Slot> slots_;     // power-of-two size, at least 4/3 of max_entries_: at most 3/4 full
   std::string keys_;           // bytes of the memoized pieces over 16 bytes
   std::vector<uint32_t> ids_;  // ids of the memoized pieces with over 2 ids
+
+  // This thread's words of the shared memo's arena (BpeSharedMemo::publish).
+  BpeSharedMemo::ArenaChunk shared_arena_;
+  BpeSharedMemo::User shared_user_;
+  bool shared_on_ = false;  // the last BpeSharedMemo::shared answer: encode_batched prefetches its slots
 
   // encode_span() writes ids here: sizing a caller's vector for the worst
   // case (one id per byte) up front would zero-fill four bytes per input
@@ -289,6 +295,11 @@ struct BpeEngine {
   bool byte_fallback_ = false;
   uint32_t unk_id_ = kNoRank;
   bool fuse_unk_ = false;
+  // The memo of merged pieces shared by every thread that encodes with this
+  // model (bpe_shared_memo.h), probed when a thread's own memo misses.
+  // Written while the engine is otherwise read-only: it is insert-only and
+  // lock-free, and what it answers is what merging would give.
+  std::unique_ptr<BpeSharedMemo> shared_memo_;
 };
 
 }  // namespace sp

@@ -7,8 +7,12 @@
 // adjacent pair of lowest priority, the leftmost on ties, while any pair has
 // one (GPT-2's encoder.py, HF tokenizers' BPE, tiktoken's byte_pair_encode) -
 // on every valid input, in O(n log n) per pre-token whatever it holds, with
-// the same ids whatever the cache size. A model is immutable after loading and
-// may be shared by any number of threads; each thread owns its BpeCache.
+// the same ids whatever the cache size. A model's vocabulary is immutable
+// after loading and the model may be shared by any number of threads; each
+// thread owns its BpeCache. Once two caches have encoded with a model, its
+// threads also share a memo of merged pieces, lock-free and bounded (16 MB at
+// most, touched as it fills), which changes how fast encode() is, never what
+// it gives.
 #pragma once
 
 #include <cstdint>
