@@ -24,16 +24,16 @@
 //      thread 1024 words at a time; a piece stays within 8 slots of its
 //      home or is not kept, so no counter is shared. A piece it answers also
 //      goes into the thread's memo, and each batch prefetches its slots.
-//      It is used once two threads (BpeScratches) have used it: a lone
-//      worker would only probe for its own pieces.
+//      It is used once kMinUsers (8) threads (BpeScratches) have used it:
+//      a few workers would mostly probe for their own pieces.
 //      Measured on the 2-core VM (GPT-2, 100 MB of mixed text, whole
 //      process): cold merges 776k at 1 worker, 829k at 2, so most come from
 //      the thread memo's compactions, not from other threads (at least 154k
 //      of the 776k the thread had merged before); at 2 workers the shared
 //      memo answers 195k (24%), yet CPU is +6.9% (wall +5.3%; 1 worker
 //      unchanged): a probe is a cache miss on every cold piece, and a short
-//      merge (~0.6 us, perf) is not much dearer. It is kept for many
-//      workers, where the pieces other threads merged are the larger share;
+//      merge (~0.6 us, perf) is not much dearer. On the 16-core box (same
+//      text x 10, 6 alternating pairs): 8 workers 1.03x, 16 workers 1.08x;
 //   3. the merge loop: a rank scan over a small stack array for short pieces;
 //      for long ones, BPE on (id, count) runs when the piece is a few runs of
 //      equal bytes (a megabyte of one letter, digit, space or punctuation costs

@@ -19,10 +19,11 @@ namespace {
 std::atomic<uint64_t> memo_serials{0};
 }  // namespace
 
-BpeSharedMemo::BpeSharedMemo(size_t slots, size_t arena_words)
+BpeSharedMemo::BpeSharedMemo(size_t slots, size_t arena_words, size_t min_users)
     : slots_(slots),
       arena_(arena_words),
       chunk_words_(std::min(kChunkWords, arena_words)),
+      min_users_(min_users),
       serial_(memo_serials.fetch_add(1, std::memory_order_relaxed) + 1) {}
 
 size_t BpeSharedMemo::entries() const {

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <random>
 #include <string>
 #include <thread>
@@ -242,16 +243,22 @@ TEST_F(Gpt2SharedMemo, ManyThreadsGiveTheIdsOfOneThreadWithoutCaches) {
   EXPECT_GT(held, 100u);
 }
 
-TEST_F(Gpt2SharedMemo, UsedOnceASecondThreadEncodes) {
+TEST_F(Gpt2SharedMemo, UsedOnceEnoughCachesHaveEncoded) {
   const std::vector<std::string> docs = documents(5, 300, 1);
-  BpeCache first;
+  std::vector<std::unique_ptr<BpeCache>> caches;
   std::vector<uint32_t> alone;
-  for (const std::string& d : docs) model_->encode(d, alone, first);
-  EXPECT_EQ(shared_memo()->entries(), 0u);  // one thread alone leaves it untouched
-  std::thread([&] {
-    BpeCache second;
+  for (size_t k = 0; k + 1 < BpeSharedMemo::kMinUsers; ++k) {
+    caches.push_back(std::make_unique<BpeCache>());
     std::vector<uint32_t> ids;
-    for (const std::string& d : docs) model_->encode(d, ids, second);
+    for (const std::string& d : docs) model_->encode(d, ids, *caches.back());
+    if (k == 0) alone = ids;
+    EXPECT_EQ(ids, alone);
+  }
+  EXPECT_EQ(shared_memo()->entries(), 0u);  // fewer users than kMinUsers leave it untouched
+  std::thread([&] {
+    BpeCache last;
+    std::vector<uint32_t> ids;
+    for (const std::string& d : docs) model_->encode(d, ids, last);
     EXPECT_EQ(ids, alone);
   }).join();
   EXPECT_GT(shared_memo()->entries(), 100u);

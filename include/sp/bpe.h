@@ -9,7 +9,7 @@
 // on every valid input, in O(n log n) per pre-token whatever it holds, with
 // the same ids whatever the cache size. A model's vocabulary is immutable
 // after loading and the model may be shared by any number of threads; each
-// thread owns its BpeCache. Once two caches have encoded with a model, its
+// thread owns its BpeCache. Once several caches have encoded with a model, its
 // threads also share a memo of merged pieces, lock-free and bounded (16 MB at
 // most, touched as it fills), which changes how fast encode() is, never what
 // it gives.
