@@ -13,10 +13,8 @@ namespace {
 // Arena words that hold n bytes.
 constexpr size_t words_of(size_t n) { return (n + 3) / 4; }
 
-}  // namespace
+std::atomic<uint64_t> memo_serials{0};  // the last serial_ given
 
-namespace {
-std::atomic<uint64_t> memo_serials{0};
 }  // namespace
 
 BpeSharedMemo::BpeSharedMemo(size_t slots, size_t arena_words, size_t min_users)
