@@ -5,7 +5,7 @@
 // one on ties, until no adjacent pair has a rank.
 //
 // Three ways to get there, cheapest first, behind a per-thread front cache
-// of recent pieces of up to 15 bytes and 11 ids (BpeScratch::Front), which
+// of recent pieces of up to 15 bytes and 4 ids (BpeScratch::Front), which
 // answers about nine pieces in ten of real text with one probe:
 //   1. the piece is itself a vocabulary token that may be emitted whole:
 //      under ignore_merges (HF) or tiktoken's rule every token, else those
@@ -63,6 +63,9 @@
 #endif
 
 namespace sp {
+
+static_assert(BpeEngine::kIdBits <= BpeScratch::kFrontCountShift, "Front packs the count above the first id");
+static_assert(sizeof(BpeScratch::Front) == 32);
 
 namespace {
 
@@ -257,7 +260,7 @@ uint32_t* BpeEngine::encode_batched(ForEachPiece&& for_each_piece, uint32_t* out
   // matches: an exact key's tail holds its length (1..15) in the top byte,
   // and a long piece's compare word is set to 0 below. So the hit test is
   // the same two compares for every piece, with no length test.
-  static constexpr BpeScratch::Front kNoFront{0, ~uint64_t{0}, {}, 0};
+  static constexpr BpeScratch::Front kNoFront{0, ~uint64_t{0}, {}};
   BpeScratch::Front* const no_front = const_cast<BpeScratch::Front*>(&kNoFront);
   auto hit = [](const Pending& p) { return p.front->head == p.key.head && p.front->tail == p.key.tail; };
   auto flush = [&] {
@@ -273,8 +276,10 @@ uint32_t* BpeEngine::encode_batched(ForEachPiece&& for_each_piece, uint32_t* out
       if (hit(p)) {
         // Copy all kFrontIds ids whatever the count (kIdSlack makes room),
         // so the common one-id hit takes no loop.
+        const uint32_t first = p.front->ids[0];
         std::memcpy(out, p.front->ids, sizeof p.front->ids);
-        out += p.front->count;
+        out[0] = first & BpeScratch::kFrontIdMask;
+        out += first >> BpeScratch::kFrontCountShift;
         continue;
       }
       if (p.front == no_front) p.key = PieceKey(std::string_view(p.data, p.n));  // the real tail word
@@ -311,8 +316,8 @@ uint32_t* BpeEngine::emit_piece(std::string_view piece, const PieceKey& key, uin
   const size_t n = piece.size();
   if (n == 1) {  // single bytes: their ids are fixed at build, no lookup at all
     const BpeScratch::Front& f = byte_front_[static_cast<uint8_t>(piece[0])];
-    std::copy(f.ids, f.ids + f.count, out);
-    return out + f.count;
+    *out = f.ids[0] & BpeScratch::kFrontIdMask;  // at most one symbol per byte
+    return out + f.count();
   }
   if (n == 0) return out;
   // Front cache first: a hit costs one probe of a table that stays in L2.
@@ -323,7 +328,8 @@ uint32_t* BpeEngine::emit_piece(std::string_view piece, const PieceKey& key, uin
       // Copy all kFrontIds slots whatever the count (the slack makes room),
       // so the common 1-id hit takes no loop branch.
       std::memcpy(out, front->ids, sizeof front->ids);
-      return out + front->count;
+      out[0] &= BpeScratch::kFrontIdMask;
+      return out + front->count();
     }
   }
   uint32_t* const end = emit_uncached(piece, key, out, cache);
@@ -336,7 +342,7 @@ void BpeEngine::remember(BpeScratch::Front& front, const PieceKey& key, const ui
   if (count > BpeScratch::kFrontIds) return;
   front.head = key.head, front.tail = key.tail;
   std::copy(ids, end, front.ids);
-  front.count = static_cast<uint8_t>(count);
+  front.ids[0] |= static_cast<uint32_t>(count) << BpeScratch::kFrontCountShift;
 }
 
 uint32_t* BpeEngine::emit_uncached(std::string_view piece, const PieceKey& key, uint32_t* out,

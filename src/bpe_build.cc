@@ -255,15 +255,12 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     const char byte = static_cast<char>(b);
     const PieceKey key(std::string_view(&byte, 1));
     BpeScratch::Front& f = m.byte_front_[b];
-    f = BpeScratch::Front{key.head, key.tail, {}, 0};
-    if (v.units == BpeVocabulary::Units::kBytes) {
-      f.ids[0] = m.byte_ids_[b], f.count = 1;
-    } else {
-      std::vector<uint32_t> symbols;
-      const size_t n = m.character_symbols(std::string_view(&byte, 1), symbols);
-      std::copy(symbols.begin(), symbols.begin() + n, f.ids);
-      f.count = static_cast<uint8_t>(n);
-    }
+    f = BpeScratch::Front{key.head, key.tail, {}};
+    std::vector<uint32_t> symbols{m.byte_ids_[b]};
+    const size_t n = v.units == BpeVocabulary::Units::kBytes
+                         ? 1
+                         : m.character_symbols(std::string_view(&byte, 1), symbols);  // one symbol at most
+    if (n == 1) f.ids[0] = symbols[0] | uint32_t{1} << BpeScratch::kFrontCountShift;
   }
 
   // Which tokens may be emitted whole. Without ignore_merges, a token is
