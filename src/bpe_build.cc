@@ -195,12 +195,13 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
   }
   m.merge_count_ = kept.size();
 
-  // The merges by pair (find_rank), at most two thirds full: linear probing
-  // stays within a cache line or two, and the table stays small.
+  // The merges by pair (find_rank), at most 80% full: probing starts at a
+  // line of kPairBucket words, and the table stays small.
   {
-    const size_t size = std::max<size_t>(16, std::bit_ceil(kept.size() + kept.size() / 2));
-    m.pair_table_.assign(size, E::kNoPair);
-    m.pair_shift_ = 64 - std::countr_zero(size);
+    const size_t size = std::max<size_t>(2 * E::kPairBucket, std::bit_ceil(kept.size() + kept.size() / 4));
+    m.pair_table_.assign_zero(size);
+    std::fill(m.pair_table_.data(), m.pair_table_.data() + size, E::kNoPair);
+    m.pair_shift_ = 64 - std::countr_zero(size / E::kPairBucket);
     for (const BpeVocabulary::Merge& r : kept) {
       const uint64_t key = uint64_t{r.left} << E::kIdBits | r.right;
       size_t i = m.pair_slot(key);
