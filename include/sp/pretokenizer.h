@@ -106,10 +106,10 @@ std::string_view pretoken_regex(PretokenPattern p);
 size_t gpt2_pretoken_end(std::string_view text, size_t pos);
 
 // The fast path for encoders: up to 64 bytes of pre-tokens at once.
-// gpt2_pretoken_window fills it with text[pos, pos + 64) and finds the
-// pre-tokens that start at pos and end within those bytes with a handful of
-// SIMD class masks, no branch per byte or per piece, when the bytes are ASCII
-// (most of prose and code). `bytes` is padded, so a piece's first 16 bytes
+// gpt2_pretoken_window (and the cl100k shape's windows, below) fills it with
+// text[pos, pos + 64) and finds the pre-tokens that start at pos and end
+// within those bytes with a handful of SIMD class masks, no branch per byte or
+// per piece, when the bytes are ASCII (most of prose and code). `bytes` is padded, so a piece's first 16 bytes
 // can be loaded from it without reading past the text.
 struct PretokenWindow {
   static constexpr size_t kBytes = 64;
