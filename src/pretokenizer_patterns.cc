@@ -30,8 +30,12 @@
 // Every failed attempt scans only characters that the piece finally returned
 // covers (or a bounded look-ahead), so a text scans in linear time.
 //
-// The ASCII fast path is compiled once per SIMD target (Highway's
-// foreach_target re-includes this file for each); everything else is
+// Encoders take the cl100k shape 64 bytes at a time (cl100k_window, as
+// GPT-2's gpt2_pretoken_window), and a scanner for what a window leaves.
+//
+// The scanners' ASCII fast path is compiled once per SIMD target (Highway's
+// foreach_target re-includes this file for each); everything else, the
+// window included (its SIMD part is classify64, dispatched on its own), is
 // compiled once, in the first pass.
 #ifndef SP_PRETOKENIZER_PATTERNS_ONCE
 #define SP_PRETOKENIZER_PATTERNS_ONCE
