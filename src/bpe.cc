@@ -46,9 +46,9 @@
 // up to 15 bytes is exactly two 64-bit words, its length included
 // (PieceKey). The merges are found by left token, then a binary search of its
 // few right partners (find_rank). encode() pre-tokenizes 64 bytes at a time
-// (gpt2_pretoken_window, or the pattern's window: for_each_pretoken), prefetches the table slots of a batch of pieces
-// before emitting them, and writes ids to a per-cache scratch buffer sized
-// for one id per byte.
+// (gpt2_pretoken_window, or the pattern's window: for_each_pretoken),
+// prefetches the table slots of a batch of pieces before emitting them, and
+// writes ids to a per-cache scratch buffer sized for one id per byte.
 #include <algorithm>
 #include <bit>
 #include <cstring>

@@ -109,8 +109,9 @@ size_t gpt2_pretoken_end(std::string_view text, size_t pos);
 // gpt2_pretoken_window (and the cl100k shape's windows, below) fills it with
 // text[pos, pos + 64) and finds the pre-tokens that start at pos and end
 // within those bytes with a handful of SIMD class masks, no branch per byte or
-// per piece, when the bytes are ASCII (most of prose and code). `bytes` is padded, so a piece's first 16 bytes
-// can be loaded from it without reading past the text.
+// per piece, when the bytes are ASCII (most of prose and code). `bytes` is
+// padded, so a piece's first 16 bytes can be loaded from it without reading
+// past the text.
 struct PretokenWindow {
   static constexpr size_t kBytes = 64;
   alignas(64) char bytes[kBytes + 16];  // text[pos, pos + 64), then spaces
