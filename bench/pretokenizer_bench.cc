@@ -140,6 +140,19 @@ void run_pattern(benchmark::State& state, sp::PretokenPattern p, const std::stri
   state.counters["pieces"] = static_cast<double>(n);
 }
 
+// The encoders' path: for_each_pretoken, through the pattern's 64-byte
+// window where it has one (GPT-2 and the cl100k shape; o200k's scanner alone).
+void run_for_each(benchmark::State& state, sp::PretokenPattern p, const std::string& text) {
+  size_t n = 0;
+  for (auto _ : state) {
+    n = 0;
+    sp::for_each_pretoken(p, text, [&](size_t, size_t, const char*) { ++n; });
+    benchmark::DoNotOptimize(n);
+  }
+  state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * text.size()));
+  state.counters["pieces"] = static_cast<double>(n);
+}
+
 void run_pcre2(benchmark::State& state, sp::PretokenPattern p, const std::string& text) {
   const sp::RegexSplitter splitter(sp::pretoken_regex(p));
   std::vector<std::pair<size_t, size_t>> matches;
@@ -158,14 +171,16 @@ const std::string& bench_text(int which) {
 
 void register_pattern_benchmarks() {
   using P = sp::PretokenPattern;
-  const std::pair<P, const char*> patterns[] = {{P::kGpt2, "gpt2"},     {P::kCl100k, "cl100k"},
-                                                {P::kLlama3, "llama3"}, {P::kQwen2, "qwen2"},
-                                                {P::kO200k, "o200k"},   {P::kMegatronV2, "megatron_v2"}};
+  const std::pair<P, const char*> patterns[] = {
+      {P::kGpt2, "gpt2"},   {P::kCl100k, "cl100k"}, {P::kLlama3, "llama3"},           {P::kQwen2, "qwen2"},
+      {P::kO200k, "o200k"}, {P::kMegatronV1, "megatron_v1"}, {P::kMegatronV2, "megatron_v2"}};
   const char* const text_names[] = {"EnglishProse", "SourceCode", "Multilingual"};
   for (const auto& [p, name] : patterns) {
     for (int t = 0; t < 3; ++t) {
       benchmark::RegisterBenchmark((std::string("BM_PretokenEnd_") + name + "_" + text_names[t]).c_str(),
                                    [p = p, t](benchmark::State& s) { run_pattern(s, p, bench_text(t)); });
+      benchmark::RegisterBenchmark((std::string("BM_ForEachPretoken_") + name + "_" + text_names[t]).c_str(),
+                                   [p = p, t](benchmark::State& s) { run_for_each(s, p, bench_text(t)); });
     }
   }
   for (const auto& [p, name] : patterns) {

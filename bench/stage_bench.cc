@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "hf_pretokenizer.h"
 #include "sp/byte_source.h"
 #include "sp/cli.h"
 #include "sp/error.h"
@@ -143,13 +144,35 @@ struct Row {
   double seconds;
 };
 
-// The split pattern of the tokenizer when it is known from the flags alone.
-std::optional<sp::PretokenPattern> pattern_of(const sp::TokenizerOptions& o) {
-  if (o.type == "GPT2BPETokenizer") return sp::PretokenPattern::kGpt2;
+// The tokenizer's split pattern, with a label for the row, when it has a
+// scanner: GPT-2's; the one a TikTokenizer chose (its identity's spelling,
+// given or implied by the encoding); the fast path of a tokenizer.json's
+// pre_tokenizer.
+struct ShownPattern {
+  sp::PretokenPattern pattern;
+  std::string label;
+};
+std::optional<ShownPattern> pattern_of(const sp::TokenizerOptions& o, const sp::TextTokenizer& tok) {
+  if (o.type == "GPT2BPETokenizer") return ShownPattern{sp::PretokenPattern::kGpt2, "GPT-2"};
   if (o.type == "TikTokenizer") {
-    if (o.tiktoken_pattern.empty()) return sp::PretokenPattern::kMegatronV2;  // Megatron's default for its JSON
-    if (auto p = sp::pretoken_pattern_by_name(o.tiktoken_pattern)) return p;
-    return sp::pretoken_pattern_for_regex(o.tiktoken_pattern);
+    for (const auto& [key, spelling] : tok.identity) {
+      if (key != "tiktoken_pattern") continue;
+      auto p = sp::pretoken_pattern_by_name(spelling);
+      if (!p) p = sp::pretoken_pattern_for_regex(spelling);
+      if (p) return ShownPattern{*p, spelling.size() <= 16 ? spelling : "the given regex"};
+    }
+    return std::nullopt;
+  }
+  if (o.type == "HuggingFaceTokenizer") {
+    const std::string json_path =
+        std::filesystem::is_directory(o.model) ? o.model + "/tokenizer.json" : o.model;
+    simdjson::dom::parser parser;
+    simdjson::dom::element root, pre;
+    if (parser.load(json_path).get(root) || root["pre_tokenizer"].get(pre)) return std::nullopt;
+    if (const auto fast = sp::hf::PreTokenizer::parse(pre, json_path).fast()) {
+      // A prefix space, when the file asks for one, is left out of this row.
+      return ShownPattern{fast->pattern, "tokenizer.json's pre_tokenizer"};
+    }
   }
   return std::nullopt;
 }
@@ -219,25 +242,22 @@ int run(int argc, char** argv) {
                       });
                   })});
 
-  // Pre-tokenize alone, with the tokenizer's pattern when the flags say it.
-  const std::optional<sp::PretokenPattern> pattern = pattern_of(topt);
-  const sp::PretokenPattern shown = pattern.value_or(sp::PretokenPattern::kGpt2);
+  // Pre-tokenize alone, with the tokenizer's pattern when it has a scanner.
+  const std::optional<ShownPattern> pattern = pattern_of(topt, tok);
+  const sp::PretokenPattern shown = pattern ? pattern->pattern : sp::PretokenPattern::kGpt2;
   uint64_t pieces = 0;
-  rows.push_back({std::string("pre-tokenize: ") +
-                      (shown == sp::PretokenPattern::kGpt2 ? "for_each_pretoken (GPT-2)"
-                                                           : "pretoken_end (" + args.get("tiktoken-pattern") + ")") +
-                      (pattern ? "" : " [GPT-2's pattern: this tokenizer's own is not known here]"),
+  rows.push_back({"pre-tokenize: for_each_pretoken (" + (pattern ? pattern->label : "GPT-2") + ")" +
+                      (pattern ? "" : " [GPT-2's pattern: this tokenizer's own has no scanner]"),
                   best_seconds(runs, [&] {
                     pieces = 0;
+                    // The encoders' paths: GPT-2's window called directly, another
+                    // pattern's through for_each_pretoken(pattern, ...).
                     if (shown == sp::PretokenPattern::kGpt2) {
                       for (size_t i = 0; i < c.seqs.size(); ++i)
                         sp::for_each_pretoken(seq_text(c, i), [&](size_t, size_t, const char*) { ++pieces; });
                     } else {
-                      const sp::PretokenEndFunction end = sp::pretoken_end_function(shown);
-                      for (size_t i = 0; i < c.seqs.size(); ++i) {
-                        const std::string_view t = seq_text(c, i);
-                        for (size_t pos = 0; pos < t.size(); ++pieces) pos = end(t, pos);
-                      }
+                      for (size_t i = 0; i < c.seqs.size(); ++i)
+                        sp::for_each_pretoken(shown, seq_text(c, i), [&](size_t, size_t, const char*) { ++pieces; });
                     }
                   })});
 

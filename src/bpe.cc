@@ -46,9 +46,9 @@
 // up to 15 bytes is exactly two 64-bit words, its length included
 // (PieceKey). The merges are found by left token, then a binary search of its
 // few right partners (find_rank). encode() pre-tokenizes 64 bytes at a time
-// (gpt2_pretoken_window), prefetches the table slots of a batch of pieces
-// before emitting them, and writes ids to a per-cache scratch buffer sized
-// for one id per byte.
+// (gpt2_pretoken_window, or the pattern's window: for_each_pretoken),
+// prefetches the table slots of a batch of pieces before emitting them, and
+// writes ids to a per-cache scratch buffer sized for one id per byte.
 #include <algorithm>
 #include <bit>
 #include <cstring>
@@ -163,6 +163,10 @@ std::span<const uint32_t> BpeModel::encode_span(std::string_view text, PretokenE
   return engine_->encode_with(text, pretoken_end, {}, *cache.scratch_);
 }
 
+std::span<const uint32_t> BpeModel::encode_span(std::string_view text, PretokenPattern p, BpeCache& cache) const {
+  return engine_->encode_with(text, nullptr, {}, *cache.scratch_, nullptr, nullptr, p);
+}
+
 std::span<const uint32_t> BpeModel::encode_span(std::string_view text, StatefulPretokenEnd pretoken_end,
                                                 const void* state, BpeCache& cache) const {
   return engine_->encode_with(text, nullptr, {}, *cache.scratch_, pretoken_end, state);
@@ -172,13 +176,15 @@ std::span<const uint32_t> BpeModel::encode_pieces(std::span<const std::string_vi
   return engine_->encode_with({}, nullptr, pieces, *cache.scratch_);
 }
 
-// One entry for the three ways text arrives: GPT-2 pre-tokenization (the
-// window fast path), another pre-tokenizer's end function (stateless or with
-// its state), or pieces split by the caller. `text` is empty and both end
-// functions null for the last.
+// One entry for the ways text arrives: a pattern's pre-tokenization (GPT-2's
+// unless told; the window fast path where the pattern has one), another
+// pre-tokenizer's end function (stateless or with its state), or pieces split
+// by the caller. `text` is empty and both end functions null for the last;
+// `pattern` counts only when both end functions are null.
 std::span<const uint32_t> BpeEngine::encode_with(std::string_view text, BpeModel::PretokenEnd pretoken_end,
                                                  std::span<const std::string_view> pieces, BpeScratch& cache,
-                                                 BpeModel::StatefulPretokenEnd stateful_end, const void* state) const {
+                                                 BpeModel::StatefulPretokenEnd stateful_end, const void* state,
+                                                 PretokenPattern pattern) const {
   // Room for the worst case, one id per byte, plus emit_piece's slack. A
   // megabyte-sized buffer left by an unusually long text is given back
   // first, so one huge document does not pin it for the thread's life.
@@ -214,15 +220,23 @@ std::span<const uint32_t> BpeEngine::encode_with(std::string_view text, BpeModel
     if (cached) end = encode_batched(for_each, end, cache);
     else for_each([&](const char* p, size_t n, const char*) { emit(std::string_view(p, n)); });
   } else if (!cached) {  // caches off (tests of the merge loop): one piece at a time
+    const PretokenEndFunction piece_end = pretoken_end_function(pattern);
     for (size_t pos = 0; pos < text.size();) {
-      const size_t next = gpt2_pretoken_end(text, pos);
+      const size_t next = piece_end(text, pos);
       emit(text.substr(pos, next - pos));
       pos = next;
     }
-  } else {
+  } else if (pattern == PretokenPattern::kGpt2) {  // GPT-2's window and scanner called directly
     end = encode_batched(
         [&](auto&& on_piece) {
           for_each_pretoken(text,
+                            [&](size_t at, size_t n, const char* padded) { on_piece(text.data() + at, n, padded); });
+        },
+        end, cache);
+  } else {
+    end = encode_batched(
+        [&](auto&& on_piece) {
+          for_each_pretoken(pattern, text,
                             [&](size_t at, size_t n, const char* padded) { on_piece(text.data() + at, n, padded); });
         },
         end, cache);
@@ -230,8 +244,8 @@ std::span<const uint32_t> BpeEngine::encode_with(std::string_view text, BpeModel
   return {begin, end};
 }
 
-// The hot loop. Pieces go in batches: a batch is pre-tokenized (for GPT-2 64
-// bytes at a time, for_each_pretoken), each piece's key is built from the
+// The hot loop. Pieces go in batches: a batch is pre-tokenized (64 bytes at
+// a time where the pattern has a window, for_each_pretoken), each piece's key is built from the
 // window's padded copy without a branch, and its front cache slot is
 // prefetched; then the slots of the pieces that missed the front cache get
 // their vocabulary and memo slots prefetched, and only then are the pieces

@@ -174,7 +174,7 @@ struct HfModel {
   Normalizer normalizer;
   PreTokenizer pre_tokenizer;
   AddedTokenMatcher raw_tokens, normalized_tokens;
-  BpeModel::PretokenEnd fast_end = nullptr;  // the fast path's scanner, or null
+  std::optional<PretokenPattern> fast_pattern;  // the fast path's pre-tokenizer
   bool fast_prefix_space = false;
   // Where pieces may be cut without changing ids (character-level BPE, bpe_cuts.h).
   BpeCuts cuts;
@@ -223,13 +223,13 @@ class Encoder {
 
   void encode_stretch(std::string_view text, bool first) {
     const HfModel& m = *m_;
-    if (m.fast_end) {
+    if (m.fast_pattern) {
       if (m.fast_prefix_space && text[0] != ' ') {
         prefixed_.assign(1, ' ');
         prefixed_.append(text);
         text = prefixed_;
       }
-      append(m.bpe->encode_span(text, m.fast_end, cache_));
+      append(m.bpe->encode_span(text, *m.fast_pattern, cache_));
       return;
     }
     if (m.pre_tokenizer.empty() && m.cuts.any()) {  // no pre-tokenizer (Llama-2, Mistral): the cuts are the pieces
@@ -501,7 +501,7 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   m.cuts = BpeCuts::build(v);
   m.bpe = BpeModel::build(std::move(v), source);
   if (const auto fast = m.pre_tokenizer.fast()) {
-    m.fast_end = pretoken_end_function(fast->pattern);
+    m.fast_pattern = fast->pattern;
     m.fast_prefix_space = fast->add_prefix_space;
   }
 

@@ -114,30 +114,8 @@ using simd::classify64;
 // run stays whole).
 size_t gpt2_pretoken_window(std::string_view text, size_t pos, PretokenWindow& w) {
   constexpr size_t kN = PretokenWindow::kBytes;
-  const size_t avail = std::min(text.size() - pos, kN);
-  const char* src = text.data() + pos;
-  // Non-ASCII within the next 8 bytes (most pieces of non-Latin text, and
-  // the neighbours of a curly quote in English): the window could cover a
-  // piece or two at most, which the scanner finds for less than the cost of
-  // building the window, so say so before copying anything.
-  if (avail >= 8) {
-    uint64_t head;
-    std::memcpy(&head, src, 8);
-    if (head & 0x8080808080808080ull) {
-      w.covered = 0;
-      return 0;
-    }
-  } else if (static_cast<uint8_t>(src[0]) >= 0x80) {
-    w.covered = 0;
-    return 0;
-  }
-  if (avail == kN) {
-    std::memcpy(w.bytes, src, kN);
-  } else {
-    std::memcpy(w.bytes, src, avail);
-    std::memset(w.bytes + avail, ' ', kN - avail);
-  }
-  std::memset(w.bytes + kN, ' ', sizeof w.bytes - kN);
+  const size_t avail = simd::fill_window(text, pos, w);
+  if (avail == 0) return 0;
   const ClassMasks m = classify64(w.bytes);
 
   const uint64_t nonwhite = ~(m.white | m.high);

@@ -30,12 +30,18 @@
 // Every failed attempt scans only characters that the piece finally returned
 // covers (or a bounded look-ahead), so a text scans in linear time.
 //
-// The ASCII fast path is compiled once per SIMD target (Highway's
-// foreach_target re-includes this file for each); everything else is
+// Encoders take the cl100k shape 64 bytes at a time (cl100k_window, as
+// GPT-2's gpt2_pretoken_window), and a scanner for what a window leaves.
+//
+// The scanners' ASCII fast path is compiled once per SIMD target (Highway's
+// foreach_target re-includes this file for each); everything else, the
+// window included (its SIMD part is classify64, dispatched on its own), is
 // compiled once, in the first pass.
 #ifndef SP_PRETOKENIZER_PATTERNS_ONCE
 #define SP_PRETOKENIZER_PATTERNS_ONCE
+#include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
@@ -280,6 +286,116 @@ const char* o200k_piece_end_general(const char* p, const char* end) {
     return trailer_end<S.slash_trailer>(body, end);
   }
   return whitespace_piece_end<S.whole_final_run>(p, end);
+}
+
+// ---- The 64-byte window of the cl100k shape: a text's pieces from class
+// masks of 64 ASCII bytes (simd::classify64), no branch per byte or per
+// piece. With L letters, N digits, S White_Space, C = CR LF, B = S but C,
+// O the rest, a piece starts at byte i when
+//   - an L run starts at i and byte i - 1 is not its prefix; the prefix is
+//     a B (always a piece start: nothing takes a B but a letter run) or an O
+//     that starts a piece alone: an O run of one byte, not after a U+0020
+//     (that space would take it, ` ?[^\s\p{L}\p{N}]+`), before the L run;
+//   - i is that prefix;
+//   - a digit group starts at i: an N run's start, then every 3rd digit of
+//     the run (or every digit when groups are single);
+//   - an O run starts at i and byte i - 1 is not U+0020; else i - 1;
+//   - in an S run, i is the first byte that is not the trailer of the O
+//     run before it (its leading C bytes, `[\r\n]*`), or the byte after the
+//     run's last C (`\s*[\r\n]`), or the run's last byte, not a C, when a
+//     non-space follows (`\s+(?!\S)`, or that byte being a prefix);
+//   - a contraction ends at i (it starts at an apostrophe that is a
+//     letter run's prefix; the letters inside it start nothing).
+// At the text's end (known here only when the text ends inside the window)
+// the window holds spaces after the text: an S run goes on into them, which
+// gives `\s+(?!\S)` its answer there, and kCl100k's `\s++$` keeps the final
+// run whole. Whether i starts a piece depends on bytes i - 2 .. i + 1 and,
+// inside an S run, on where the run ends; so starts are final below the
+// byte before the first unknown one (non-ASCII, or past the window) and
+// below the second byte of an S run that reaches it.
+template <Spec S>
+size_t cl100k_window(std::string_view text, size_t pos, PretokenWindow& w) {
+  static_assert(!S.by_case && (S.max_digits == 1 || S.max_digits == 3));
+  constexpr size_t kN = PretokenWindow::kBytes;
+  const size_t avail = simd::fill_window(text, pos, w);
+  if (avail == 0) return 0;
+  const simd::ClassMasks m = simd::classify64(w.bytes);
+  const auto run_starts = [](uint64_t x) { return x & ~(x << 1); };
+  const uint64_t white = m.white, crlf = m.crlf;
+  const uint64_t other = ~(m.white | m.high | m.letter | m.digit);
+
+  const uint64_t letter_runs = run_starts(m.letter);
+  const uint64_t other_runs = run_starts(other);
+  const uint64_t other_starts = other_runs & ~(m.space << 1);  // else the U+0020 before starts the piece
+  const uint64_t prefix = (letter_runs >> 1) & ((white & ~crlf) | other_starts);
+  uint64_t digit_starts = m.digit;
+  if constexpr (S.max_digits == 3) {
+    digit_starts = run_starts(m.digit);
+    // A group start with 3 digits after it (4 in a row) puts one 3 further on.
+    const uint64_t four = m.digit & (m.digit >> 1) & (m.digit >> 2) & (m.digit >> 3);
+    for (uint64_t g = digit_starts & four; g != 0; g = (g << 3) & four) digit_starts |= g << 3;
+  }
+  // The trailer: C runs right after O. Adding each one's first bit carries
+  // through the run, so the sum differs from crlf exactly on those runs.
+  const uint64_t trailer_first = crlf & (other << 1);
+  const uint64_t trailer = ((crlf + trailer_first) ^ crlf) & crlf;
+  // S bytes with a C at or after them in their run: C spread backwards
+  // through S runs, doubling the reach each step (6 steps cover 64 bytes).
+  uint64_t crlf_ahead = crlf, run = white;
+  for (int k = 1; k < 64; k *= 2) {
+    crlf_ahead |= (crlf_ahead >> k) & run;
+    run &= run >> k;
+  }
+  const uint64_t after_last_crlf = white & ~crlf_ahead & (crlf << 1);
+  const uint64_t white_firsts = run_starts(white & ~trailer);
+  // Holds the B prefixes of letters and the spaces of punctuation too.
+  const uint64_t white_lasts = white & ~crlf & ~(white >> 1);
+  // The O prefixes are O piece starts.
+  uint64_t starts =
+      (letter_runs & ~(prefix << 1)) | digit_starts | other_starts | white_firsts | after_last_crlf | white_lasts | 1;
+  if constexpr (S.contractions == Contractions::kAlone) {
+    // Each one changes starts only among its own letters and the byte after it.
+    for (uint64_t a = m.apostrophe & prefix; a != 0; a &= a - 1) {
+      const int i = std::countr_zero(a);
+      if (const size_t len = contraction_length(w.bytes + i, w.bytes + sizeof w.bytes)) {
+        starts &= ~(((uint64_t{1} << (len - 1)) - 1) << (i + 1));
+        if (i + len < kN) starts |= uint64_t{1} << (i + len);
+      }
+    }
+  }
+
+  const size_t known = m.high ? static_cast<size_t>(std::countr_zero(m.high)) : kN;
+  // First byte of the S run that ends at byte `last` (S), from the non-S bytes below it.
+  const auto white_run_first = [&](size_t last) {
+    const uint64_t below = ~white & ((uint64_t{1} << last) - 1);
+    return below ? 64 - static_cast<size_t>(std::countl_zero(below)) : 0;
+  };
+  if (avail < kN && known >= avail) {  // the text ends here and every byte is known
+    uint64_t in_text = (uint64_t{1} << avail) - 1;
+    if constexpr (S.whole_final_run) {
+      if ((white >> (avail - 1)) & 1) {  // `\s++$`: the final run from its first start on is one piece
+        const uint64_t final_run = in_text & ~((uint64_t{1} << white_run_first(avail - 1)) - 1);
+        in_text &= ~(after_last_crlf & ~white_firsts & final_run);
+      }
+    }
+    w.starts = starts & in_text;
+    w.covered = avail;
+    return avail;
+  }
+  size_t final_below = known > 0 ? known - 1 : 0;
+  if (known > 0 && ((white >> (known - 1)) & 1)) {
+    final_below = std::min(final_below, white_run_first(known - 1) + 1);
+  }
+  if (final_below <= 1) {  // nothing but the piece at pos, which may run on
+    w.covered = 0;
+    return 0;
+  }
+  // The piece at the last final start may run on.
+  starts &= (uint64_t{1} << final_below) - 1;
+  const size_t last = 63 - static_cast<size_t>(std::countl_zero(starts));
+  w.starts = starts & ~(uint64_t{1} << last);
+  w.covered = last;
+  return last;
 }
 
 // ---- ASCII fast path: most pieces of prose and code are decided from a
@@ -552,6 +668,19 @@ void choose_pattern_scanners_again() { g_scanners.store(nullptr, std::memory_ord
 
 size_t pretoken_end(PretokenPattern p, std::string_view text, size_t pos) {
   return pretoken_end_function(p)(text, pos);
+}
+
+PretokenWindowFunction pretoken_window_function(PretokenPattern p) {
+  switch (p) {
+    case PretokenPattern::kGpt2: return &gpt2_pretoken_window;
+    case PretokenPattern::kCl100k: return &cl100k_window<kCl100kSpec>;
+    case PretokenPattern::kLlama3: return &cl100k_window<kLlama3Spec>;
+    case PretokenPattern::kQwen2: return &cl100k_window<kQwen2Spec>;
+    case PretokenPattern::kMegatronV1: return &cl100k_window<kMegatronV1Spec>;
+    case PretokenPattern::kO200k:
+    case PretokenPattern::kMegatronV2: break;
+  }
+  return nullptr;
 }
 
 PretokenEndFunction pretoken_end_function(PretokenPattern p) {

@@ -1,7 +1,7 @@
 // The pre-tokenizer's SIMD kernels, compiled once per Highway target: a file
 // that includes this after hwy/foreach_target.h gets them in each target's
-// namespace sp::simd::HWY_NAMESPACE (pretokenizer_simd.cc dispatches GPT-2's
-// 64-byte classifier, pretokenizer_patterns.cc builds its scanners per target
+// namespace sp::simd::HWY_NAMESPACE (pretokenizer_simd.cc dispatches the
+// windows' 64-byte classifier, pretokenizer_patterns.cc builds its scanners per target
 // on the 16-byte run tests). Bytes are compared as int8 lanes, so every target
 // reads the same classes from the same bytes.
 #if defined(SP_PRETOKENIZER_SIMD_INL_H_) == defined(HWY_TARGET_TOGGLE)
@@ -39,6 +39,7 @@ inline HWY_NOINLINE void Classify64(const char* p, ClassMasks* out) {
     if (c == ' ') m.space |= bit;
     if (IsWhite(c)) m.white |= bit;
     if (c == '\'') m.apostrophe |= bit;
+    if (c == '\r' || c == '\n') m.crlf |= bit;
   }
   *out = m;
 }
@@ -97,7 +98,7 @@ HWY_INLINE uint64_t MaskBits(D d, M m) {
   return x;
 }
 
-// GPT-2's class masks of p[0, 64): one vector per 16, 32 or 64 bytes (SVE
+// The class masks of p[0, 64): one vector per 16, 32 or 64 bytes (SVE
 // lanes are capped at 64 and come in powers of two, so they divide 64).
 inline HWY_NOINLINE void Classify64(const char* p, ClassMasks* out) {
   const hn::CappedTag<int8_t, 64> d;
@@ -111,6 +112,7 @@ inline HWY_NOINLINE void Classify64(const char* p, ClassMasks* out) {
     m.space |= MaskBits(d, space) << i;
     m.white |= MaskBits(d, hn::Or(space, InRange(d, v, '\t', 5))) << i;  // \t \n \v \f \r
     m.apostrophe |= MaskBits(d, hn::Eq(v, hn::Set(d, int8_t{'\''}))) << i;
+    m.crlf |= MaskBits(d, hn::Or(hn::Eq(v, hn::Set(d, int8_t{'\r'})), hn::Eq(v, hn::Set(d, int8_t{'\n'})))) << i;
     m.high |= MaskBits(d, hn::Lt(v, hn::Zero(d))) << i;
   }
   *out = m;

@@ -13,21 +13,26 @@
 // executes RDTSCP, which valgrind rejects on machines whose CPUID hides it.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
+#include <cstring>
+#include <string_view>
 
 #include "hwy/targets.h"
+#include "sp/pretokenizer.h"
 
 namespace sp::simd {
 
-// Per-byte class masks of 64 bytes of text (bit i = byte i), as GPT-2's
-// pre-tokenizer window reads them; a byte >= 0x80 is only `high`.
+// Per-byte class masks of 64 bytes of text (bit i = byte i), as the
+// pre-tokenizer windows read them; a byte >= 0x80 is only `high`.
 struct ClassMasks {
   uint64_t letter = 0;      // A-Z a-z
   uint64_t digit = 0;       // 0-9
   uint64_t space = 0;       // U+0020
   uint64_t white = 0;       // U+0020 \t \n \v \f \r
   uint64_t apostrophe = 0;  // '
+  uint64_t crlf = 0;        // \r \n (the cl100k shape's line breaks)
   uint64_t high = 0;        // >= 0x80 (part of a multi-byte character)
 };
 
@@ -43,6 +48,38 @@ inline ClassMasks classify64(const char* p) {
   ClassMasks m;
   classify64_kernel.load(std::memory_order_relaxed)(p, &m);
   return m;
+}
+
+// The windows' first step (gpt2_pretoken_window, the cl100k shape's
+// window): fills w.bytes with text[pos, pos + 64), spaces after the text's
+// end and after the 64 bytes, and returns how many of them are text; or
+// returns 0 (w.covered = 0) without copying when a byte of the first 8 is
+// non-ASCII (most pieces of non-Latin text, and the neighbours of a curly
+// quote in English), where the window could cover a piece or two at most,
+// which the scanner finds for less than the cost of building the window.
+inline size_t fill_window(std::string_view text, size_t pos, PretokenWindow& w) {
+  constexpr size_t kN = PretokenWindow::kBytes;
+  const size_t avail = std::min(text.size() - pos, kN);
+  const char* src = text.data() + pos;
+  if (avail >= 8) {
+    uint64_t head;
+    std::memcpy(&head, src, 8);
+    if (head & 0x8080808080808080ull) {
+      w.covered = 0;
+      return 0;
+    }
+  } else if (static_cast<uint8_t>(src[0]) >= 0x80) {
+    w.covered = 0;
+    return 0;
+  }
+  if (avail == kN) {
+    std::memcpy(w.bytes, src, kN);
+  } else {
+    std::memcpy(w.bytes, src, avail);
+    std::memset(w.bytes + avail, ' ', kN - avail);
+  }
+  std::memset(w.bytes + kN, ' ', sizeof w.bytes - kN);
+  return avail;
 }
 
 // The Highway targets this CPU runs (HWY_* bits): each needs every extension

@@ -304,8 +304,7 @@ class Encoder {
         if (e > b) pieces_.push_back(text.substr(b, e - b));
       return model_->encode_pieces(pieces_, cache_);
     }
-    if (*split_.pattern == PretokenPattern::kGpt2) return model_->encode_span(text, cache_);
-    return model_->encode_span(text, pretoken_end_function(*split_.pattern), cache_);
+    return model_->encode_span(text, *split_.pattern, cache_);
   }
 
   std::shared_ptr<const BpeModel> model_;

@@ -409,6 +409,29 @@ TEST_F(Gpt2, CacheSizeDoesNotChangeIds) {
   EXPECT_EQ(a, d);
 }
 
+// encode_span with a pattern: its window path (and, with caches off, its
+// scanner) gives the ids of its pieces, for every pattern, windowed or not.
+TEST_F(Gpt2, PatternPathGivesThePatternsPiecesIds) {
+  std::vector<std::string> texts;
+  for (const auto& gc : load_golden()) texts.push_back(gc.text);
+  texts.push_back("It's  12345 caf\xC3\xA9s!!\r\n\n  x\t(y) 'LL\n \n " + std::string(70, ' ') + "end \n ");
+  for (int i = 0; i <= static_cast<int>(PretokenPattern::kMegatronV2); ++i) {
+    const auto p = static_cast<PretokenPattern>(i);
+    BpeCache windowed, scanned, split, off(0);
+    for (const std::string& text : texts) {
+      const std::vector<std::string_view> pieces = pretokenize(p, text);
+      const auto want = model().encode_pieces(pieces, split);
+      const std::vector<uint32_t> expected(want.begin(), want.end());
+      const auto a = model().encode_span(text, p, windowed);
+      EXPECT_EQ(std::vector<uint32_t>(a.begin(), a.end()), expected) << i << " on \"" << text << "\"";
+      const auto b = model().encode_span(text, pretoken_end_function(p), scanned);
+      EXPECT_EQ(std::vector<uint32_t>(b.begin(), b.end()), expected) << i << " on \"" << text << "\"";
+      const auto c = model().encode_span(text, p, off);
+      EXPECT_EQ(std::vector<uint32_t>(c.begin(), c.end()), expected) << i << " on \"" << text << "\"";
+    }
+  }
+}
+
 TEST_F(Gpt2, FullMemoKeepsPiecesThatWereReused) {
   // Pieces over 15 bytes skip the front cache, so every lookup reaches the memo.
   BpeCache cache(4);

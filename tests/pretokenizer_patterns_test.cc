@@ -305,6 +305,135 @@ TEST(PretokenPatterns, Cl100kAndLlama3DifferOnlyOnFinalWhitespace) {
   EXPECT_GT(differ, 0);
 }
 
+// ---- The cl100k shape's 64-byte window: for_each_pretoken(p, ...) against
+// the scanner one piece at a time (pretokenize), once per SIMD target.
+
+constexpr P kWindowed[] = {P::kCl100k, P::kLlama3, P::kQwen2, P::kMegatronV1};
+
+Pieces window_pieces(P p, std::string_view text) {
+  Pieces out;
+  for_each_pretoken(p, text, [&](size_t at, size_t n, const char* padded) {
+    if (padded) {
+      EXPECT_EQ(std::string_view(padded, n), text.substr(at, n)) << name(p) << " at " << at;
+    }
+    out.emplace_back(text.substr(at, n));
+  });
+  return out;
+}
+
+// Mostly ASCII (else the window declines at its first 8 bytes), with every
+// class the window tells apart, contractions in both cases, and a few
+// multi-byte characters: White_Space (U+00A0, U+3000), letters, CJK, emoji.
+std::string window_text(std::mt19937& rng, size_t max_bytes) {
+  static const std::vector<std::string> kUnits = {
+      " ", " ", " ", "\t", "\r", "\n", "\n", "\v", "\f", "0", "1", "9", "a", "e", "s", "z", "A", "L", "S", "Z",
+      "'", "'s", "'LL", "'re", "'Ve", "'t", "'D", "'m", "'l", "'r", ".", ",", "!", "(", ")", "-", "/", "\"", "_",
+      "\x1F", "\r\n", "  ", "\n\n", "hello", "World", "123456", "...", "\xC2\xA0", "\xE3\x80\x80", "\xC3\xA9",
+      "\xE4\xB8\xAD", "\xF0\x9F\x98\x80", "\xC5\xBF"};
+  const size_t n = rng() % (max_bytes + 1);
+  std::string s;
+  while (s.size() < n) {
+    const std::string& u = kUnits[rng() % kUnits.size()];
+    // Multi-byte units (the last 6) one time in 4 they come up.
+    if (static_cast<uint8_t>(u[0]) >= 0x80 && rng() % 4 != 0) continue;
+    s += u;
+  }
+  return s;
+}
+
+TEST(PretokenPatterns, WindowMatchesScannerOnRandomText) {
+  test::for_each_simd_target([](const std::string& target) {
+    std::mt19937 rng(20261201);
+    for (int i = 0; i < 6000; ++i) {
+      const std::string text = window_text(rng, 300);
+      for (P p : kWindowed) {
+        ASSERT_EQ(window_pieces(p, text), pieces(p, text)) << target << " " << name(p) << " on \"" << text << "\"";
+      }
+    }
+  });
+}
+
+// Each kind of piece with the window's boundaries (64, 128 bytes from the
+// start) at each of its bytes: a filler of k bytes, the piece, then what
+// may follow it.
+TEST(PretokenPatterns, WindowBoundariesInsideEveryPiece) {
+  const std::vector<std::string> fillers = {"x", ".", "7", " ", "\n", "ab ", "a.", " 1"};
+  const std::vector<std::string> kinds = {
+      "hello", " hello", "(hello", "\thello", ".x", "12345678", "1", " !!!\r\n\r\n", "...\n", "!!", " (", "it's",
+      "IT'LL", "'re", "'s", "''s", " 's", "   \n\n  \t x", "  \r\n", "       ", "\n\n\n", " \n \n ", "\t\t.",
+      "  1", "\xC2\xA0x", "\xE3\x80\x80", "\xE4\xB8\xAD\xE6\x96\x87", "\xF0\x9F\x98\x80", "\xC3\xA9t\xC3\xA9"};
+  const std::vector<std::string> tails = {"", "x", " y", "\xC3\xA9", "\n", "9", ".", " ", "\xC2\xA0"};
+  test::for_each_simd_target([&](const std::string& target) {
+    for (const std::string& filler : fillers) {
+      for (const std::string& kind : kinds) {
+        for (size_t k = 40; k < 136; ++k) {
+          if (k == 72) k = 100;  // the 64 and 128 boundaries
+          std::string head;
+          while (head.size() < k) head += filler;
+          head.resize(k);
+          for (const std::string& tail : tails) {
+            const std::string text = head + kind + tail;
+            for (P p : kWindowed) {
+              ASSERT_EQ(window_pieces(p, text), pieces(p, text))
+                  << target << " " << name(p) << " on \"" << text << "\"";
+            }
+          }
+        }
+      }
+    }
+  });
+}
+
+// White space at the very end: every run of up to 6 of space, tab, CR and
+// LF, after each kind of piece, with the text's end anywhere in a window.
+TEST(PretokenPatterns, WindowKeepsTheEndsWhiteSpace) {
+  std::vector<std::string> runs = {""};
+  for (size_t from = 0, len = 1; len <= 6; ++len) {
+    const size_t to = runs.size();
+    for (size_t i = from; i < to; ++i) {
+      for (const char* c : {" ", "\t", "\r", "\n"}) runs.push_back(runs[i] + c);
+    }
+    from = to;
+  }
+  const std::vector<std::string> heads = {"", "x", ".", "x.", "1", "'s", std::string(57, 'a') + " b",
+                                          std::string(61, '.'), std::string(120, ' ') + "z"};
+  test::for_each_simd_target([&](const std::string& target) {
+    for (const std::string& head : heads) {
+      for (const std::string& run : runs) {
+        const std::string text = head + run;
+        for (P p : kWindowed) {
+          ASSERT_EQ(window_pieces(p, text), pieces(p, text)) << target << " " << name(p) << " on \"" << text << "\"";
+        }
+      }
+    }
+  });
+}
+
+TEST(PretokenPatterns, WindowFunctions) {
+  EXPECT_EQ(pretoken_window_function(P::kGpt2), &gpt2_pretoken_window);
+  EXPECT_EQ(pretoken_window_function(P::kO200k), nullptr);
+  EXPECT_EQ(pretoken_window_function(P::kMegatronV2), nullptr);
+  PretokenWindow w;
+  for (P p : kWindowed) {
+    const PretokenWindowFunction window = pretoken_window_function(p);
+    ASSERT_NE(window, nullptr) << name(p);
+    // A white run that reaches the window's end: only "a" is whole.
+    EXPECT_EQ(window("a" + std::string(63, ' ') + "b", 0, w), 1u) << name(p);
+    EXPECT_EQ(w.starts, 1u) << name(p);
+    // Non-ASCII within the first 8 bytes: the window declines at once.
+    EXPECT_EQ(window("ab (cd\xC3\xA9 and more", 0, w), 0u) << name(p);
+    // "ab" and " (" are whole; "cdefgh" may go on into the multi-byte letter.
+    EXPECT_EQ(window("ab (cdefgh\xC3\xA9 and more", 0, w), 4u) << name(p);
+    EXPECT_EQ(w.starts, 0b101u) << name(p);
+  }
+  // At the text's end every piece is whole; cl100k keeps the final run
+  // whole (`\s++$`), Llama-3 cuts it after its last line break.
+  EXPECT_EQ(pretoken_window_function(P::kCl100k)("x.\n\t\n ", 0, w), 6u);
+  EXPECT_EQ(w.starts, 0b1011u);  // "x", ".\n", "\t\n "
+  EXPECT_EQ(pretoken_window_function(P::kLlama3)("x.\n\t\n ", 0, w), 6u);
+  EXPECT_EQ(w.starts, 0b101011u);  // "x", ".\n", "\t\n", " "
+}
+
 // ---- Linear time: a megabyte run of each class scans in one pass.
 
 TEST(PretokenPatterns, MegabyteRunsScanInLinearTime) {

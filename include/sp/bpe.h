@@ -23,6 +23,8 @@
 #include <string_view>
 #include <vector>
 
+#include "sp/pretokenizer.h"
+
 namespace sp {
 
 struct BpeEngine;
@@ -111,6 +113,10 @@ class BpeModel {
   // the end of the pre-token that starts at pos (> pos).
   using PretokenEnd = size_t (*)(std::string_view text, size_t pos);
   std::span<const uint32_t> encode_span(std::string_view text, PretokenEnd pretoken_end, BpeCache& cache) const;
+  // The same with the pre-tokenizer of pattern p: the ids of
+  // encode_span(text, pretoken_end_function(p), cache), pre-tokenized 64
+  // bytes at a time where p has a window (for_each_pretoken).
+  std::span<const uint32_t> encode_span(std::string_view text, PretokenPattern p, BpeCache& cache) const;
   // The same with a pre-tokenizer that reads a table of its own:
   // `pretoken_end(state, text, pos)`.
   using StatefulPretokenEnd = size_t (*)(const void* state, std::string_view text, size_t pos);

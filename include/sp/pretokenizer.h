@@ -15,7 +15,9 @@
 //     U+001C..U+001F not), (?i) folds 's to 'S and 'ſ (U+017F), `$` is the
 //     end of the text;
 //   - one call costs time linear in the piece it returns plus a bounded
-//     look-ahead, so a whole text scans in linear time whatever its shape.
+//     look-ahead, so a whole text scans in linear time whatever its shape;
+//   - the 64-byte window fast paths (for_each_pretoken) cut exactly the
+//     scanners' pieces.
 // Other split regexes are not recognized here (pretoken_pattern_for_regex
 // says so); src/regex_split.h runs them through PCRE2, the slower path.
 #pragma once
@@ -76,7 +78,8 @@ using PretokenEndFunction = size_t (*)(std::string_view text, size_t pos);
 PretokenEndFunction pretoken_end_function(PretokenPattern p);
 
 // All pre-tokens of `text` under p, in order (for tests and tools; encoders
-// loop over pretoken_end, or for_each_pretoken for GPT-2).
+// use for_each_pretoken). Except for kGpt2 (gpt2_pretokenize), one
+// pretoken_end call per piece: the reference the windows are tested against.
 std::vector<std::string_view> pretokenize(PretokenPattern p, std::string_view text);
 
 // The pattern whose scanner splits exactly as `regex` does, when `regex` is
@@ -103,11 +106,12 @@ std::string_view pretoken_regex(PretokenPattern p);
 size_t gpt2_pretoken_end(std::string_view text, size_t pos);
 
 // The fast path for encoders: up to 64 bytes of pre-tokens at once.
-// gpt2_pretoken_window fills it with text[pos, pos + 64) and finds the
-// pre-tokens that start at pos and end within those bytes with a handful of
-// SIMD class masks, no branch per byte or per piece, when the bytes are ASCII
-// (most of prose and code). `bytes` is padded, so a piece's first 16 bytes
-// can be loaded from it without reading past the text.
+// gpt2_pretoken_window (and the cl100k shape's windows, below) fills it with
+// text[pos, pos + 64) and finds the pre-tokens that start at pos and end
+// within those bytes with a handful of SIMD class masks, no branch per byte or
+// per piece, when the bytes are ASCII (most of prose and code). `bytes` is
+// padded, so a piece's first 16 bytes can be loaded from it without reading
+// past the text.
 struct PretokenWindow {
   static constexpr size_t kBytes = 64;
   alignas(64) char bytes[kBytes + 16];  // text[pos, pos + 64), then spaces
@@ -119,16 +123,14 @@ struct PretokenWindow {
 // piece running past the window); then use gpt2_pretoken_end.
 size_t gpt2_pretoken_window(std::string_view text, size_t pos, PretokenWindow& w);
 
-// Calls on_piece(offset, length, padded) for each pre-token of `text`, in
-// order: 64 bytes at a time through gpt2_pretoken_window where it applies,
-// gpt2_pretoken_end elsewhere. `padded` points at the piece's bytes with at
-// least 16 bytes readable from there (the window's padded copy, or the text
-// itself when 16 bytes remain), or is nullptr.
-template <class OnPiece>
-void for_each_pretoken(std::string_view text, OnPiece&& on_piece) {
+namespace pretoken_detail {
+// The loop of both for_each_pretoken forms: window(text, pos, w) where it
+// covers pieces, end(text, pos) for one piece elsewhere.
+template <class Window, class End, class OnPiece>
+void for_each_windowed(std::string_view text, Window&& window, End&& end, OnPiece&& on_piece) {
   PretokenWindow w;
   for (size_t pos = 0; pos < text.size();) {
-    if (const size_t covered = gpt2_pretoken_window(text, pos, w)) {
+    if (const size_t covered = window(text, pos, w)) {
       for (uint64_t starts = w.starts; starts != 0;) {
         const auto a = static_cast<size_t>(std::countr_zero(starts));
         starts &= starts - 1;
@@ -137,11 +139,22 @@ void for_each_pretoken(std::string_view text, OnPiece&& on_piece) {
       }
       pos += covered;
     } else {
-      const size_t next = gpt2_pretoken_end(text, pos);
+      const size_t next = end(text, pos);
       on_piece(pos, next - pos, text.size() - pos >= 16 ? text.data() + pos : nullptr);
       pos = next;
     }
   }
+}
+}  // namespace pretoken_detail
+
+// Calls on_piece(offset, length, padded) for each pre-token of `text`, in
+// order: 64 bytes at a time through gpt2_pretoken_window where it applies,
+// gpt2_pretoken_end elsewhere. `padded` points at the piece's bytes with at
+// least 16 bytes readable from there (the window's padded copy, or the text
+// itself when 16 bytes remain), or is nullptr.
+template <class OnPiece>
+void for_each_pretoken(std::string_view text, OnPiece&& on_piece) {
+  pretoken_detail::for_each_windowed(text, gpt2_pretoken_window, gpt2_pretoken_end, on_piece);
 }
 
 // All pre-tokens of `text`, in order (convenience for tests and tools).
@@ -150,5 +163,36 @@ std::vector<std::string_view> gpt2_pretokenize(std::string_view text);
 // Batch form for hot loops: replaces the contents of `pieces` with the
 // pre-tokens of `text`, reusing the vector's capacity across calls.
 void gpt2_pretokenize(std::string_view text, std::vector<std::string_view>& pieces);
+
+// ---- Every pattern: the window fast path where the pattern has one.
+
+// A window as gpt2_pretoken_window is: fills w, returns w.covered, 0 when it
+// found no whole pre-token starting at pos; same requirements.
+using PretokenWindowFunction = size_t (*)(std::string_view text, size_t pos, PretokenWindow& w);
+
+// The window of p: gpt2_pretoken_window for kGpt2; for the cl100k shape
+// (kCl100k, kLlama3, kQwen2, kMegatronV1) a window with the same contract
+// whose pieces are exactly pretoken_end(p)'s, `$` (kCl100k's `\s++$`)
+// applied only at the text's real end; nullptr for the o200k shape (kO200k,
+// kMegatronV2), which has none.
+PretokenWindowFunction pretoken_window_function(PretokenPattern p);
+
+// Calls on_piece(offset, length, padded) for each pre-token of `text` under
+// p, as for_each_pretoken(text, on_piece) does for GPT-2: through p's window
+// where it has one and it applies, pretoken_end_function(p) elsewhere. The
+// pieces are pretokenize(p, text)'s.
+template <class OnPiece>
+void for_each_pretoken(PretokenPattern p, std::string_view text, OnPiece&& on_piece) {
+  const PretokenEndFunction end = pretoken_end_function(p);
+  if (const PretokenWindowFunction window = pretoken_window_function(p)) {
+    pretoken_detail::for_each_windowed(text, window, end, on_piece);
+    return;
+  }
+  for (size_t pos = 0; pos < text.size();) {
+    const size_t next = end(text, pos);
+    on_piece(pos, next - pos, text.size() - pos >= 16 ? text.data() + pos : nullptr);
+    pos = next;
+  }
+}
 
 }  // namespace sp
