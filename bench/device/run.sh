@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # The issue-10 benchmark on the lent 16-core machine, from the repo root, carrying devrun/ (bench/device/pack.sh):
-#   bash bench/device/run.sh ab|stage|families|all
+#   bash bench/device/run.sh ab|stage|families|familiesab|ceiling|ranks|fused|all
 # ab: GPT-2, baseline vs this build, 1 worker on the corpus and 16 on it x 10, alternating A B A B;
 # stage: stage_bench (where a byte's time goes); families: every family at 1 and 16 workers beside the
 # Python references (tiktoken, tokenizers, sentencepiece, installed on the lent machine); ranks: the
 # 1 GB corpus in 16 files tokenized as 1 rank x 16 workers, 4 x 4 and 16 x 1 (RANK/WORLD_SIZE processes,
 # static size-balanced shares), alternating, for issue 11's ranks-by-threads table; fused: 64 .jsonl.zst shards
 # of the 1 GB corpus to ~4 tokenized chunks, staged (sp_extract -> sp_concat -> sp_tokenize) vs fused
-# (sp_tokenize --chunk-size), 16 workers, on the machine's disk: wall time, bytes written, same outputs.
+# (sp_tokenize --chunk-size), 16 workers, on the machine's disk: wall time, bytes written, same outputs;
+# familiesab: every family, baseline vs this build, alternating (SUMS=1 prints each output's sha256);
+# ceiling: 1, 8 and 16 independent single-worker processes at once, the box's own limit on parallel efficiency.
 set -u
 D=$PWD/devrun
 export LD_LIBRARY_PATH=$D/lib SP_GPT2_DIR=$D SP_TOKENIZERS_DIR=/dev/shm/models
@@ -35,6 +37,7 @@ run() { # label bin workers file [args...]
   $bin --input $f --output-prefix $S/o/x --workers $w --no-sync --append-eod "$@" >/dev/null 2>&1 || echo FAIL $label
   local t1=$(date +%s.%N)
   python3 -c "print('$label w=$w $(basename $f)', round($(stat -c %s $f)/1e6/($t1-$t0),1), 'MB/s')"
+  if [ -n "${SUMS:-}" ]; then sha256sum $S/o/x_text_document.bin | cut -c1-16; fi
 }
 if [ $part = ab ] || [ $part = all ]; then
   echo "== GPT-2 A/B, base d79dc1e vs new, bench100, 1 worker"
@@ -121,4 +124,43 @@ if [ $part = fused ]; then
   done
   for f in $W/f/*.bin $W/f/*.idx; do cmp -s $f $W/s/$(basename $f) || echo "DIFFERENT: $(basename $f)"; done
   ls $W/f | wc -l; ls $W/s | wc -l
+fi
+if [ $part = familiesab ]; then
+  echo "== every family, baseline vs this build, alternating: 1 worker on bench100 (3 pairs), 16 on big (2 pairs)"
+  M=/dev/shm/models
+  fam() { # name -> sp_tokenize flags
+    case $1 in
+      gpt2) echo "" ;;
+      llama3|qwen3|llama2|gemma) echo "--tokenizer-type HuggingFaceTokenizer --tokenizer-model $M/$1" ;;
+      cl100k|o200k) echo "--tokenizer-type TikTokenizer --tokenizer-model $M/tiktoken/${1}_base.tiktoken \
+        --tiktoken-pattern ${1}_base" ;;
+      spm_bpe) echo "--tokenizer-type SentencePieceTokenizer --tokenizer-model $M/spm/bpe_bytefallback.model" ;;
+    esac
+  }
+  export SUMS=1
+  for f in ${FAMILIES:-gpt2 cl100k o200k llama3 qwen3 llama2 gemma spm_bpe}; do
+    for r in 1 2 3; do
+      run "$f base" $D/base/bin/sp_tokenize 1 $S/bench100.jsonl $(fam $f)
+      run "$f new" $D/bin/sp_tokenize 1 $S/bench100.jsonl $(fam $f)
+    done
+    for r in 1 2; do
+      run "$f base" $D/base/bin/sp_tokenize 16 $S/big.jsonl $(fam $f)
+      run "$f new" $D/bin/sp_tokenize 16 $S/big.jsonl $(fam $f)
+    done
+  done
+fi
+if [ $part = ceiling ]; then
+  # What the box gives to perfectly independent work: N single-worker processes, each on its own copy of the
+  # 100 MB corpus, at once, against one such process alone. Their per-process MB/s over the lone one is the
+  # parallel efficiency no amount of coordination can beat on this machine (shared L3, memory, clocks).
+  echo "== ceiling: N independent 1-worker sp_tokenize processes (GPT-2, bench100 each)"
+  for n in 1 8 16 1 8 16; do
+    t0=$(date +%s.%N)
+    for i in $(seq 1 $n); do $D/bin/sp_tokenize --input $S/bench100.jsonl --output-prefix $S/o/ind$i --workers 1 \
+      --no-sync --append-eod >/dev/null 2>&1 & done; wait
+    t1=$(date +%s.%N); rm -f $S/o/ind*
+    python3 -c "print('$n processes:', round($n*$(stat -c %s $S/bench100.jsonl)/1e6/($t1-$t0),1), 'MB/s in all,', \
+      round($(stat -c %s $S/bench100.jsonl)/1e6/($t1-$t0),1), 'MB/s each')"
+  done
+  for r in 1 2; do run "one process" $D/bin/sp_tokenize 16 $S/big.jsonl; run "one process" $D/bin/sp_tokenize 1 $S/big.jsonl; done
 fi
