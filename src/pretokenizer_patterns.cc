@@ -334,10 +334,10 @@ size_t pattern_window(std::string_view text, size_t pos, PretokenWindow& w) {
   const uint64_t white = m.white, crlf = m.crlf;
   const uint64_t other = ~(m.white | m.high | m.letter | m.digit);
 
-  // The trailers. Adding the C-after-O bits of a run of trailer bytes
-  // carries from the first of them through the run's end, so the sum
-  // differs from the run there but at the later ones, which `| firsts`
-  // puts back.
+  // The trailers: in each run of trailer bytes, the bytes from its first C
+  // after an O on. Adding those C bits to the runs carries from a run's
+  // first one through its end, so the sum differs from the runs on those
+  // bytes but at the run's later C-after-O bits (a slash's), put back by `|`.
   const uint64_t trailing = S.slash_trailer ? crlf | m.slash : crlf;
   const uint64_t trailer_firsts = crlf & (other << 1);
   const uint64_t trailer = (((trailing + trailer_firsts) ^ trailing) & trailing) | trailer_firsts;
@@ -378,8 +378,8 @@ size_t pattern_window(std::string_view text, size_t pos, PretokenWindow& w) {
       }
     }
   } else if constexpr (S.contractions == Contractions::kSuffix) {
-    // In order: a contraction's last letter before an apostrophe ends no
-    // letter piece, so that apostrophe starts none.
+    // In order: an apostrophe after a contraction's last letter follows no
+    // letter piece, so no contraction starts there.
     uint64_t taken = 0;
     for (uint64_t a = m.apostrophe & (m.letter << 1); a != 0; a &= a - 1) {
       const int i = std::countr_zero(a);
