@@ -141,7 +141,7 @@ void run_pattern(benchmark::State& state, sp::PretokenPattern p, const std::stri
 }
 
 // The encoders' path: for_each_pretoken, through the pattern's 64-byte
-// window where it has one (GPT-2 and the cl100k shape; o200k's scanner alone).
+// window (every pattern has one) and its scanner where the window declines.
 void run_for_each(benchmark::State& state, sp::PretokenPattern p, const std::string& text) {
   size_t n = 0;
   for (auto _ : state) {

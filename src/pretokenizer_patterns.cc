@@ -30,8 +30,8 @@
 // Every failed attempt scans only characters that the piece finally returned
 // covers (or a bounded look-ahead), so a text scans in linear time.
 //
-// Encoders take the cl100k shape 64 bytes at a time (cl100k_window, as
-// GPT-2's gpt2_pretoken_window), and a scanner for what a window leaves.
+// Encoders take both shapes 64 bytes at a time (pattern_window, as GPT-2's
+// gpt2_pretoken_window), and a scanner for what a window leaves.
 //
 // The scanners' ASCII fast path is compiled once per SIMD target (Highway's
 // foreach_target re-includes this file for each); everything else, the
@@ -288,34 +288,44 @@ const char* o200k_piece_end_general(const char* p, const char* end) {
   return whitespace_piece_end<S.whole_final_run>(p, end);
 }
 
-// ---- The 64-byte window of the cl100k shape: a text's pieces from class
-// masks of 64 ASCII bytes (simd::classify64), no branch per byte or per
-// piece. With L letters, N digits, S White_Space, C = CR LF, B = S but C,
-// O the rest, a piece starts at byte i when
+// ---- The 64-byte window of both shapes: a text's pieces from class masks
+// of 64 ASCII bytes (simd::classify64), no branch per byte or per piece.
+// With L letters (U = A-Z and W = a-z for the o200k shape), N digits,
+// S White_Space, C = CR LF, B = S but C, O the rest, a piece starts at
+// byte i when
 //   - an L run starts at i and byte i - 1 is not its prefix; the prefix is
 //     a B (always a piece start: nothing takes a B but a letter run) or an O
 //     that starts a piece alone: an O run of one byte, not after a U+0020
 //     (that space would take it, ` ?[^\s\p{L}\p{N}]+`), before the L run;
 //   - i is that prefix;
+//   - (o200k shape) a U follows a W at i: a letter piece is a U run, then
+//     a W run, as U and W are disjoint in ASCII (U* gives nothing back);
 //   - a digit group starts at i: an N run's start, then every 3rd digit of
 //     the run (or every digit when groups are single);
-//   - an O run starts at i and byte i - 1 is not U+0020; else i - 1;
-//   - in an S run, i is the first byte that is not the trailer of the O
-//     run before it (its leading C bytes, `[\r\n]*`), or the byte after the
-//     run's last C (`\s*[\r\n]`), or the run's last byte, not a C, when a
-//     non-space follows (`\s+(?!\S)`, or that byte being a prefix);
-//   - a contraction ends at i (it starts at an apostrophe that is a
-//     letter run's prefix; the letters inside it start nothing).
+//   - an O run starts at i and byte i - 1 is not U+0020; else i - 1. An O
+//     run's trailer (`[\r\n]*`, or `[\r\n/]*` for the o200k shape) is the
+//     run of trailer bytes after it from its first C on; a slash in it
+//     belongs to no O run;
+//   - in an S run, i is the first byte that is not a trailer, or the byte
+//     after the run's last C (`\s*[\r\n]`), or the run's last byte, not a
+//     C, when a non-space follows (`\s+(?!\S)`, or that byte being a
+//     prefix);
+//   - a contraction ends at i: for the cl100k shape one that starts at an
+//     apostrophe that is a letter run's prefix; for the o200k shape one
+//     that follows a letter piece (an apostrophe after a letter that is not
+//     a contraction's own) and ends it. The bytes inside it start nothing.
 // At the text's end (known here only when the text ends inside the window)
 // the window holds spaces after the text: an S run goes on into them, which
 // gives `\s+(?!\S)` its answer there, and kCl100k's `\s++$` keeps the final
-// run whole. Whether i starts a piece depends on bytes i - 2 .. i + 1 and,
-// inside an S run, on where the run ends; so starts are final below the
-// byte before the first unknown one (non-ASCII, or past the window) and
-// below the second byte of an S run that reaches it.
+// run whole. Whether i starts a piece depends on bytes before it, on bytes i
+// and i + 1 (i + 2 at an o200k-shape apostrophe after a letter: whether a
+// contraction follows) and, inside an S run, on where the run ends; so
+// starts are final below the byte before the first unknown one (non-ASCII,
+// or past the window), below the second byte of an S run that reaches it,
+// and below such an apostrophe that needs a byte past the window.
 template <Spec S>
-size_t cl100k_window(std::string_view text, size_t pos, PretokenWindow& w) {
-  static_assert(!S.by_case && (S.max_digits == 1 || S.max_digits == 3));
+size_t pattern_window(std::string_view text, size_t pos, PretokenWindow& w) {
+  static_assert(S.max_digits == 1 || S.max_digits == 3);
   constexpr size_t kN = PretokenWindow::kBytes;
   const size_t avail = simd::fill_window(text, pos, w);
   if (avail == 0) return 0;
@@ -324,8 +334,15 @@ size_t cl100k_window(std::string_view text, size_t pos, PretokenWindow& w) {
   const uint64_t white = m.white, crlf = m.crlf;
   const uint64_t other = ~(m.white | m.high | m.letter | m.digit);
 
+  // The trailers: in each run of trailer bytes, the bytes from its first C
+  // after an O on. Adding those C bits to the runs carries from a run's
+  // first one through its end, so the sum differs from the runs on those
+  // bytes but at the run's later C-after-O bits (a slash's), put back by `|`.
+  const uint64_t trailing = S.slash_trailer ? crlf | m.slash : crlf;
+  const uint64_t trailer_firsts = crlf & (other << 1);
+  const uint64_t trailer = (((trailing + trailer_firsts) ^ trailing) & trailing) | trailer_firsts;
   const uint64_t letter_runs = run_starts(m.letter);
-  const uint64_t other_runs = run_starts(other);
+  const uint64_t other_runs = run_starts(other & ~trailer);
   const uint64_t other_starts = other_runs & ~(m.space << 1);  // else the U+0020 before starts the piece
   const uint64_t prefix = (letter_runs >> 1) & ((white & ~crlf) | other_starts);
   uint64_t digit_starts = m.digit;
@@ -335,10 +352,6 @@ size_t cl100k_window(std::string_view text, size_t pos, PretokenWindow& w) {
     const uint64_t four = m.digit & (m.digit >> 1) & (m.digit >> 2) & (m.digit >> 3);
     for (uint64_t g = digit_starts & four; g != 0; g = (g << 3) & four) digit_starts |= g << 3;
   }
-  // The trailer: C runs right after O. Adding each one's first bit carries
-  // through the run, so the sum differs from crlf exactly on those runs.
-  const uint64_t trailer_first = crlf & (other << 1);
-  const uint64_t trailer = ((crlf + trailer_first) ^ crlf) & crlf;
   // S bytes with a C at or after them in their run: C spread backwards
   // through S runs, doubling the reach each step (6 steps cover 64 bytes).
   uint64_t crlf_ahead = crlf, run = white;
@@ -353,12 +366,32 @@ size_t cl100k_window(std::string_view text, size_t pos, PretokenWindow& w) {
   // The O prefixes are O piece starts.
   uint64_t starts =
       (letter_runs & ~(prefix << 1)) | digit_starts | other_starts | white_firsts | after_last_crlf | white_lasts | 1;
+  if constexpr (S.by_case) starts |= m.upper & ((m.letter & ~m.upper) << 1);
+  size_t undecided = kN;  // an apostrophe whose contraction needs bytes past the window
   if constexpr (S.contractions == Contractions::kAlone) {
     // Each one changes starts only among its own letters and the byte after it.
     for (uint64_t a = m.apostrophe & prefix; a != 0; a &= a - 1) {
       const int i = std::countr_zero(a);
       if (const size_t len = contraction_length(w.bytes + i, w.bytes + sizeof w.bytes)) {
         starts &= ~(((uint64_t{1} << (len - 1)) - 1) << (i + 1));
+        if (i + len < kN) starts |= uint64_t{1} << (i + len);
+      }
+    }
+  } else if constexpr (S.contractions == Contractions::kSuffix) {
+    // In order: an apostrophe after a contraction's last letter follows no
+    // letter piece, so no contraction starts there.
+    uint64_t taken = 0;
+    for (uint64_t a = m.apostrophe & (m.letter << 1); a != 0; a &= a - 1) {
+      const int i = std::countr_zero(a);
+      if ((taken >> (i - 1)) & 1) continue;
+      if (avail == kN && i + 2 >= static_cast<int>(kN)) {  // the spaces after the window are not the text's
+        undecided = static_cast<size_t>(i);
+        break;
+      }
+      if (const size_t len = contraction_length(w.bytes + i, w.bytes + sizeof w.bytes)) {
+        const uint64_t bytes = ((uint64_t{1} << len) - 1) << i;
+        starts &= ~bytes;
+        taken |= bytes;
         if (i + len < kN) starts |= uint64_t{1} << (i + len);
       }
     }
@@ -386,6 +419,7 @@ size_t cl100k_window(std::string_view text, size_t pos, PretokenWindow& w) {
   if (known > 0 && ((white >> (known - 1)) & 1)) {
     final_below = std::min(final_below, white_run_first(known - 1) + 1);
   }
+  final_below = std::min(final_below, undecided);
   if (final_below <= 1) {  // nothing but the piece at pos, which may run on
     w.covered = 0;
     return 0;
@@ -673,12 +707,12 @@ size_t pretoken_end(PretokenPattern p, std::string_view text, size_t pos) {
 PretokenWindowFunction pretoken_window_function(PretokenPattern p) {
   switch (p) {
     case PretokenPattern::kGpt2: return &gpt2_pretoken_window;
-    case PretokenPattern::kCl100k: return &cl100k_window<kCl100kSpec>;
-    case PretokenPattern::kLlama3: return &cl100k_window<kLlama3Spec>;
-    case PretokenPattern::kQwen2: return &cl100k_window<kQwen2Spec>;
-    case PretokenPattern::kMegatronV1: return &cl100k_window<kMegatronV1Spec>;
-    case PretokenPattern::kO200k:
-    case PretokenPattern::kMegatronV2: break;
+    case PretokenPattern::kCl100k: return &pattern_window<kCl100kSpec>;
+    case PretokenPattern::kLlama3: return &pattern_window<kLlama3Spec>;
+    case PretokenPattern::kQwen2: return &pattern_window<kQwen2Spec>;
+    case PretokenPattern::kO200k: return &pattern_window<kO200kSpec>;
+    case PretokenPattern::kMegatronV1: return &pattern_window<kMegatronV1Spec>;
+    case PretokenPattern::kMegatronV2: return &pattern_window<kMegatronV2Spec>;
   }
   return nullptr;
 }

@@ -35,11 +35,13 @@ inline HWY_NOINLINE void Classify64(const char* p, ClassMasks* out) {
     const uint64_t bit = uint64_t{1} << i;
     if (c >= 0x80) m.high |= bit;
     if ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') m.letter |= bit;
+    if (c >= 'A' && c <= 'Z') m.upper |= bit;
     if (c >= '0' && c <= '9') m.digit |= bit;
     if (c == ' ') m.space |= bit;
     if (IsWhite(c)) m.white |= bit;
     if (c == '\'') m.apostrophe |= bit;
     if (c == '\r' || c == '\n') m.crlf |= bit;
+    if (c == '/') m.slash |= bit;
   }
   *out = m;
 }
@@ -108,11 +110,13 @@ inline HWY_NOINLINE void Classify64(const char* p, ClassMasks* out) {
     const auto v = hn::LoadU(d, reinterpret_cast<const int8_t*>(p + i));
     const auto space = hn::Eq(v, hn::Set(d, int8_t{' '}));
     m.letter |= MaskBits(d, InRange(d, hn::Or(v, hn::Set(d, int8_t{0x20})), 'a', 26)) << i;  // A-Z folds onto a-z
+    m.upper |= MaskBits(d, InRange(d, v, 'A', 26)) << i;
     m.digit |= MaskBits(d, InRange(d, v, '0', 10)) << i;
     m.space |= MaskBits(d, space) << i;
     m.white |= MaskBits(d, hn::Or(space, InRange(d, v, '\t', 5))) << i;  // \t \n \v \f \r
     m.apostrophe |= MaskBits(d, hn::Eq(v, hn::Set(d, int8_t{'\''}))) << i;
     m.crlf |= MaskBits(d, hn::Or(hn::Eq(v, hn::Set(d, int8_t{'\r'})), hn::Eq(v, hn::Set(d, int8_t{'\n'})))) << i;
+    m.slash |= MaskBits(d, hn::Eq(v, hn::Set(d, int8_t{'/'}))) << i;
     m.high |= MaskBits(d, hn::Lt(v, hn::Zero(d))) << i;
   }
   *out = m;

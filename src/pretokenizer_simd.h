@@ -28,11 +28,13 @@ namespace sp::simd {
 // pre-tokenizer windows read them; a byte >= 0x80 is only `high`.
 struct ClassMasks {
   uint64_t letter = 0;      // A-Z a-z
+  uint64_t upper = 0;       // A-Z (the o200k shape's case classes)
   uint64_t digit = 0;       // 0-9
   uint64_t space = 0;       // U+0020
   uint64_t white = 0;       // U+0020 \t \n \v \f \r
   uint64_t apostrophe = 0;  // '
-  uint64_t crlf = 0;        // \r \n (the cl100k shape's line breaks)
+  uint64_t crlf = 0;        // \r \n (the cl100k and o200k shapes' line breaks)
+  uint64_t slash = 0;       // / (the o200k shape's punctuation trailer)
   uint64_t high = 0;        // >= 0x80 (part of a multi-byte character)
 };
 
@@ -50,8 +52,8 @@ inline ClassMasks classify64(const char* p) {
   return m;
 }
 
-// The windows' first step (gpt2_pretoken_window, the cl100k shape's
-// window): fills w.bytes with text[pos, pos + 64), spaces after the text's
+// The windows' first step (gpt2_pretoken_window, the cl100k and o200k
+// shapes' windows): fills w.bytes with text[pos, pos + 64), spaces after the text's
 // end and after the 64 bytes, and returns how many of them are text; or
 // returns 0 (w.covered = 0) without copying when a byte of the first 8 is
 // non-ASCII (most pieces of non-Latin text, and the neighbours of a curly

@@ -305,10 +305,10 @@ TEST(PretokenPatterns, Cl100kAndLlama3DifferOnlyOnFinalWhitespace) {
   EXPECT_GT(differ, 0);
 }
 
-// ---- The cl100k shape's 64-byte window: for_each_pretoken(p, ...) against
+// ---- The 64-byte windows of both shapes: for_each_pretoken(p, ...) against
 // the scanner one piece at a time (pretokenize), once per SIMD target.
 
-constexpr P kWindowed[] = {P::kCl100k, P::kLlama3, P::kQwen2, P::kMegatronV1};
+constexpr P kWindowed[] = {P::kCl100k, P::kLlama3, P::kQwen2, P::kO200k, P::kMegatronV1, P::kMegatronV2};
 
 Pieces window_pieces(P p, std::string_view text) {
   Pieces out;
@@ -322,19 +322,23 @@ Pieces window_pieces(P p, std::string_view text) {
 }
 
 // Mostly ASCII (else the window declines at its first 8 bytes), with every
-// class the window tells apart, contractions in both cases, and a few
-// multi-byte characters: White_Space (U+00A0, U+3000), letters, CJK, emoji.
+// class the window tells apart, contractions in both cases and after either
+// case, case changes inside words and slashes after punctuation and line
+// breaks (the o200k shape), and a few multi-byte characters: White_Space
+// (U+00A0, U+3000), letters of each case class (é É ß, ǅ Lt, ʰ Lm, ſ), a
+// combining mark (U+0301), CJK, emoji.
 std::string window_text(std::mt19937& rng, size_t max_bytes) {
   static const std::vector<std::string> kUnits = {
       " ", " ", " ", "\t", "\r", "\n", "\n", "\v", "\f", "0", "1", "9", "a", "e", "s", "z", "A", "L", "S", "Z",
       "'", "'s", "'LL", "'re", "'Ve", "'t", "'D", "'m", "'l", "'r", ".", ",", "!", "(", ")", "-", "/", "\"", "_",
-      "\x1F", "\r\n", "  ", "\n\n", "hello", "World", "123456", "...", "\xC2\xA0", "\xE3\x80\x80", "\xC3\xA9",
-      "\xE4\xB8\xAD", "\xF0\x9F\x98\x80", "\xC5\xBF"};
+      "\x1F", "\r\n", "  ", "\n\n", "hello", "World", "123456", "...", "ABc", "aBC", "HTTPServer", "McDonald's",
+      "I'M", "DON'T", "x/y//\n", "//", "\n/", "a1B2c", "Hello", "\xC2\xA0", "\xE3\x80\x80", "\xC3\xA9",
+      "\xC3\x89", "\xC3\x9F", "\xC7\x85", "\xCA\xB0", "\xCC\x81", "\xE4\xB8\xAD", "\xF0\x9F\x98\x80", "\xC5\xBF"};
   const size_t n = rng() % (max_bytes + 1);
   std::string s;
   while (s.size() < n) {
     const std::string& u = kUnits[rng() % kUnits.size()];
-    // Multi-byte units (the last 6) one time in 4 they come up.
+    // Multi-byte units one time in 4 they come up.
     if (static_cast<uint8_t>(u[0]) >= 0x80 && rng() % 4 != 0) continue;
     s += u;
   }
@@ -357,12 +361,15 @@ TEST(PretokenPatterns, WindowMatchesScannerOnRandomText) {
 // start) at each of its bytes: a filler of k bytes, the piece, then what
 // may follow it.
 TEST(PretokenPatterns, WindowBoundariesInsideEveryPiece) {
-  const std::vector<std::string> fillers = {"x", ".", "7", " ", "\n", "ab ", "a.", " 1"};
+  const std::vector<std::string> fillers = {"x", ".", "7", " ", "\n", "ab ", "a.", " 1", "aB", "/"};
   const std::vector<std::string> kinds = {
       "hello", " hello", "(hello", "\thello", ".x", "12345678", "1", " !!!\r\n\r\n", "...\n", "!!", " (", "it's",
       "IT'LL", "'re", "'s", "''s", " 's", "   \n\n  \t x", "  \r\n", "       ", "\n\n\n", " \n \n ", "\t\t.",
-      "  1", "\xC2\xA0x", "\xE3\x80\x80", "\xE4\xB8\xAD\xE6\x96\x87", "\xF0\x9F\x98\x80", "\xC3\xA9t\xC3\xA9"};
-  const std::vector<std::string> tails = {"", "x", " y", "\xC3\xA9", "\n", "9", ".", " ", "\xC2\xA0"};
+      "  1", "\xC2\xA0x", "\xE3\x80\x80", "\xE4\xB8\xAD\xE6\x96\x87", "\xF0\x9F\x98\x80", "\xC3\xA9t\xC3\xA9",
+      "HTTPServer", "McDonald's", "DON'T", " I'M", "aBC", "x's's", "it'll've", ".\n/\n/.x", " //\n/", "A\xCC\x81" "b",
+      "\xC7\x85x", "a\xCA\xB0" "B"};
+  const std::vector<std::string> tails = {"", "x", " y", "\xC3\xA9", "\n", "9", ".", " ", "\xC2\xA0",
+                                          "B", "'", "/", "\xCC\x81", "\xC3\x89"};
   test::for_each_simd_target([&](const std::string& target) {
     for (const std::string& filler : fillers) {
       for (const std::string& kind : kinds) {
@@ -385,18 +392,20 @@ TEST(PretokenPatterns, WindowBoundariesInsideEveryPiece) {
 }
 
 // White space at the very end: every run of up to 6 of space, tab, CR and
-// LF, after each kind of piece, with the text's end anywhere in a window.
+// LF (and slash, the o200k shape's trailer), after each kind of piece, with
+// the text's end anywhere in a window.
 TEST(PretokenPatterns, WindowKeepsTheEndsWhiteSpace) {
   std::vector<std::string> runs = {""};
   for (size_t from = 0, len = 1; len <= 6; ++len) {
     const size_t to = runs.size();
     for (size_t i = from; i < to; ++i) {
-      for (const char* c : {" ", "\t", "\r", "\n"}) runs.push_back(runs[i] + c);
+      for (const char* c : {" ", "\t", "\r", "\n", "/"}) runs.push_back(runs[i] + c);
     }
     from = to;
   }
-  const std::vector<std::string> heads = {"", "x", ".", "x.", "1", "'s", std::string(57, 'a') + " b",
-                                          std::string(61, '.'), std::string(120, ' ') + "z"};
+  const std::vector<std::string> heads = {"", "x", ".", "x.", "1", "'s", "I'M", "aB", "x/",
+                                          std::string(57, 'a') + " b", std::string(61, '.'),
+                                          std::string(120, ' ') + "z"};
   test::for_each_simd_target([&](const std::string& target) {
     for (const std::string& head : heads) {
       for (const std::string& run : runs) {
@@ -411,8 +420,6 @@ TEST(PretokenPatterns, WindowKeepsTheEndsWhiteSpace) {
 
 TEST(PretokenPatterns, WindowFunctions) {
   EXPECT_EQ(pretoken_window_function(P::kGpt2), &gpt2_pretoken_window);
-  EXPECT_EQ(pretoken_window_function(P::kO200k), nullptr);
-  EXPECT_EQ(pretoken_window_function(P::kMegatronV2), nullptr);
   PretokenWindow w;
   for (P p : kWindowed) {
     const PretokenWindowFunction window = pretoken_window_function(p);
@@ -432,6 +439,22 @@ TEST(PretokenPatterns, WindowFunctions) {
   EXPECT_EQ(w.starts, 0b1011u);  // "x", ".\n", "\t\n "
   EXPECT_EQ(pretoken_window_function(P::kLlama3)("x.\n\t\n ", 0, w), 6u);
   EXPECT_EQ(w.starts, 0b101011u);  // "x", ".\n", "\t\n", " "
+  // The o200k shape: a case change starts a piece, contractions end one
+  // (kO200k) or start their own (kMegatronV2: none, an apostrophe prefix).
+  const PretokenWindowFunction o200k = pretoken_window_function(P::kO200k);
+  const PretokenWindowFunction v2 = pretoken_window_function(P::kMegatronV2);
+  EXPECT_EQ(o200k("McDonald's I'M", 0, w), 14u);
+  EXPECT_EQ(w.starts, 0b10000000101u);  // "Mc", "Donald's", " I'M"
+  EXPECT_EQ(v2("McDonald's I'M", 0, w), 14u);
+  EXPECT_EQ(w.starts, 0b1010100000101u);  // "Mc", "Donald", "'s", " I", "'M"
+  // "HTTPServer" is one piece (U+ then W+); the slash after a trailer's line
+  // break is the trailer's, so "." after it starts a piece, a prefix.
+  EXPECT_EQ(o200k("HTTPServer.\n/.x", 0, w), 15u);
+  EXPECT_EQ(w.starts, 0b10010000000001u);  // "HTTPServer", ".\n/", ".x"
+  // An apostrophe after a letter whose contraction needs the byte after the
+  // window ("'ll" or "'l"): starts from it on are left to the scanner.
+  EXPECT_EQ(o200k("x " + std::string(60, 'a') + "'ll and more", 0, w), 1u);
+  EXPECT_EQ(w.starts, 1u);
 }
 
 // ---- Linear time: a megabyte run of each class scans in one pass.

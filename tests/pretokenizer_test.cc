@@ -450,6 +450,8 @@ simd::ClassMasks byte_by_byte(const char* p) {
     if (c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r') m.white |= bit;
     if (c == '\'') m.apostrophe |= bit;
     if (c == '\r' || c == '\n') m.crlf |= bit;
+    if (c >= 'A' && c <= 'Z') m.upper |= bit;
+    if (c == '/') m.slash |= bit;
     if (c >= 0x80) m.high |= bit;
   }
   return m;
@@ -463,7 +465,7 @@ TEST(PretokenizerSimd, ClassMasksMatchEachByteOnEveryTarget) {
       const int shift = iter % 8;  // unaligned loads too
       for (int i = 0; i < 64; ++i) {
         // Every byte value, and runs of the few that matter.
-        buf[shift + i] = static_cast<char>(rng() % 4 ? rng() % 256 : " \t\n\r'aZ0\x80"[rng() % 10]);
+        buf[shift + i] = static_cast<char>(rng() % 4 ? rng() % 256 : " \t\n\r'aZ0\x80/@["[rng() % 13]);
       }
       const simd::ClassMasks want = byte_by_byte(buf + shift);
       const simd::ClassMasks got = simd::classify64(buf + shift);
@@ -473,6 +475,8 @@ TEST(PretokenizerSimd, ClassMasksMatchEachByteOnEveryTarget) {
       ASSERT_EQ(got.white, want.white) << target;
       ASSERT_EQ(got.apostrophe, want.apostrophe) << target;
       ASSERT_EQ(got.crlf, want.crlf) << target;
+      ASSERT_EQ(got.upper, want.upper) << target;
+      ASSERT_EQ(got.slash, want.slash) << target;
       ASSERT_EQ(got.high, want.high) << target;
     }
   });

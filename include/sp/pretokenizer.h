@@ -106,7 +106,7 @@ std::string_view pretoken_regex(PretokenPattern p);
 size_t gpt2_pretoken_end(std::string_view text, size_t pos);
 
 // The fast path for encoders: up to 64 bytes of pre-tokens at once.
-// gpt2_pretoken_window (and the cl100k shape's windows, below) fills it with
+// gpt2_pretoken_window (and the other patterns' windows, below) fills it with
 // text[pos, pos + 64) and finds the pre-tokens that start at pos and end
 // within those bytes with a handful of SIMD class masks, no branch per byte or
 // per piece, when the bytes are ASCII (most of prose and code). `bytes` is
@@ -170,17 +170,17 @@ void gpt2_pretokenize(std::string_view text, std::vector<std::string_view>& piec
 // found no whole pre-token starting at pos; same requirements.
 using PretokenWindowFunction = size_t (*)(std::string_view text, size_t pos, PretokenWindow& w);
 
-// The window of p: gpt2_pretoken_window for kGpt2; for the cl100k shape
-// (kCl100k, kLlama3, kQwen2, kMegatronV1) a window with the same contract
-// whose pieces are exactly pretoken_end(p)'s, `$` (kCl100k's `\s++$`)
-// applied only at the text's real end; nullptr for the o200k shape (kO200k,
-// kMegatronV2), which has none.
+// The window of p: gpt2_pretoken_window for kGpt2; for every other pattern
+// (the cl100k shape: kCl100k, kLlama3, kQwen2, kMegatronV1; the o200k shape:
+// kO200k, kMegatronV2) a window with the same contract whose pieces are
+// exactly pretoken_end(p)'s, `$` (kCl100k's `\s++$`) applied only at the
+// text's real end; nullptr for a value that names no pattern.
 PretokenWindowFunction pretoken_window_function(PretokenPattern p);
 
 // Calls on_piece(offset, length, padded) for each pre-token of `text` under
 // p, as for_each_pretoken(text, on_piece) does for GPT-2: through p's window
-// where it has one and it applies, pretoken_end_function(p) elsewhere. The
-// pieces are pretokenize(p, text)'s.
+// where it applies, pretoken_end_function(p) elsewhere. The pieces are
+// pretokenize(p, text)'s.
 template <class OnPiece>
 void for_each_pretoken(PretokenPattern p, std::string_view text, OnPiece&& on_piece) {
   const PretokenEndFunction end = pretoken_end_function(p);
