@@ -202,7 +202,11 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     m.pair_table_.assign_zero(size);
     std::fill(m.pair_table_.data(), m.pair_table_.data() + size, E::kNoPair);
     m.pair_shift_ = 64 - std::countr_zero(size / E::kPairBucket);
+    m.merge_lefts_.assign(m.vocab_size() / 64 + 1, 0);
+    m.merge_rights_.assign(m.vocab_size() / 64 + 1, 0);
     for (const BpeVocabulary::Merge& r : kept) {
+      m.merge_lefts_[r.left >> 6] |= uint64_t{1} << (r.left & 63);
+      m.merge_rights_[r.right >> 6] |= uint64_t{1} << (r.right & 63);
       const uint64_t key = uint64_t{r.left} << E::kIdBits | r.right;
       size_t i = m.pair_slot(key);
       while (m.pair_table_[i] != E::kNoPair) i = (i + 1) & (size - 1);

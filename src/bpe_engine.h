@@ -210,6 +210,8 @@ struct BpeEngine {
   // of the left token's partners, which for a byte or a short prefix (the
   // left side of most merges in the short loop) runs ten or more rounds.
   uint32_t find_rank(uint32_t left, uint32_t right) const {
+    if (!((merge_lefts_[left >> 6] >> (left & 63)) & (merge_rights_[right >> 6] >> (right & 63)) & 1))
+      return kNoRank;  // either side is in no merge on that side (merge_lefts_)
     const uint64_t key = uint64_t{left} << kIdBits | right;
     for (size_t i = pair_slot(key);; i = (i + 1) & (pair_table_.size() - 1)) {
       const uint64_t word = pair_table_[i];
@@ -284,6 +286,14 @@ struct BpeEngine {
   // let GPT-2's 50,000 merges take 512 KB (76% full) instead of 1 MB.
   LargeTable<uint64_t> pair_table_;  // page-aligned, so each bucket is one line
   int pair_shift_ = 64;              // 64 - log2(pair_table_.size() / kPairBucket)
+  // Bit id: the token is the left (right) part of some merge. Most tokens
+  // are neither - of GPT-2's 50,257, 9,443 are ever a left part and 6,812 a
+  // right one - and the long tokens that merges make are nearly all leaves,
+  // so most of the cold merge loop's lookups that find nothing are answered
+  // here, from 2 x 6 KB that stay in L1, instead of a probe of the rank
+  // table that waits on L2 or beyond. Dev VM, GPT-2, bench100: a cold merge
+  // of a piece of up to 8 bytes 240 -> 205 ns, of 17-64 bytes -25%.
+  std::vector<uint64_t> merge_lefts_, merge_rights_;
   size_t merge_count_ = 0;
   std::vector<MergeRule> rules_;  // by rank; left/right are those of one pair of that rank
   uint32_t byte_ids_[256] = {};   // kBytes: id of each single-byte token

@@ -151,6 +151,32 @@ TEST(BpeBuild, RandomVocabulariesMatchTheNaiveRule) {
   EXPECT_GT(shared_priorities, 0);
 }
 
+// find_rank over every pair of ids, against the merge list: the pair table
+// (cache-line buckets) and the filter of ids that take part in no merge on
+// the left or on the right answer exactly the list's priority, or none.
+TEST(BpeBuild, FindRankAnswersEveryPairAsTheMergeListDoes) {
+  std::mt19937 rng(20261201);
+  size_t merging = 0, filtered = 0;
+  for (int round = 0; round < 12; ++round) {
+    BpeVocabulary v = random_vocabulary(rng, round % 3 != 0, round % 2 == 0);
+    std::map<std::pair<uint32_t, uint32_t>, uint32_t> priority;
+    std::vector<bool> left(v.tokens.size()), right(v.tokens.size());
+    for (const auto& m : v.merges) priority[{m.left, m.right}] = m.priority, left[m.left] = right[m.right] = true;
+    const auto vocab = static_cast<uint32_t>(v.tokens.size());
+    const BpeModel m = BpeModel::build(std::move(v), "random");
+    for (uint32_t a = 0; a < vocab; ++a)
+      for (uint32_t b = 0; b < vocab; ++b) {
+        const auto it = priority.find({a, b});
+        const uint32_t want = it == priority.end() ? BpeEngine::kNoRank : it->second;
+        ASSERT_EQ(m.engine().find_rank(a, b), want) << "round " << round << " pair " << a << " " << b;
+        merging += want != BpeEngine::kNoRank;
+        filtered += !left[a] || !right[b];
+      }
+  }
+  EXPECT_GT(merging, 300u);  // 12 vocabularies of ~40 merges
+  EXPECT_GT(filtered, 1000u);  // pairs the filter answers alone
+}
+
 TEST(BpeBuild, MergesFromRanksAreEverySplitAtTheTokensId) {
   std::mt19937 rng(99);
   for (int round = 0; round < 20; ++round) {
