@@ -464,6 +464,12 @@ size_t BpeEngine::character_symbols(std::string_view piece, std::vector<uint32_t
   size_t n = 0;
   bool last_unknown = false;
   for (size_t i = 0; i < piece.size();) {
+    if (const auto c = static_cast<uint8_t>(piece[i]); c < 0x80 && ascii_tokens_[c] != kNoRank) {
+      symbols[n++] = ascii_tokens_[c];
+      last_unknown = false;
+      ++i;
+      continue;
+    }
     size_t len = utf8_sequence_length(piece, i);
     if (len == 0) len = 1;  // not UTF-8 (callers validate): a byte on its own
     const std::string_view ch = piece.substr(i, len);

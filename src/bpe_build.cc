@@ -111,6 +111,10 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     }
     m.fuse_unk_ = v.fuse_unk;
   }
+  for (int b = 0; b < 128; ++b) {
+    const int64_t id = token_of(std::string(1, static_cast<char>(b)));
+    m.ascii_tokens_[b] = id < 0 ? E::kNoRank : static_cast<uint32_t>(id);
+  }
 
   std::vector<BpeVocabulary::Merge> kept;  // the merges that count
   if (v.merges_from_ranks) {

@@ -316,6 +316,9 @@ struct BpeEngine {
   uint32_t merged_is_rank_plus_ = kNoRank;
   // kCharacters: "<0xXX>" token of each byte, or kNoRank; the unknown token.
   uint32_t byte_fallback_ids_[256] = {};
+  // kCharacters: the token of each ASCII character, or kNoRank, so that
+  // character_symbols looks most characters up without hashing them.
+  uint32_t ascii_tokens_[128] = {};
   bool byte_fallback_ = false;
   uint32_t unk_id_ = kNoRank;
   bool fuse_unk_ = false;
