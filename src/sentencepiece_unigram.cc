@@ -75,6 +75,7 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
   out.whitespace_as_suffix_ = spec.treat_whitespace_as_suffix;
   out.byte_fallback_ = spec.byte_fallback;
 
+  for (uint32_t b = 0; b < 0x80; ++b) out.plain_before_ascii_[b] = b != ' ';
   if (!spec.precompiled_charsmap.empty()) {
     // <uint32 trie size, little-endian><double array><rewrites>, as
     // Normalizer::DecodePrecompiledCharsMap reads it.
@@ -87,6 +88,24 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
     out.charsmap_units_.resize(trie_size / 4);
     std::memcpy(out.charsmap_units_.data(), blob.data() + 4, trie_size);
     out.charsmap_rewrites_ = blob.substr(4 + trie_size);
+    // Which first bytes have a transition from the root (a byte with none
+    // starts no rule, and its character is copied).
+    const std::vector<uint32_t>& units = out.charsmap_units_;
+    for (uint32_t b = 0; b < 256; ++b) {
+      const size_t pos = unit_offset(units[0]) ^ b;
+      out.rule_starts_[b] = pos < units.size() && unit_label(units[pos]) == b;
+      // An ASCII byte whose rules (NFKC's compositions such as "a" + U+0308)
+      // all go on with a non-ASCII byte and none is the byte alone.
+      if (b >= 0x80 || b == ' ') continue;
+      bool ascii_next = false;
+      if (out.rule_starts_[b]) {
+        const size_t next = pos ^ unit_offset(units[pos]);
+        ascii_next = has_leaf(units[pos]);
+        for (uint32_t c = 0; c < 0x80 && !ascii_next; ++c)
+          ascii_next = (next ^ c) >= units.size() || unit_label(units[next ^ c]) == c;
+      }
+      out.plain_before_ascii_[b] = !ascii_next;
+    }
     // The library reads rewrites up to a NUL; one the blob does not end would
     // read past it there, so demand the final NUL here.
     if (out.charsmap_rewrites_.empty() || out.charsmap_rewrites_.back() != '\0')
@@ -104,12 +123,10 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
   float min_score = FLT_MAX;
   bool has_unk = false, has_normal = false;
   std::map<std::string_view, uint32_t> seen, byte_pieces;
-  out.scores_.assign(spec.pieces.size(), 0);
   for (uint32_t id = 0; id < spec.pieces.size(); ++id) {
     const SentencePieceModelSpec::Piece& p = spec.pieces[id];
     if (p.text.empty()) return refuse("piece " + std::to_string(id) + " is empty");
     if (!seen.emplace(p.text, id).second) return refuse("piece " + shown(p.text) + " appears twice");
-    out.scores_[id] = p.score;
     switch (p.type) {
       case PieceType::kNormal:
       case PieceType::kUnused: {
@@ -159,13 +176,21 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
   for (uint32_t n = 0; n < trie.size(); ++n) {
     Node& node = out.nodes_[n];
     node.id = trie[n].id;
-    node.first = static_cast<uint32_t>(out.labels_.size());
+    if (node.id >= 0) node.score = spec.pieces[static_cast<size_t>(node.id)].score;
     node.count = static_cast<uint32_t>(trie[n].children.size());
-    for (const auto& [label, child] : trie[n].children) {
-      out.labels_.push_back(label);
-      out.children_.push_back(child);
-      if (n == 0) out.root_children_[label] = child;
+    if (node.count >= kDense) {
+      node.first = static_cast<uint32_t>(out.dense_children_.size());
+      out.dense_children_.resize(out.dense_children_.size() + 256, 0);
+      for (const auto& [label, child] : trie[n].children) out.dense_children_[node.first + label] = child;
+    } else {
+      node.first = static_cast<uint32_t>(out.labels_.size());
+      for (const auto& [label, child] : trie[n].children) {
+        out.labels_.push_back(label);
+        out.children_.push_back(child);
+      }
     }
+    if (n == 0)
+      for (const auto& [label, child] : trie[n].children) out.root_children_[label] = child;
   }
   return out;
 }
@@ -198,7 +223,7 @@ std::string_view SentencePieceUnigram::normalize(std::string_view text, std::str
   buffer.clear();
   // One normalization step: the rewrite and how many input bytes it takes.
   auto step = [this](std::string_view rest) -> std::pair<std::string_view, size_t> {
-    if (!charsmap_units_.empty()) {
+    if (rule_starts_[static_cast<uint8_t>(rest[0])]) {
       const auto rule = longest_rule(rest);
       if (rule.second != 0) return rule;
     }
@@ -218,6 +243,22 @@ std::string_view SentencePieceUnigram::normalize(std::string_view text, std::str
   if (add_dummy_prefix_ && !whitespace_as_suffix_) buffer += kMetaspace;
   bool prev_space = remove_extra_whitespaces_;
   while (!text.empty()) {
+    // Fast path: a run of ASCII other than space where no rule can match
+    // more than the byte itself is copied as it is (each byte its own
+    // rewrite, ending in no space).
+    size_t plain = 0;
+    while (plain < text.size()) {
+      const auto b = static_cast<uint8_t>(text[plain]);
+      if (!plain_before_ascii_[b]) break;
+      if (rule_starts_[b] && plain + 1 < text.size() && static_cast<uint8_t>(text[plain + 1]) >= 0x80) break;
+      ++plain;
+    }
+    if (plain != 0) {
+      buffer.append(text.data(), plain);
+      prev_space = false;
+      text.remove_prefix(plain);
+      continue;
+    }
     auto [rewrite, taken] = step(text);
     if (prev_space)
       while (!rewrite.empty() && rewrite.front() == ' ') rewrite.remove_prefix(1);
@@ -266,15 +307,19 @@ std::span<const uint32_t> SentencePieceUnigram::encode(std::string_view text, Sc
     for (size_t at = start + 1; node != 0;) {
       const Node& n = nodes_[node];
       if (n.id >= 0) {
-        offer(at, static_cast<double>(scores_[static_cast<size_t>(n.id)]) + so_far, static_cast<uint32_t>(n.id));
+        offer(at, static_cast<double>(n.score) + so_far, static_cast<uint32_t>(n.id));
         if (at - start == char_len) single = true;
       }
       if (at == size || n.count == 0) break;
       const uint8_t c = bytes[at++];
-      const uint8_t* first = labels_.data() + n.first;
-      const uint8_t* last = first + n.count;
-      const uint8_t* hit = n.count <= 8 ? std::find(first, last, c) : std::lower_bound(first, last, c);
-      node = hit != last && *hit == c ? children_[n.first + static_cast<size_t>(hit - first)] : 0;
+      if (n.count >= kDense) {
+        node = dense_children_[n.first + c];
+      } else {
+        const uint8_t* first = labels_.data() + n.first;
+        const uint8_t* last = first + n.count;
+        const uint8_t* hit = std::find(first, last, c);
+        node = hit != last ? children_[n.first + static_cast<size_t>(hit - first)] : 0;
+      }
     }
     if (!single) offer(start + char_len, unk_score_ + so_far, unk_id_);
     start += char_len;

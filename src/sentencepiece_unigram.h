@@ -58,18 +58,21 @@ class SentencePieceUnigram {
   // length, or length 0 when none does.
   std::pair<std::string_view, size_t> longest_rule(std::string_view text) const;
   // Byte trie of the pieces the lattice may use (normal and unused; unused
-  // ones carry no id). Children of a node are edges [first, first + count)
-  // sorted by label.
+  // ones carry no id). Children of a node with few are edges [first, first +
+  // count) sorted by label; of one with many (kDense or more), a table of
+  // 256 at dense_children_[first], 0 for none.
+  static constexpr uint32_t kDense = 9;
   struct Node {
     int32_t id = -1;
+    float score = 0;  // the piece's, beside its id: one memory access for both
     uint32_t first = 0;
     uint32_t count = 0;
   };
   std::vector<Node> nodes_;
   std::vector<uint8_t> labels_;
   std::vector<uint32_t> children_;
+  std::vector<uint32_t> dense_children_;
   std::array<uint32_t, 256> root_children_{};  // the root's child by byte, 0 for none
-  std::vector<float> scores_;  // by id
   float unk_score_ = 0;
   uint32_t unk_id_ = 0;
   bool byte_fallback_ = false;
@@ -78,6 +81,10 @@ class SentencePieceUnigram {
   // NUL-terminated rewrites they point into.
   std::vector<uint32_t> charsmap_units_;
   std::string charsmap_rewrites_;
+  std::array<bool, 256> rule_starts_{};  // [b]: some rule starts with byte b
+  // [b]: b is ASCII, not a space, and followed by ASCII (or nothing) it is
+  // its own rewrite. Without a charsmap: every such b.
+  std::array<bool, 256> plain_before_ascii_{};
   bool add_dummy_prefix_ = true;
   bool remove_extra_whitespaces_ = true;
   bool whitespace_as_suffix_ = false;
