@@ -14,6 +14,9 @@
 //   greater score replaces the kept one, so on equal scores the earliest
 //   start wins. A character no one-character piece covers is an unknown node
 //   of score min(normal scores) - 10.
+// - User-defined pieces: the longest one at a position passes the
+//   normalizer untouched (before any charsmap rule), and in the lattice it
+//   scores its byte length times the highest normal score, less 0.1.
 // - Unknown nodes in a row fuse into one unknown id, or with byte fallback
 //   each becomes the <0xNN> pieces of its bytes.
 #include "sentencepiece_unigram.h"
@@ -112,15 +115,15 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
       return refuse("its charsmap's rewrites do not end with NUL");
   }
 
-  // Pieces: normal, unused (in the library's trie but skipped) and the
-  // reserved kinds; user-defined ones would also bypass the normalizer and
-  // win by a bonus score, which this encoder does not do.
+  // Pieces: normal, user-defined, unused (in the library's trie but
+  // skipped) and the reserved kinds.
   struct Entry {
     std::map<uint8_t, uint32_t> children;
     int32_t id = -1;
   };
   std::vector<Entry> trie(1);
-  float min_score = FLT_MAX;
+  float min_score = FLT_MAX, max_score = FLT_MIN;  // over normal pieces, from the library's starting values
+  std::vector<uint32_t> user_ids;
   bool has_unk = false, has_normal = false;
   std::map<std::string_view, uint32_t> seen, byte_pieces;
   for (uint32_t id = 0; id < spec.pieces.size(); ++id) {
@@ -129,6 +132,7 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
     if (!seen.emplace(p.text, id).second) return refuse("piece " + shown(p.text) + " appears twice");
     switch (p.type) {
       case PieceType::kNormal:
+      case PieceType::kUserDefined:
       case PieceType::kUnused: {
         if (!is_valid_utf8(p.text)) return refuse("piece " + std::to_string(id) + " is not UTF-8");
         uint32_t node = 0;
@@ -140,10 +144,17 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
           }
           node = it->second;
         }
+        if (p.type != PieceType::kUnused) trie[node].id = static_cast<int32_t>(id);
         if (p.type == PieceType::kNormal) {
-          trie[node].id = static_cast<int32_t>(id);
           min_score = std::min(min_score, p.score);
+          max_score = std::max(max_score, p.score);
           has_normal = true;
+        }
+        if (p.type == PieceType::kUserDefined) {
+          // The library's PrefixMatcher keys are C strings.
+          if (p.text.find('\0') != std::string::npos)
+            return refuse("user-defined piece " + std::to_string(id) + " holds NUL");
+          user_ids.push_back(id);
         }
         break;
       }
@@ -154,13 +165,19 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
         break;
       case PieceType::kControl: break;
       case PieceType::kByte: byte_pieces.emplace(p.text, id); break;
-      case PieceType::kUserDefined: return refuse("it has user-defined pieces (" + shown(p.text) + ")");
       default: return refuse("piece " + std::to_string(id) + " has an unknown type");
     }
   }
   if (!has_unk) throw InputError(source, 0, "the SentencePiece model has no unknown piece");
   if (!has_normal) return refuse("it has no normal pieces");
   out.unk_score_ = min_score - kUnkPenalty;
+  for (const uint32_t id : user_ids) {
+    const std::string& text = spec.pieces[id].text;
+    out.user_pieces_[static_cast<uint8_t>(text[0])].push_back(text);
+    out.plain_before_ascii_[static_cast<uint8_t>(text[0])] = false;  // the normalizer's fast path must stop there
+  }
+  for (auto& pieces : out.user_pieces_)
+    std::sort(pieces.begin(), pieces.end(), [](const auto& a, const auto& b) { return a.size() > b.size(); });
   if (spec.byte_fallback) {
     out.byte_ids_.resize(256);
     for (int b = 0; b < 256; ++b) {
@@ -176,7 +193,14 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
   for (uint32_t n = 0; n < trie.size(); ++n) {
     Node& node = out.nodes_[n];
     node.id = trie[n].id;
-    if (node.id >= 0) node.score = spec.pieces[static_cast<size_t>(node.id)].score;
+    if (node.id >= 0) {
+      const SentencePieceModelSpec::Piece& p = spec.pieces[static_cast<size_t>(node.id)];
+      // A user-defined piece's bonus, in the library's types: its byte
+      // length times the highest normal score in float, less 0.1 in double.
+      node.score = p.type == PieceType::kUserDefined
+                       ? static_cast<double>(static_cast<float>(p.text.size()) * max_score) - 0.1
+                       : static_cast<double>(p.score);
+    }
     node.count = static_cast<uint32_t>(trie[n].children.size());
     if (node.count >= kDense) {
       node.first = static_cast<uint32_t>(out.dense_children_.size());
@@ -223,6 +247,8 @@ std::string_view SentencePieceUnigram::normalize(std::string_view text, std::str
   buffer.clear();
   // One normalization step: the rewrite and how many input bytes it takes.
   auto step = [this](std::string_view rest) -> std::pair<std::string_view, size_t> {
+    for (const std::string& piece : user_pieces_[static_cast<uint8_t>(rest[0])])
+      if (rest.starts_with(piece)) return {rest.substr(0, piece.size()), piece.size()};
     if (rule_starts_[static_cast<uint8_t>(rest[0])]) {
       const auto rule = longest_rule(rest);
       if (rule.second != 0) return rule;
@@ -249,7 +275,7 @@ std::string_view SentencePieceUnigram::normalize(std::string_view text, std::str
     size_t plain = 0;
     while (plain < text.size()) {
       const auto b = static_cast<uint8_t>(text[plain]);
-      if (!plain_before_ascii_[b]) break;
+      if (!plain_before_ascii_[b]) break;  // a space, a rule or a user-defined piece may start here
       if (rule_starts_[b] && plain + 1 < text.size() && static_cast<uint8_t>(text[plain + 1]) >= 0x80) break;
       ++plain;
     }
@@ -307,7 +333,7 @@ std::span<const uint32_t> SentencePieceUnigram::encode(std::string_view text, Sc
     for (size_t at = start + 1; node != 0;) {
       const Node& n = nodes_[node];
       if (n.id >= 0) {
-        offer(at, static_cast<double>(n.score) + so_far, static_cast<uint32_t>(n.id));
+        offer(at, n.score + so_far, static_cast<uint32_t>(n.id));
         if (at - start == char_len) single = true;
       }
       if (at == size || n.count == 0) break;

@@ -1,13 +1,14 @@
 // A native encoder for SentencePiece unigram models (T5, ALBERT, XLNet style:
 // a precompiled normalization charsmap such as nmt_nfkc, or identity),
 // exact against libsentencepiece 0.1.97's EncodeAsIds: the same normalized
-// text, the same Viterbi path (float sums, the earliest start kept on equal
-// scores), unknown runs fused or spelled as byte pieces as the library does.
-// build() refuses, with the reason, every model that uses something this
-// encoder does not reproduce (user-defined pieces, escape_whitespaces off, a
-// newer schema's fields, a malformed charsmap, ...), and such models stay
-// with the library. Private to the library; sentencepiece_tokenizer.cc picks
-// it when a model qualifies.
+// text, the same Viterbi path (the library's float and double sums, the
+// earliest start kept on equal scores), user-defined pieces passed through
+// the normalizer and favoured as there, unknown runs fused or spelled as
+// byte pieces as the library does. build() refuses, with the reason, every
+// model that uses something this encoder does not reproduce
+// (escape_whitespaces off, a newer schema's fields, a malformed charsmap,
+// ...), and such models stay with the library. Private to the library;
+// sentencepiece_tokenizer.cc picks it when a model qualifies.
 #pragma once
 
 #include <array>
@@ -64,7 +65,7 @@ class SentencePieceUnigram {
   static constexpr uint32_t kDense = 9;
   struct Node {
     int32_t id = -1;
-    float score = 0;  // the piece's, beside its id: one memory access for both
+    double score = 0;  // the piece's (a user-defined one's bonus) beside its id: one memory access
     uint32_t first = 0;
     uint32_t count = 0;
   };
@@ -72,6 +73,9 @@ class SentencePieceUnigram {
   std::vector<uint8_t> labels_;
   std::vector<uint32_t> children_;
   std::vector<uint32_t> dense_children_;
+  // User-defined pieces by first byte, longest first: the normalizer passes
+  // the longest one at a position through untouched.
+  std::array<std::vector<std::string>, 256> user_pieces_;
   std::array<uint32_t, 256> root_children_{};  // the root's child by byte, 0 for none
   float unk_score_ = 0;
   uint32_t unk_id_ = 0;

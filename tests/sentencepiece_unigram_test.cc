@@ -13,6 +13,7 @@
 #include <sentencepiece_trainer.h>
 #include <simdjson.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <random>
 #include <vector>
@@ -50,7 +51,8 @@ std::string random_text(std::mt19937& rng) {
       "\xD0\x9F", "\xD1\x80", "\xCE\xB1", "\xD7\x90", "\xD8\xB9", "\xE0\xA4\xB9",
       "\xF0\x9F\x99\x82", "\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD", "\xE2\x80\x8D", "\xE2\x80\x8B", "\xEF\xBB\xBF",
       "\xEF\xBF\xBD", "\xE2\x96\x81", "\xE2\x96\x81\xE2\x96\x81", "\xF0\x90\x8D\x88", "\xF0\x9D\x90\x80",
-      "\x01", "\x7F", "\xC2\x85", "\xE2\x80\xA8", "<unk>", "<s>", "\xE2\x80\x9C", "\xE2\x80\xA6", "\xE3\x8D\xBF"};
+      "\x01", "\x7F", "\xC2\x85", "\xE2\x80\xA8", "<unk>", "<s>", "<tag>", "<ta", "g>", "ab", "x y",
+      "\xE2\x80\x9C", "\xE2\x80\xA6", "\xE3\x8D\xBF"};
   constexpr size_t kCount = sizeof kAlphabet / sizeof kAlphabet[0];
   std::string text;
   const size_t chars = std::uniform_int_distribution<size_t>(0, 200)(rng);
@@ -151,7 +153,7 @@ class TrainedUnigram : public ::testing::Test {
         {"suffix", identity + "--byte_fallback=true --treat_whitespace_as_suffix=true --split_digits=true"},
         {"nfkc_cf", "--normalization_rule_name=nmt_nfkc_cf"},
         {"nfkc_bytes", "--normalization_rule_name=nmt_nfkc --byte_fallback=true --remove_extra_whitespaces=false"},
-        {"user", "--user_defined_symbols=<tag>"}};
+        {"user", "--user_defined_symbols=<tag>,ab,\xE6\x9D\xB1\xE4\xBA\xAC,\xE2\x96\x81x,\xEF\xBC\xA1"}};
     for (const auto& [name, extra] : models) {
       const auto status =
           sentencepiece::SentencePieceTrainer::Train(base + "--model_prefix=" + *dir / name + " " + extra);
@@ -168,7 +170,7 @@ test::TempDir* TrainedUnigram::dir = nullptr;
 
 TEST_F(TrainedUnigram, EachSupportedOptionIsExact) {
   const std::vector<std::string> golden = golden_texts();
-  for (const char* name : {"identity", "unk", "suffix", "nfkc_cf", "nfkc_bytes"}) {
+  for (const char* name : {"identity", "unk", "suffix", "nfkc_cf", "nfkc_bytes", "user"}) {
     SCOPED_TRACE(name);
     Loaded m;
     load(*dir / (std::string(name) + ".model"), m);
@@ -218,23 +220,52 @@ TEST_F(TrainedUnigram, UnknownRunsFuseOrBecomeBytes) {
   EXPECT_GE(ids.size(), 10u) << "ten bytes, after the ▁";
 }
 
-TEST_F(TrainedUnigram, OthersStayWithTheLibraryWithANote) {
+TEST_F(TrainedUnigram, UserDefinedPiecesPassTheNormalizerAndWin) {
   Loaded m;
   load(*dir / "user.model", m);
   std::string why;
-  EXPECT_FALSE(SentencePieceUnigram::build(m.spec, "user", &why));
-  EXPECT_NE(why.find("user-defined"), std::string::npos) << why;
+  const auto native = SentencePieceUnigram::build(m.spec, "user", &why);
+  ASSERT_TRUE(native) << why;
+  SentencePieceUnigram::Scratch scratch;
+  // "Ａ" is a user-defined piece: NFKC would fold it to "A", the matcher keeps it.
+  size_t user_pieces = 0;
+  for (const auto& p : m.spec.pieces) user_pieces += p.type == SentencePieceModelSpec::PieceType::kUserDefined;
+  EXPECT_EQ(user_pieces, 5u);
+  for (const std::string text : {"a<tag>b<tag><tag>ab", "\xEF\xBC\xA1\xEF\xBC\xA1", "x y \xE2\x96\x81x x"}) {
+    const std::vector<int> want = m.library.EncodeAsIds(text);
+    const auto got = native->encode(text, scratch);
+    EXPECT_EQ(std::vector<uint32_t>(got.begin(), got.end()), std::vector<uint32_t>(want.begin(), want.end())) << text;
+  }
+  const auto ids = native->encode("a<tag>b<tag><tag>", scratch);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), static_cast<uint32_t>(m.library.PieceToId("<tag>"))), 3);
+}
+
+// The serialized model with escape_whitespaces off: a second normalizer_spec
+// (field 3) holding only escape_whitespaces (field 5) = 0, which protobuf merges.
+std::string unescaped(const std::string& proto) { return proto + std::string("\x1A\x02\x28\x00", 4); }
+
+TEST_F(TrainedUnigram, OthersStayWithTheLibraryWithANote) {
+  Loaded m;
+  load(*dir / "identity.model", m);
+  const std::string path = *dir / "unescaped.model";
+  test::write_file(path, unescaped(m.library.serialized_model_proto()));
+  sentencepiece::SentencePieceProcessor library;
+  ASSERT_TRUE(library.Load(path).ok());
+  std::string why;
+  EXPECT_FALSE(SentencePieceUnigram::build(parse_sentencepiece_model(library.serialized_model_proto(), path), path,
+                                           &why));
+  EXPECT_NE(why.find("escape_whitespaces"), std::string::npos) << why;
   TokenizerOptions o;
   o.type = "SentencePieceTokenizer";
-  o.model = *dir / "user.model";
+  o.model = path;
   const TextTokenizer t = load_tokenizer(o);
   ASSERT_EQ(t.notes.size(), 1u);
-  EXPECT_NE(t.notes[0].find("user-defined"), std::string::npos) << t.notes[0];
+  EXPECT_NE(t.notes[0].find("escape_whitespaces"), std::string::npos) << t.notes[0];
   const auto encode = t.make_encoder();
-  const std::vector<int> want = m.library.EncodeAsIds("A <tag> ｆｕｌｌ width");
-  const auto got = encode("A <tag> ｆｕｌｌ width");
+  const std::vector<int> want = library.EncodeAsIds("A <tag>  full width ");
+  const auto got = encode("A <tag>  full width ");
   EXPECT_EQ(std::vector<uint32_t>(got.begin(), got.end()), std::vector<uint32_t>(want.begin(), want.end()));
-  // A BPE model, a broken charsmap and escape_whitespaces off are refused too.
+  // A BPE model and a broken charsmap are refused too.
   load(*dir / "nfkc_cf.model", m);
   SentencePieceModelSpec spec = m.spec;
   spec.model_type = 2;
@@ -244,9 +275,6 @@ TEST_F(TrainedUnigram, OthersStayWithTheLibraryWithANote) {
   spec.precompiled_charsmap.resize(3);
   EXPECT_FALSE(SentencePieceUnigram::build(spec, "broken", &why));
   EXPECT_NE(why.find("charsmap"), std::string::npos) << why;
-  spec = m.spec;
-  spec.escape_whitespaces = false;
-  EXPECT_FALSE(SentencePieceUnigram::build(spec, "unescaped", &why));
 }
 
 }  // namespace
