@@ -115,8 +115,9 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
       return refuse("its charsmap's rewrites do not end with NUL");
   }
 
-  // Pieces: normal, user-defined, unused (in the library's trie but
-  // skipped) and the reserved kinds.
+  // Pieces: normal, user-defined and the reserved kinds. Unused pieces sit
+  // in the library's trie and are skipped there; no model at hand has them
+  // to test that against, so they stay with the library.
   struct Entry {
     std::map<uint8_t, uint32_t> children;
     int32_t id = -1;
@@ -132,8 +133,7 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
     if (!seen.emplace(p.text, id).second) return refuse("piece " + shown(p.text) + " appears twice");
     switch (p.type) {
       case PieceType::kNormal:
-      case PieceType::kUserDefined:
-      case PieceType::kUnused: {
+      case PieceType::kUserDefined: {
         if (!is_valid_utf8(p.text)) return refuse("piece " + std::to_string(id) + " is not UTF-8");
         uint32_t node = 0;
         for (const char c : p.text) {
@@ -144,7 +144,7 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
           }
           node = it->second;
         }
-        if (p.type != PieceType::kUnused) trie[node].id = static_cast<int32_t>(id);
+        trie[node].id = static_cast<int32_t>(id);
         if (p.type == PieceType::kNormal) {
           min_score = std::min(min_score, p.score);
           max_score = std::max(max_score, p.score);
@@ -164,6 +164,7 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
         out.unk_id_ = id;
         break;
       case PieceType::kControl: break;
+      case PieceType::kUnused: return refuse("it has unused pieces (" + shown(p.text) + ")");
       case PieceType::kByte: byte_pieces.emplace(p.text, id); break;
       default: return refuse("piece " + std::to_string(id) + " has an unknown type");
     }

@@ -6,8 +6,8 @@
 // the normalizer and favoured as there, unknown runs fused or spelled as
 // byte pieces as the library does. build() refuses, with the reason, every
 // model that uses something this encoder does not reproduce
-// (escape_whitespaces off, a newer schema's fields, a malformed charsmap,
-// ...), and such models stay with the library. Private to the library;
+// (escape_whitespaces off, unused pieces, a newer schema's fields, a
+// malformed charsmap, ...), and such models stay with the library. Private to the library;
 // sentencepiece_tokenizer.cc picks it when a model qualifies.
 #pragma once
 
@@ -58,8 +58,8 @@ class SentencePieceUnigram {
   // The charsmap's rewrite of the longest rule that prefixes `text` and its
   // length, or length 0 when none does.
   std::pair<std::string_view, size_t> longest_rule(std::string_view text) const;
-  // Byte trie of the pieces the lattice may use (normal and unused; unused
-  // ones carry no id). Children of a node with few are edges [first, first +
+  // Byte trie of the pieces the lattice may use (normal and user-defined).
+  // Children of a node with few are edges [first, first +
   // count) sorted by label; of one with many (kDense or more), a table of
   // 256 at dense_children_[first], 0 for none.
   static constexpr uint32_t kDense = 9;

@@ -265,7 +265,7 @@ TEST_F(TrainedUnigram, OthersStayWithTheLibraryWithANote) {
   const std::vector<int> want = library.EncodeAsIds("A <tag>  full width ");
   const auto got = encode("A <tag>  full width ");
   EXPECT_EQ(std::vector<uint32_t>(got.begin(), got.end()), std::vector<uint32_t>(want.begin(), want.end()));
-  // A BPE model and a broken charsmap are refused too.
+  // A BPE model, unused pieces and a broken charsmap are refused too.
   load(*dir / "nfkc_cf.model", m);
   SentencePieceModelSpec spec = m.spec;
   spec.model_type = 2;
@@ -275,6 +275,10 @@ TEST_F(TrainedUnigram, OthersStayWithTheLibraryWithANote) {
   spec.precompiled_charsmap.resize(3);
   EXPECT_FALSE(SentencePieceUnigram::build(spec, "broken", &why));
   EXPECT_NE(why.find("charsmap"), std::string::npos) << why;
+  spec = m.spec;
+  spec.pieces.back().type = SentencePieceModelSpec::PieceType::kUnused;
+  EXPECT_FALSE(SentencePieceUnigram::build(spec, "unused", &why));
+  EXPECT_NE(why.find("unused"), std::string::npos) << why;
 }
 
 }  // namespace
