@@ -1,9 +1,11 @@
 // SentencePieceTokenizer, GPTSentencePieceTokenizer and Llama2Tokenizer: a
 // SentencePiece .model. BPE models with the identity normalizer (Llama-2,
 // Mistral) are encoded natively (sentencepiece_bpe.h, exact against the
-// library, tens of times faster); every other model is run by libsentencepiece
-// itself (its normalizer, its unigram and BPE encoders), so the ids are
-// Google's by construction, and the load notes say so. Decoding is the
+// library, tens of times faster), and so are unigram models with any
+// precompiled charsmap (sentencepiece_unigram.h, exact too); every other
+// model is run by libsentencepiece itself (its normalizer, its unigram and
+// BPE encoders), so the ids are Google's by construction, and the load notes
+// say why. Decoding is the
 // library's Decode, reproduced natively (sentencepiece_decoder.h) to keep the
 // bytes it would replace with U+FFFD.
 //
@@ -25,6 +27,7 @@
 #include "sentencepiece_bpe.h"
 #include "sentencepiece_decoder.h"
 #include "sentencepiece_proto.h"
+#include "sentencepiece_unigram.h"
 #include "sp/error.h"
 #include "sp/fs.h"
 #include "sp/sha256.h"
@@ -82,8 +85,17 @@ TextTokenizer load_sentencepiece_tokenizer(const TokenizerOptions& options) {
       return text;
     };
   }
-  std::optional<SentencePieceBpe> native = SentencePieceBpe::build(spec, path, &why_not);
-  if (native) {
+  // The model type picks the native encoder whose refusal the note gives.
+  if (spec.model_type == 1) {
+    if (std::optional<SentencePieceUnigram> native = SentencePieceUnigram::build(spec, path, &why_not)) {
+      auto shared = std::make_shared<const SentencePieceUnigram>(std::move(*native));
+      t.make_encoder = [native = std::move(shared)]() -> TextTokenizer::Encode {
+        auto scratch = std::make_shared<SentencePieceUnigram::Scratch>();
+        return [native, scratch](std::string_view text) { return native->encode(text, *scratch); };
+      };
+      return t;
+    }
+  } else if (std::optional<SentencePieceBpe> native = SentencePieceBpe::build(spec, path, &why_not)) {
     auto shared = std::make_shared<const SentencePieceBpe>(std::move(*native));
     t.make_encoder = [native = std::move(shared)]() -> TextTokenizer::Encode {
       auto scratch = std::make_shared<SentencePieceBpe::Scratch>();
