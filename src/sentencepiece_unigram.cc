@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <cfloat>
+#include <climits>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -311,6 +312,11 @@ std::span<const uint32_t> SentencePieceUnigram::encode(std::string_view text, Sc
   ids.clear();
   if (normalized.empty()) return {};
   const size_t size = normalized.size();
+  // Path starts are int32 (the library's positions are ints too): refuse,
+  // never wrap, a document past that.
+  if (size > static_cast<size_t>(INT32_MAX))
+    throw Error("a document of " + std::to_string(text.size()) +
+                " bytes is longer than the SentencePiece unigram encoder takes (2 GiB normalized)");
   std::vector<BestPath>& best = scratch.best;
   best.assign(size + 1, BestPath{});
   const auto* bytes = reinterpret_cast<const uint8_t*>(normalized.data());
