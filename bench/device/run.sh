@@ -135,10 +135,11 @@ if [ $part = familiesab ]; then
       cl100k|o200k) echo "--tokenizer-type TikTokenizer --tokenizer-model $M/tiktoken/${1}_base.tiktoken \
         --tiktoken-pattern ${1}_base" ;;
       spm_bpe) echo "--tokenizer-type SentencePieceTokenizer --tokenizer-model $M/spm/bpe_bytefallback.model" ;;
+      spm_unigram) echo "--tokenizer-type SentencePieceTokenizer --tokenizer-model $M/spm/unigram_nfkc.model" ;;
     esac
   }
   export SUMS=1
-  for f in ${FAMILIES:-gpt2 cl100k o200k llama3 qwen3 llama2 gemma spm_bpe}; do
+  for f in ${FAMILIES:-gpt2 cl100k o200k llama3 qwen3 llama2 gemma spm_bpe spm_unigram}; do
     for r in 1 2 3; do
       run "$f base" $D/base/bin/sp_tokenize 1 $S/bench100.jsonl $(fam $f)
       run "$f new" $D/bin/sp_tokenize 1 $S/bench100.jsonl $(fam $f)
