@@ -37,14 +37,7 @@ namespace {
 
 using PieceType = SentencePieceModelSpec::PieceType;
 
-constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581, SentencePiece's escaped space
 
-std::string shown(std::string_view piece) {
-  std::string s = "'";  // built by appending: GCC 12 warns (-Wrestrict) on "'" + std::string(...)
-  s.append(piece);
-  s += '\'';
-  return s;
-}
 
 }  // namespace
 
@@ -60,11 +53,7 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
     return refuse(std::string("the model type is ") + (t >= 1 && t <= 4 ? kTypes[t] : std::to_string(t).c_str()) +
                   ", not BPE");
   }
-  if (!spec.unknown_fields.empty()) {
-    std::string list;
-    for (const std::string& f : spec.unknown_fields) list += (list.empty() ? "" : ", ") + f;
-    return refuse("the model has fields newer than sentencepiece 0.1.97's schema (" + list + ")");
-  }
+  if (std::string why = newer_fields_reason(spec); !why.empty()) return refuse(std::move(why));
   if (!spec.precompiled_charsmap.empty())
     return refuse("its normalizer " + (spec.normalizer_name.empty() ? "" : spec.normalizer_name + " ") +
                   "rewrites characters (a precompiled charsmap), not identity");
@@ -85,7 +74,7 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
     if (p.text.empty()) return refuse("piece " + std::to_string(id) + " is empty");
     switch (p.type) {
       case PieceType::kNormal:
-        if (!normal.emplace(p.text, id).second) return refuse("piece " + shown(p.text) + " appears twice");
+        if (!normal.emplace(p.text, id).second) return refuse("piece " + quoted_piece(p.text) + " appears twice");
         break;
       case PieceType::kUnknown:
       case PieceType::kControl:
@@ -93,17 +82,17 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
         if (p.type == PieceType::kUnknown) v.unk_id = id;
         [[fallthrough]];
       case PieceType::kByte:
-        if (!reserved.emplace(p.text, id).second) return refuse("piece " + shown(p.text) + " appears twice");
+        if (!reserved.emplace(p.text, id).second) return refuse("piece " + quoted_piece(p.text) + " appears twice");
         break;
       case PieceType::kUserDefined:
         // Matched before BPE and never merged (frozen symbols); one with a
         // space or ▁ would also take part in the normalizer's space rules.
         if (p.text.find(' ') != std::string::npos || p.text.find(kMetaspace) != std::string::npos)
-          return refuse("user-defined piece " + shown(p.text) + " holds a space");
+          return refuse("user-defined piece " + quoted_piece(p.text) + " holds a space");
         v.specials.push_back(id);
         user_pieces.emplace_back(p.text, id);
         break;
-      case PieceType::kUnused: return refuse("it has unused pieces (" + shown(p.text) + ")");
+      case PieceType::kUnused: return refuse("it has unused pieces (" + quoted_piece(p.text) + ")");
       default: return refuse("piece " + std::to_string(id) + " has an unknown type");
     }
   }
@@ -112,7 +101,7 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
     // PieceToId looks reserved pieces up first: one spelled like a character
     // or a normal piece would change what the result ids are.
     if (normal.contains(text) || utf8_sequence_length(text, 0) == text.size())
-      return refuse("reserved piece " + shown(text) + " could stand for text");
+      return refuse("reserved piece " + quoted_piece(text) + " could stand for text");
   }
   if (spec.byte_fallback) {
     for (int b = 0; b < 256; ++b) {
@@ -138,7 +127,7 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
       const size_t len = utf8_sequence_length(text, i);
       if (len == 0) return refuse("piece " + std::to_string(id) + " is not UTF-8");
       if (!normal.contains(text.substr(i, len)))
-        return refuse("piece " + shown(text) + " holds a character that is no piece");
+        return refuse("piece " + quoted_piece(text) + " holds a character that is no piece");
       i += len;
     }
     if (chars >= 2) made.push_back({spec.pieces[id].score, id});
@@ -160,8 +149,8 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
   }();
   for (size_t i = 1; i < tied_from; ++i)
     if (made[i].score == made[i - 1].score)
-      return refuse("pieces " + shown(spec.pieces[made[i - 1].id].text) + " and " +
-                    shown(spec.pieces[made[i].id].text) + " have the same score");
+      return refuse("pieces " + quoted_piece(spec.pieces[made[i - 1].id].text) + " and " +
+                    quoted_piece(spec.pieces[made[i].id].text) + " have the same score");
   if (tied_from < made.size()) {
     const std::string_view first = spec.pieces[made[tied_from].id].text;
     const std::string_view c = first.substr(0, utf8_sequence_length(first, 0));
@@ -179,17 +168,17 @@ std::optional<SentencePieceBpe> SentencePieceBpe::build(const SentencePieceModel
       const std::string_view t = spec.pieces[made[i].id].text;
       const size_t k = run_length(t);
       if (k < 2)
-        return refuse("pieces " + shown(first) + " and " + shown(t) + " have the same score");
+        return refuse("pieces " + quoted_piece(first) + " and " + quoted_piece(t) + " have the same score");
       if (k >= ties.lengths.size()) ties.lengths.resize(k + 1, false), ties.ids.resize(k + 1, 0);
       ties.lengths[k] = true;
       ties.ids[k] = made[i].id;
     }
     for (size_t i = 0; i < tied_from; ++i) {
       const std::string_view t = spec.pieces[made[i].id].text;
-      if (run_length(t) >= 2) return refuse("run piece " + shown(t) + " does not share the other runs' score");
+      if (run_length(t) >= 2) return refuse("run piece " + quoted_piece(t) + " does not share the other runs' score");
       for (size_t k = utf8_sequence_length(t, 0); k < t.size(); k += utf8_sequence_length(t, k))
         if (run_length(t.substr(0, k)) >= 2 || run_length(t.substr(k)) >= 2)
-          return refuse("piece " + shown(t) + " is made from a run of the same score as other runs");
+          return refuse("piece " + quoted_piece(t) + " is made from a run of the same score as other runs");
     }
     ties.c = ties.ids[1];
     made.resize(tied_from);

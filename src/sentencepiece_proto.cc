@@ -139,4 +139,18 @@ SentencePieceModelSpec parse_sentencepiece_model(std::string_view bytes, const s
   return spec;
 }
 
+std::string quoted_piece(std::string_view piece) {
+  std::string s = "'";  // built by appending: GCC 12 warns (-Wrestrict) on "'" + std::string(...)
+  s.append(piece);
+  s += '\'';
+  return s;
+}
+
+std::string newer_fields_reason(const SentencePieceModelSpec& spec) {
+  if (spec.unknown_fields.empty()) return "";
+  std::string list;
+  for (const std::string& f : spec.unknown_fields) list += (list.empty() ? "" : ", ") + f;
+  return "the model has fields newer than sentencepiece 0.1.97's schema (" + list + ")";
+}
+
 }  // namespace sp

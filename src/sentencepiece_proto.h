@@ -4,7 +4,8 @@
 // the processor's accessors do not expose the normalizer or trainer specs.
 // The schema is v0.1.97's (Debian 12's library, the one the native encoder is
 // checked against) plus the later training-only TrainerSpec fields 53 and 54.
-// Private to the library (sentencepiece_bpe.cc and its tests).
+// Private to the library (the native encoders, sentencepiece_bpe.cc and
+// sentencepiece_unigram.cc, and their tests).
 #pragma once
 
 #include <cstdint>
@@ -46,5 +47,14 @@ struct SentencePieceModelSpec {
 // Parses a serialized ModelProto; throws InputError(source, 0, reason) on
 // malformed wire data.
 SentencePieceModelSpec parse_sentencepiece_model(std::string_view bytes, const std::string& source);
+
+// What the native encoders share about a spec.
+// U+2581, the character SentencePiece writes for a space.
+inline constexpr std::string_view kMetaspace = "\xE2\x96\x81";
+// A piece in single quotes, for the reasons an encoder refuses a model.
+std::string quoted_piece(std::string_view piece);
+// Why a native encoder must refuse `spec` for its schema, or "" when it may
+// go on: fields newer than v0.1.97's, whose effect it would have to guess.
+std::string newer_fields_reason(const SentencePieceModelSpec& spec);
 
 }  // namespace sp

@@ -36,7 +36,6 @@ namespace {
 
 using PieceType = SentencePieceModelSpec::PieceType;
 
-constexpr std::string_view kMetaspace = "\xE2\x96\x81";  // U+2581, SentencePiece's escaped space
 constexpr float kUnkPenalty = 10.0f;                      // unigram_model.cc
 
 // SentencePiece's util::OneCharLen: the length its lead byte claims.
@@ -48,12 +47,6 @@ inline uint32_t unit_value(uint32_t unit) { return unit & ((1u << 31) - 1); }
 inline uint32_t unit_label(uint32_t unit) { return unit & ((1u << 31) | 0xFF); }
 inline uint32_t unit_offset(uint32_t unit) { return (unit >> 10) << ((unit & (1u << 9)) >> 6); }
 
-std::string shown(std::string_view piece) {
-  std::string s = "'";
-  s.append(piece);
-  s += '\'';
-  return s;
-}
 
 }  // namespace
 
@@ -64,11 +57,7 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
     return std::nullopt;
   };
   if (spec.model_type != 1) return refuse("the model type is not unigram");
-  if (!spec.unknown_fields.empty()) {
-    std::string list;
-    for (const std::string& f : spec.unknown_fields) list += (list.empty() ? "" : ", ") + f;
-    return refuse("the model has fields newer than sentencepiece 0.1.97's schema (" + list + ")");
-  }
+  if (std::string why = newer_fields_reason(spec); !why.empty()) return refuse(std::move(why));
   // Without escaping, spaces stay spaces and the trailing-space rule looks
   // for " ": reproducible, but no model we know of does it, so untested.
   if (!spec.escape_whitespaces) return refuse("escape_whitespaces is off");
@@ -131,7 +120,7 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
   for (uint32_t id = 0; id < spec.pieces.size(); ++id) {
     const SentencePieceModelSpec::Piece& p = spec.pieces[id];
     if (p.text.empty()) return refuse("piece " + std::to_string(id) + " is empty");
-    if (!seen.emplace(p.text, id).second) return refuse("piece " + shown(p.text) + " appears twice");
+    if (!seen.emplace(p.text, id).second) return refuse("piece " + quoted_piece(p.text) + " appears twice");
     switch (p.type) {
       case PieceType::kNormal:
       case PieceType::kUserDefined: {
@@ -165,7 +154,7 @@ std::optional<SentencePieceUnigram> SentencePieceUnigram::build(const SentencePi
         out.unk_id_ = id;
         break;
       case PieceType::kControl: break;
-      case PieceType::kUnused: return refuse("it has unused pieces (" + shown(p.text) + ")");
+      case PieceType::kUnused: return refuse("it has unused pieces (" + quoted_piece(p.text) + ")");
       case PieceType::kByte: byte_pieces.emplace(p.text, id); break;
       default: return refuse("piece " + std::to_string(id) + " has an unknown type");
     }
