@@ -19,20 +19,14 @@
 #include "sentencepiece_proto.h"
 #include "sp/error.h"
 #include "sp/tokenizer.h"
+#include "sentencepiece_testing.h"
 #include "test_support.h"
 
 namespace sp {
 namespace {
 
-struct Loaded {
-  sentencepiece::SentencePieceProcessor library;
-  SentencePieceModelSpec spec;
-};
-
-void load(const std::string& path, Loaded& m) {
-  ASSERT_TRUE(m.library.Load(path).ok()) << path;
-  m.spec = parse_sentencepiece_model(m.library.serialized_model_proto(), path);
-}
+using Loaded = test::LoadedSentencePiece;
+using test::load_sentencepiece;
 
 // Random text from fragments chosen to hit every normalizer and merge edge.
 std::string random_text(std::mt19937& rng) {
@@ -60,19 +54,10 @@ std::string random_text(std::mt19937& rng) {
 // the number of strings that differ (the first few reported).
 size_t compare(const Loaded& m, const SentencePieceBpe& native, size_t n, uint32_t seed) {
   std::mt19937 rng(seed);
-  SentencePieceBpe::Scratch scratch;
-  size_t wrong = 0;
   std::vector<std::string> texts = {"", " ", "   ", "a", " a", "a ", "  a  b  ", "\xE2\x96\x81", " \xE2\x96\x81 ",
                                     "x\xE2\x96\x81", "1 2  3", "\xF0\x9F\x99\x82\xF0\x9F\x99\x82"};
   for (size_t i = 0; i < n; ++i) texts.push_back(random_text(rng));
-  for (const std::string& text : texts) {
-    const std::vector<int> want = m.library.EncodeAsIds(text);
-    const auto got = native.encode(text, scratch);
-    if (std::vector<uint32_t>(got.begin(), got.end()) != std::vector<uint32_t>(want.begin(), want.end()) &&
-        ++wrong <= 5)
-      ADD_FAILURE() << "text '" << text << "'";
-  }
-  return wrong;
+  return test::texts_differing(m, native, texts);
 }
 
 TEST(SentencePieceBpe, FixtureIsNativeAndExactOnRandomText) {
@@ -81,7 +66,7 @@ TEST(SentencePieceBpe, FixtureIsNativeAndExactOnRandomText) {
   SP_REQUIRE_FIXTURE(!models.empty() && test::file_exists(path),
                      "tokenizer models not fetched (third_party/tokenizers/fetch_models.sh)");
   Loaded m;
-  load(path, m);
+  load_sentencepiece(path, m);
   std::string why;
   const auto native = SentencePieceBpe::build(m.spec, path, &why);
   ASSERT_TRUE(native) << why;
@@ -108,7 +93,7 @@ class TrainedModels : public ::testing::Test {
                              "/tests/data/spm_train.txt --vocab_size=1500 --num_threads=1 --minloglevel=2 "
                              "--model_type=bpe --character_coverage=0.995 ";
     const std::string identity = "--normalization_rule_name=identity ";
-    const std::pair<const char*, std::string> models[] = {
+    const std::vector<std::pair<const char*, std::string>> models = {
         {"extra_ws", identity + "--byte_fallback=true --split_digits=true"},
         {"unk", identity + "--byte_fallback=false --remove_extra_whitespaces=false --add_dummy_prefix=false"},
         {"suffix", identity + "--byte_fallback=true --treat_whitespace_as_suffix=true --split_digits=true"},
@@ -126,11 +111,7 @@ class TrainedModels : public ::testing::Test {
         "--byte_fallback=true --split_digits=true --remove_extra_whitespaces=false "
         "--allow_whitespace_only_pieces=true");
     ASSERT_TRUE(status.ok()) << status.ToString();
-    for (const auto& [name, extra] : models) {
-      const auto status =
-          sentencepiece::SentencePieceTrainer::Train(base + "--model_prefix=" + *dir / name + " " + extra);
-      ASSERT_TRUE(status.ok()) << name << ": " << status.ToString();
-    }
+    test::train_sentencepiece_models(base, dir->path(), models);
   }
   static void TearDownTestSuite() {
     delete dir;
@@ -144,7 +125,7 @@ TEST_F(TrainedModels, EachSupportedOptionIsExact) {
   for (const char* name : {"extra_ws", "unk", "suffix", "unsplit", "user"}) {
     SCOPED_TRACE(name);
     Loaded m;
-    load(*dir / (std::string(name) + ".model"), m);
+    load_sentencepiece(*dir / (std::string(name) + ".model"), m);
     std::string why;
     const auto native = SentencePieceBpe::build(m.spec, name, &why);
     ASSERT_TRUE(native) << why;
@@ -239,7 +220,7 @@ TEST_F(TrainedModels, TiedScoresOfRunsAreLeftmostFirst) {
 
 TEST_F(TrainedModels, UserDefinedPiecesAreMatchedWholeUnlessTheyHoldASpace) {
   Loaded m;
-  load(*dir / "user.model", m);
+  load_sentencepiece(*dir / "user.model", m);
   std::string why;
   const auto native = SentencePieceBpe::build(m.spec, "user", &why);
   ASSERT_TRUE(native) << why;
@@ -255,13 +236,13 @@ TEST_F(TrainedModels, UserDefinedPiecesAreMatchedWholeUnlessTheyHoldASpace) {
 
 TEST_F(TrainedModels, OptionsReachTheEncoder) {
   Loaded m;
-  load(*dir / "extra_ws.model", m);
+  load_sentencepiece(*dir / "extra_ws.model", m);
   EXPECT_TRUE(m.spec.remove_extra_whitespaces);
   EXPECT_TRUE(m.spec.byte_fallback);
-  load(*dir / "unk.model", m);
+  load_sentencepiece(*dir / "unk.model", m);
   EXPECT_FALSE(m.spec.add_dummy_prefix);
   EXPECT_FALSE(m.spec.byte_fallback);
-  load(*dir / "suffix.model", m);
+  load_sentencepiece(*dir / "suffix.model", m);
   EXPECT_TRUE(m.spec.treat_whitespace_as_suffix);
   EXPECT_EQ(m.spec.model_type, 2);
   EXPECT_EQ(m.spec.normalizer_name, "identity");
@@ -272,14 +253,14 @@ TEST_F(TrainedModels, OthersStayWithTheLibraryWithANote) {
   if (!models.empty() && test::file_exists(models + "/spm/unigram_nfkc.model")) {
     // Not BPE's to encode (sentencepiece_unigram.h takes it).
     Loaded m;
-    load(models + "/spm/unigram_nfkc.model", m);
+    load_sentencepiece(models + "/spm/unigram_nfkc.model", m);
     std::string why;
     EXPECT_FALSE(SentencePieceBpe::build(m.spec, "unigram", &why));
     EXPECT_NE(why.find("unigram"), std::string::npos) << why;
   }
   for (const auto& [path, reason] : {std::pair<std::string, std::string>{*dir / "nfkc.model", "charsmap"}}) {
     Loaded m;
-    load(path, m);
+    load_sentencepiece(path, m);
     std::string why;
     EXPECT_FALSE(SentencePieceBpe::build(m.spec, path, &why)) << path;
     EXPECT_NE(why.find(reason), std::string::npos) << why;

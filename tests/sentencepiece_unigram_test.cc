@@ -20,20 +20,14 @@
 
 #include "sentencepiece_proto.h"
 #include "sp/tokenizer.h"
+#include "sentencepiece_testing.h"
 #include "test_support.h"
 
 namespace sp {
 namespace {
 
-struct Loaded {
-  sentencepiece::SentencePieceProcessor library;
-  SentencePieceModelSpec spec;
-};
-
-void load(const std::string& path, Loaded& m) {
-  ASSERT_TRUE(m.library.Load(path).ok()) << path;
-  m.spec = parse_sentencepiece_model(m.library.serialized_model_proto(), path);
-}
+using Loaded = test::LoadedSentencePiece;
+using test::load_sentencepiece;
 
 // Random text of 0..200 characters, each drawn from fragments that exercise
 // the charsmap (NFKC folds, space-like characters), the whitespace rules and
@@ -58,26 +52,6 @@ std::string random_text(std::mt19937& rng) {
   const size_t chars = std::uniform_int_distribution<size_t>(0, 200)(rng);
   for (size_t i = 0; i < chars; ++i) text += kAlphabet[std::uniform_int_distribution<size_t>(0, kCount - 1)(rng)];
   return text;
-}
-
-// Native and library ids on `texts`; returns how many differ (the first few reported).
-size_t differing(const Loaded& m, const SentencePieceUnigram& native, const std::vector<std::string>& texts) {
-  SentencePieceUnigram::Scratch scratch;
-  size_t wrong = 0;
-  for (const std::string& text : texts) {
-    const std::vector<int> want = m.library.EncodeAsIds(text);
-    const auto got = native.encode(text, scratch);
-    if (std::vector<uint32_t>(got.begin(), got.end()) != std::vector<uint32_t>(want.begin(), want.end()) &&
-        ++wrong <= 5)
-    {
-      std::string pieces;  // both sides as pieces, to show where they part
-      for (const int id : want) pieces += m.library.IdToPiece(id) + "|";
-      pieces += "  native: ";
-      for (const uint32_t id : native.encode(text, scratch)) pieces += m.library.IdToPiece(static_cast<int>(id)) + "|";
-      ADD_FAILURE() << "text '" << text << "'\nlibrary: " << pieces;
-    }
-  }
-  return wrong;
 }
 
 std::vector<std::string> random_texts(size_t n, uint32_t seed) {
@@ -114,15 +88,15 @@ TEST(SentencePieceUnigram, NfkcFixtureIsNativeAndExactOnRandomAndGoldenText) {
   SP_REQUIRE_FIXTURE(!models.empty() && test::file_exists(path),
                      "tokenizer models not fetched (third_party/tokenizers/fetch_models.sh)");
   Loaded m;
-  load(path, m);
+  load_sentencepiece(path, m);
   EXPECT_FALSE(m.spec.precompiled_charsmap.empty()) << "the fixture is an nmt_nfkc model";
   std::string why;
   const auto native = SentencePieceUnigram::build(m.spec, path, &why);
   ASSERT_TRUE(native) << why;
-  EXPECT_EQ(differing(m, *native, random_texts(30000, 1)), 0u);
+  EXPECT_EQ(test::texts_differing(m, *native, random_texts(30000, 1)), 0u);
   const std::vector<std::string> golden = golden_texts();
   EXPECT_GT(golden.size(), 5000u);
-  EXPECT_EQ(differing(m, *native, golden), 0u);
+  EXPECT_EQ(test::texts_differing(m, *native, golden), 0u);
   // Through the tokenizer too: the native path, with no note.
   for (const char* type : {"SentencePieceTokenizer", "GPTSentencePieceTokenizer", "Llama2Tokenizer"}) {
     TokenizerOptions o;
@@ -147,18 +121,14 @@ class TrainedUnigram : public ::testing::Test {
                              "/tests/data/spm_train.txt --vocab_size=1200 --num_threads=1 --minloglevel=2 "
                              "--model_type=unigram --character_coverage=0.995 ";
     const std::string identity = "--normalization_rule_name=identity ";
-    const std::pair<const char*, std::string> models[] = {
+    const std::vector<std::pair<const char*, std::string>> models = {
         {"identity", identity + "--byte_fallback=true"},
         {"unk", identity + "--remove_extra_whitespaces=false --add_dummy_prefix=false"},
         {"suffix", identity + "--byte_fallback=true --treat_whitespace_as_suffix=true --split_digits=true"},
         {"nfkc_cf", "--normalization_rule_name=nmt_nfkc_cf"},
         {"nfkc_bytes", "--normalization_rule_name=nmt_nfkc --byte_fallback=true --remove_extra_whitespaces=false"},
         {"user", "--user_defined_symbols=<tag>,ab,\xE6\x9D\xB1\xE4\xBA\xAC,\xE2\x96\x81x,\xEF\xBC\xA1"}};
-    for (const auto& [name, extra] : models) {
-      const auto status =
-          sentencepiece::SentencePieceTrainer::Train(base + "--model_prefix=" + *dir / name + " " + extra);
-      ASSERT_TRUE(status.ok()) << name << ": " << status.ToString();
-    }
+    test::train_sentencepiece_models(base, dir->path(), models);
   }
   static void TearDownTestSuite() {
     delete dir;
@@ -173,27 +143,27 @@ TEST_F(TrainedUnigram, EachSupportedOptionIsExact) {
   for (const char* name : {"identity", "unk", "suffix", "nfkc_cf", "nfkc_bytes", "user"}) {
     SCOPED_TRACE(name);
     Loaded m;
-    load(*dir / (std::string(name) + ".model"), m);
+    load_sentencepiece(*dir / (std::string(name) + ".model"), m);
     EXPECT_EQ(m.spec.model_type, 1);
     std::string why;
     const auto native = SentencePieceUnigram::build(m.spec, name, &why);
     ASSERT_TRUE(native) << why;
-    EXPECT_EQ(differing(m, *native, random_texts(6000, 7)), 0u);
-    EXPECT_EQ(differing(m, *native, golden), 0u);
+    EXPECT_EQ(test::texts_differing(m, *native, random_texts(6000, 7)), 0u);
+    EXPECT_EQ(test::texts_differing(m, *native, golden), 0u);
   }
 }
 
 TEST_F(TrainedUnigram, OptionsReachTheEncoder) {
   Loaded m;
-  load(*dir / "identity.model", m);
+  load_sentencepiece(*dir / "identity.model", m);
   EXPECT_TRUE(m.spec.precompiled_charsmap.empty());
   EXPECT_TRUE(m.spec.byte_fallback);
-  load(*dir / "unk.model", m);
+  load_sentencepiece(*dir / "unk.model", m);
   EXPECT_FALSE(m.spec.add_dummy_prefix);
   EXPECT_FALSE(m.spec.remove_extra_whitespaces);
-  load(*dir / "suffix.model", m);
+  load_sentencepiece(*dir / "suffix.model", m);
   EXPECT_TRUE(m.spec.treat_whitespace_as_suffix);
-  load(*dir / "nfkc_bytes.model", m);
+  load_sentencepiece(*dir / "nfkc_bytes.model", m);
   EXPECT_FALSE(m.spec.precompiled_charsmap.empty());
   EXPECT_TRUE(m.spec.byte_fallback);
 }
@@ -203,7 +173,7 @@ TEST_F(TrainedUnigram, UnknownRunsFuseOrBecomeBytes) {
   // UTF-8 bytes with it.
   const std::string unseen = "\xE9\xBE\x98\xE9\xBE\x98\xF0\x9F\x99\x82";  // 龘龘🙂
   Loaded m;
-  load(*dir / "unk.model", m);
+  load_sentencepiece(*dir / "unk.model", m);
   std::string why;
   auto native = SentencePieceUnigram::build(m.spec, "unk", &why);
   ASSERT_TRUE(native) << why;
@@ -211,7 +181,7 @@ TEST_F(TrainedUnigram, UnknownRunsFuseOrBecomeBytes) {
   auto ids = native->encode(unseen, scratch);
   EXPECT_EQ(std::vector<uint32_t>(ids.begin(), ids.end()),
             std::vector<uint32_t>{static_cast<uint32_t>(m.library.unk_id())});
-  load(*dir / "identity.model", m);
+  load_sentencepiece(*dir / "identity.model", m);
   native = SentencePieceUnigram::build(m.spec, "identity", &why);
   ASSERT_TRUE(native) << why;
   ids = native->encode(unseen, scratch);
@@ -222,7 +192,7 @@ TEST_F(TrainedUnigram, UnknownRunsFuseOrBecomeBytes) {
 
 TEST_F(TrainedUnigram, UserDefinedPiecesPassTheNormalizerAndWin) {
   Loaded m;
-  load(*dir / "user.model", m);
+  load_sentencepiece(*dir / "user.model", m);
   std::string why;
   const auto native = SentencePieceUnigram::build(m.spec, "user", &why);
   ASSERT_TRUE(native) << why;
@@ -246,7 +216,7 @@ std::string unescaped(const std::string& proto) { return proto + std::string("\x
 
 TEST_F(TrainedUnigram, OthersStayWithTheLibraryWithANote) {
   Loaded m;
-  load(*dir / "identity.model", m);
+  load_sentencepiece(*dir / "identity.model", m);
   const std::string path = *dir / "unescaped.model";
   test::write_file(path, unescaped(m.library.serialized_model_proto()));
   sentencepiece::SentencePieceProcessor library;
@@ -266,7 +236,7 @@ TEST_F(TrainedUnigram, OthersStayWithTheLibraryWithANote) {
   const auto got = encode("A <tag>  full width ");
   EXPECT_EQ(std::vector<uint32_t>(got.begin(), got.end()), std::vector<uint32_t>(want.begin(), want.end()));
   // A BPE model, unused pieces and a broken charsmap are refused too.
-  load(*dir / "nfkc_cf.model", m);
+  load_sentencepiece(*dir / "nfkc_cf.model", m);
   SentencePieceModelSpec spec = m.spec;
   spec.model_type = 2;
   EXPECT_FALSE(SentencePieceUnigram::build(spec, "bpe", &why));
