@@ -208,10 +208,15 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     m.pair_shift_ = 64 - std::countr_zero(size / E::kPairBucket);
     m.merge_lefts_.assign(m.vocab_size() / 64 + 1, 0);
     m.merge_rights_.assign(m.vocab_size() / 64 + 1, 0);
+    const size_t filter_words = std::bit_ceil(std::max<size_t>(kept.size() * E::kPairFilterBits / 64, 2));
+    m.pair_filter_.assign(filter_words, 0);
+    m.pair_filter_shift_ = 64 - std::countr_zero(filter_words);
     for (const BpeVocabulary::Merge& r : kept) {
       m.merge_lefts_[r.left >> 6] |= uint64_t{1} << (r.left & 63);
       m.merge_rights_[r.right >> 6] |= uint64_t{1} << (r.right & 63);
       const uint64_t key = uint64_t{r.left} << E::kIdBits | r.right;
+      const uint64_t h = E::pair_filter_hash(key);
+      m.pair_filter_[h >> m.pair_filter_shift_] |= E::pair_filter_bits(h);
       size_t i = m.pair_slot(key);
       while (m.pair_table_[i] != E::kNoPair) i = (i + 1) & (size - 1);
       m.pair_table_[i] = key << E::kRankBits | r.priority;

@@ -104,14 +104,20 @@ struct BpeScratch {
   // over 2 ids) are held under this many bytes: a full memo is compacted
   // when a piece would pass it, as when max_entries pieces are stored.
   static constexpr size_t kMaxMemoBytes = size_t{16} << 20;
-  // Entries of the front cache (see Front), 32 bytes each, so 2 MB. Four
+  // Entries of the front cache (see Front), 32 bytes each, so 8 MB. Four
   // ids cover 97.7% of front hits on mixed text (GPT-2, bench100: 1 id 85%,
   // 2 8%, 3 3.4%, 4 1.8%); the rest are mostly non-Latin words, which the
   // memo answers. The entry was one 64-byte line with 11 ids: half as many
   // pieces in the same 2 MB, and slower on the 16-core box (1 worker: 77.6 ->
   // 91.5 MB/s median of 4; 8 workers 627 -> 681; 16 workers 1110 -> 1125,
-  // alternating runs in one loan).
-  static constexpr size_t kFrontEntries = size_t{1} << 16;
+  // alternating runs in one loan). Past L2, but a hit's entry is prefetched
+  // when its piece is cut, a batch before it is read, and misses cost ~200
+  // ns: bench100's GPT-2 pieces of 2-15 bytes miss 1.66 M times in 2^16
+  // entries, 0.99 M in 2^18 (simulated). With the pair filter (find_rank),
+  // 2^16 -> 2^18 on the 16-core box, 1 worker, medians of 5 and 7 in two
+  // loans: GPT-2 1.20x and 1.18x, cl100k 1.09x and 1.05x, o200k 1.10x and
+  // 1.26x, Llama-3 1.06x; GPT-2 at 16 workers 1.10x.
+  static constexpr size_t kFrontEntries = size_t{1} << 18;
   static constexpr size_t kFrontPieceBytes = 15;  // longer pieces skip it
   static constexpr size_t kFrontIds = 4;          // pieces with more ids skip it
   // Front::ids[0] holds the entry's id count above its id: ids stay below
@@ -213,16 +219,36 @@ struct BpeEngine {
     if (!((merge_lefts_[left >> 6] >> (left & 63)) & (merge_rights_[right >> 6] >> (right & 63)) & 1))
       return kNoRank;  // either side is in no merge on that side (merge_lefts_)
     const uint64_t key = uint64_t{left} << kIdBits | right;
+    if (!maybe_pair(key)) return kNoRank;
     for (size_t i = pair_slot(key);; i = (i + 1) & (pair_table_.size() - 1)) {
       const uint64_t word = pair_table_[i];
       if (word >> kRankBits == key) return static_cast<uint32_t>(word & ((uint64_t{1} << kRankBits) - 1));
       if (word == kNoPair) return kNoRank;
     }
   }
+  // The pair filter: two bits in one word per merge (a blocked Bloom filter,
+  // at least kPairFilterBits bits a merge), so that most pairs that do not
+  // merge are answered without the rank table. A miss there is the slowest
+  // lookup: the table is up to 80% full and probing ends only at an empty
+  // word, ~9 words on average. On bench100 (dev VM, GPT-2) find_rank probed
+  // 33.3 M words for 6.7 M calls, 8.0 M with the filter, which lets 24 k of
+  // the 2.1 M absent pairs through. GPT-2's filter is 128 KB.
+  static constexpr size_t kPairFilterBits = 12;
+  static uint64_t pair_filter_hash(uint64_t key) { return (key ^ key >> 29) * 0xBF58476D1CE4E5B9ull; }
+  static uint64_t pair_filter_bits(uint64_t hash) {
+    return uint64_t{1} << (hash & 63) | uint64_t{1} << (hash >> 6 & 63);
+  }
+  bool maybe_pair(uint64_t key) const {
+    const uint64_t h = pair_filter_hash(key), bits = pair_filter_bits(h);
+    return (pair_filter_[h >> pair_filter_shift_] & bits) == bits;
+  }
+  std::vector<uint64_t> pair_filter_;  // power-of-two size, indexed by the hash's top bits
+  int pair_filter_shift_ = 64;
   static constexpr uint64_t kNoPair = ~uint64_t{0};  // an empty slot: ids never reach 2^kIdBits - 1
   // Probing starts at the first word of a cache line (a bucket of
-  // kPairBucket words), so a pair is nearly always found, or known absent,
-  // in one line even with the table three quarters full.
+  // kPairBucket words), so a pair is nearly always found in one line even
+  // with the table three quarters full. Knowing a pair absent takes longer
+  // (the pair filter answers most of those).
   static constexpr size_t kPairBucket = 8;
   size_t pair_slot(uint64_t key) const {
     return static_cast<size_t>((key * 0x9E3779B97F4A7C15ull) >> pair_shift_) * kPairBucket;

@@ -156,7 +156,7 @@ TEST(BpeBuild, RandomVocabulariesMatchTheNaiveRule) {
 // the left or on the right answer exactly the list's priority, or none.
 TEST(BpeBuild, FindRankAnswersEveryPairAsTheMergeListDoes) {
   std::mt19937 rng(20261201);
-  size_t merging = 0, filtered = 0;
+  size_t merging = 0, filtered = 0, bloomed = 0;
   for (int round = 0; round < 12; ++round) {
     BpeVocabulary v = random_vocabulary(rng, round % 3 != 0, round % 2 == 0);
     std::map<std::pair<uint32_t, uint32_t>, uint32_t> priority;
@@ -169,12 +169,18 @@ TEST(BpeBuild, FindRankAnswersEveryPairAsTheMergeListDoes) {
         const auto it = priority.find({a, b});
         const uint32_t want = it == priority.end() ? BpeEngine::kNoRank : it->second;
         ASSERT_EQ(m.engine().find_rank(a, b), want) << "round " << round << " pair " << a << " " << b;
+        const bool maybe = m.engine().maybe_pair(uint64_t{a} << BpeEngine::kIdBits | b);
+        if (want != BpeEngine::kNoRank) {
+          ASSERT_TRUE(maybe) << "the pair filter drops a merge: " << a << " " << b;
+        }
         merging += want != BpeEngine::kNoRank;
         filtered += !left[a] || !right[b];
+        bloomed += left[a] && right[b] && !maybe;
       }
   }
   EXPECT_GT(merging, 300u);  // 12 vocabularies of ~40 merges
-  EXPECT_GT(filtered, 1000u);  // pairs the filter answers alone
+  EXPECT_GT(filtered, 1000u);  // pairs the side bitsets answer alone
+  EXPECT_GT(bloomed, 1000u);   // pairs past them that the pair filter answers
 }
 
 TEST(BpeBuild, MergesFromRanksAreEverySplitAtTheTokensId) {

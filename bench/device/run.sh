@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The issue-10 benchmark on the lent 16-core machine, from the repo root, carrying devrun/ (bench/device/pack.sh):
-#   bash bench/device/run.sh ab|stage|families|familiesab|ceiling|ranks|fused|all
+#   bash bench/device/run.sh ab|stage|families|familiesab|variants|ceiling|ranks|fused|all
 # ab: GPT-2, baseline vs this build, 1 worker on the corpus and 16 on it x 10, alternating A B A B;
 # stage: stage_bench (where a byte's time goes); families: every family at 1 and 16 workers beside the
 # Python references (tiktoken, tokenizers, sentencepiece, installed on the lent machine); ranks: the
@@ -9,6 +9,7 @@
 # of the 1 GB corpus to ~4 tokenized chunks, staged (sp_extract -> sp_concat -> sp_tokenize) vs fused
 # (sp_tokenize --chunk-size), 16 workers, on the machine's disk: wall time, bytes written, same outputs;
 # familiesab: every family, baseline vs this build, alternating (SUMS=1 prints each output's sha256);
+# variants: candidate builds (devrun/variants/*) in turn, medians and ratios to the first;
 # ceiling: 1, 8 and 16 independent single-worker processes at once, the box's own limit on parallel efficiency.
 set -u
 D=$PWD/devrun
@@ -125,19 +126,54 @@ if [ $part = fused ]; then
   for f in $W/f/*.bin $W/f/*.idx; do cmp -s $f $W/s/$(basename $f) || echo "DIFFERENT: $(basename $f)"; done
   ls $W/f | wc -l; ls $W/s | wc -l
 fi
+M=/dev/shm/models
+fam() { # name -> sp_tokenize flags
+  case $1 in
+    gpt2) echo "" ;;
+    llama3|qwen3|llama2|gemma) echo "--tokenizer-type HuggingFaceTokenizer --tokenizer-model $M/$1" ;;
+    cl100k|o200k) echo "--tokenizer-type TikTokenizer --tokenizer-model $M/tiktoken/${1}_base.tiktoken \
+      --tiktoken-pattern ${1}_base" ;;
+    spm_bpe) echo "--tokenizer-type SentencePieceTokenizer --tokenizer-model $M/spm/bpe_bytefallback.model" ;;
+    spm_unigram) echo "--tokenizer-type SentencePieceTokenizer --tokenizer-model $M/spm/unigram_nfkc.model" ;;
+  esac
+}
+if [ $part = variants ]; then
+  # Candidate builds of one change side by side: every sp_tokenize copied into devrun/variants/ (by hand, after
+  # pack.sh), in turn, ROUNDS times (default 5), 1 worker on bench100 for each of VFAMILIES (default gpt2
+  # cl100k) and 16 workers on big for W16FAMILIES (default gpt2); then each one's median and its ratio to the
+  # first variant (name them so that the baseline sorts first, e.g. v0_base).
+  { for f in ${VFAMILIES:-gpt2 cl100k}; do
+      for r in $(seq ${ROUNDS:-5}); do
+        for v in $D/variants/*; do SUMS=1 run "$f $(basename $v)" $v 1 $S/bench100.jsonl $(fam $f); done
+      done
+    done
+    for f in ${W16FAMILIES:-gpt2}; do
+      for r in $(seq ${ROUNDS:-5}); do
+        for v in $D/variants/*; do run "$f $(basename $v)" $v 16 $S/big.jsonl $(fam $f); done
+      done
+    done; } | tee $S/variants.txt
+  python3 - $S/variants.txt <<'PY'
+import re, statistics, sys
+runs, sums = {}, {}
+last = None
+for line in open(sys.argv[1]):
+    m = re.match(r"(\S+) (\S+) w=(\d+) \S+ ([0-9.]+) MB/s", line)
+    if m:
+        last = (m[1], m[3], m[2])
+        runs.setdefault(last, []).append(float(m[4]))
+    elif last and re.fullmatch(r"[0-9a-f]{16}\n", line):
+        sums.setdefault(last[:2], set()).add(line.strip())
+groups = {}
+for (fam, w, v), xs in runs.items(): groups.setdefault((fam, w), []).append((v, statistics.median(xs), len(xs)))
+for (fam, w), vs in groups.items():
+    vs.sort()
+    same = "outputs identical" if len(sums.get((fam, w), ())) <= 1 else "OUTPUTS DIFFER"
+    print(f"{fam}, {w} worker(s), {same}:")
+    for v, med, n in vs: print(f"  {v:24s} median {med:8.1f} MB/s of {n}  x{med / vs[0][1]:.3f}")
+PY
+fi
 if [ $part = familiesab ]; then
   echo "== every family, baseline vs this build, alternating: 1 worker on bench100 (3 pairs), 16 on big (2 pairs)"
-  M=/dev/shm/models
-  fam() { # name -> sp_tokenize flags
-    case $1 in
-      gpt2) echo "" ;;
-      llama3|qwen3|llama2|gemma) echo "--tokenizer-type HuggingFaceTokenizer --tokenizer-model $M/$1" ;;
-      cl100k|o200k) echo "--tokenizer-type TikTokenizer --tokenizer-model $M/tiktoken/${1}_base.tiktoken \
-        --tiktoken-pattern ${1}_base" ;;
-      spm_bpe) echo "--tokenizer-type SentencePieceTokenizer --tokenizer-model $M/spm/bpe_bytefallback.model" ;;
-      spm_unigram) echo "--tokenizer-type SentencePieceTokenizer --tokenizer-model $M/spm/unigram_nfkc.model" ;;
-    esac
-  }
   export SUMS=1
   for f in ${FAMILIES:-gpt2 cl100k o200k llama3 qwen3 llama2 gemma spm_bpe spm_unigram}; do
     for r in 1 2 3; do

@@ -67,7 +67,9 @@ struct BpeVocabulary {
 // Per-thread memo of pre-token -> ids and scratch space for merging, so
 // frequent pieces cost one hash probe and no piece costs an allocation once
 // buffers have grown. Not thread-safe: one per worker thread. Memory is
-// bounded (about 16 MB at the default size); max_entries = 0 turns it off.
+// bounded (at the default size 16 MB of tables, 8 of them a cache of recent
+// pieces, and at most 16 MB more for long pieces); max_entries = 0 turns it
+// off.
 class BpeCache {
  public:
   static constexpr size_t kDefaultEntries = size_t{3} << 16;
