@@ -6,6 +6,7 @@
 // vocabulary size (len(tokenizer)). Decoding runs each id's token string
 // through the tokenizer.json decoder (hf_decoder.h).
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 #include <simdjson.h>
 #include <sys/stat.h>
 
@@ -23,6 +24,7 @@
 #include "hf_json.h"
 #include "hf_normalizer.h"
 #include "hf_pretokenizer.h"
+#include "json_file.h"
 #include "sp/bpe.h"
 #include "sp/error.h"
 #include "sp/io.h"
@@ -41,6 +43,28 @@ using hf::Piece;
 using hf::PreTokenizer;
 using hf::Segment;
 
+
+// The vocab's ids, found by their spelling (names[id]): a set of 4-byte ids
+// with lookup by string, where a map of string_view -> id took 24 bytes a
+// slot (Gemma's 256,000 tokens: 2.5 MB of table instead of 12.5 MB, which a
+// fresh process pays for in page faults, ~13 us a 4 KiB page on the dev VM).
+struct NameHash {
+  using is_transparent = void;
+  const std::vector<std::string_view>* names;
+  size_t operator()(std::string_view s) const { return absl::Hash<std::string_view>{}(s); }
+  size_t operator()(uint32_t id) const { return (*this)((*names)[id]); }
+};
+struct NameEq {
+  using is_transparent = void;
+  const std::vector<std::string_view>* names;
+  std::string_view name(std::string_view s) const { return s; }
+  std::string_view name(uint32_t id) const { return (*names)[id]; }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    return name(a) == name(b);
+  }
+};
+using IdsByName = absl::flat_hash_set<uint32_t, NameHash, NameEq>;
 
 bool is_directory(const std::string& path) {
   struct stat st {};
@@ -183,8 +207,13 @@ struct HfModel {
   // Decoding: each id's token string (an added token's content, else the
   // vocab's spelling), through the decoder chain.
   Decoder decoder;
-  std::vector<std::string> token_text;
+  std::string token_text;                  // the strings, id order: one blob (a std::string each was 32
+  std::vector<uint32_t> token_text_ends;   // bytes of fresh memory a token); simdjson reads no file of 4 GiB
   std::vector<bool> has_text;
+  std::string_view text_of(uint32_t id) const {
+    const uint32_t begin = id == 0 ? 0 : token_text_ends[id - 1];
+    return std::string_view(token_text).substr(begin, token_text_ends[id] - begin);
+  }
 };
 
 class Encoder {
@@ -279,17 +308,15 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   const bool has_config = is_file(config_path);
   const std::string source = json_path;
 
-  // Read once, straight into simdjson's padded buffer (hashed from there too).
-  simdjson::padded_string json_padded;
-  if (simdjson::padded_string::load(json_path).get(json_padded))
-    json_padded = simdjson::padded_string(read_file(json_path));  // read_file names the failure
-  const std::string_view json_text(json_padded.data(), json_padded.size());
+  // Mapped once (json_file.h), parsed and hashed from there.
+  const JsonFile json_file(json_path);
+  const std::string_view json_text = json_file.text();
   // Hashed for the identity on another thread while the model builds (a
   // third of a 9 MB tokenizer.json's load where SHA-256 has no CPU support).
   auto json_sha256 = std::async(std::launch::async, [json_text] { return sha256_hex(json_text); });
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (auto err = parser.parse(json_padded).get(root))
+  if (auto err = json_file.parse(parser).get(root))
     throw InputError(source, 0, std::string("not JSON: ") + simdjson::error_message(err));
   if (!root.is_object()) throw InputError(source, 0, "not a JSON object");
 
@@ -333,14 +360,15 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
 
   simdjson::dom::object vocab;
   if (model["vocab"].get_object().get(vocab)) throw InputError(source, 0, "model has no \"vocab\" object");
-  absl::flat_hash_map<std::string_view, uint32_t> by_name;  // vocab.json spelling -> id
+  std::vector<std::string_view> names(vocab.size());  // the vocab's spelling by id, views into the JSON
+  IdsByName by_name(0, NameHash{&names}, NameEq{&names});  // vocab.json spelling -> id
   by_name.reserve(vocab.size());
   std::vector<bool> present, special;
   // Ids are normally 0 .. size - 1: size everything once.
   v.tokens.resize(vocab.size());
   present.resize(vocab.size());
   special.resize(vocab.size());
-  std::vector<std::string_view> names(vocab.size());  // the vocab's spelling by id, for the merges
+  std::vector<std::string_view> strings(vocab.size());  // what each id decodes to (views into the JSON)
   std::string bytes;
   for (auto field : vocab) {
     int64_t id;
@@ -356,9 +384,9 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
     if (present[uid]) throw InputError(source, 0, "vocab id " + std::to_string(id) + " is used twice");
     present[uid] = true;
     names[uid] = field.key;
-    if (uid >= m.token_text.size()) m.token_text.resize(std::max(uid + 1, v.tokens.size()));
-    m.token_text[uid] = std::string(field.key);
-    if (!by_name.emplace(field.key, static_cast<uint32_t>(uid)).second)
+    if (uid >= strings.size()) strings.resize(std::max(uid + 1, v.tokens.size()));
+    strings[uid] = field.key;
+    if (!by_name.insert(static_cast<uint32_t>(uid)).second)
       throw InputError(source, 0, "vocab token " + std::string(field.key) + " appears twice");
     if (!byte_level || std::all_of(field.key.begin(), field.key.end(), [](char c) { return c > ' ' && c < 0x7F; })) {
       v.tokens[uid] = std::string(field.key);  // printable ASCII stands for itself in byte-level text
@@ -396,11 +424,11 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
     const auto left = by_name.find(a), right = by_name.find(b);
     bool known = left != by_name.end() && right != by_name.end();
     if (known) {  // the made token must exist: tried at the next id before the hash map
-      joined.assign(a).append(b);
-      if (made + 1 < names.size() && names[made + 1] == joined) {
+      const std::string_view next = made + 1 < names.size() ? names[made + 1] : std::string_view();
+      if (next.size() == a.size() + b.size() && next.starts_with(a) && next.ends_with(b)) {
         ++made;
-      } else if (const auto it = by_name.find(joined); it != by_name.end()) {
-        made = it->second;
+      } else if (const auto it = by_name.find(joined.assign(a).append(b)); it != by_name.end()) {
+        made = *it;
       } else {
         known = false;
       }
@@ -409,7 +437,7 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
       throw InputError(source, 0,
                        "merge " + std::to_string(priority) + " (" + std::string(a) + " " + std::string(b) +
                            ") names a token that is not in the vocab");
-    v.merges.push_back({left->second, right->second, priority++});
+    v.merges.push_back({*left, *right, priority++});
   }
 
   // Added tokens, with the ids HF gives them: the vocab's id of the same
@@ -434,12 +462,12 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
         if (const auto it = added.find(std::string(content)); it != added.end())
           id = it->second;
         else if (const auto jt = by_name.find(content); jt != by_name.end())
-          id = jt->second;
+          id = *jt;
         else
           id = next_id++;
         added[std::string(content)] = id;
-        if (id >= m.token_text.size()) m.token_text.resize(id + 1);
-        m.token_text[id] = std::string(content);  // HF looks up added tokens first
+        if (id >= strings.size()) strings.resize(id + 1);
+        strings[id] = content;  // HF looks up added tokens first
         Entry entry{{std::string(content), id, bool_field(t, "single_word", false), bool_field(t, "lstrip", false),
                      bool_field(t, "rstrip", false)},
                     bool_field(t, "normalized", !bool_field(t, "special", false))};
@@ -476,9 +504,17 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   // len(tokenizer): the vocab plus the added tokens that are not in it.
   uint64_t vocab_size = base_vocab;
   for (const auto& [content, id] : added)
-    if (!by_name.contains(content)) ++vocab_size;
+    if (!by_name.contains(std::string_view(content))) ++vocab_size;
 
-  m.token_text.resize(v.tokens.size());
+  strings.resize(v.tokens.size());
+  size_t text_bytes = 0;
+  for (std::string_view t : strings) text_bytes += t.size();
+  m.token_text.reserve(text_bytes);
+  m.token_text_ends.reserve(strings.size());
+  for (std::string_view t : strings) {
+    m.token_text += t;
+    m.token_text_ends.push_back(static_cast<uint32_t>(m.token_text.size()));
+  }
   m.has_text = present;
   for (size_t id = 0; id < v.tokens.size(); ++id) {
     if (!present[id]) {  // an id nothing has: never made, never decoded to anything
@@ -495,7 +531,7 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
       const auto it = by_name.find(unk);
       if (it == by_name.end())
         throw InputError(source, 0, "BPE unk_token " + std::string(unk) + " is not in the vocab");
-      v.unk_id = it->second;
+      v.unk_id = *it;
     }
   }
   m.cuts = BpeCuts::build(v);
@@ -555,7 +591,7 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   }
   auto find_token = [&](const std::string& text) -> std::optional<uint32_t> {
     if (const auto it = added.find(text); it != added.end()) return it->second;
-    if (const auto it = by_name.find(text); it != by_name.end()) return it->second;
+    if (const auto it = by_name.find(std::string_view(text)); it != by_name.end()) return *it;
     return std::nullopt;
   };
   uint32_t eod = 0;
@@ -605,7 +641,7 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
     for (uint32_t id : ids) {
       if (id >= shared->has_text.size() || !shared->has_text[id])
         throw Error("token id " + std::to_string(id) + " is not a token of " + source);
-      tokens.push_back(shared->token_text[id]);
+      tokens.emplace_back(shared->text_of(id));
     }
     return shared->decoder.decode(std::move(tokens), as_hf_text);
   };

@@ -30,6 +30,7 @@
 #include <optional>
 #include <vector>
 
+#include "json_file.h"
 #include "regex_split.h"
 #include "sp/bpe.h"
 #include "sp/error.h"
@@ -138,7 +139,7 @@ void trim_ranks(Ranks& r) {
 }
 
 // OpenAI's format: "base64 rank" per line, blank lines skipped.
-Ranks read_tiktoken_file(const std::string& path, const std::string& text) {
+Ranks read_tiktoken_file(const std::string& path, std::string_view text) {
   Ranks r;
   std::string bytes;
   uint64_t line_no = 0;
@@ -170,11 +171,10 @@ Ranks read_tiktoken_file(const std::string& path, const std::string& text) {
 
 // Megatron's format, with reload_mergeable_ranks' checks on the first
 // max_tokens entries (the ones it keeps).
-Ranks read_megatron_json(const std::string& path, const std::string& text, uint64_t max_tokens) {
+Ranks read_megatron_json(const std::string& path, const JsonFile& file, uint64_t max_tokens) {
   simdjson::dom::parser parser;
-  const simdjson::padded_string padded(text);
   simdjson::dom::element root;
-  if (auto error = parser.parse(padded).get(root))
+  if (auto error = file.parse(parser).get(root))
     throw InputError(path, 0, std::string("not JSON: ") + simdjson::error_message(error));
   simdjson::dom::array list;
   if (root.get_array().get(list))
@@ -323,9 +323,10 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
   if (!path_exists(path)) throw InputError(path, 0, "no such file (--tokenizer-model)");
   if (std::error_code ec; std::filesystem::is_directory(path, ec))
     throw InputError(path, 0, "is a directory; TikTokenizer reads a .tiktoken file or Megatron's tiktoken JSON");
-  const std::string text = read_file(path);
+  const JsonFile file(path);  // mapped (json_file.h); a .tiktoken file is read from there too
+  const std::string_view text = file.text();
   // Hashed for the identity on another thread while the model builds.
-  auto text_sha256 = std::async(std::launch::async, [&text] { return sha256_hex(text); });
+  auto text_sha256 = std::async(std::launch::async, [text] { return sha256_hex(text); });
   const size_t first = text.find_first_not_of(" \t\r\n");
   const bool megatron = first != std::string::npos && (text[first] == '[' || text[first] == '{');
 
@@ -343,7 +344,7 @@ TextTokenizer load_tiktoken_tokenizer(const TokenizerOptions& options) {
                      std::to_string(specials) + " special tokens");
   const uint64_t max_ranks = vocab_size ? *vocab_size - specials : UINT64_MAX;
 
-  Ranks ranks = megatron ? read_megatron_json(path, text, max_ranks) : read_tiktoken_file(path, text);
+  Ranks ranks = megatron ? read_megatron_json(path, file, max_ranks) : read_tiktoken_file(path, text);
   if (megatron && ranks.count < max_ranks)
     throw InputError(path, 0, "has " + std::to_string(ranks.count) + " tokens; a vocabulary size of " +
                                   std::to_string(*vocab_size) + " with " + std::to_string(specials) +
