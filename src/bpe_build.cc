@@ -76,13 +76,17 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
   for (uint32_t id = 0; id < vocab; ++id) {
     const std::string_view bytes = m.token_bytes(id);
     if (special[id] || bytes.empty()) continue;  // an empty token is unreachable from text
+    // One walk of the probe sequence both finds a token of the same bytes
+    // (find_token's test) and the free slot after it.
     const PieceKey key(bytes);
-    if (const int64_t other = m.find_token(bytes, key); other >= 0)
-      fail("token " + shown(bytes) + " appears twice (ids " + std::to_string(other) + " and " + std::to_string(id) +
-           ")");
     const size_t mask = m.token_slots_.size() - 1;
     size_t i = key.hash & mask;
-    while (m.token_slots_[i].len != 0) i = (i + 1) & mask;
+    for (; m.token_slots_[i].len != 0; i = (i + 1) & mask) {
+      const E::TokenSlot& s = m.token_slots_[i];
+      if (s.head == key.head && s.tail == key.tail && m.token_bytes(s.id) == bytes)
+        fail("token " + shown(bytes) + " appears twice (ids " + std::to_string(s.id) + " and " + std::to_string(id) +
+             ")");
+    }
     m.token_slots_[i] = E::TokenSlot{key.head, key.tail, static_cast<uint32_t>(bytes.size()), id};
   }
   auto token_of = [&](std::string_view bytes) -> int64_t {
@@ -122,23 +126,41 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     // makes it, at the token's id as priority. Found here with the token
     // table (no string per split); pairs are unique by construction.
     if (!v.merges.empty()) fail("a vocabulary with merges_from_ranks takes no merge list");
+    // In blocks on the threads, joined in id order (cl100k_base: 100,256
+    // tokens, ~600,000 lookups, ~80 ms on one core of the dev VM).
     m.rules_.assign(vocab, E::MergeRule{E::kNoRank, E::kNoRank, E::kNoRank});
-    bool one_pair = true;
-    for (uint32_t id = 0; id < vocab; ++id) {
-      const std::string_view t = m.token_bytes(id);
-      if (special[id] || t.size() < 2) continue;
-      uint32_t pairs = 0;
-      for (size_t k = 1; k < t.size(); ++k) {
-        const int64_t a = token_of(t.substr(0, k));
-        if (a < 0) continue;
-        const int64_t b = token_of(t.substr(k));
-        if (b < 0) continue;
-        kept.push_back({static_cast<uint32_t>(a), static_cast<uint32_t>(b), id});
-        m.rules_[id] = {static_cast<uint32_t>(a), static_cast<uint32_t>(b), id};
-        ++pairs;
+    constexpr uint32_t kBlock = 8192;
+    const uint32_t blocks = static_cast<uint32_t>((vocab + kBlock - 1) / kBlock);
+    std::vector<std::vector<BpeVocabulary::Merge>> found(blocks);
+    std::vector<uint8_t> block_one_pair(blocks, 1);
+    tbb::parallel_for(tbb::blocked_range<uint32_t>(0, blocks, 1), [&](const tbb::blocked_range<uint32_t>& r) {
+      for (uint32_t block = r.begin(); block != r.end(); ++block) {
+        const uint32_t end = static_cast<uint32_t>(std::min<size_t>(vocab, size_t{block + 1} * kBlock));
+        for (uint32_t id = block * kBlock; id < end; ++id) {
+          const std::string_view t = m.token_bytes(id);
+          if (special[id] || t.size() < 2) continue;
+          uint32_t pairs = 0;
+          for (size_t k = 1; k < t.size(); ++k) {
+            const int64_t a = token_of(t.substr(0, k));
+            if (a < 0) continue;
+            const int64_t b = token_of(t.substr(k));
+            if (b < 0) continue;
+            found[block].push_back({static_cast<uint32_t>(a), static_cast<uint32_t>(b), id});
+            m.rules_[id] = {static_cast<uint32_t>(a), static_cast<uint32_t>(b), id};
+            ++pairs;
+          }
+          if (pairs > 1) block_one_pair[block] = 0;
+        }
       }
-      one_pair = one_pair && pairs <= 1;
+    });
+    size_t total = 0;
+    for (const auto& f : found) total += f.size();
+    kept.reserve(total);
+    for (auto& f : found) {
+      kept.insert(kept.end(), f.begin(), f.end());
+      std::vector<BpeVocabulary::Merge>().swap(f);
     }
+    const bool one_pair = std::all_of(block_one_pair.begin(), block_one_pair.end(), [](uint8_t b) { return b; });
     if (kept.size() > kMaxRank) fail("more than " + std::to_string(kMaxRank) + " merges are not supported");
     m.one_pair_per_rank_ = one_pair;
   } else {
