@@ -371,7 +371,9 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   v.tokens.resize(vocab.size());
   present.resize(vocab.size());
   special.resize(vocab.size());
-  std::vector<std::string_view> strings(vocab.size());  // what each id decodes to (views into the JSON)
+  // What an id decodes to: its vocab spelling (names), unless an added token
+  // of that id says otherwise (views into the JSON).
+  absl::flat_hash_map<uint32_t, std::string_view> added_text;
   for (auto field : vocab) {
     int64_t id;
     if (field.value.get_int64().get(id) || id < 0 || id >= (int64_t{1} << 31))
@@ -386,8 +388,6 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
     if (present[uid]) throw InputError(source, 0, "vocab id " + std::to_string(id) + " is used twice");
     present[uid] = true;
     names[uid] = field.key;
-    if (uid >= strings.size()) strings.resize(std::max(uid + 1, v.tokens.size()));
-    strings[uid] = field.key;
     if (!by_name.insert(static_cast<uint32_t>(uid)).second)
       throw InputError(source, 0, "vocab token " + std::string(field.key) + " appears twice");
   }
@@ -510,8 +510,7 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
         else
           id = next_id++;
         added[std::string(content)] = id;
-        if (id >= strings.size()) strings.resize(id + 1);
-        strings[id] = content;  // HF looks up added tokens first
+        added_text[id] = content;  // HF looks up added tokens first
         Entry entry{{std::string(content), id, bool_field(t, "single_word", false), bool_field(t, "lstrip", false),
                      bool_field(t, "rstrip", false)},
                     bool_field(t, "normalized", !bool_field(t, "special", false))};
@@ -550,12 +549,16 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   for (const auto& [content, id] : added)
     if (!by_name.contains(std::string_view(content))) ++vocab_size;
 
-  strings.resize(v.tokens.size());
+  auto text_of = [&](uint32_t id) {
+    if (const auto it = added_text.find(id); it != added_text.end()) return it->second;
+    return id < names.size() ? names[id] : std::string_view();
+  };
   size_t text_bytes = 0;
-  for (std::string_view t : strings) text_bytes += t.size();
+  for (uint32_t id = 0; id < v.tokens.size(); ++id) text_bytes += text_of(id).size();
   m.token_text.reserve(text_bytes);
-  m.token_text_ends.reserve(strings.size());
-  for (std::string_view t : strings) {
+  m.token_text_ends.reserve(v.tokens.size());
+  for (uint32_t id = 0; id < v.tokens.size(); ++id) {
+    const std::string_view t = text_of(id);
     m.token_text += t;
     m.token_text_ends.push_back(static_cast<uint32_t>(m.token_text.size()));
   }
