@@ -367,7 +367,13 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   by_name.reserve(vocab.size());
   std::vector<bool> present;
   std::vector<uint8_t> special;  // bytes, not bits: written from several threads below
-  // Ids are normally 0 .. size - 1: size everything once.
+  // Ids are normally 0 .. size - 1: size everything once, with room for
+  // added tokens after them (growing v.tokens by one there moved the whole
+  // vector: Llama-3's 128,000 strings into 8 MB of fresh memory, ~25 ms).
+  {
+    simdjson::dom::array list;
+    if (!root["added_tokens"].get_array().get(list)) v.tokens.reserve(vocab.size() + list.size());
+  }
   v.tokens.resize(vocab.size());
   present.resize(vocab.size());
   special.resize(vocab.size());
