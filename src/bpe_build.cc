@@ -207,15 +207,19 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
       const BpeVocabulary::Merge g = v.merges[i];
       if (g.priority == E::kNoRank) continue;
       const std::string_view left = m.token_bytes(g.left), right = m.token_bytes(g.right);
-      // Merge lists mostly follow the order of the tokens they make, so the
-      // id after the last one made is tried before hashing: when it is a
-      // token of these bytes that is not special, it is the one token_of
-      // finds (a second such token was refused above).
+      // Merge lists follow the order of the tokens they make (each merge
+      // makes the last merge's token or the next id: Gemma 580,600 of
+      // 580,604), so those two are tried before hashing: a token of these
+      // bytes that is not special is the one token_of finds (a second such
+      // token was refused above).
       int64_t merged = -1;
-      if (const uint32_t next = last_made + 1; next < vocab && !special[next]) {
-        const std::string_view t = m.token_bytes(next);
-        if (!t.empty() && t.size() == left.size() + right.size() && t.starts_with(left) && t.ends_with(right))
-          merged = next;
+      for (const uint32_t id : {last_made, last_made + 1}) {
+        if (id >= vocab || special[id]) continue;
+        const std::string_view t = m.token_bytes(id);
+        if (!t.empty() && t.size() == left.size() + right.size() && t.starts_with(left) && t.ends_with(right)) {
+          merged = id;
+          break;
+        }
       }
       if (merged < 0) {
         joined.assign(left).append(right);

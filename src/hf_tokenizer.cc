@@ -419,8 +419,9 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   simdjson::dom::array merges;
   if (model["merges"].get_array().get(merges)) throw InputError(source, 0, "model has no \"merges\" list");
   // Merge i's ids, or the error a serial pass would stop at; `made` (the
-  // token the last merge made, as vocabularies mostly list merges in the
-  // order of their tokens) only saves a hash lookup.
+  // token the last merge made) only saves a hash lookup: a merge makes the
+  // same token as the one before it or the next id (Gemma: 345,739 and
+  // 234,861 of 580,604 merges, 4 others; Llama-3 152,403 and 127,743 of 280,147).
   auto resolve = [&](simdjson::dom::element e, uint32_t priority, uint32_t& made, std::string& joined) {
     std::string_view a, b, line;
     simdjson::dom::array pair;
@@ -438,9 +439,13 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
     }
     const auto left = by_name.find(a), right = by_name.find(b);
     bool known = left != by_name.end() && right != by_name.end();
-    if (known) {  // the made token must exist: tried at the next id before the hash map
-      const std::string_view next = made + 1 < names.size() ? names[made + 1] : std::string_view();
-      if (next.size() == a.size() + b.size() && next.starts_with(a) && next.ends_with(b)) {
+    if (known) {  // the made token must exist: tried at the same and the next id before the hash map
+      auto makes = [&](uint32_t id) {
+        const std::string_view t = id < names.size() ? names[id] : std::string_view();
+        return t.size() == a.size() + b.size() && t.starts_with(a) && t.ends_with(b);
+      };
+      if (makes(made)) {
+      } else if (makes(made + 1)) {
         ++made;
       } else if (const auto it = by_name.find(joined.assign(a).append(b)); it != by_name.end()) {
         made = *it;
