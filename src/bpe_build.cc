@@ -201,8 +201,16 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     if (v.merges.size() > kMaxRank) fail("more than " + std::to_string(kMaxRank) + " merges are not supported");
     std::vector<uint32_t> pair_slots(std::bit_ceil(v.merges.size() + v.merges.size() / 2 + 1), 0);  // index + 1
     const int pair_shift = 64 - std::countr_zero(pair_slots.size());
+    auto pair_slot = [&](const BpeVocabulary::Merge& g) {
+      const uint64_t pair = (uint64_t{g.left} << E::kIdBits) | g.right;
+      return static_cast<size_t>((pair * 0x9E3779B97F4A7C15ull) >> pair_shift);
+    };
+    // The slots are probed at random: each is prefetched kAhead merges before
+    // (as the token table's inserts above).
+    constexpr size_t kAheadMerges = 16;
     uint32_t max_rank = 0;
     for (size_t i = 0; i < v.merges.size(); ++i) {
+      if (i + kAheadMerges < v.merges.size()) __builtin_prefetch(&pair_slots[pair_slot(v.merges[i + kAheadMerges])]);
       const BpeVocabulary::Merge& g = v.merges[i];
       auto name = [&](uint32_t id) { return id < vocab ? shown(m.token_bytes(id)) : std::to_string(id); };
       if (g.left >= vocab || g.right >= vocab)
@@ -211,8 +219,7 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
       if (special[g.left] || special[g.right])
         fail("merge " + name(g.left) + " " + name(g.right) + " uses a special token");
       if (g.priority > kMaxRank) fail("merge priority " + std::to_string(g.priority) + " is too large");
-      const uint64_t pair = (uint64_t{g.left} << E::kIdBits) | g.right;
-      size_t s = (pair * 0x9E3779B97F4A7C15ull) >> pair_shift;
+      size_t s = pair_slot(g);
       for (;; s = (s + 1) & (pair_slots.size() - 1)) {
         if (pair_slots[s] == 0) break;
         BpeVocabulary::Merge& earlier = v.merges[pair_slots[s] - 1];
@@ -279,7 +286,10 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     m.pair_shift_ = 64 - std::countr_zero(size / E::kPairBucket);
     m.merge_lefts_.assign(m.vocab_size() / 64 + 1, 0);
     m.merge_rights_.assign(m.vocab_size() / 64 + 1, 0);
-    for (const BpeVocabulary::Merge& r : kept) {
+    for (size_t j = 0; j < kept.size(); ++j) {
+      if (j + 16 < kept.size())  // prefetched ahead, as the token table's inserts
+        __builtin_prefetch(&m.pair_table_[m.pair_slot(uint64_t{kept[j + 16].left} << E::kIdBits | kept[j + 16].right)]);
+      const BpeVocabulary::Merge& r = kept[j];
       m.merge_lefts_[r.left >> 6] |= uint64_t{1} << (r.left & 63);
       m.merge_rights_[r.right >> 6] |= uint64_t{1} << (r.right & 63);
       const uint64_t key = uint64_t{r.left} << E::kIdBits | r.right;
