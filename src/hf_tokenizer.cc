@@ -209,8 +209,10 @@ struct HfModel {
   // Decoding: each id's token string (an added token's content, else the
   // vocab's spelling), through the decoder chain.
   Decoder decoder;
-  std::string token_text;                  // the strings, id order: one blob (a std::string each was 32
-  std::vector<uint32_t> token_text_ends;   // bytes of fresh memory a token); simdjson reads no file of 4 GiB
+  // The strings in id order in one blob (a std::string each was 32 bytes of
+  // fresh memory a token); 32-bit ends, as simdjson reads no file of 4 GiB.
+  std::string token_text;
+  std::vector<uint32_t> token_text_ends;
   std::vector<bool> has_text;
   std::string_view text_of(uint32_t id) const {
     const uint32_t begin = id == 0 ? 0 : token_text_ends[id - 1];
