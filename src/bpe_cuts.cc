@@ -61,8 +61,10 @@ BpeCuts BpeCuts::build(const BpeVocabulary& v) {
     }
     absl::flat_hash_set<std::string_view> wanted_set(wanted.begin(), wanted.end());
     size_t found = 0;
-    for (size_t id = 0; id < v.tokens.size(); ++id)
-      if (!special[id] && wanted_set.contains(v.tokens[id])) fallback.insert(static_cast<uint32_t>(id)), ++found;
+    for (size_t id = 0; id < v.tokens.size(); ++id)  // "<0xXX>" only: no hashing of the other tokens
+      if (v.tokens[id].size() == 6 && v.tokens[id].starts_with("<0x") && !special[id] &&
+          wanted_set.contains(v.tokens[id]))
+        fallback.insert(static_cast<uint32_t>(id)), ++found;
     every_byte = every_byte && found == 256;
   }
   if (v.unk_id) fallback.insert(*v.unk_id);

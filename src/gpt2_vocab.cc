@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "json_file.h"
 #include "sp/bpe.h"
 #include "sp/error.h"
 #include "sp/io.h"
@@ -61,10 +62,10 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
   absl::flat_hash_map<std::string_view, uint32_t> id_of;
   {
     const std::string& path = vocab_json_path;
-    const simdjson::padded_string json(read_file(path));
+    const JsonFile json(path);
     simdjson::dom::parser parser;
     simdjson::dom::object obj;
-    if (auto err = parser.parse(json).get_object().get(obj))
+    if (auto err = json.parse(parser).get_object().get(obj))
       throw InputError(path, 0, std::string("not a JSON object of token -> id: ") + simdjson::error_message(err));
     constexpr int64_t kMaxTokens = (int64_t{1} << 21) - 2;
     struct Entry {
@@ -72,7 +73,7 @@ BpeModel BpeModel::load_gpt2(const std::string& vocab_json_path, const std::stri
     };
     std::vector<Entry> entries;
     entries.reserve(obj.size());
-    blob.reserve(json.size());
+    blob.reserve(json.text().size());
     std::string bytes;
     int64_t eod = -1;
     id_of.reserve(obj.size());

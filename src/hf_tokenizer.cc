@@ -6,8 +6,11 @@
 // vocabulary size (len(tokenizer)). Decoding runs each id's token string
 // through the tokenizer.json decoder (hf_decoder.h).
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/flat_hash_set.h>
 #include <simdjson.h>
 #include <sys/stat.h>
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
 
 #include <algorithm>
 #include <future>
@@ -23,6 +26,7 @@
 #include "hf_json.h"
 #include "hf_normalizer.h"
 #include "hf_pretokenizer.h"
+#include "json_file.h"
 #include "sp/bpe.h"
 #include "sp/error.h"
 #include "sp/io.h"
@@ -41,6 +45,28 @@ using hf::Piece;
 using hf::PreTokenizer;
 using hf::Segment;
 
+
+// The vocab's ids, found by their spelling (names[id]): a set of 4-byte ids
+// with lookup by string, where a map of string_view -> id took 24 bytes a
+// slot (Gemma's 256,000 tokens: 2.5 MB of table instead of 12.5 MB, which a
+// fresh process pays for in page faults, ~13 us a 4 KiB page on the dev VM).
+struct NameHash {
+  using is_transparent = void;
+  const std::vector<std::string_view>* names;
+  size_t operator()(std::string_view s) const { return absl::Hash<std::string_view>{}(s); }
+  size_t operator()(uint32_t id) const { return (*this)((*names)[id]); }
+};
+struct NameEq {
+  using is_transparent = void;
+  const std::vector<std::string_view>* names;
+  std::string_view name(std::string_view s) const { return s; }
+  std::string_view name(uint32_t id) const { return (*names)[id]; }
+  template <class A, class B>
+  bool operator()(const A& a, const B& b) const {
+    return name(a) == name(b);
+  }
+};
+using IdsByName = absl::flat_hash_set<uint32_t, NameHash, NameEq>;
 
 bool is_directory(const std::string& path) {
   struct stat st {};
@@ -183,8 +209,15 @@ struct HfModel {
   // Decoding: each id's token string (an added token's content, else the
   // vocab's spelling), through the decoder chain.
   Decoder decoder;
-  std::vector<std::string> token_text;
+  // The strings in id order in one blob (a std::string each was 32 bytes of
+  // fresh memory a token); 32-bit ends, as simdjson reads no file of 4 GiB.
+  std::string token_text;
+  std::vector<uint32_t> token_text_ends;
   std::vector<bool> has_text;
+  std::string_view text_of(uint32_t id) const {
+    const uint32_t begin = id == 0 ? 0 : token_text_ends[id - 1];
+    return std::string_view(token_text).substr(begin, token_text_ends[id] - begin);
+  }
 };
 
 class Encoder {
@@ -279,17 +312,15 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   const bool has_config = is_file(config_path);
   const std::string source = json_path;
 
-  // Read once, straight into simdjson's padded buffer (hashed from there too).
-  simdjson::padded_string json_padded;
-  if (simdjson::padded_string::load(json_path).get(json_padded))
-    json_padded = simdjson::padded_string(read_file(json_path));  // read_file names the failure
-  const std::string_view json_text(json_padded.data(), json_padded.size());
+  // Mapped once (json_file.h), parsed and hashed from there.
+  const JsonFile json_file(json_path);
+  const std::string_view json_text = json_file.text();
   // Hashed for the identity on another thread while the model builds (a
   // third of a 9 MB tokenizer.json's load where SHA-256 has no CPU support).
   auto json_sha256 = std::async(std::launch::async, [json_text] { return sha256_hex(json_text); });
   simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (auto err = parser.parse(json_padded).get(root))
+  if (auto err = json_file.parse(parser).get(root))
     throw InputError(source, 0, std::string("not JSON: ") + simdjson::error_message(err));
   if (!root.is_object()) throw InputError(source, 0, "not a JSON object");
 
@@ -333,15 +364,24 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
 
   simdjson::dom::object vocab;
   if (model["vocab"].get_object().get(vocab)) throw InputError(source, 0, "model has no \"vocab\" object");
-  absl::flat_hash_map<std::string_view, uint32_t> by_name;  // vocab.json spelling -> id
+  std::vector<std::string_view> names(vocab.size());  // the vocab's spelling by id, views into the JSON
+  IdsByName by_name(0, NameHash{&names}, NameEq{&names});  // vocab.json spelling -> id
   by_name.reserve(vocab.size());
-  std::vector<bool> present, special;
-  // Ids are normally 0 .. size - 1: size everything once.
+  std::vector<bool> present;
+  std::vector<uint8_t> special;  // bytes, not bits: written from several threads below
+  // Ids are normally 0 .. size - 1: size everything once, with room for
+  // added tokens after them (growing v.tokens by one there moved the whole
+  // vector: Llama-3's 128,000 strings into 8 MB of fresh memory, ~25 ms).
+  {
+    simdjson::dom::array list;
+    if (!root["added_tokens"].get_array().get(list)) v.tokens.reserve(vocab.size() + list.size());
+  }
   v.tokens.resize(vocab.size());
   present.resize(vocab.size());
   special.resize(vocab.size());
-  std::vector<std::string_view> names(vocab.size());  // the vocab's spelling by id, for the merges
-  std::string bytes;
+  // What an id decodes to: its vocab spelling (names), unless an added token
+  // of that id says otherwise (views into the JSON).
+  absl::flat_hash_map<uint32_t, std::string_view> added_text;
   for (auto field : vocab) {
     int64_t id;
     if (field.value.get_int64().get(id) || id < 0 || id >= (int64_t{1} << 31))
@@ -356,29 +396,35 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
     if (present[uid]) throw InputError(source, 0, "vocab id " + std::to_string(id) + " is used twice");
     present[uid] = true;
     names[uid] = field.key;
-    if (uid >= m.token_text.size()) m.token_text.resize(std::max(uid + 1, v.tokens.size()));
-    m.token_text[uid] = std::string(field.key);
-    if (!by_name.emplace(field.key, static_cast<uint32_t>(uid)).second)
+    if (!by_name.insert(static_cast<uint32_t>(uid)).second)
       throw InputError(source, 0, "vocab token " + std::string(field.key) + " appears twice");
-    if (!byte_level || std::all_of(field.key.begin(), field.key.end(), [](char c) { return c > ' ' && c < 0x7F; })) {
-      v.tokens[uid] = std::string(field.key);  // printable ASCII stands for itself in byte-level text
-    } else if (gpt2_unicode_to_bytes(field.key, bytes)) {
-      v.tokens[uid] = bytes;
-    } else {  // not byte-level text: no text can make it
-      v.tokens[uid] = std::string(field.key);
-      special[uid] = true;
-    }
   }
+  // Each token's bytes, on the threads (no check here can fail).
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, v.tokens.size(), 8192), [&](const tbb::blocked_range<size_t>& r) {
+    std::string bytes;
+    for (size_t uid = r.begin(); uid != r.end(); ++uid) {
+      if (!present[uid]) continue;
+      const std::string_view key = names[uid];
+      if (!byte_level || std::all_of(key.begin(), key.end(), [](char c) { return c > ' ' && c < 0x7F; })) {
+        v.tokens[uid] = std::string(key);  // printable ASCII stands for itself in byte-level text
+      } else if (gpt2_unicode_to_bytes(key, bytes)) {
+        v.tokens[uid] = bytes;
+      } else {  // not byte-level text: no text can make it
+        v.tokens[uid] = std::string(key);
+        special[uid] = true;
+      }
+    }
+  });
   const uint32_t base_vocab = static_cast<uint32_t>(by_name.size());
 
   // Merges: "a b" strings or ["a", "b"] pairs; priority = position.
   simdjson::dom::array merges;
   if (model["merges"].get_array().get(merges)) throw InputError(source, 0, "model has no \"merges\" list");
-  v.merges.reserve(merges.size());
-  uint32_t priority = 0;
-  std::string joined;
-  uint32_t made = 0;  // the token the last merge made: vocabularies mostly list merges in the order of their tokens
-  for (simdjson::dom::element e : merges) {
+  // Merge i's ids, or the error a serial pass would stop at; `made` (the
+  // token the last merge made) only saves a hash lookup: a merge makes the
+  // same token as the one before it or the next id (Gemma: 345,739 and
+  // 234,861 of 580,604 merges, 4 others; Llama-3 152,403 and 127,743 of 280,147).
+  auto resolve = [&](simdjson::dom::element e, uint32_t priority, uint32_t& made, std::string& joined) {
     std::string_view a, b, line;
     simdjson::dom::array pair;
     if (!e.get_string().get(line)) {
@@ -395,12 +441,16 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
     }
     const auto left = by_name.find(a), right = by_name.find(b);
     bool known = left != by_name.end() && right != by_name.end();
-    if (known) {  // the made token must exist: tried at the next id before the hash map
-      joined.assign(a).append(b);
-      if (made + 1 < names.size() && names[made + 1] == joined) {
+    if (known) {  // the made token must exist: tried at the same and the next id before the hash map
+      auto makes = [&](uint32_t id) {
+        const std::string_view t = id < names.size() ? names[id] : std::string_view();
+        return t.size() == a.size() + b.size() && t.starts_with(a) && t.ends_with(b);
+      };
+      if (makes(made)) {
+      } else if (makes(made + 1)) {
         ++made;
-      } else if (const auto it = by_name.find(joined); it != by_name.end()) {
-        made = it->second;
+      } else if (const auto it = by_name.find(joined.assign(a).append(b)); it != by_name.end()) {
+        made = *it;
       } else {
         known = false;
       }
@@ -409,7 +459,42 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
       throw InputError(source, 0,
                        "merge " + std::to_string(priority) + " (" + std::string(a) + " " + std::string(b) +
                            ") names a token that is not in the vocab");
-    v.merges.push_back({left->second, right->second, priority++});
+    return BpeVocabulary::Merge{*left, *right, priority};
+  };
+  // Resolved in blocks on the threads: Gemma's 580,604 merges took ~190 ms
+  // on one core of the dev VM, two hash lookups each that mostly miss the
+  // cache. A block stops at its first bad merge; the first in file order is
+  // then resolved again here, so the error is the one a serial pass gives.
+  constexpr size_t kMergeBlock = 16384;
+  std::vector<simdjson::dom::array::iterator> block_starts;
+  size_t merge_count = 0;
+  for (auto it = merges.begin(); it != merges.end(); ++it, ++merge_count)
+    if (merge_count % kMergeBlock == 0) block_starts.push_back(it);
+  v.merges.resize(merge_count);
+  std::vector<size_t> block_error(block_starts.size(), SIZE_MAX);  // the block's first bad merge
+  tbb::parallel_for(tbb::blocked_range<size_t>(0, block_starts.size(), 1), [&](const tbb::blocked_range<size_t>& r) {
+    std::string joined;
+    for (size_t block = r.begin(); block != r.end(); ++block) {
+      uint32_t made = 0;
+      auto it = block_starts[block];
+      const size_t end = std::min(merge_count, (block + 1) * kMergeBlock);
+      for (size_t i = block * kMergeBlock; i < end; ++i, ++it) {
+        try {
+          v.merges[i] = resolve(*it, static_cast<uint32_t>(i), made, joined);
+        } catch (const InputError&) {
+          block_error[block] = i;
+          break;
+        }
+      }
+    }
+  });
+  for (size_t block = 0; block < block_starts.size(); ++block) {
+    if (block_error[block] == SIZE_MAX) continue;
+    auto it = block_starts[block];
+    for (size_t i = block * kMergeBlock; i < block_error[block]; ++i) ++it;
+    uint32_t made = 0;
+    std::string joined;
+    resolve(*it, static_cast<uint32_t>(block_error[block]), made, joined);  // throws its error
   }
 
   // Added tokens, with the ids HF gives them: the vocab's id of the same
@@ -434,12 +519,11 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
         if (const auto it = added.find(std::string(content)); it != added.end())
           id = it->second;
         else if (const auto jt = by_name.find(content); jt != by_name.end())
-          id = jt->second;
+          id = *jt;
         else
           id = next_id++;
         added[std::string(content)] = id;
-        if (id >= m.token_text.size()) m.token_text.resize(id + 1);
-        m.token_text[id] = std::string(content);  // HF looks up added tokens first
+        added_text[id] = content;  // HF looks up added tokens first
         Entry entry{{std::string(content), id, bool_field(t, "single_word", false), bool_field(t, "lstrip", false),
                      bool_field(t, "rstrip", false)},
                     bool_field(t, "normalized", !bool_field(t, "special", false))};
@@ -476,9 +560,21 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   // len(tokenizer): the vocab plus the added tokens that are not in it.
   uint64_t vocab_size = base_vocab;
   for (const auto& [content, id] : added)
-    if (!by_name.contains(content)) ++vocab_size;
+    if (!by_name.contains(std::string_view(content))) ++vocab_size;
 
-  m.token_text.resize(v.tokens.size());
+  auto text_of = [&](uint32_t id) {
+    if (const auto it = added_text.find(id); it != added_text.end()) return it->second;
+    return id < names.size() ? names[id] : std::string_view();
+  };
+  size_t text_bytes = 0;
+  for (uint32_t id = 0; id < v.tokens.size(); ++id) text_bytes += text_of(id).size();
+  m.token_text.reserve(text_bytes);
+  m.token_text_ends.reserve(v.tokens.size());
+  for (uint32_t id = 0; id < v.tokens.size(); ++id) {
+    const std::string_view t = text_of(id);
+    m.token_text += t;
+    m.token_text_ends.push_back(static_cast<uint32_t>(m.token_text.size()));
+  }
   m.has_text = present;
   for (size_t id = 0; id < v.tokens.size(); ++id) {
     if (!present[id]) {  // an id nothing has: never made, never decoded to anything
@@ -495,7 +591,7 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
       const auto it = by_name.find(unk);
       if (it == by_name.end())
         throw InputError(source, 0, "BPE unk_token " + std::string(unk) + " is not in the vocab");
-      v.unk_id = it->second;
+      v.unk_id = *it;
     }
   }
   m.cuts = BpeCuts::build(v);
@@ -555,7 +651,7 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
   }
   auto find_token = [&](const std::string& text) -> std::optional<uint32_t> {
     if (const auto it = added.find(text); it != added.end()) return it->second;
-    if (const auto it = by_name.find(text); it != by_name.end()) return it->second;
+    if (const auto it = by_name.find(std::string_view(text)); it != by_name.end()) return *it;
     return std::nullopt;
   };
   uint32_t eod = 0;
@@ -605,7 +701,7 @@ TextTokenizer load(const TokenizerOptions& options, bool as_hf_text) {
     for (uint32_t id : ids) {
       if (id >= shared->has_text.size() || !shared->has_text[id])
         throw Error("token id " + std::to_string(id) + " is not a token of " + source);
-      tokens.push_back(shared->token_text[id]);
+      tokens.emplace_back(shared->text_of(id));
     }
     return shared->decoder.decode(std::move(tokens), as_hf_text);
   };
