@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "sp/io.h"
+#include "sp/large_table.h"
 
 namespace sp {
 
@@ -15,23 +16,23 @@ JsonFile::JsonFile(const std::string& path) {
     const UniqueFd fd = open_for_reading(path);
     struct stat st {};
     if (::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-      // Zero pages for the padding, the file mapped over their start: the
-      // rest of the file's last page reads as zeros, and the pages after it
-      // are the reservation's. MAP_POPULATE maps the cached pages in one go.
-      const size_t size = static_cast<size_t>(st.st_size);
-      const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-      const size_t bytes = (size + simdjson::SIMDJSON_PADDING + page - 1) / page * page;
-      void* reserved = ::mmap(nullptr, bytes, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-      if (reserved != MAP_FAILED) {
-        if (::mmap(reserved, size, PROT_READ, MAP_PRIVATE | MAP_FIXED | MAP_POPULATE, fd.get(), 0) != MAP_FAILED) {
-          map_ = reserved;
-          map_bytes_ = bytes;
-          data_ = static_cast<const char*>(reserved);
-          size_ = size;
+      // Zeroed memory, so the padding after the bytes is zeros too.
+      const auto size = static_cast<size_t>(st.st_size);
+      const size_t bytes = size + simdjson::SIMDJSON_PADDING;
+      void* buffer = detail::large_table_allocate(bytes);
+      try {
+        const size_t got = pread_full(fd.get(), buffer, size, 0, path);
+        char extra;
+        if (got == size && pread_full(fd.get(), &extra, 1, size, path) == 0) {
+          buffer_ = buffer, buffer_bytes_ = bytes;
+          data_ = static_cast<const char*>(buffer), size_ = size;
           return;
         }
-        ::munmap(reserved, bytes);
+      } catch (...) {
+        detail::large_table_free(buffer, bytes);
+        throw;
       }
+      detail::large_table_free(buffer, bytes);  // the file changed size while read: read it whole below
     }
   }
   copy_ = simdjson::padded_string(read_file(path));  // read_file names any failure
@@ -70,7 +71,7 @@ simdjson::simdjson_result<simdjson::dom::element> JsonFile::parse(simdjson::dom:
 }
 
 JsonFile::~JsonFile() {
-  if (map_) ::munmap(map_, map_bytes_);
+  if (buffer_) detail::large_table_free(buffer_, buffer_bytes_);
 }
 
 }  // namespace sp

@@ -1,8 +1,11 @@
 // JsonFile: a JSON file's bytes ready for simdjson's parser (its padding
-// after them), taken from the page cache without a copy where the file can
-// be mapped. Loading tokenizers is mostly fresh memory on a VM (a 4 KiB page
-// fault costs ~13 us on the 2-core dev VM): reading Gemma's 17 MB
-// tokenizer.json into a new buffer took ~55 ms, mapping it ~3 ms.
+// after them), read into memory with transparent huge pages. Loading
+// tokenizers is mostly fresh memory on a VM (a 4 KiB page fault costs ~13 us
+// on the 2-core dev VM): reading Gemma's 17 MB tokenizer.json into a new
+// buffer of small pages took ~55 ms. Mapping the file took ~3 ms, but a
+// mapped file that shrinks or fails to read (a network file system's I/O
+// error) kills the process with SIGBUS instead of giving an error; reading
+// it into huge pages costs about as little and reports every failure.
 #pragma once
 
 #include <simdjson.h>
@@ -15,8 +18,7 @@ namespace sp {
 
 class JsonFile {
  public:
-  // The file's bytes; throws what read_file throws (IoError naming the path).
-  // A file that cannot be mapped (a pipe, an empty file) is read instead.
+  // The file's bytes; throws what read_file throws (Error naming the path).
   explicit JsonFile(const std::string& path);
   ~JsonFile();
   JsonFile(const JsonFile&) = delete;
@@ -28,9 +30,9 @@ class JsonFile {
   simdjson::simdjson_result<simdjson::dom::element> parse(simdjson::dom::parser& parser) const;
 
  private:
-  simdjson::padded_string copy_;  // when not mapped
-  void* map_ = nullptr;
-  size_t map_bytes_ = 0;
+  simdjson::padded_string copy_;  // a pipe, an empty or a growing file
+  void* buffer_ = nullptr;        // else the bytes and padding, from large_table_allocate
+  size_t buffer_bytes_ = 0;
   const char* data_ = nullptr;
   size_t size_ = 0;
 };

@@ -1,6 +1,5 @@
-// JsonFile: a mapped file reads as its bytes followed by zeros (simdjson's
-// padding), whatever its size against the page size; what cannot be mapped
-// is read; failures are read_file's.
+// JsonFile: a file reads as its bytes followed by zeros (simdjson's
+// padding), whatever its size against the page size; failures are read_file's.
 #include "json_file.h"
 
 #include <gtest/gtest.h>
@@ -22,11 +21,11 @@ std::string json_of_size(size_t size) {
   return text;
 }
 
-TEST(JsonFile, MappedBytesArePaddedWithZerosAndParse) {
+TEST(JsonFile, BytesArePaddedWithZerosAndParse) {
   TempDir dir;
   const auto page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
   // Sizes that leave the padding in the file's last page, exactly fill a
-  // page (the padding is the reservation's next page), or nearly do.
+  // page, nearly do, or take huge pages (large_table_allocate).
   for (size_t size : {size_t{100}, page, page - 10, 3 * page, (size_t{5} << 20) + 17}) {
     const std::string text = json_of_size(size);
     write_file(dir / "f.json", text);
