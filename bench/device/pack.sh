@@ -5,7 +5,8 @@
 # sp_tokenize (BASE_BUILD, default /work/wt-base/build), their shared libraries, the tokenizer models
 # ($SP_TOKENIZERS_DIR), GPT-2's vocab ($SP_GPT2_DIR) and the bench corpus (CORPUS, made by
 # bench/make_bench_corpus.py, with its .stats.json), xz-compressed: the lent machines have xz, not zstd.
-#   bench/device/pack.sh; then run `bash bench/device/run.sh ab|stage|families|all` there, carrying devrun.
+#   bench/device/pack.sh (PERF=1 adds perf, for run.sh profile); then run `bash bench/device/run.sh ab|stage|...`
+#   there, carrying devrun.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 D=$PWD/devrun
@@ -21,4 +22,10 @@ for b in "$D"/bin/* "$D"/base/bin/*; do ldd "$b" | awk '$3 ~ /^\// {print $3}'; 
 cp "${SP_GPT2_DIR:-$HOME/.cache/sp_toolkit/gpt2}"/{vocab.json,merges.txt} "$D/"
 xz -T2 -6 -c "$CORPUS" > "$D/corpus/bench100.jsonl.xz"
 cp "$CORPUS.stats.json" "$D/corpus/bench100.jsonl.stats.json"
+if [ -n "${PERF:-}" ]; then  # perf and its libraries, for run.sh profile (about 7 MB)
+  P=$(mktemp -d) && mkdir -p "$P/perfb/lib" && cp "$(command -v perf)" "$P/perfb/"
+  ldd "$(command -v perf)" | awk '$3 ~ /^\// {print $3}' |
+    grep -v -E "/libc.so|/libm.so|ld-linux|libpthread|libdl.so|librt.so" | xargs -I{} cp -L {} "$P/perfb/lib/"
+  tar -cJf "$D/perfb.tar.xz" -C "$P" perfb && rm -rf "$P"
+fi
 du -sh "$D"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The issue-10 benchmark on the lent 16-core machine, from the repo root, carrying devrun/ (bench/device/pack.sh):
-#   bash bench/device/run.sh ab|stage|families|familiesab|variants|ceiling|ranks|fused|all
+#   bash bench/device/run.sh ab|stage|families|familiesab|variants|ceiling|ranks|fused|profile|all
 # ab: GPT-2, baseline vs this build, 1 worker on the corpus and 16 on it x 10, alternating A B A B;
 # stage: stage_bench (where a byte's time goes); families: every family at 1 and 16 workers beside the
 # Python references (tiktoken, tokenizers, sentencepiece, installed on the lent machine); ranks: the
@@ -10,7 +10,9 @@
 # (sp_tokenize --chunk-size), 16 workers, on the machine's disk: wall time, bytes written, same outputs;
 # familiesab: every family, baseline vs this build, alternating (SUMS=1 prints each output's sha256);
 # variants: candidate builds (devrun/variants/*) in turn, medians and ratios to the first;
-# ceiling: 1, 8 and 16 independent single-worker processes at once, the box's own limit on parallel efficiency.
+# ceiling: 1, 8 and 16 independent single-worker processes at once, the box's own limit on parallel efficiency;
+# profile: perf (packed by PERF=1 bench/device/pack.sh) on one worker, GPT-2 and cl100k, flat profiles by symbol
+# and the hottest instructions of the top one (the box's guest has no hardware counters: cpu-clock samples).
 set -u
 D=$PWD/devrun
 export LD_LIBRARY_PATH=$D/lib SP_GPT2_DIR=$D SP_TOKENIZERS_DIR=/dev/shm/models
@@ -200,4 +202,24 @@ if [ $part = ceiling ]; then
       round($(stat -c %s $S/bench100.jsonl)/1e6/($t1-$t0),1), 'MB/s each')"
   done
   for r in 1 2; do run "one process" $D/bin/sp_tokenize 16 $S/big.jsonl; run "one process" $D/bin/sp_tokenize 1 $S/big.jsonl; done
+fi
+if [ $part = profile ]; then
+  tar -xJf $D/perfb.tar.xz -C /tmp
+  perf() { LD_LIBRARY_PATH=/tmp/perfb/lib:$D/lib /tmp/perfb/perf "$@"; }
+  for f in gpt2 cl100k; do
+    echo "== profile, $f, 1 worker, bench100"
+    rm -f $S/o/*
+    /usr/bin/time -f "%e s wall, %U s user, %S s system, %R minor faults" $D/bin/sp_tokenize --input $S/bench100.jsonl \
+      --output-prefix $S/o/x --workers 1 --no-sync --append-eod $(fam $f) 2>&1 | tail -1
+    rm -f $S/o/*
+    perf record -e cpu-clock -F 10000 -o /tmp/perf.$f -- $D/bin/sp_tokenize --input $S/bench100.jsonl \
+      --output-prefix $S/o/x --workers 1 --no-sync --append-eod $(fam $f) >/dev/null 2>&1
+    perf report -i /tmp/perf.$f --stdio --no-children --sort dso,sym 2>/dev/null | grep -E "^ +[0-9]" | head -25 |
+      cut -c1-150
+    top=$(perf report -i /tmp/perf.$f --stdio --no-children --sort sym 2>/dev/null | grep -E "^ +[0-9]" | head -1 |
+      sed 's/.*\] //')
+    echo "-- hottest instructions of the top symbol (share of its samples)"
+    perf annotate -i /tmp/perf.$f --stdio -s "$top" 2>/dev/null | grep -E "^ +[0-9]+\.[0-9]+ :" | sort -rn |
+      head -8 | cut -c1-90
+  done
 fi
