@@ -15,8 +15,13 @@ CORPUS=${CORPUS:-/work/tmp/bench100.jsonl}
 rm -rf "$D" && mkdir -p "$D/bin" "$D/base/bin" "$D/lib" "$D/corpus"
 cp build/bin/sp_tokenize build/bin/sp_extract build/bin/sp_concat build/bin/stage_bench "$(command -v zstd)" "$D/bin/"
 cp "$BASE_BUILD/bin/sp_tokenize" "$D/base/bin/"
-for b in "$D"/bin/* "$D"/base/bin/*; do ldd "$b" | awk '$3 ~ /^\// {print $3}'; done | sort -u |
-  grep -v -E "/libc.so|/libm.so|ld-linux|libpthread|libdl.so|librt.so" | xargs -I{} cp -L {} "$D/lib/"
+# copy_libs DEST BINARY...: the binaries' shared libraries but the C runtime's (the lent machine has its own).
+copy_libs() {
+  local dest=$1; shift
+  for b in "$@"; do ldd "$b" | awk '$3 ~ /^\// {print $3}'; done | sort -u |
+    grep -v -E "/libc.so|/libm.so|ld-linux|libpthread|libdl.so|librt.so" | xargs -I{} cp -L {} "$dest/"
+}
+copy_libs "$D/lib" "$D"/bin/* "$D"/base/bin/*
 (cd "${SP_TOKENIZERS_DIR:-$HOME/.cache/sp_toolkit/tokenizers}" &&
   tar -cJf "$D/models.tar.xz" llama3 qwen3 llama2 gemma tiktoken/cl100k_base.tiktoken tiktoken/o200k_base.tiktoken spm)
 cp "${SP_GPT2_DIR:-$HOME/.cache/sp_toolkit/gpt2}"/{vocab.json,merges.txt} "$D/"
@@ -24,8 +29,7 @@ xz -T2 -6 -c "$CORPUS" > "$D/corpus/bench100.jsonl.xz"
 cp "$CORPUS.stats.json" "$D/corpus/bench100.jsonl.stats.json"
 if [ -n "${PERF:-}" ]; then  # perf and its libraries, for run.sh profile (about 7 MB)
   P=$(mktemp -d) && mkdir -p "$P/perfb/lib" && cp "$(command -v perf)" "$P/perfb/"
-  ldd "$(command -v perf)" | awk '$3 ~ /^\// {print $3}' |
-    grep -v -E "/libc.so|/libm.so|ld-linux|libpthread|libdl.so|librt.so" | xargs -I{} cp -L {} "$P/perfb/lib/"
+  copy_libs "$P/perfb/lib" "$(command -v perf)"
   tar -cJf "$D/perfb.tar.xz" -C "$P" perfb && rm -rf "$P"
 fi
 du -sh "$D"

@@ -208,18 +208,17 @@ if [ $part = profile ]; then
   perf() { LD_LIBRARY_PATH=/tmp/perfb/lib:$D/lib /tmp/perfb/perf "$@"; }
   for f in gpt2 cl100k; do
     echo "== profile, $f, 1 worker, bench100"
+    one=($D/bin/sp_tokenize --input $S/bench100.jsonl --output-prefix $S/o/x --workers 1 --no-sync --append-eod
+      $(fam $f))
     rm -f $S/o/*
-    /usr/bin/time -f "%e s wall, %U s user, %S s system, %R minor faults" $D/bin/sp_tokenize --input $S/bench100.jsonl \
-      --output-prefix $S/o/x --workers 1 --no-sync --append-eod $(fam $f) 2>&1 | tail -1
+    /usr/bin/time -f "%e s wall, %U s user, %S s system, %R minor faults" "${one[@]}" 2>&1 | tail -1
     rm -f $S/o/*
-    perf record -e cpu-clock -F 10000 -o /tmp/perf.$f -- $D/bin/sp_tokenize --input $S/bench100.jsonl \
-      --output-prefix $S/o/x --workers 1 --no-sync --append-eod $(fam $f) >/dev/null 2>&1
-    perf report -i /tmp/perf.$f --stdio --no-children --sort dso,sym 2>/dev/null | grep -E "^ +[0-9]" | head -25 |
-      cut -c1-150
-    top=$(perf report -i /tmp/perf.$f --stdio --no-children --sort sym 2>/dev/null | grep -E "^ +[0-9]" | head -1 |
-      sed 's/.*\] //')
+    perf record -e cpu-clock -F 10000 -o /tmp/perf.$f -- "${one[@]}" >/dev/null 2>&1
+    perf report -i /tmp/perf.$f --stdio --no-children --sort dso,sym 2>/dev/null | grep -E "^ +[0-9]" | head -25 \
+      > /tmp/perf.$f.txt
+    cut -c1-150 /tmp/perf.$f.txt
     echo "-- hottest instructions of the top symbol (share of its samples)"
-    perf annotate -i /tmp/perf.$f --stdio -s "$top" 2>/dev/null | grep -E "^ +[0-9]+\.[0-9]+ :" | sort -rn |
-      head -8 | cut -c1-90
+    perf annotate -i /tmp/perf.$f --stdio -s "$(head -1 /tmp/perf.$f.txt | sed 's/.*\] //')" 2>/dev/null |
+      grep -E "^ +[0-9]+\.[0-9]+ :" | sort -rn | head -8 | cut -c1-90
   done
 fi
