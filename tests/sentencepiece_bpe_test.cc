@@ -105,12 +105,13 @@ class TrainedModels : public ::testing::Test {
     for (int i = 0; i < 3000; ++i)
       code += std::string(static_cast<size_t>(i % 17), ' ') + "if (x" + std::to_string(i % 7) + ") return;\n";
     test::write_file(*dir / "code.txt", code);
-    const auto status = sentencepiece::SentencePieceTrainer::Train(
-        "--input=" + *dir / "code.txt" + " --vocab_size=1500 --num_threads=1 --minloglevel=2 --model_type=bpe "
-        "--character_coverage=0.995 --model_prefix=" + *dir / "runs" + " " + identity +
-        "--byte_fallback=true --split_digits=true --remove_extra_whitespaces=false "
-        "--allow_whitespace_only_pieces=true");
-    ASSERT_TRUE(status.ok()) << status.ToString();
+    test::train_sentencepiece_model("--input=" + *dir / "code.txt" +
+                                        " --vocab_size=1500 --num_threads=1 --minloglevel=2 --model_type=bpe "
+                                        "--character_coverage=0.995 " + identity +
+                                        "--byte_fallback=true --split_digits=true --remove_extra_whitespaces=false "
+                                        "--allow_whitespace_only_pieces=true",
+                                    *dir / "runs");
+    if (::testing::Test::HasFatalFailure()) return;
     test::train_sentencepiece_models(base, dir->path(), models);
   }
   static void TearDownTestSuite() {

@@ -8,11 +8,17 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "sentencepiece_proto.h"
+#include "sp/sha256.h"
+#include "test_support.h"
 
 namespace sp::test {
 
@@ -48,13 +54,41 @@ size_t texts_differing(const LoadedSentencePiece& m, const Encoder& native, cons
   return wrong;
 }
 
+// Trains a model from `flags` (trainer flags with one --input=PATH, no
+// --model_prefix) as prefix.model. ctest runs each test of a suite in its own
+// process, and each would train the suite's models again (seconds apiece):
+// so a model is kept in the build tree under the SHA-256 of its flags, with
+// the input's bytes in place of its path, and copied from there once made.
+// The library trains every model the tests use, once per build tree.
+inline void train_sentencepiece_model(const std::string& flags, const std::string& prefix) {
+  const size_t at = flags.find("--input=");
+  ASSERT_NE(at, std::string::npos) << flags;
+  const size_t end = std::min(flags.find(' ', at), flags.size());
+  const std::string input = flags.substr(at + 8, end - at - 8);
+  const std::string identity = flags.substr(0, at) + "--input=" + sha256_file(input) + flags.substr(end);
+  const std::string cache_dir = std::string(SP_BIN_DIR) + "/../test_cache/sentencepiece";
+  const std::string cached = cache_dir + "/" + sha256_hex(identity) + ".model";
+  if (!file_exists(cached)) {
+    const auto status = sentencepiece::SentencePieceTrainer::Train(flags + " --model_prefix=" + prefix);
+    ASSERT_TRUE(status.ok()) << flags << ": " << status.ToString();
+    // Whole or absent under its final name: written aside, then renamed
+    // (a concurrent test that trained the same model renames the same bytes).
+    std::filesystem::create_directories(cache_dir);
+    const std::string temp = cached + ".tmp-" + std::to_string(::getpid());
+    write_file(temp, read_file(prefix + ".model"));
+    std::filesystem::rename(temp, cached);
+    return;
+  }
+  write_file(prefix + ".model", read_file(cached));
+}
+
 // Trains each (name, extra flags) model as dir/name.model from `base` flags.
 inline void train_sentencepiece_models(const std::string& base, const std::string& dir,
                                        const std::vector<std::pair<const char*, std::string>>& models) {
   for (const auto& [name, extra] : models) {
-    const auto status =
-        sentencepiece::SentencePieceTrainer::Train(base + "--model_prefix=" + dir + "/" + name + " " + extra);
-    ASSERT_TRUE(status.ok()) << name << ": " << status.ToString();
+    SCOPED_TRACE(name);
+    train_sentencepiece_model(base + extra, dir + "/" + name);
+    if (::testing::Test::HasFatalFailure()) return;
   }
 }
 

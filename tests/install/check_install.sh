@@ -29,29 +29,46 @@ done
 runtime=$(sed -n 's/^ARG RUNTIME_PACKAGES="\(.*\)"$/\1/p' "$src/Dockerfile")
 [ -n "$runtime" ] || fail "no ARG RUNTIME_PACKAGES=\"...\" line in $src/Dockerfile"
 tools=0
+uses=()  # "tool lib" for each library a tool links directly (ELF NEEDED); theirs come with their packages' dependencies
 for source in "$src"/tools/*.cc; do
   tool=$(basename "$source" .cc)
   bin="$work/prefix/bin/$tool"
   [ -x "$bin" ] || fail "$tool not installed in bin/"
   "$bin" --version | grep -q "^$tool " || fail "$tool --version from the installed tree failed"
   if ldd "$bin" | grep -q "not found"; then fail "$tool: $(ldd "$bin" | grep "not found")"; fi
-  # The libraries it links directly (ELF NEEDED); theirs come with their packages' dependencies.
-  needed=$(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p')
-  for soname in $needed; do
-    lib=$(ldd "$bin" | awk -v so="$soname" '$1 == so && $3 ~ /^\// {print $3}')
+  resolved=$(ldd "$bin")
+  for soname in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+    lib=$(awk -v so="$soname" '$1 == so && $3 ~ /^\// {print $3}' <<<"$resolved")
     [ -n "$lib" ] || fail "$tool needs $soname, which ldd does not resolve"
-    # Merged /usr: dpkg knows a library under one of /lib and /usr/lib, as its package listed it.
-    real=$(realpath "$lib")
-    package=$( (dpkg -S "$lib" || dpkg -S "$real" || dpkg -S "${real#/usr}") 2>/dev/null | head -1 | cut -d: -f1) || true
-    [ -n "$package" ] || fail "$tool needs $lib, which no Debian package owns"
-    case " $runtime " in
-      *" $package "*) ;;
-      *) fail "$tool needs $lib from package $package, missing from the Dockerfile's RUNTIME_PACKAGES" ;;
-    esac
+    uses+=("$tool $lib")
   done
   tools=$((tools + 1))
 done
 [ "$tools" -ge 4 ] || fail "only $tools tools found"
+
+# Which package owns each library: one dpkg -S for them all (it takes ~1 s a
+# call). Merged /usr: dpkg knows a library under one of /lib and /usr/lib, as
+# its package listed it, so each library is asked under all its spellings.
+declare -A package_of=()
+paths=()
+for use in "${uses[@]}"; do
+  lib=${use#* } real=$(realpath "${use#* }")
+  paths+=("$lib" "$real" "${real#/usr}")
+done
+while IFS= read -r line; do
+  case $line in diversion*) continue ;; esac
+  path=${line##*: } package=${line%%: *}
+  package_of[$path]=${package%%:*}
+done < <(dpkg -S $(printf '%s\n' "${paths[@]}" | sort -u) 2>/dev/null || true)
+for use in "${uses[@]}"; do
+  tool=${use%% *} lib=${use#* } real=$(realpath "${use#* }")
+  package=${package_of[$lib]:-${package_of[$real]:-${package_of[${real#/usr}]:-}}}
+  [ -n "$package" ] || fail "$tool needs $lib, which no Debian package owns"
+  case " $runtime " in
+    *" $package "*) ;;
+    *) fail "$tool needs $lib from package $package, missing from the Dockerfile's RUNTIME_PACKAGES" ;;
+  esac
+done
 
 cmake -S "$src/tests/install/consumer" -B "$work/consumer" -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_PREFIX_PATH="$work/prefix" >/dev/null || fail "find_package(sp_toolkit) failed"
