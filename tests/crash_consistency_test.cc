@@ -676,16 +676,17 @@ Scenario tokenize_scenario(bool large) {
   const std::string vocab = sp::test::gpt2_dir();
   // A compressed input, and for the long runs a plain one too (the fail
   // points are all past the reading, so one input shows them all). Even the
-  // short one spans ~15 blocks: a checkpoint is written only once the blocks
-  // before it are, and with 5 blocks a loaded CI machine once finished the
-  // whole input before any was (tokenize.after_checkpoint never reached).
+  // short one spans ~15 blocks, a checkpoint every 2: a checkpoint is written
+  // only once the blocks before it are, and with 5 blocks a loaded CI machine
+  // once finished the whole input before any was (tokenize.after_checkpoint
+  // never reached).
   s.sources["in/sub/docs1.jsonl.zst"] = zstd_compress(jsonl(301, large ? 10000 : 200, 80));
   if (large) s.sources["in/docs0.jsonl"] = jsonl(300, 9000, 80);
   s.argv = {tool_path("sp_tokenize"), "--input-dir", "in", "--output-dir", "out",
             "--json-keys", "text", "title", "--append-eod", "--vocab-file", vocab + "/vocab.json",
             "--merge-file", vocab + "/merges.txt", "--workers", "2", "--progress", "none",
             // Checkpoints every few blocks, so kills land between them and reruns resume from them.
-            "--block-size", "4K", "--checkpoint-every", large ? "64K" : "4K"};
+            "--block-size", "4K", "--checkpoint-every", large ? "64K" : "8K"};
   s.sibling_promises = {{".idx", ".bin"}};
   return s;
 }
