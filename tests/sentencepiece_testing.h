@@ -8,8 +8,6 @@
 #include <sentencepiece_processor.h>
 #include <sentencepiece_trainer.h>
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <string>
@@ -17,6 +15,7 @@
 #include <vector>
 
 #include "sentencepiece_proto.h"
+#include "sp/fs.h"
 #include "sp/sha256.h"
 #include "test_support.h"
 
@@ -71,12 +70,12 @@ inline void train_sentencepiece_model(const std::string& flags, const std::strin
   if (!file_exists(cached)) {
     const auto status = sentencepiece::SentencePieceTrainer::Train(flags + " --model_prefix=" + prefix);
     ASSERT_TRUE(status.ok()) << flags << ": " << status.ToString();
-    // Whole or absent under its final name: written aside, then renamed
-    // (a concurrent test that trained the same model renames the same bytes).
+    // Whole or absent under its final name (a concurrent test that trained
+    // the same model renames the same bytes into place).
     std::filesystem::create_directories(cache_dir);
-    const std::string temp = cached + ".tmp-" + std::to_string(::getpid());
-    write_file(temp, read_file(prefix + ".model"));
-    std::filesystem::rename(temp, cached);
+    AtomicFile copy(cached);
+    copy.write(read_file(prefix + ".model"));
+    copy.commit();
     return;
   }
   write_file(prefix + ".model", read_file(cached));

@@ -49,19 +49,17 @@ done
 # Which package owns each library: one dpkg -S for them all (it takes ~1 s a
 # call). Merged /usr: dpkg knows a library under one of /lib and /usr/lib, as
 # its package listed it, so each library is asked under all its spellings.
-declare -A package_of=()
+declare -A package_of=() real_of=()
+for use in "${uses[@]}"; do real_of[${use#* }]=$(realpath "${use#* }"); done
 paths=()
-for use in "${uses[@]}"; do
-  lib=${use#* } real=$(realpath "${use#* }")
-  paths+=("$lib" "$real" "${real#/usr}")
-done
+for lib in "${!real_of[@]}"; do paths+=("$lib" "${real_of[$lib]}" "${real_of[$lib]#/usr}"); done
 while IFS= read -r line; do
   case $line in diversion*) continue ;; esac
   path=${line##*: } package=${line%%: *}
   package_of[$path]=${package%%:*}
 done < <(dpkg -S $(printf '%s\n' "${paths[@]}" | sort -u) 2>/dev/null || true)
 for use in "${uses[@]}"; do
-  tool=${use%% *} lib=${use#* } real=$(realpath "${use#* }")
+  tool=${use%% *} lib=${use#* } real=${real_of[${use#* }]}
   package=${package_of[$lib]:-${package_of[$real]:-${package_of[${real#/usr}]:-}}}
   [ -n "$package" ] || fail "$tool needs $lib, which no Debian package owns"
   case " $runtime " in
