@@ -123,7 +123,7 @@ std::string base64(std::string_view bytes);
 // UTF-8 bytes of one code point (surrogates too, for invalid-input tests).
 std::string utf8(char32_t cp);
 
-// True under CI (the environment variable CI is "true" or "1"): there a
+// True under CI (the environment variable CI set, not "0" or "false"): there a
 // missing fixture (vocabulary, tool, package) must fail a test, never skip it.
 bool in_ci();
 
