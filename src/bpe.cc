@@ -169,6 +169,13 @@ std::span<const uint32_t> BpeModel::encode_span(std::string_view text, StatefulP
   return engine_->encode_with(text, nullptr, {}, *cache.scratch_, pretoken_end, state);
 }
 
+std::span<const uint32_t> BpeModel::encode_span(std::string_view text, StatefulPretokenEnd pretoken_end,
+                                                StatefulPretokenWindow window, const void* state,
+                                                BpeCache& cache) const {
+  return engine_->encode_with(text, nullptr, {}, *cache.scratch_, pretoken_end, state, PretokenPattern::kGpt2,
+                              window);
+}
+
 std::span<const uint32_t> BpeModel::encode_pieces(std::span<const std::string_view> pieces, BpeCache& cache) const {
   return engine_->encode_with({}, nullptr, pieces, *cache.scratch_);
 }
@@ -177,11 +184,13 @@ std::span<const uint32_t> BpeModel::encode_pieces(std::span<const std::string_vi
 // unless told; the window fast path where the pattern has one), another
 // pre-tokenizer's end function (stateless or with its state), or pieces split
 // by the caller. `text` is empty and both end functions null for the last;
-// `pattern` counts only when both end functions are null.
+// `pattern` counts only when both end functions are null, `stateful_window`
+// only with stateful_end.
 std::span<const uint32_t> BpeEngine::encode_with(std::string_view text, BpeModel::PretokenEnd pretoken_end,
                                                  std::span<const std::string_view> pieces, BpeScratch& cache,
                                                  BpeModel::StatefulPretokenEnd stateful_end, const void* state,
-                                                 PretokenPattern pattern) const {
+                                                 PretokenPattern pattern,
+                                                 BpeModel::StatefulPretokenWindow stateful_window) const {
   // Room for the worst case, one id per byte, plus emit_piece's slack. A
   // megabyte-sized buffer left by an unusually long text is given back
   // first, so one huge document does not pin it for the thread's life.
@@ -206,6 +215,15 @@ std::span<const uint32_t> BpeEngine::encode_with(std::string_view text, BpeModel
           },
           end, cache);
     }
+  } else if (stateful_end != nullptr && stateful_window != nullptr && cached) {
+    end = encode_batched(
+        [&](auto&& on_piece) {
+          pretoken_detail::for_each_windowed(
+              text, [&](std::string_view t, size_t pos, PretokenWindow& w) { return stateful_window(state, t, pos, w); },
+              [&](std::string_view t, size_t pos) { return stateful_end(state, t, pos); },
+              [&](size_t at, size_t n, const char* padded) { on_piece(text.data() + at, n, padded); });
+        },
+        end, cache);
   } else if (pretoken_end != nullptr || stateful_end != nullptr) {
     auto for_each = [&](auto&& on_piece) {
       for (size_t pos = 0; pos < text.size();) {

@@ -3,12 +3,19 @@
 #include <absl/container/flat_hash_set.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
+#include <cstring>
 #include <string>
 
+#include "pretokenizer_simd.h"
 #include "sp/unicode.h"
 
 namespace sp {
+
+static_assert(simd::CutClasses::kMetaspace == 128 && simd::CutClasses::kOther == 129 &&
+                  simd::CutClasses::kClasses == 130,
+              "the SIMD classes are BpeCuts' kMetaspace and kOther");
 
 int BpeCuts::class_of(std::string_view ch) {
   if (ch.size() == 1 && static_cast<uint8_t>(ch[0]) < 0x80) return static_cast<uint8_t>(ch[0]);
@@ -89,6 +96,65 @@ void BpeCuts::split(std::string_view text, std::vector<std::string_view>& pieces
     pieces.push_back(text.substr(pos, end - pos));
     pos = end;
   }
+}
+
+// A cut at byte i depends on the characters that end before i and start at i,
+// so on bytes i - 3 .. i + 2: with 66 bytes of text every cut in the first 64
+// is known, and only the piece open at the end runs on past them.
+size_t BpeCuts::window(std::string_view text, size_t pos, PretokenWindow& w) const {
+  constexpr size_t kN = PretokenWindow::kBytes;
+  const size_t left = text.size() - pos, avail = std::min(left, kN);
+  // The classifier's bytes, 2 before pos (no character starting before pos
+  // reaches pos, so any 2 bytes do) and 2 after the 64; spaces past the text.
+  alignas(64) char edge[2 + kN + 16];
+  std::memset(edge, ' ', sizeof edge);
+  if (left >= kN + 2) std::memcpy(edge + 2, text.data() + pos, kN + 2);
+  else std::memcpy(edge + 2, text.data() + pos, left);
+  std::memcpy(w.bytes, edge + 2, kN);
+  std::memset(w.bytes + kN, ' ', sizeof w.bytes - kN);
+  if (left < kN) std::memset(w.bytes + left, ' ', kN - left);
+  simd::CutClasses c;
+  simd::cut_classes64(edge + 2, &c);
+
+  // Every boundary's cut, branch-free: a table byte (0 or 1) per boundary,
+  // 5 instructions (two loads, an add, the table's load, a store), then 8 of them to 8 bits at a time by one multiply (each
+  // byte's bit lands on its own bit of the top byte, with no carries).
+  alignas(8) uint8_t cut_at[kN];
+  cut_at[0] = 0;
+#pragma GCC unroll 16
+  for (size_t i = 1; i < kN; ++i) cut_at[i] = cut_[size_t{c.rows[i - 1]} + c.cls[i]];
+  uint64_t cuts = 0;
+  for (size_t k = 0; k < kN; k += 8) {
+    uint64_t eight;
+    std::memcpy(&eight, cut_at + k, 8);
+    cuts |= ((eight * 0x0102040810204080ull) >> 56) << k;
+  }
+  cuts &= c.starts;  // only between characters
+  if (left < kN) cuts &= (uint64_t{1} << left) - 1;
+
+  // piece_end's rule from each piece's start a: the first cut at a + 2 or
+  // later, or at a + 1 before a U+2581.
+  uint64_t starts = 1;
+  size_t a = 0;
+  for (;;) {
+    const uint64_t after = ~uint64_t{0} << a << 1;  // bits a + 1 .. 63
+    const uint64_t eligible = cuts & after & ((after << 1) | c.meta);
+    if (eligible == 0) break;
+    a = static_cast<size_t>(std::countr_zero(eligible));
+    starts |= uint64_t{1} << a;
+  }
+  if (left <= kN) {  // the last piece ends with the text
+    w.starts = starts;
+    w.covered = avail;
+    return avail;
+  }
+  if (a == 0) {
+    w.covered = 0;
+    return 0;
+  }
+  w.starts = starts & ~(uint64_t{1} << a);
+  w.covered = a;
+  return a;
 }
 
 }  // namespace sp

@@ -273,7 +273,8 @@ struct BpeEngine {
                                         std::span<const std::string_view> pieces, BpeScratch& cache,
                                         BpeModel::StatefulPretokenEnd stateful_end = nullptr,
                                         const void* state = nullptr,
-                                        PretokenPattern pattern = PretokenPattern::kGpt2) const;
+                                        PretokenPattern pattern = PretokenPattern::kGpt2,
+                                        BpeModel::StatefulPretokenWindow stateful_window = nullptr) const;
   template <class ForEachPiece>
   uint32_t* encode_batched(ForEachPiece&& for_each_piece, uint32_t* out, BpeScratch& cache) const;
   uint32_t* emit_piece(std::string_view piece, const PieceKey& key, uint32_t* out, BpeScratch& cache) const;

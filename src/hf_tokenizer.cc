@@ -266,7 +266,7 @@ class Encoder {
       return;
     }
     if (m.pre_tokenizer.empty() && m.cuts.any()) {  // no pre-tokenizer (Llama-2, Mistral): the cuts are the pieces
-      append(m.bpe->encode_span(text, &BpeCuts::piece_end_of, &m.cuts, cache_));
+      append(m.bpe->encode_span(text, &BpeCuts::piece_end_of, &BpeCuts::window_of, &m.cuts, cache_));
       return;
     }
     m.pre_tokenizer.split(text, first, buffer_, pieces_, spare_);

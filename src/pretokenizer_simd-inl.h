@@ -46,6 +46,23 @@ inline HWY_NOINLINE void Classify64(const char* p, ClassMasks* out) {
   *out = m;
 }
 
+// Cut classes of p[0, 64) (CutClasses): reads p[-2, 66).
+inline HWY_NOINLINE void CutClasses64(const char* p, CutClasses* out) {
+  const auto at = [p](int k) { return static_cast<uint8_t>(p[k]); };
+  uint64_t starts = 0, meta = 0;
+  for (int i = 0; i < 64; ++i) {
+    const uint8_t c = at(i);
+    const bool first = c == 0xE2 && at(i + 1) == 0x96 && at(i + 2) == 0x81;
+    const bool inside = first || (at(i - 1) == 0xE2 && c == 0x96 && at(i + 1) == 0x81) ||
+                        (at(i - 2) == 0xE2 && at(i - 1) == 0x96 && c == 0x81);
+    out->cls[i] = c < 0x80 ? c : inside ? CutClasses::kMetaspace : CutClasses::kOther;
+    out->rows[i] = static_cast<uint16_t>(out->cls[i] * CutClasses::kClasses);
+    if ((c & 0xC0) != 0x80) starts |= uint64_t{1} << i;
+    if (first) meta |= uint64_t{1} << i;
+  }
+  out->starts = starts, out->meta = meta;
+}
+
 template <class In>
 HWY_INLINE unsigned Leading16(const char* p, In in) {
   unsigned k = 0;
@@ -120,6 +137,38 @@ inline HWY_NOINLINE void Classify64(const char* p, ClassMasks* out) {
     m.high |= MaskBits(d, hn::Lt(v, hn::Zero(d))) << i;
   }
   *out = m;
+}
+
+// Cut classes of p[0, 64) (CutClasses): reads p[-2, 66). A byte is inside a
+// U+2581 when it is the first, second or third of E2 96 81, which the loads
+// at -2 .. +2 test in each lane at once.
+inline HWY_NOINLINE void CutClasses64(const char* p, CutClasses* out) {
+  const hn::CappedTag<int8_t, 64> d;
+  const size_t n = hn::Lanes(d);
+  const auto e2 = hn::Set(d, static_cast<int8_t>(0xE2)), x96 = hn::Set(d, static_cast<int8_t>(0x96)),
+             x81 = hn::Set(d, static_cast<int8_t>(0x81));
+  const auto metaspace = hn::Set(d, static_cast<int8_t>(CutClasses::kMetaspace)),
+             other = hn::Set(d, static_cast<int8_t>(CutClasses::kOther));
+  uint64_t starts = 0, meta = 0;
+  for (size_t i = 0; i < 64; i += n) {
+    const int8_t* q = reinterpret_cast<const int8_t*>(p + i);
+    const auto v = hn::LoadU(d, q), before1 = hn::LoadU(d, q - 1), before2 = hn::LoadU(d, q - 2),
+               after1 = hn::LoadU(d, q + 1), after2 = hn::LoadU(d, q + 2);
+    const auto first = hn::And(hn::Eq(v, e2), hn::And(hn::Eq(after1, x96), hn::Eq(after2, x81)));
+    const auto second = hn::And(hn::Eq(before1, e2), hn::And(hn::Eq(v, x96), hn::Eq(after1, x81)));
+    const auto third = hn::And(hn::Eq(before2, e2), hn::And(hn::Eq(before1, x96), hn::Eq(v, x81)));
+    const auto high = hn::IfThenElse(hn::Or(first, hn::Or(second, third)), metaspace, other);
+    hn::StoreU(hn::IfThenElse(hn::Lt(v, hn::Zero(d)), high, v), d, reinterpret_cast<int8_t*>(out->cls + i));
+    starts |= MaskBits(d, hn::Not(InRange(d, v, 0x80, 0x40))) << i;  // not a continuation byte
+    meta |= MaskBits(d, first) << i;
+  }
+  out->starts = starts, out->meta = meta;
+  const hn::CappedTag<uint16_t, 32> dw;
+  const hn::Rebind<uint8_t, decltype(dw)> dn;
+  for (size_t i = 0; i < 64; i += hn::Lanes(dw)) {
+    const auto rows = hn::Mul(hn::PromoteTo(dw, hn::LoadU(dn, out->cls + i)), hn::Set(dw, CutClasses::kClasses));
+    hn::StoreU(rows, dw, out->rows + i);
+  }
 }
 
 // ---- 16-byte run tests for the patterns' ASCII fast path: the number of

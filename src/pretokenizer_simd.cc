@@ -28,6 +28,7 @@ namespace sp::simd {
 namespace {
 
 constexpr Classify64Function kClassify64[] = SP_SIMD_TABLE(Classify64);
+constexpr CutClasses64Function kCutClasses64[] = SP_SIMD_TABLE(CutClasses64);
 
 std::atomic<int64_t> g_targets{0};         // 0 until chosen
 std::atomic<int64_t> g_cpu_for_test{0};    // 0: none
@@ -52,9 +53,16 @@ void classify64_first_use(const char* p, ClassMasks* m) {
   f(p, m);
 }
 
+void cut_classes64_first_use(const char* p, CutClasses* out) {
+  const CutClasses64Function f = pick(kCutClasses64, dispatch_targets());
+  cut_classes64_kernel.store(f, std::memory_order_relaxed);
+  f(p, out);
+}
+
 }  // namespace
 
 std::atomic<Classify64Function> classify64_kernel{&classify64_first_use};
+std::atomic<CutClasses64Function> cut_classes64_kernel{&cut_classes64_first_use};
 
 #if HWY_ARCH_X86
 namespace {
@@ -114,6 +122,7 @@ const char* target_name() {
 void choose_target_again() {
   g_targets.store(choose_targets(), std::memory_order_relaxed);
   classify64_kernel.store(&classify64_first_use, std::memory_order_relaxed);
+  cut_classes64_kernel.store(&cut_classes64_first_use, std::memory_order_relaxed);
   choose_pattern_scanners_again();
 }
 

@@ -52,6 +52,29 @@ inline ClassMasks classify64(const char* p) {
   return m;
 }
 
+// What the window of a SentencePiece-style vocabulary's cuts (bpe_cuts.h)
+// reads of 64 bytes: each byte's class as BpeCuts numbers characters (an
+// ASCII byte is its own class; every byte of a U+2581 is kMetaspace, every
+// byte of any other character kOther) and its row in BpeCuts' table, where
+// characters start, and where a U+2581 starts.
+struct CutClasses {
+  static constexpr uint8_t kMetaspace = 128, kOther = 129;
+  static constexpr uint16_t kClasses = 130;
+  alignas(64) uint8_t cls[64];
+  alignas(64) uint16_t rows[64];  // cls[i] * kClasses: where its row starts in a table of class pairs
+  uint64_t starts;  // bit i: byte i is not a UTF-8 continuation byte (0x80-0xBF)
+  uint64_t meta;    // bit i: bytes i, i + 1, i + 2 are E2 96 81
+};
+
+// The classes of p[0, 64); reads p[-2, 66). Bytes before p that are part of
+// no character starting before p (the text starts at p, or p starts a
+// character) give the same answer whatever they are.
+using CutClasses64Function = void (*)(const char* p, CutClasses* out);
+extern std::atomic<CutClasses64Function> cut_classes64_kernel;
+inline void cut_classes64(const char* p, CutClasses* out) {
+  cut_classes64_kernel.load(std::memory_order_relaxed)(p, out);
+}
+
 // The windows' first step (gpt2_pretoken_window, the cl100k and o200k
 // shapes' windows): fills w.bytes with text[pos, pos + 64), spaces after the text's
 // end and after the 64 bytes, and returns how many of them are text; or

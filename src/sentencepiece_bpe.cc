@@ -243,7 +243,7 @@ std::string_view SentencePieceBpe::normalize(std::string_view text, std::string&
 }
 
 std::span<const uint32_t> SentencePieceBpe::encode_segment(std::string_view segment, Scratch& scratch) const {
-  if (cuts_.any()) return bpe_.encode_span(segment, &BpeCuts::piece_end_of, &cuts_, scratch.cache);
+  if (cuts_.any()) return bpe_.encode_span(segment, &BpeCuts::piece_end_of, &BpeCuts::window_of, &cuts_, scratch.cache);
   const std::string_view whole[] = {segment};
   return bpe_.encode_pieces(whole, scratch.cache);
 }

@@ -7,8 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
 #include <string>
 #include <vector>
+
+#include "simd_targets.h"
 
 namespace sp {
 namespace {
@@ -108,7 +111,85 @@ TEST(BpeCuts, CuttingChangesNoIds) {
     const std::span<const uint32_t> ids = model.encode_span(text, &BpeCuts::piece_end_of, &cuts, cut_cache);
     cut.assign(ids.begin(), ids.end());
     ASSERT_EQ(cut, whole) << text;
+    const std::span<const uint32_t> windowed =
+        model.encode_span(text, &BpeCuts::piece_end_of, &BpeCuts::window_of, &cuts, cut_cache);
+    ASSERT_EQ(std::vector<uint32_t>(windowed.begin(), windowed.end()), whole) << text;
   }
+}
+
+// The pieces of `text` as the encoder takes them through the window.
+std::vector<std::string> window_split(const BpeCuts& cuts, const std::string& text) {
+  std::vector<std::string> pieces;
+  pretoken_detail::for_each_windowed(
+      text, [&](std::string_view t, size_t pos, PretokenWindow& w) { return cuts.window(t, pos, w); },
+      [&](std::string_view t, size_t pos) { return cuts.piece_end(t, pos); },
+      [&](size_t at, size_t n, const char* padded) {
+        if (padded != nullptr) {
+          EXPECT_EQ(std::string_view(padded, n), std::string_view(text).substr(at, n));
+        }
+        pieces.emplace_back(text, at, n);
+      });
+  return pieces;
+}
+
+// A vocabulary of ASCII characters, ▁ and a few others, whose merges join
+// random pairs of characters: a cut table with holes anywhere.
+BpeVocabulary random_vocabulary(uint32_t seed, bool byte_fallback) {
+  std::mt19937 rng(seed);
+  BpeVocabulary v;
+  v.units = BpeVocabulary::Units::kCharacters;
+  v.tokens = {"<unk>", kMeta, "\xC3\xA9", "\xE4\xB8\xAD"};
+  for (int c = 1; c < 128; ++c) v.tokens.push_back(std::string(1, static_cast<char>(c)));
+  v.specials = {0};
+  v.unk_id = 0;
+  const size_t base = v.tokens.size();
+  std::uniform_int_distribution<size_t> pick(1, base - 1);
+  for (uint32_t rank = 0; rank < 2000; ++rank) {
+    const auto left = static_cast<uint32_t>(pick(rng)), right = static_cast<uint32_t>(pick(rng));
+    v.merges.push_back({left, right, rank});
+  }
+  v.byte_fallback = byte_fallback;
+  return v;
+}
+
+// Text of characters that test each class boundary: ASCII, ▁, characters
+// that share U+2581's first bytes or its last one, two- to four-byte ones.
+std::string random_text(std::mt19937& rng, size_t length) {
+  static const char* const kParts[] = {"a", "b", "e", "t", "Q", "1", "7", " ", ",", ".", "'", "\n", "\t", "(",
+                                       kMeta.c_str(), kMeta.c_str(), kMeta.c_str(),
+                                       "\xE2\x96\x80",  // U+2580: E2 96 like U+2581
+                                       "\xC4\x81",       // U+0101: ends with 81 like U+2581
+                                       "\xE2\x80\x9C",  // a curly quote: E2 first
+                                       "\xC3\xA9", "\xE4\xB8\xAD", "\xF0\x9F\x98\x80"};
+  std::uniform_int_distribution<size_t> part(0, std::size(kParts) - 1);
+  std::string text;
+  while (text.size() < length) {
+    // Sometimes a long run of one part: pieces longer than a window.
+    const size_t repeat = rng() % 16 == 0 ? rng() % 40 : 1;
+    const char* p = kParts[part(rng)];
+    for (size_t i = 0; i < repeat; ++i) text += p;
+  }
+  return text;
+}
+
+TEST(BpeCuts, WindowCutsPieceEndsPieces) {
+  std::vector<BpeCuts> tables = {BpeCuts::build(vocabulary(false, true)), BpeCuts::build(vocabulary(true, true)),
+                                 BpeCuts::build(vocabulary(false, false))};
+  for (uint32_t seed = 1; seed <= 6; ++seed) tables.push_back(BpeCuts::build(random_vocabulary(seed, seed % 2)));
+  for (const BpeCuts& cuts : tables) ASSERT_TRUE(cuts.any());
+  test::for_each_simd_target([&](const std::string&) {
+    std::mt19937 rng(42);
+    size_t windows = 0;
+    for (int round = 0; round < 400; ++round) {
+      const std::string text = random_text(rng, rng() % 300 + 1);
+      for (size_t t = 0; t < tables.size(); ++t) {
+        ASSERT_EQ(window_split(tables[t], text), split(tables[t], text)) << "table " << t << ": " << text;
+        PretokenWindow w;
+        windows += tables[t].window(text, 0, w) != 0;
+      }
+    }
+    EXPECT_GT(windows, 1000u);  // the windows covered pieces, not only piece_end
+  });
 }
 
 }  // namespace

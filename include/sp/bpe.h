@@ -124,6 +124,12 @@ class BpeModel {
   using StatefulPretokenEnd = size_t (*)(const void* state, std::string_view text, size_t pos);
   std::span<const uint32_t> encode_span(std::string_view text, StatefulPretokenEnd pretoken_end, const void* state,
                                         BpeCache& cache) const;
+  // The same, 64 bytes at a time where `window(state, text, pos, w)` covers
+  // pieces (gpt2_pretoken_window's contract; they must be pretoken_end's
+  // pieces), pretoken_end elsewhere.
+  using StatefulPretokenWindow = size_t (*)(const void* state, std::string_view text, size_t pos, PretokenWindow& w);
+  std::span<const uint32_t> encode_span(std::string_view text, StatefulPretokenEnd pretoken_end,
+                                        StatefulPretokenWindow window, const void* state, BpeCache& cache) const;
   // Ids of pieces already split (each one pre-token, not empty), in order.
   std::span<const uint32_t> encode_pieces(std::span<const std::string_view> pieces, BpeCache& cache) const;
   // Appending forms, for tests and tools.
