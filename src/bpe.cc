@@ -218,9 +218,11 @@ std::span<const uint32_t> BpeEngine::encode_with(std::string_view text, BpeModel
   } else if (stateful_end != nullptr && stateful_window != nullptr && cached) {
     end = encode_batched(
         [&](auto&& on_piece) {
+          auto window = [&](std::string_view t, size_t pos, PretokenWindow& w) {
+            return stateful_window(state, t, pos, w);
+          };
           pretoken_detail::for_each_windowed(
-              text, [&](std::string_view t, size_t pos, PretokenWindow& w) { return stateful_window(state, t, pos, w); },
-              [&](std::string_view t, size_t pos) { return stateful_end(state, t, pos); },
+              text, window, [&](std::string_view t, size_t pos) { return stateful_end(state, t, pos); },
               [&](size_t at, size_t n, const char* padded) { on_piece(text.data() + at, n, padded); });
         },
         end, cache);

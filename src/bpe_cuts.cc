@@ -117,8 +117,9 @@ size_t BpeCuts::window(std::string_view text, size_t pos, PretokenWindow& w) con
   simd::cut_classes64(edge + 2, &c);
 
   // Every boundary's cut, branch-free: a table byte (0 or 1) per boundary,
-  // 5 instructions (two loads, an add, the table's load, a store), then 8 of them to 8 bits at a time by one multiply (each
-  // byte's bit lands on its own bit of the top byte, with no carries).
+  // 5 instructions (two loads, an add, the table's load, a store), then
+  // eight of them to eight bits by one multiply (each byte's bit lands on its
+  // own bit of the top byte, with no carries).
   alignas(8) uint8_t cut_at[kN];
   cut_at[0] = 0;
 #pragma GCC unroll 16
