@@ -491,7 +491,13 @@ size_t BpeEngine::character_symbols(std::string_view piece, std::vector<uint32_t
     if (len == 0) len = 1;  // not UTF-8 (callers validate): a byte on its own
     const std::string_view ch = piece.substr(i, len);
     i += len;
-    if (const int64_t word = find_token(ch, PieceKey(ch)); word >= 0) {
+    if (len == 2 || len == 3) {  // bmp_tokens_ holds every such token
+      if (const uint32_t id = bmp_tokens_[bmp_code_point(ch.data(), len)]; id != kNoRank) {
+        symbols[n++] = id;
+        last_unknown = false;
+        continue;
+      }
+    } else if (const int64_t word = find_token(ch, PieceKey(ch)); word >= 0) {
       symbols[n++] = static_cast<uint32_t>(word & ~kWholeToken);
       last_unknown = false;
       continue;
