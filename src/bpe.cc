@@ -267,9 +267,11 @@ std::span<const uint32_t> BpeEngine::encode_with(std::string_view text, BpeModel
 // prefetched; then the slots of the pieces that missed the front cache get
 // their vocabulary and memo slots prefetched, and only then are the pieces
 // emitted, so the batch's cache misses overlap instead of each stalling its
-// own piece. Single bytes go through the same code: their "front slot" is
-// byte_front_, which always matches, so the hit test is the one
-// well-predicted branch per piece on typical text.
+// own piece. Single bytes go through the same code and the same table (a
+// table of their own, byte_front_, cost a select per piece, ~3 instructions;
+// a frequent byte's entry stays hot, and is overwritten about once per 15 MB
+// of text by a piece with the same slot, then refilled by a vocabulary hit),
+// so the hit test is the one well-predicted branch per piece on typical text.
 template <class ForEachPiece>
 uint32_t* BpeEngine::encode_batched(ForEachPiece&& for_each_piece, uint32_t* out, BpeScratch& cache) const {
   // Pieces per batch: more misses in flight at once; 128 measured ~5%
@@ -285,7 +287,7 @@ uint32_t* BpeEngine::encode_batched(ForEachPiece&& for_each_piece, uint32_t* out
   size_t count = 0;
   BpeScratch::Front* const fronts = cache.front_.data();
   const size_t front_mask = cache.front_.size() - 1;
-  // Never written: they always hit.
+  // Single bytes without a padded copy (rare): never written, they always hit.
   BpeScratch::Front* const byte_fronts = const_cast<BpeScratch::Front*>(byte_front_.data());
   // Pieces over kFrontPieceBytes look at this entry instead, which no key
   // matches: an exact key's tail holds its length (1..15) in the top byte,
@@ -326,7 +328,7 @@ uint32_t* BpeEngine::encode_batched(ForEachPiece&& for_each_piece, uint32_t* out
     p.data = data, p.n = n;
     if (n <= PieceKey::kExactBytes && padded) [[likely]] {
       p.key = PieceKey::exact(padded, n);
-      p.front = n == 1 ? &byte_fronts[static_cast<uint8_t>(*data)] : &fronts[(p.key.hash >> 32) & front_mask];
+      p.front = &fronts[(p.key.hash >> 32) & front_mask];
     } else if (n <= BpeScratch::kFrontPieceBytes) {
       p.key = PieceKey(std::string_view(data, n));
       p.front = n == 1 ? &byte_fronts[static_cast<uint8_t>(*data)] : &fronts[front_slot(p.key, cache)];
@@ -463,6 +465,11 @@ uint32_t* BpeEngine::merge_piece(std::string_view piece, uint32_t* out, BpeScrat
     return end;
   }
   auto& symbols = cache.symbols;
+  if (piece.size() <= kShortPieceBytes) {
+    uint8_t classes[kShortPieceBytes];
+    const size_t n = character_symbols(piece, symbols, classes);
+    return merge_short(symbols.data(), n, out, classes);
+  }
   const size_t n = character_symbols(piece, symbols);
   if (n <= kShortPieceBytes) return merge_short(symbols.data(), n, out);
   uint32_t* const end =
@@ -476,12 +483,19 @@ uint32_t* BpeEngine::merge_piece(std::string_view piece, uint32_t* out, BpeScrat
 // of its bytes when all of them exist; else the unknown token, consecutive
 // unknowns fused into one when fuse_unk; else nothing. At most one symbol
 // per byte, so the callers' room of one id per byte holds.
-size_t BpeEngine::character_symbols(std::string_view piece, std::vector<uint32_t>& symbols) const {
+size_t BpeEngine::character_symbols(std::string_view piece, std::vector<uint32_t>& symbols,
+                                     uint8_t* classes) const {
   symbols.resize(piece.size());
   size_t n = 0;
   bool last_unknown = false;
+  // Marks the symbols from `first` on as of no class (byte fallback, unknown, other characters).
+  auto no_class = [&](size_t first) {
+    if (classes)
+      for (size_t k = first; k < n; ++k) classes[k] = kNoCharClass;
+  };
   for (size_t i = 0; i < piece.size();) {
     if (const auto c = static_cast<uint8_t>(piece[i]); c < 0x80 && ascii_tokens_[c] != kNoRank) {
+      if (classes) classes[n] = c;
       symbols[n++] = ascii_tokens_[c];
       last_unknown = false;
       ++i;
@@ -491,14 +505,18 @@ size_t BpeEngine::character_symbols(std::string_view piece, std::vector<uint32_t
     if (len == 0) len = 1;  // not UTF-8 (callers validate): a byte on its own
     const std::string_view ch = piece.substr(i, len);
     i += len;
+    const size_t first = n;
     if (len == 2 || len == 3) {  // bmp_tokens_ holds every such token
-      if (const uint32_t id = bmp_tokens_[bmp_code_point(ch.data(), len)]; id != kNoRank) {
+      const uint32_t cp = bmp_code_point(ch.data(), len);
+      if (const uint32_t id = bmp_tokens_[cp]; id != kNoRank) {
+        if (classes) classes[n] = cp == 0x2581 ? kMetaspaceClass : kNoCharClass;
         symbols[n++] = id;
         last_unknown = false;
         continue;
       }
     } else if (const int64_t word = find_token(ch, PieceKey(ch)); word >= 0) {
       symbols[n++] = static_cast<uint32_t>(word & ~kWholeToken);
+      no_class(first);
       last_unknown = false;
       continue;
     }
@@ -507,12 +525,14 @@ size_t BpeEngine::character_symbols(std::string_view piece, std::vector<uint32_t
       for (char c : ch) all = all && byte_fallback_ids_[static_cast<uint8_t>(c)] != kNoRank;
       if (all) {
         for (char c : ch) symbols[n++] = byte_fallback_ids_[static_cast<uint8_t>(c)];
+        no_class(first);
         last_unknown = false;
         continue;
       }
     }
     if (unk_id_ == kNoRank) continue;
     if (!(fuse_unk_ && last_unknown)) symbols[n++] = unk_id_;
+    no_class(first);
     last_unknown = true;
   }
   return n;
@@ -611,10 +631,17 @@ uint32_t* BpeEngine::merge_short_bytes(std::string_view piece, uint32_t* out) co
   return merge_short_ranked(ids, rank, n, out);
 }
 
-uint32_t* BpeEngine::merge_short(const uint32_t* symbols, size_t n, uint32_t* out) const {
+uint32_t* BpeEngine::merge_short(const uint32_t* symbols, size_t n, uint32_t* out, const uint8_t* classes) const {
   uint32_t ids[kShortRoom], rank[kShortRoom];
   std::copy(symbols, symbols + n, ids);
-  for (size_t i = 0; i + 1 < n; ++i) rank[i] = find_rank(ids[i], ids[i + 1]);
+  if (classes != nullptr && !char_pair_rank_.empty()) {
+    for (size_t i = 0; i + 1 < n; ++i)
+      rank[i] = classes[i] < kCharClasses && classes[i + 1] < kCharClasses
+                    ? char_pair_rank_[classes[i] * kCharClasses + classes[i + 1]]
+                    : find_rank(ids[i], ids[i + 1]);
+  } else {
+    for (size_t i = 0; i + 1 < n; ++i) rank[i] = find_rank(ids[i], ids[i + 1]);
+  }
   return merge_short_ranked(ids, rank, n, out);
 }
 

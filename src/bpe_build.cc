@@ -349,6 +349,16 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     }
     if (plus && !first) m.merged_is_rank_plus_ = offset;
   }
+  if (v.units == BpeVocabulary::Units::kCharacters) {
+    uint32_t class_token[E::kCharClasses];
+    for (int c = 0; c < 128; ++c) class_token[c] = m.ascii_tokens_[c];
+    class_token[E::kMetaspaceClass] = m.bmp_tokens_[0x2581];
+    m.char_pair_rank_.assign(E::kCharClasses * E::kCharClasses, E::kNoRank);
+    for (int a = 0; a < E::kCharClasses; ++a)
+      for (int b = 0; b < E::kCharClasses; ++b)
+        if (class_token[a] != E::kNoRank && class_token[b] != E::kNoRank)
+          m.char_pair_rank_[a * E::kCharClasses + b] = m.find_rank(class_token[a], class_token[b]);
+  }
   if (v.units == BpeVocabulary::Units::kBytes) {
     m.byte_pair_rank_.resize(256 * 256);
     for (int a = 0; a < 256; ++a)
