@@ -36,10 +36,11 @@ TEST(ReplaceByte, AgreesWithAPlainLoop) {
     for (int i = round % 40; i > 0; --i) {
       state = state * 1103515245 + 12345;
       const unsigned r = (state >> 16) % 8;
-      in += r < 3 ? ' ' : r < 4 ? '\xE2' : static_cast<char>('a' + r);  // spaces, a byte with its high bit, letters
+      // spaces, bytes with the high bit (one that is a space's with it), letters
+      in += r < 3 ? ' ' : r < 4 ? '\xE2' : r < 5 ? '\xA0' : static_cast<char>('a' + r);
     }
     for (bool squeeze : {false, true})
-      for (const std::string with : {"\xE2\x96\x81", "", "_"})
+      for (const std::string with : {"\xE2\x96\x81", "", "_", "0123456789"})
         ASSERT_EQ(fast(in, ' ', with, squeeze), plain(in, ' ', with, squeeze)) << "'" << in << "'";
   }
   EXPECT_EQ(fast("a  b", ' ', "\xE2\x96\x81", true), "a\xE2\x96\x81" "b");
