@@ -22,8 +22,15 @@ inline char* replace_byte(std::string_view in, char byte, std::string_view with,
   const size_t n = in.size();
   const uint64_t pattern = kOnes * static_cast<uint8_t>(byte);
   size_t i = 0;
+  // `with` as one 8-byte store when it fits (the slack above makes room): a
+  // copy of a length known only at run time was a call to memcpy per match,
+  // ~3% of Llama-2's encoding instructions through tokenizer.json.
+  uint64_t with8 = 0;
+  const bool short_with = with.size() <= 8;
+  if (short_with && !with.empty()) std::memcpy(&with8, with.data(), with.size());
   auto replace = [&] {
-    std::memcpy(out, with.data(), with.size());
+    if (short_with) std::memcpy(out, &with8, 8);
+    else std::memcpy(out, with.data(), with.size());
     out += with.size();
     if (squeeze_runs)
       while (i < n && s[i] == byte) ++i;

@@ -112,6 +112,28 @@ TEST(HfNormalizer, ReplacePrependStripAndSequenceInOrder) {
   EXPECT_EQ(normalize("null", "As Is"), "As Is");
 }
 
+// Prepend then a one-byte Replace (Llama-2, Mistral) is done in one pass: the
+// same text as the two steps, whatever the prefix, the text and the buffers
+// left by earlier texts.
+TEST(HfNormalizer, PrependThenReplaceInOnePassGivesTheStepsText) {
+  simdjson::dom::parser parser;
+  const Normalizer fused = Normalizer::parse(
+      parser.parse(std::string(R"({"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "x y"},
+                                  {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]})"))
+          .value(),
+      "tokenizer.json");
+  std::mt19937 rng(7);
+  std::string out, scratch;
+  for (int round = 0; round < 2000; ++round) {
+    std::string text;
+    for (size_t i = rng() % 40; i > 0; --i) text += " ab\xC3\xA9"[rng() % 5];
+    std::string want = text.empty() ? "" : "x y" + text;  // Prepend, then every space replaced
+    for (size_t at; (at = want.find(' ')) != std::string::npos;) want.replace(at, 1, "▁");
+    fused.normalize(text, out, scratch);
+    ASSERT_EQ(out, want) << "'" << text << "'";
+  }
+}
+
 TEST(HfNormalizer, RefusesUnknownKindsNamingThem) {
   simdjson::dom::parser parser;
   auto error = [&](const std::string& json) -> std::string {
