@@ -128,8 +128,6 @@ BpeModel BpeModel::build(BpeVocabulary v, const std::string& source) {
     m.fuse_unk_ = v.fuse_unk;
     // Every token that is one character of two or three bytes, by code point.
     m.bmp_tokens_.assign(size_t{1} << 16, E::kNoRank);
-    std::vector<bool> special(vocab, false);
-    for (uint32_t id : m.specials_) special[id] = true;
     for (uint32_t id = 0; id < vocab; ++id) {
       const std::string_view t = m.token_bytes(id);
       if (!special[id] && (t.size() == 2 || t.size() == 3) && utf8_sequence_length(t, 0) == t.size())

@@ -112,7 +112,6 @@ size_t BpeCuts::window(std::string_view text, size_t pos, PretokenWindow& w) con
   else std::memcpy(edge + 2, text.data() + pos, left);
   std::memcpy(w.bytes, edge + 2, kN);
   std::memset(w.bytes + kN, ' ', sizeof w.bytes - kN);
-  if (left < kN) std::memset(w.bytes + left, ' ', kN - left);
   simd::CutClasses c;
   simd::cut_classes64(edge + 2, &c);
 
