@@ -35,7 +35,11 @@ struct Decoded {
   bool truncated = false;  // stopped at kMaxOutput: only the prefix is known
 };
 
-// The reference: the whole file in one input buffer, output in large steps.
+// The reference: libzstd's streaming decoder fed one input byte per call, output in large steps. A call
+// that fails reports none of the output it made, and one call may decode several blocks and then meet a bad
+// checksum or a corrupt block: fed the whole file at once, the reference would drop data that a reader
+// taking smaller steps rightly returns before its error. One byte per call makes each failing call the one
+// that reads the offending byte, so everything decodable before it has been reported.
 Decoded reference_decode(std::string_view file) {
   Decoded r;
   if (file.empty()) {
@@ -48,9 +52,10 @@ Decoded reference_decode(std::string_view file) {
   ZSTD_DCtx* dctx = dctx_ptr;
   ZSTD_DCtx_reset(dctx, ZSTD_reset_session_and_parameters);
   ZSTD_DCtx_setParameter(dctx, ZSTD_d_windowLogMax, 31);
-  ZSTD_inBuffer in{file.data(), file.size(), 0};
+  ZSTD_inBuffer in{file.data(), 0, 0};
   size_t ret = 0;
   for (;;) {
+    in.size = std::min(file.size(), in.pos + 1);
     ZSTD_outBuffer out{buf.data(), buf.size(), 0};
     const size_t in_before = in.pos;
     ret = ZSTD_decompressStream(dctx, &out, &in);
@@ -65,7 +70,7 @@ Decoded reference_decode(std::string_view file) {
       return r;
     }
     // Done when all input is consumed and zstd holds nothing back.
-    if (in.pos == in.size && out.pos < out.size) break;
+    if (in.pos == file.size() && out.pos < out.size) break;
     if (in.pos == in_before && out.pos == 0) break;  // no progress: nothing more will come
   }
   r.failed = ret != 0;  // the file ends inside a frame
