@@ -624,10 +624,16 @@ TEST_F(Gpt2, MemoAtFullLoadAndCacheHitsAppendExactIds) {
   // table for the larger ones) and clear it, and must never loop or change
   // ids; cache hits copy a fixed number of ids into slack room, so appends
   // after existing ids must leave exactly the piece's ids and nothing else.
+  // The last two pieces have more ids than the front cache holds, so the memo
+  // answers them from its side array.
   const std::vector<std::string> pieces = {"zzzz", " internationalization", "abbb", " the", "qxqxqx",
-                                           "\xe4\xb8\xad\xe6\x96\x87", "ab", "!!!!", "xyzzy", " Hello"};
+                                           "\xe4\xb8\xad\xe6\x96\x87", "ab", "!!!!", "xyzzy", " Hello",
+                                           "\xe2\x98\x83\xe2\x98\x84\xe2\x98\x87",
+                                           "\xe2\x98\x83\xe2\x98\x84\xe2\x98\x87\xe2\x98\x88\xe2\x98\x89\xe2\x98\x8a"};
   std::vector<std::vector<uint32_t>> want;
   for (const auto& piece : pieces) want.push_back(encode_piece(model(), piece));
+  EXPECT_GT(want[want.size() - 2].size(), BpeScratch::kFrontIds);
+  EXPECT_GT(want.back().size(), 2 * BpeScratch::kFrontIds);
   std::string text;
   std::vector<uint32_t> text_want;
   for (int r = 0; r < 50; ++r)
