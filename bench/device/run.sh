@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The issue-10 benchmark on the lent 16-core machine, from the repo root, carrying devrun/ (bench/device/pack.sh):
-#   bash bench/device/run.sh ab|stage|families|familiesab|variants|ceiling|ranks|fused|profile|all
+#   bash bench/device/run.sh ab|stage|families|familiesab|variants|ceiling|scaling|ranks|fused|profile|all
 # ab: GPT-2, baseline vs this build, 1 worker on the corpus and 16 on it x 10, alternating A B A B;
 # stage: stage_bench (where a byte's time goes); families: every family at 1 and 16 workers beside the
 # Python references (tiktoken, tokenizers, sentencepiece, installed on the lent machine); ranks: the
@@ -11,6 +11,7 @@
 # familiesab: every family, baseline vs this build, alternating (SUMS=1 prints each output's sha256);
 # variants: candidate builds (devrun/variants/*) in turn, medians and ratios to the first;
 # ceiling: 1, 8 and 16 independent single-worker processes at once, the box's own limit on parallel efficiency;
+# scaling: 1 and 16 workers on the 1 GB corpus, alternating, per family, and their ratio (the 16-thread target);
 # profile: perf (packed by PERF=1 bench/device/pack.sh) on one worker, GPT-2 and cl100k, flat profiles by symbol
 # and the hottest instructions of the top one (the box's guest has no hardware counters: cpu-clock samples).
 set -u
@@ -202,6 +203,27 @@ if [ $part = ceiling ]; then
       round($(stat -c %s $S/bench100.jsonl)/1e6/($t1-$t0),1), 'MB/s each')"
   done
   for r in 1 2; do run "one process" $D/bin/sp_tokenize 16 $S/big.jsonl; run "one process" $D/bin/sp_tokenize 1 $S/big.jsonl; done
+fi
+if [ $part = scaling ]; then
+  # Issue 10's 16-thread target (>= 13.5x one thread on the 1 GB run): for each of SFAMILIES (default gpt2
+  # spm_bpe), 1 worker and 16 workers on big, alternating, ROUNDS times (default 3); medians and their ratio.
+  { for f in ${SFAMILIES:-gpt2 spm_bpe}; do
+      for r in $(seq ${ROUNDS:-3}); do
+        run "$f" $D/bin/sp_tokenize 1 $S/big.jsonl $(fam $f)
+        run "$f" $D/bin/sp_tokenize 16 $S/big.jsonl $(fam $f)
+      done
+    done; } | tee $S/scaling.txt
+  python3 - $S/scaling.txt <<'PY'
+import re, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"(\S+) w=(\d+) \S+ ([0-9.]+) MB/s", line)
+    if m: runs.setdefault(m[1], {}).setdefault(int(m[2]), []).append(float(m[3]))
+for fam, by_w in runs.items():
+    one, all16 = statistics.median(by_w.get(1, [0])), statistics.median(by_w.get(16, [0]))
+    print(f"{fam}: 1 worker median {one:.1f} MB/s, 16 workers {all16:.1f} MB/s: {all16 / one:.2f}x"
+          f" (efficiency {all16 / one / 16:.2f})" if one else f"{fam}: no 1-worker run")
+PY
 fi
 if [ $part = profile ]; then
   tar -xJf $D/perfb.tar.xz -C /tmp
