@@ -126,6 +126,10 @@ void Normalizer::parse_into(simdjson::dom::element json, const std::string& sour
 Normalizer Normalizer::parse(simdjson::dom::element json, const std::string& source) {
   Normalizer n;
   parse_into(json, source, n.steps_);
+  const std::vector<Step>& s = n.steps_;
+  const bool replace_byte_last =
+      !s.empty() && s.back().kind == Step::Kind::kReplace && !s.back().regex && s.back().pattern.size() == 1;
+  n.one_pass_ = replace_byte_last && (s.size() == 1 || (s.size() == 2 && s[0].kind == Step::Kind::kPrepend));
   return n;
 }
 
@@ -222,15 +226,16 @@ void Normalizer::apply(const Step& step, std::string_view in, std::string& out) 
 
 void Normalizer::normalize(std::string_view text, std::string& out, std::string& scratch) const {
   // Llama-2's and Mistral's normalizer, Prepend then a one-byte Replace
-  // (" " -> "▁"), in one pass through `scratch`, which only grows: step by
-  // step it was two copies of the text and a zero-filled buffer of three
-  // times its size per text, 10% of Llama-2's encoding instructions.
-  if (steps_.size() == 2 && steps_[0].kind == Step::Kind::kPrepend && steps_[1].kind == Step::Kind::kReplace &&
-      !steps_[1].regex && steps_[1].pattern.size() == 1) {
+  // (" " -> "▁"), and Gemma's, the Replace alone, in one pass through
+  // `scratch`, which only grows: step by step it was a copy of the text per
+  // step and a zero-filled buffer of three times its size per text, 10% of
+  // Llama-2's encoding instructions.
+  if (one_pass_) {
     out.clear();
     if (text.empty()) return;  // Prepend adds nothing to empty text
-    const std::string_view prefix = steps_[0].content, with = steps_[1].content;
-    const char byte = steps_[1].pattern[0];
+    const std::string_view prefix = steps_.size() == 2 ? std::string_view(steps_[0].content) : "";
+    const std::string_view with = steps_.back().content;
+    const char byte = steps_.back().pattern[0];
     const size_t room = (prefix.size() + text.size()) * std::max<size_t>(1, with.size()) + 8;
     if (scratch.size() < room) scratch.resize(std::max(room, 2 * scratch.size()));
     char* end = replace_byte(prefix, byte, with, false, scratch.data());

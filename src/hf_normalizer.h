@@ -43,6 +43,9 @@ class Normalizer {
   static void parse_into(simdjson::dom::element json, const std::string& source, std::vector<Step>& steps);
   static void apply(const Step& step, std::string_view in, std::string& out);
   std::vector<Step> steps_;
+  // The steps are a one-byte Replace, alone (Gemma) or after a Prepend (Llama-2, Mistral): normalize()
+  // does them in one pass. Decided by parse.
+  bool one_pass_ = false;
 };
 
 // NFC of `text` (valid UTF-8) appended to `out`, as utf8proc gives it, with

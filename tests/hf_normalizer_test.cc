@@ -134,6 +134,34 @@ TEST(HfNormalizer, PrependThenReplaceInOnePassGivesTheStepsText) {
   }
 }
 
+// Gemma's normalizer: the one-byte Replace alone, in the same one pass; and a
+// one-byte Replace after another step (NFC), step by step. Both give every
+// space replaced, whatever the scratch held before.
+TEST(HfNormalizer, ReplaceAloneAndAfterAnotherStepGiveTheStepsText) {
+  simdjson::dom::parser parser;
+  const Normalizer alone = Normalizer::parse(
+      parser.parse(std::string(R"({"type": "Replace", "pattern": {"String": " "}, "content": "▁"})")).value(),
+      "tokenizer.json");
+  const Normalizer after = Normalizer::parse(
+      parser.parse(std::string(R"({"type": "Sequence", "normalizers": [{"type": "NFC"},
+                                  {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]})"))
+          .value(),
+      "tokenizer.json");
+  std::mt19937 rng(11);
+  std::string out, scratch;
+  for (int round = 0; round < 2000; ++round) {
+    std::string text;
+    static const char* const kPieces[] = {" ", "a", "b", "\xC3\xA9"};  // valid UTF-8, as normalize requires
+    for (size_t i = rng() % 40; i > 0; --i) text += kPieces[rng() % 4];
+    std::string want = text;
+    for (size_t at; (at = want.find(' ')) != std::string::npos;) want.replace(at, 1, "▁");
+    alone.normalize(text, out, scratch);
+    ASSERT_EQ(out, want) << "'" << text << "'";
+    after.normalize(text, out, scratch);
+    ASSERT_EQ(out, want) << "'" << text << "'";
+  }
+}
+
 TEST(HfNormalizer, RefusesUnknownKindsNamingThem) {
   simdjson::dom::parser parser;
   auto error = [&](const std::string& json) -> std::string {
