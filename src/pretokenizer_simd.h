@@ -55,13 +55,17 @@ inline ClassMasks classify64(const char* p) {
 // What the window of a SentencePiece-style vocabulary's cuts (bpe_cuts.h)
 // reads of 64 bytes: each byte's class as BpeCuts numbers characters (an
 // ASCII byte is its own class; every byte of a U+2581 is kMetaspace, every
-// byte of any other character kOther) and its row in BpeCuts' table, where
-// characters start, and where a U+2581 starts.
+// byte of any other character kOther), the index in BpeCuts' table of the
+// classes on each side of each boundary, where characters start, and where
+// a U+2581 starts.
 struct CutClasses {
   static constexpr uint8_t kMetaspace = 128, kOther = 129;
   static constexpr uint16_t kClasses = 130;
-  alignas(64) uint8_t cls[64];
-  alignas(64) uint16_t rows[64];  // cls[i] * kClasses: where its row starts in a table of class pairs
+  // Byte i's class at cls[kClsAt + i]; cls[kClsAt - 1] is 0, so that the
+  // pair before byte 0 is read from the same array (it is not used).
+  static constexpr size_t kClsAt = 8;
+  alignas(64) uint8_t cls[kClsAt + 64];
+  alignas(64) uint16_t pairs[64];  // class of byte i - 1 times kClasses, plus that of byte i
   uint64_t starts;  // bit i: byte i is not a UTF-8 continuation byte (0x80-0xBF)
   uint64_t meta;    // bit i: bytes i, i + 1, i + 2 are E2 96 81
 };
