@@ -104,16 +104,20 @@ void BpeCuts::split(std::string_view text, std::vector<std::string_view>& pieces
 size_t BpeCuts::window(std::string_view text, size_t pos, PretokenWindow& w) const {
   constexpr size_t kN = PretokenWindow::kBytes;
   const size_t left = text.size() - pos, avail = std::min(left, kN);
-  // The classifier's bytes, 2 before pos (no character starting before pos
-  // reaches pos, so any 2 bytes do) and 2 after the 64; spaces past the text.
+  // The classifier reads 2 bytes before pos (no character starting before
+  // pos reaches pos, so any 2 bytes do) and 2 after the 64: straight from the
+  // text where it has them, else from a copy with spaces around the text.
+  const char* bytes = text.data() + pos;
   alignas(64) char edge[2 + kN + 16];
-  std::memset(edge, ' ', sizeof edge);
-  if (left >= kN + 2) std::memcpy(edge + 2, text.data() + pos, kN + 2);
-  else std::memcpy(edge + 2, text.data() + pos, left);
-  std::memcpy(w.bytes, edge + 2, kN);
+  if (pos < 2 || left < kN + 2) {
+    std::memset(edge, ' ', sizeof edge);
+    std::memcpy(edge + 2, bytes, std::min(left, kN + 2));
+    bytes = edge + 2;
+  }
+  std::memcpy(w.bytes, bytes, kN);
   std::memset(w.bytes + kN, ' ', sizeof w.bytes - kN);
   simd::CutClasses c;
-  simd::cut_classes64(edge + 2, &c);
+  simd::cut_classes64(bytes, &c);
 
   // Every boundary's cut, branch-free: a table byte (0 or 1) per boundary,
   // 3 instructions (the pair's index, the table's load, a store; the index
