@@ -16,9 +16,13 @@
 namespace sp::hf {
 namespace {
 
-std::string normalize(const std::string& json, std::string_view text) {
+Normalizer parsed(const std::string& json) {
   simdjson::dom::parser parser;
-  const Normalizer n = Normalizer::parse(parser.parse(json).value(), "tokenizer.json");
+  return Normalizer::parse(parser.parse(json).value(), "tokenizer.json");
+}
+
+std::string normalize(const std::string& json, std::string_view text) {
+  const Normalizer n = parsed(json);
   std::string out, scratch;
   n.normalize(text, out, scratch);
   return out;
@@ -116,12 +120,8 @@ TEST(HfNormalizer, ReplacePrependStripAndSequenceInOrder) {
 // same text as the two steps, whatever the prefix, the text and the buffers
 // left by earlier texts.
 TEST(HfNormalizer, PrependThenReplaceInOnePassGivesTheStepsText) {
-  simdjson::dom::parser parser;
-  const Normalizer fused = Normalizer::parse(
-      parser.parse(std::string(R"({"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "x y"},
-                                  {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]})"))
-          .value(),
-      "tokenizer.json");
+  const Normalizer fused = parsed(R"({"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "x y"},
+                                       {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]})");
   std::mt19937 rng(7);
   std::string out, scratch;
   for (int round = 0; round < 2000; ++round) {
@@ -138,15 +138,9 @@ TEST(HfNormalizer, PrependThenReplaceInOnePassGivesTheStepsText) {
 // one-byte Replace after another step (NFC), step by step. Both give every
 // space replaced, whatever the scratch held before.
 TEST(HfNormalizer, ReplaceAloneAndAfterAnotherStepGiveTheStepsText) {
-  simdjson::dom::parser parser;
-  const Normalizer alone = Normalizer::parse(
-      parser.parse(std::string(R"({"type": "Replace", "pattern": {"String": " "}, "content": "▁"})")).value(),
-      "tokenizer.json");
-  const Normalizer after = Normalizer::parse(
-      parser.parse(std::string(R"({"type": "Sequence", "normalizers": [{"type": "NFC"},
-                                  {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]})"))
-          .value(),
-      "tokenizer.json");
+  const Normalizer alone = parsed(R"({"type": "Replace", "pattern": {"String": " "}, "content": "▁"})");
+  const Normalizer after = parsed(R"({"type": "Sequence", "normalizers": [{"type": "NFC"},
+                                       {"type": "Replace", "pattern": {"String": " "}, "content": "▁"}]})");
   std::mt19937 rng(11);
   std::string out, scratch;
   for (int round = 0; round < 2000; ++round) {
