@@ -21,7 +21,7 @@ for src in fuzz/*_fuzz.cc; do targets+=("$(basename "$src" .cc)"); done
 start=$SECONDS
 # -O1: quick to build and still fast to fuzz; assertions stay on.
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
-  -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DSP_FUZZ=ON -DSP_BUILD_TESTS=OFF -DSP_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+  -DCMAKE_CXX_FLAGS_DEBUG="-gline-tables-only -O1" -DSP_FUZZ=ON -DSP_BUILD_TESTS=OFF -DSP_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
 ninja -C build-fuzz -j "$jobs" "${targets[@]}"
 echo "fuzz: built ${#targets[@]} targets in $((SECONDS - start)) s; running each for ${seconds} s, ${jobs} at a time"
 

@@ -22,7 +22,7 @@ excluded='^(SpTokenize\.PeakMemoryDoesNotGrowWithInputSize|SpMerge\.PeakMemoryDo
 
 start=$SECONDS
 cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=Debug \
-  -DCMAKE_CXX_FLAGS_DEBUG="-g -O1" -DSP_SANITIZE=address,undefined -DSP_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
+  -DCMAKE_CXX_FLAGS_DEBUG="-gline-tables-only -O1" -DSP_SANITIZE=address,undefined -DSP_BUILD_BENCH=OFF "${launcher[@]}" >/dev/null
 ninja -C build-asan -j "${SP_SANITIZE_JOBS:-2}"
 built=$SECONDS
 echo "sanitize: built in $((built - start)) s"
