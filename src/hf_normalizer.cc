@@ -191,7 +191,7 @@ void Normalizer::apply(const Step& step, std::string_view in, std::string& out) 
         }
         out.append(in.substr(last));
       } else if (step.pattern.size() == 1) {  // ' ' -> ▁ (Llama-2, Mistral, Gemma): eight bytes at a time
-        out.resize(in.size() * std::max<size_t>(1, step.content.size()) + 8);
+        out.resize(in.size() * std::max<size_t>(1, step.content.size()) + 16);
         const char* end = replace_byte(in, step.pattern[0], step.content, false, out.data());
         out.resize(static_cast<size_t>(end - out.data()));
       } else {
@@ -236,7 +236,7 @@ void Normalizer::normalize(std::string_view text, std::string& out, std::string&
     const std::string_view prefix = steps_.size() == 2 ? std::string_view(steps_[0].content) : "";
     const std::string_view with = steps_.back().content;
     const char byte = steps_.back().pattern[0];
-    const size_t room = (prefix.size() + text.size()) * std::max<size_t>(1, with.size()) + 8;
+    const size_t room = (prefix.size() + text.size()) * std::max<size_t>(1, with.size()) + 16;
     if (scratch.size() < room) scratch.resize(std::max(room, 2 * scratch.size()));
     char* end = replace_byte(prefix, byte, with, false, scratch.data());
     end = replace_byte(text, byte, with, false, end);

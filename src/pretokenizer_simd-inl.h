@@ -46,6 +46,13 @@ inline HWY_NOINLINE void Classify64(const char* p, ClassMasks* out) {
   *out = m;
 }
 
+// Bit i: p[i] == byte, for i < 64.
+inline HWY_NOINLINE uint64_t ByteMask64(const char* p, char byte) {
+  uint64_t m = 0;
+  for (int i = 0; i < 64; ++i) m |= uint64_t{p[i] == byte} << i;
+  return m;
+}
+
 // Cut classes of p[0, 64) (CutClasses): reads p[-2, 66).
 inline HWY_NOINLINE void CutClasses64(const char* p, CutClasses* out) {
   const auto at = [p](int k) { return static_cast<uint8_t>(p[k]); };
@@ -140,6 +147,18 @@ inline HWY_NOINLINE void Classify64(const char* p, ClassMasks* out) {
     m.high |= MaskBits(d, hn::Lt(v, hn::Zero(d))) << i;
   }
   *out = m;
+}
+
+// Bit i: p[i] == byte, for i < 64 (replace_byte's 64-byte blocks).
+inline HWY_NOINLINE uint64_t ByteMask64(const char* p, char byte) {
+  const hn::CappedTag<int8_t, 64> d;
+  const size_t n = hn::Lanes(d);
+  const auto b = hn::Set(d, static_cast<int8_t>(byte));
+  uint64_t m = 0;
+  for (size_t i = 0; i < 64; i += n) {
+    m |= MaskBits(d, hn::Eq(hn::LoadU(d, reinterpret_cast<const int8_t*>(p + i)), b)) << i;
+  }
+  return m;
 }
 
 // Cut classes of p[0, 64) (CutClasses): reads p[-2, 66). A byte is inside a

@@ -29,6 +29,7 @@ namespace {
 
 constexpr Classify64Function kClassify64[] = SP_SIMD_TABLE(Classify64);
 constexpr CutClasses64Function kCutClasses64[] = SP_SIMD_TABLE(CutClasses64);
+constexpr ByteMask64Function kByteMask64[] = SP_SIMD_TABLE(ByteMask64);
 
 std::atomic<int64_t> g_targets{0};         // 0 until chosen
 std::atomic<int64_t> g_cpu_for_test{0};    // 0: none
@@ -59,9 +60,16 @@ void cut_classes64_first_use(const char* p, CutClasses* out) {
   f(p, out);
 }
 
+uint64_t byte_mask64_first_use(const char* p, char byte) {
+  const ByteMask64Function f = pick(kByteMask64, dispatch_targets());
+  byte_mask64_kernel.store(f, std::memory_order_relaxed);
+  return f(p, byte);
+}
+
 }  // namespace
 
 std::atomic<Classify64Function> classify64_kernel{&classify64_first_use};
+std::atomic<ByteMask64Function> byte_mask64_kernel{&byte_mask64_first_use};
 std::atomic<CutClasses64Function> cut_classes64_kernel{&cut_classes64_first_use};
 
 #if HWY_ARCH_X86
@@ -123,6 +131,7 @@ void choose_target_again() {
   g_targets.store(choose_targets(), std::memory_order_relaxed);
   classify64_kernel.store(&classify64_first_use, std::memory_order_relaxed);
   cut_classes64_kernel.store(&cut_classes64_first_use, std::memory_order_relaxed);
+  byte_mask64_kernel.store(&byte_mask64_first_use, std::memory_order_relaxed);
   choose_pattern_scanners_again();
 }
 

@@ -224,9 +224,9 @@ std::string_view SentencePieceBpe::normalize(std::string_view text, std::string&
     text.remove_prefix(first);
   }
   if (text.empty()) return {};
-  // Every byte a space, the dummy ▁ at either end, 8 bytes of slack; the
-  // buffer only grows, so it is not zero-filled again for every text.
-  const size_t room = 3 * text.size() + 2 * kMetaspace.size() + 8;
+  // Every byte a space, the dummy ▁ at either end, replace_byte's 16 bytes of
+  // slack; the buffer only grows, so it is not zero-filled again for every text.
+  const size_t room = 3 * text.size() + 2 * kMetaspace.size() + 16;
   if (buffer.size() < room) buffer.resize(std::max(room, 2 * buffer.size()));
   char* const begin = buffer.data();
   char* o = begin;
