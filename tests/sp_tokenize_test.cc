@@ -945,6 +945,19 @@ class SpTokenizeCheckpoints : public SpTokenize {
   }
   static std::string reference(const std::string& input) { return input == "in.jsonl" ? "ref" : "ref_zst"; }
   std::string checkpoint(const std::string& out) { return dir / (out + "/x_text_document.sp-checkpoint"); }
+  // cmd(input, out) from no outputs, killed (SP_FAILPOINT) right after its n-th checkpoint. A checkpoint
+  // waits for every block before it to be written; on a loaded machine one preempted block can hold back
+  // several (the run's last ones are then never taken), so the run may end before the n-th. It is then run
+  // again, up to 5 times: what the callers test is what follows the kill, not the count.
+  CommandResult kill_after_checkpoint(int n, const std::string& input, const std::string& out) {
+    CommandResult r;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      run_command("rm -rf " + shell_quote(dir / out));
+      r = run_command("SP_FAILPOINT=tokenize.after_checkpoint:" + std::to_string(n) + " " + cmd(input, out));
+      if (r.exit_code != 0) break;
+    }
+    return r;
+  }
   // The byte the rerun says it resumed at (0: it did not resume).
   static uint64_t resumed_at(const std::string& err) {
     const std::string key = "resumed at byte ";
@@ -973,16 +986,7 @@ TEST_F(SpTokenizeCheckpoints, KillNineAfterACheckpointResumesToTheSameBytes) {
   for (const std::string input : {"in.jsonl", "in.jsonl.zst"})
     for (int n : {1, 4, 9}) {
       const std::string out = "out_" + input + "_" + std::to_string(n);
-      // A checkpoint waits for every block before it to be written; on a
-      // loaded machine one preempted block can hold back several (the run's
-      // last ones are then never taken), so the run may end before the n-th.
-      // Then it is run again: what is tested is the resume, not the count.
-      CommandResult r;
-      for (int attempt = 0; attempt < 5; ++attempt) {
-        run_command("rm -rf " + shell_quote(dir / out));
-        r = run_command("SP_FAILPOINT=tokenize.after_checkpoint:" + std::to_string(n) + " " + cmd(input, out));
-        if (r.exit_code != 0) break;
-      }
+      CommandResult r = kill_after_checkpoint(n, input, out);
       ASSERT_EQ(r.exit_code, 128 + SIGKILL) << "every run was over before checkpoint " << n << "; test is void\n"
                                             << r.err;
       EXPECT_FALSE(test::file_exists(dir / (out + "/x_text_document.idx")));
@@ -1053,9 +1057,9 @@ TEST_F(SpTokenizeCheckpoints, SigtermTakesACheckpointAndTheRerunResumes) {
 // --overwrite discards it too. The work then starts afresh and is right.
 TEST_F(SpTokenizeCheckpoints, CheckpointsOfOtherInputsOrOptionsAreDiscarded) {
   const auto kill_after = [&](int n) {
-    const auto r =
-        run_command("SP_FAILPOINT=tokenize.after_checkpoint:" + std::to_string(n) + " " + cmd("in.jsonl", "out"));
-    ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
+    const CommandResult r = kill_after_checkpoint(n, "in.jsonl", "out");
+    ASSERT_EQ(r.exit_code, 128 + SIGKILL) << "every run was over before checkpoint " << n << "; test is void\n"
+                                          << r.err;
     ASSERT_TRUE(test::file_exists(checkpoint("out")));
   };
   // Other options: without --append-eod.
@@ -1123,7 +1127,7 @@ TEST_F(SpTokenizeCheckpoints, ASecondWriterOfTheSameOutputsIsRefused) {
 // killed just before its .bin is renamed has only AtomicFile temporaries), and
 // the parts of an earlier checkpointing run are removed, not resumed.
 TEST_F(SpTokenizeCheckpoints, CheckpointEveryZeroNamesNoCheckpointFiles) {
-  auto r = run_command("SP_FAILPOINT=tokenize.after_checkpoint:2 " + cmd("in.jsonl", "out"));
+  auto r = kill_after_checkpoint(2, "in.jsonl", "out");
   ASSERT_EQ(r.exit_code, 128 + SIGKILL) << r.err;
   r = run_command(cmd("in.jsonl", "out", "--checkpoint-every 0"));
   ASSERT_EQ(r.exit_code, 0) << r.err;
