@@ -190,7 +190,7 @@ void Normalizer::apply(const Step& step, std::string_view in, std::string& out) 
           last = e;
         }
         out.append(in.substr(last));
-      } else if (step.pattern.size() == 1) {  // ' ' -> ▁ (Llama-2, Mistral, Gemma): eight bytes at a time
+      } else if (step.pattern.size() == 1) {  // ' ' -> ▁ (Llama-2, Mistral, Gemma): replace_byte
         out.resize(in.size() * std::max<size_t>(1, step.content.size()) + 16);
         const char* end = replace_byte(in, step.pattern[0], step.content, false, out.data());
         out.resize(static_cast<size_t>(end - out.data()));

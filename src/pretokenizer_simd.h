@@ -73,17 +73,17 @@ struct CutClasses {
 // The classes of p[0, 64); reads p[-2, 66). Bytes before p that are part of
 // no character starting before p (the text starts at p, or p starts a
 // character) give the same answer whatever they are.
+using CutClasses64Function = void (*)(const char* p, CutClasses* out);
+extern std::atomic<CutClasses64Function> cut_classes64_kernel;
+inline void cut_classes64(const char* p, CutClasses* out) {
+  cut_classes64_kernel.load(std::memory_order_relaxed)(p, out);
+}
+
 // Bit i set where p[i] == byte, for the 64 bytes at p (replace_byte.h).
 using ByteMask64Function = uint64_t (*)(const char* p, char byte);
 extern std::atomic<ByteMask64Function> byte_mask64_kernel;
 inline uint64_t byte_mask64(const char* p, char byte) {
   return byte_mask64_kernel.load(std::memory_order_relaxed)(p, byte);
-}
-
-using CutClasses64Function = void (*)(const char* p, CutClasses* out);
-extern std::atomic<CutClasses64Function> cut_classes64_kernel;
-inline void cut_classes64(const char* p, CutClasses* out) {
-  cut_classes64_kernel.load(std::memory_order_relaxed)(p, out);
 }
 
 // The windows' first step (gpt2_pretoken_window, the cl100k and o200k
